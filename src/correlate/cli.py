@@ -1,0 +1,63 @@
+"""The ``correlate`` command line: one sub-command per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from correlate.config import load_config
+from correlate.engine import Engine
+from correlate.replay import run_replay
+
+
+def _replay(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    engine = Engine(config.settings, config.vendors)
+    summary = run_replay(engine, args.input, args.output, args.rejects)
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="run detection over a JSONL file of contacts, no servers",
+        description="Reads contacts (JSONL, event-time order), writes incident events (JSONL).",
+    )
+    parser.add_argument("input", help="contacts file, '-' for stdin")
+    parser.add_argument("--output", "-o", default="-", help="incident events file (default stdout)")
+    parser.add_argument("--config", "-c", help="settings file (TOML or JSON)")
+    parser.add_argument(
+        "--rejects", default="-", help="where rejected records go, with the reason (JSONL; default stderr)"
+    )
+    parser.set_defaults(func=_replay)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="correlate", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_replay(subparsers)
+    for name in ("demo", "simulate", "evaluate"):
+        try:
+            importlib.import_module(f"correlate.{name}").add_parser(subparsers)
+        except ModuleNotFoundError:
+            pass
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (OSError, ValueError) as error:
+        print(f"correlate {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Settings: each declared once, with its meaning, its default and its environment variable.
+
+A settings file (TOML or JSON) may set any of them by name, and may carry the vendor registry under
+``vendors`` and ``owned_dimensions``. ``CORRELATE_<NAME>`` in the environment overrides both. Unknown names are
+an error on load, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from correlate.vendors import VendorRegistry
+
+_REGISTRY_KEYS = frozenset({"vendors", "owned_dimensions", "name_unlisted"})
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Detection settings. Times are in seconds of event time."""
+
+    step: float = _setting(60.0, "How often every cell is scored; a finding can come at most this late.")
+    windows: tuple[float, ...] = _setting((900.0, 3600.0), "Sliding windows in which reporters are counted.")
+    lateness: float = _setting(300.0, "How far out of event-time order a contact may arrive and still count.")
+    warmup: float = _setting(86_400.0, "History needed before any test, and before a new value is tested.")
+    false_alarms_per_day: float = _setting(0.05, "Expected false rate findings per day over all cells tested.")
+    min_reporters: int = _setting(3, "Distinct reporters a rate finding needs at least.")
+    elevated_p: float = _setting(1e-3, "p-value below which a cell is still elevated (attribution, resolving).")
+    attribution_ratio: float = _setting(1.5, "How much faster than its siblings a cell must run to own a fault.")
+    max_depth: int = _setting(2, "Largest number of dimension values in one cell (2: single values and pairs).")
+    dimensions: tuple[str, ...] | None = _setting(None, "Dimensions in the lattice; none set: all seen.")
+    level_half_life: float = _setting(86_400.0, "Half-life of a cell's learned level (follows slow drift).")
+    quiet_period: float = _setting(3600.0, "Time back at baseline before an incident is resolved.")
+    update_interval: float = _setting(900.0, "Least time between two events of one incident.")
+    dedup_horizon: float = _setting(86_400.0, "How long a contact_id is remembered to drop repeats.")
+    max_clock_jump: float = _setting(7 * 86_400.0, "A contact further ahead of the stream is rejected.")
+    symptoms: bool = _setting(True, "Run the rare-symptom detector on free texts.")
+    symptom_window: float = _setting(3600.0, "Window in which near-duplicate texts form a cluster.")
+    symptom_min_customers: int = _setting(3, "Distinct customers a rare-symptom cluster needs.")
+
+    @staticmethod
+    def documentation() -> dict[str, str]:
+        return {f.name: f.metadata["doc"] for f in fields(Settings)}
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: Settings
+    vendors: VendorRegistry
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Settings from defaults, then the file, then ``CORRELATE_*`` variables."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+        raw = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
+    registry = VendorRegistry.from_config({k: v for k, v in raw.items() if k in _REGISTRY_KEYS})
+    values = {k: v for k, v in raw.items() if k not in _REGISTRY_KEYS}
+    environ = os.environ if environ is None else environ
+    known = {f.name: f for f in fields(Settings)}
+    for name in known:
+        variable = f"CORRELATE_{name.upper()}"
+        if variable in environ:
+            values[name] = _from_text(environ[variable], name)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return Config(replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()}), registry)
+
+
+def _from_text(text: str, name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        if name == "dimensions":
+            return [part.strip() for part in text.split(",") if part.strip()]
+        raise ValueError(f"CORRELATE_{name.upper()}: {text!r} is not a number, list or boolean") from None
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = getattr(Settings(), name)
+    if name == "dimensions":
+        return None if value is None else tuple(str(v) for v in value)
+    if name == "windows":
+        windows = tuple(float(v) for v in value)
+        if not windows or min(windows) <= 0:
+            raise ValueError("windows: must be a non-empty list of positive seconds")
+        return windows
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{name}: must be a non-negative number, not {value!r}")
+        return type(default)(value)
+    return value

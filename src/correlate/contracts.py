@@ -1,0 +1,252 @@
+"""The contact contract (version 1): what one customer contact looks like, and how a record is checked.
+
+Every channel adapter and partner feed writes one JSON object per contact. This module turns such an object
+into a :class:`Contact` or a :class:`Rejection` that names the field and what is wrong with it, so that bad
+input is reported and never crashes a worker. The same rules are published as a JSON Schema
+(``schemas/contact-v1.schema.json``); a test keeps the two in step.
+
+The checks are written by hand rather than run through a schema validator because they sit on the hot path of
+``correlate replay`` (tens of thousands of records a second).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+SCHEMA_VERSION: Final = 1
+CHANNELS: Final = frozenset({"voice", "ivr", "chat", "email", "web", "social", "app", "partner"})
+KNOWN_FIELDS: Final = frozenset(
+    {
+        "contact_id",
+        "ts",
+        "channel",
+        "customer_id",
+        "source",
+        "dimensions",
+        "category",
+        "text",
+        "count",
+        "version",
+    }
+)
+# Event times outside this range are almost always a unit mistake (milliseconds sent as seconds).
+_EARLIEST_TS: Final = 0.0  # 1970-01-01
+_LATEST_TS: Final = 7_258_118_400.0  # 2200-01-01
+# RFC 3339 date-time with a zone, year 1970-2199: the schema's ``ts`` pattern, character for character.
+# It ends in ``$(?!\n)``, "end of text" in Python and ECMA-262 alike: Python's ``$`` allows a last \n.
+TS_PATTERN: Final = (
+    r"^(?:19[7-9][0-9]|2[01][0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$(?!\n)"
+)
+_RFC3339: Final = re.compile(TS_PATTERN)
+_LEAP_SECOND: Final = re.compile(r"[Tt ][0-9]{2}:[0-9]{2}:60")
+_JSON_TYPES: Final = {
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One accepted customer contact. ``ts`` is event time in epoch seconds (UTC)."""
+
+    contact_id: str
+    ts: float
+    channel: str
+    customer_id: str
+    source: str
+    dimensions: Mapping[str, str]
+    category: str | None = None
+    text: str | None = None
+    count: int = 1
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_partner(self) -> bool:
+        return self.source.startswith("partner:")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a record was not accepted: ``field`` is the offending field ('' for the record as a whole)."""
+
+    field: str
+    reason: str
+    record: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": str(self), "field": self.field, "reason": self.reason, "record": self.record}
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def parse_timestamp(value: object) -> float:
+    """Event time as epoch seconds, from RFC 3339 text with a zone or from a number of epoch seconds.
+
+    Text must have a year from 1970 to 2199 as written; a number must be in [0, 7258118400) (2200-01-01).
+    """
+    if isinstance(value, bool):
+        raise _Invalid("ts", "must be an RFC 3339 time with zone or epoch seconds, not a boolean")
+    if isinstance(value, int | float):
+        # Compared before float(): a huge JSON integer would overflow float(); NaN fails every comparison.
+        if not _EARLIEST_TS <= value < _LATEST_TS:
+            raise _Invalid("ts", f"{_show(value)} is outside 1970..2200 (milliseconds sent as seconds?)")
+        return float(value)
+    if not isinstance(value, str):
+        raise _Invalid("ts", f"must be an RFC 3339 time with zone or epoch seconds, not {_json_type(value)}")
+    if _RFC3339.search(value) is None:
+        raise _Invalid("ts", _why_not_rfc3339(value))
+    try:
+        moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows a lower-case 't' and 'z'
+    except ValueError:
+        raise _Invalid("ts", f"{_show(value)} names a day that does not exist") from None
+    return moment.timestamp()
+
+
+def _why_not_rfc3339(value: str) -> str:
+    """The reason for a rejected time text, as precise as a second look can make it (off the hot path)."""
+    if value != value.strip() and _RFC3339.search(value.strip()):
+        return f"{_show(value)} has white space around it"
+    if _LEAP_SECOND.search(value):
+        return f"{_show(value)} is a leap second; write :59 instead of :60"
+    if len(value.strip()) <= len("2026-03-02"):  # fromisoformat() would read a bare date as midnight
+        return f"{_show(value)} is not an RFC 3339 date-time (expected e.g. 2026-03-02T19:05:12Z)"
+    try:
+        moment = datetime.fromisoformat(value.strip().upper())
+    except ValueError:
+        return f"{_show(value)} is not an RFC 3339 date-time (expected e.g. 2026-03-02T19:05:12Z)"
+    if moment.tzinfo is None:
+        return f"{_show(value)} has no zone; add 'Z' or an offset such as '+01:00'"
+    if not 1970 <= moment.year <= 2199:
+        return f"{_show(value)} is outside the years 1970..2199"
+    return (
+        f"{_show(value)} is not in RFC 3339 form (expected e.g. 2026-03-02T19:05:12Z or ...T20:05:12+01:00)"
+    )
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """The offending value as JSON text, cut short so that one bad field cannot flood a log line."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a value's type, for messages read by people who write JSON, not Python."""
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _required_text(record: Mapping[str, Any], name: str) -> str:
+    value = record.get(name)
+    if value is None:
+        raise _Invalid(name, "is required")
+    if not isinstance(value, str):
+        raise _Invalid(name, f"must be a string, not {_json_type(value)}")
+    if not value.strip():
+        raise _Invalid(name, "must not be empty")
+    return value
+
+
+def _optional_text(record: Mapping[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(name, f"must be a string or null, not {_json_type(value)}")
+    return value
+
+
+def _dimensions(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid("dimensions", f"must be an object of string values, not {_json_type(value)}")
+    for name, dim_value in value.items():
+        if not name:
+            raise _Invalid("dimensions", "dimension names must not be empty")
+        if not isinstance(dim_value, str):
+            raise _Invalid(f"dimensions.{name}", f"must be a string, not {_json_type(dim_value)}")
+    return value
+
+
+def _count(value: object) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 2.0 is the integer 2, as JSON Schema's "integer" says
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid("count", f"must be a whole number >= 1, not {_show(value)}")
+    if value < 1:
+        raise _Invalid("count", f"must be >= 1, not {_show(value)}")
+    return value
+
+
+def _source(record: Mapping[str, Any]) -> str:
+    source = _required_text(record, "source")
+    if source.startswith("partner:") and not source[len("partner:") :].strip():
+        raise _Invalid("source", "'partner:' must be followed by the partner's id")
+    return source
+
+
+def validate(record: object) -> Contact | Rejection:
+    """Check one decoded JSON value against the contract; never raises for bad input."""
+    if not isinstance(record, dict):
+        return Rejection("", f"a contact must be a JSON object, not {_json_type(record)}", record)
+    try:
+        version = record.get("version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION or isinstance(version, bool):  # True == 1 in Python, not in JSON
+            raise _Invalid(
+                "version", f"unsupported contract version {_show(version)}; this build reads {SCHEMA_VERSION}"
+            )
+        channel = _required_text(record, "channel")
+        if channel not in CHANNELS:
+            raise _Invalid("channel", f"{_show(channel)} is not one of {', '.join(sorted(CHANNELS))}")
+        if "ts" not in record:
+            raise _Invalid("ts", "is required")
+        known_only = KNOWN_FIELDS.issuperset(record)
+        extra = {} if known_only else {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+        return Contact(
+            contact_id=_required_text(record, "contact_id"),
+            ts=parse_timestamp(record["ts"]),
+            channel=channel,
+            customer_id=_required_text(record, "customer_id"),
+            source=_source(record),
+            dimensions=_dimensions(record.get("dimensions")),
+            category=_optional_text(record, "category"),
+            text=_optional_text(record, "text"),
+            count=_count(record.get("count")),
+            extra=extra,
+        )
+    except _Invalid as invalid:
+        return Rejection(invalid.field, invalid.reason, record)
+
+
+def format_time(ts: float) -> str:
+    """RFC 3339 UTC text for an event time, to the millisecond, as every output of correlate writes it."""
+    whole = math.floor(ts)
+    millis = round((ts - whole) * 1000)
+    if millis == 1000:
+        whole, millis = whole + 1, 0
+    stamp = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{millis:03d}Z" if millis else f"{stamp}Z"

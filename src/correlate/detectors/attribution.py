@@ -1,0 +1,129 @@
+"""Attribution: from many elevated cells to the one scope that explains them — whose product is at fault.
+
+When Sonique players fail on every service, ``{device_brand: Sonique}`` is elevated, and so is every
+``{device_brand: Sonique, service: …}`` pair, and perhaps ``{service: StreamPlus}`` because Sonique is a large
+share of it. One fault, many cells. Two questions sort them out, both asked on the counts of one window:
+
+*Is a child disproportionate within its parent?* Under "the parent is at fault", the parent's reports spread
+over its children in their usual shares, so a child's count is binomial given the parent's. A child clearly
+above its usual share (significant, and its rate relative to baseline at least ``ratio`` times that of its
+siblings) carries a fault of its own; otherwise the parent explains it, and attribution moves up.
+
+*Is the rest of a parent still elevated without its disproportionate children?* If removing the children that
+stand out along one dimension leaves the rest of the parent at baseline, the fault lives in those children
+(only Sonique x StreamPlus), and attribution moves down. If the rest is still clearly elevated, the parent is
+at fault as a whole.
+
+Because the test is conditional on the parent's own count, a big x big pair (the most popular brand with the
+most popular service) separates from its huge marginals as cleanly as a small one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from correlate.detectors.tail import binomial_sf, negbin_sf
+from correlate.lattice import Lattice
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Observed and expected distinct reporters per cell in one window, with dispersion and upper-tail p."""
+
+    observed: np.ndarray
+    expected: np.ndarray
+    dispersion: np.ndarray
+    p_value: np.ndarray
+
+
+class Attribution:
+    """Resolves significant cells to the scopes at fault, for one window at one step."""
+
+    def __init__(
+        self, lattice: Lattice, counts: WindowCounts, elevated: Iterable[int], alpha: float, ratio: float
+    ) -> None:
+        self.lattice = lattice
+        self.counts = counts
+        self.alpha = alpha
+        self.ratio = ratio
+        self._elevated = set(elevated)
+        self._children: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for cell in sorted(self._elevated):
+            scope = lattice.scopes[cell]
+            for parent in lattice.parent_cells(cell):
+                (extra_dimension,) = {name for name, _ in scope} - {name for name, _ in lattice.scopes[parent]}
+                self._children[parent][extra_dimension].append(cell)
+        self._resolved: dict[int, frozenset[int]] = {}
+
+    def causes(self, significant: Iterable[int]) -> dict[int, float]:
+        """Each cause cell with the smallest p-value among the significant cells it explains."""
+        found: dict[int, float] = {}
+        for cell in sorted(significant):
+            for cause in self._resolve(cell, frozenset()):
+                p = float(self.counts.p_value[cell])
+                found[cause] = min(found.get(cause, 1.0), p)
+        return found
+
+    # -- the two questions ---------------------------------------------------------------------------------
+    def disproportionate(self, child: int, parent: int) -> bool:
+        observed, expected = self.counts.observed, self.counts.expected
+        share = expected[child] / expected[parent] if expected[parent] > 0 else 0.0
+        if share >= 1.0:
+            return False  # the child is all of the parent: the data cannot tell them apart
+        if share <= 0.0:
+            return bool(observed[child] > 0)
+        rest_observed = max(observed[parent] - observed[child], 0.0)
+        rest_rate = max(rest_observed, 0.5) / (expected[parent] - expected[child])
+        child_rate = observed[child] / expected[child]
+        if child_rate < self.ratio * rest_rate:
+            return False
+        return binomial_sf(observed[child], observed[parent], share) < self.alpha
+
+    def rest_elevated(self, parent: int, children: list[int]) -> bool:
+        observed, expected = self.counts.observed, self.counts.expected
+        rest_observed = observed[parent] - observed[children].sum()
+        rest_expected = expected[parent] - expected[children].sum()
+        if rest_expected <= 1e-9:
+            return False
+        p = negbin_sf(np.array([rest_observed]), np.array([rest_expected]), self.counts.dispersion[parent : parent + 1])
+        rest_excess = rest_observed / rest_expected - 1.0
+        children_excess = observed[children].sum() / max(expected[children].sum(), 1e-12) - 1.0
+        return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess
+
+    # -- walking the lattice -------------------------------------------------------------------------------
+    def _resolve(self, cell: int, path: frozenset[int]) -> frozenset[int]:
+        if cell in self._resolved:
+            return self._resolved[cell]
+        if cell in path:
+            return frozenset({cell})
+        path = path | {cell}
+        result = self._up(cell, path) or self._down(cell, path) or frozenset({cell})
+        self._resolved[cell] = result
+        return result
+
+    def _up(self, cell: int, path: frozenset[int]) -> frozenset[int] | None:
+        """A parent that is elevated and in which this cell is not disproportionate explains it."""
+        p_value = self.counts.p_value
+        candidates = [p for p in self.lattice.parent_cells(cell) if p in self._elevated]
+        for parent in sorted(candidates, key=lambda p: (p_value[p], self.lattice.scopes[p])):
+            if parent not in path and not self.disproportionate(cell, parent):
+                return self._resolve(parent, path)
+        return None
+
+    def _down(self, cell: int, path: frozenset[int]) -> frozenset[int] | None:
+        """Children that stand out along one dimension, leaving the rest at baseline, explain this cell."""
+        best: list[int] | None = None
+        for _dimension, children in sorted(self._children.get(cell, {}).items()):
+            standouts = [child for child in children if self.disproportionate(child, cell)]
+            if standouts and not self.rest_elevated(cell, standouts) and (best is None or len(standouts) < len(best)):
+                best = standouts
+        if best is None:
+            return None
+        causes: set[int] = set()
+        for child in best:
+            causes |= self._resolve(child, path)
+        return frozenset(causes)

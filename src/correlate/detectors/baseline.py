@@ -1,0 +1,184 @@
+"""What is normal for every cell: an online, seasonal, drift-following baseline kept in numpy arrays.
+
+For each cell the expected number of new reporters in one step is ``level * hour_factor * weekday_factor``:
+
+- ``level`` is an exponentially weighted rate of seasonally adjusted counts. Its half-life (a day by default) is
+  short enough to follow slow drift — a brand whose market share triples in two weeks is always within ~12% of
+  its baseline — and long enough that a fault of a few hours barely moves it, all the more because cells that
+  are out of the ordinary learn only a tenth of their excess.
+- the hour-of-day and day-of-week factors are the cell's own shape, shrunk towards the shape of all contacts
+  (the root cell) until the cell has seen about fifty reports per bin. Quiet cells borrow the centre's rhythm;
+  a busy region in another time zone earns its own.
+- the dispersion (how much burstier than Poisson the cell's window counts are) is estimated by the method of
+  moments on non-overlapping windows, shrunk towards the average of all cells, and widened by the uncertainty
+  of the level itself, which matters for cells with little history.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HOURS = 24
+WEEKDAYS = 7
+# Own-shape weight: a bin's own rate gets half the say once it rests on this many reports (its noise is then
+# about 14%); quiet cells keep the rhythm of all contacts.
+_REPORTS_PER_BIN = 50.0
+# Dispersion prior weight, in windows' worth of evidence.
+_DISPERSION_PRIOR_WINDOWS = 50.0
+_MAX_DISPERSION = 2.0
+
+
+def _half_life_decay(half_life_updates: float) -> float:
+    return float(0.5 ** (1.0 / max(half_life_updates, 1.0)))
+
+
+class SeasonalBaseline:
+    """Per-cell expected counts for one step, learned online. All arrays are indexed by cell number."""
+
+    def __init__(
+        self,
+        step: float,
+        level_half_life: float = 86_400.0,
+        shape_half_life: float = 14 * 86_400.0,
+        dispersion_half_life: float = 7 * 86_400.0,
+        excess_learning_rate: float = 0.1,
+    ) -> None:
+        self.step = step
+        self.excess_learning_rate = excess_learning_rate
+        self._level_decay = _half_life_decay(level_half_life / step)
+        # An hour bin is updated 3600/step times a day, a weekday bin 86400/step times a week.
+        self._hour_decay = _half_life_decay(shape_half_life / 86_400.0 * 3_600.0 / step)
+        self._weekday_decay = _half_life_decay(shape_half_life / (7 * 86_400.0) * 86_400.0 / step)
+        self._dispersion_decay = 0.0  # set per window length by learn_dispersion
+        self._dispersion_half_life = dispersion_half_life
+        self.size = 0
+        capacity = 64
+        self.rate_sum = np.zeros(capacity)
+        self.shape_sum = np.zeros(capacity)
+        self.hour_counts = np.zeros((capacity, HOURS))
+        self.hour_exposure = np.zeros((capacity, HOURS))
+        self.weekday_counts = np.zeros((capacity, WEEKDAYS))
+        self.weekday_exposure = np.zeros((capacity, WEEKDAYS))
+        self.hour_factor = np.ones((capacity, HOURS))
+        self.weekday_factor = np.ones((capacity, WEEKDAYS))
+        self.moment_sum = np.zeros(capacity)
+        self.square_sum = np.zeros(capacity)
+        self.windows_seen = np.zeros(capacity)
+        self.global_dispersion = 0.0
+
+    # -- cells ---------------------------------------------------------------------------------------------
+    def grow(self, size: int) -> None:
+        """Make room for cells ``0..size-1``; new cells start with no history."""
+        if size <= self.size:
+            return
+        capacity = len(self.rate_sum)
+        if size > capacity:
+            new_capacity = max(size, capacity * 2)
+            for name in ("rate_sum", "shape_sum", "moment_sum", "square_sum", "windows_seen"):
+                setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
+            for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
+                setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
+            self.hour_factor = _resized(self.hour_factor, new_capacity, 1.0)
+            self.weekday_factor = _resized(self.weekday_factor, new_capacity, 1.0)
+        self.size = size
+
+    def seed_level(self, cell: int, rate_per_step: float, weight_steps: float) -> None:
+        """Start a new cell at a prior rate, worth ``weight_steps`` steps of evidence."""
+        self.rate_sum[cell] = rate_per_step * weight_steps
+        self.shape_sum[cell] = weight_steps
+        self.hour_factor[cell] = self.hour_factor[0]
+        self.weekday_factor[cell] = self.weekday_factor[0]
+
+    def level(self) -> np.ndarray:
+        n = self.size
+        shape = self.shape_sum[:n]
+        return np.divide(self.rate_sum[:n], shape, out=np.zeros(n), where=shape > 0)
+
+    # -- predicting ----------------------------------------------------------------------------------------
+    def seasonal(self, hour: int, weekday: int) -> np.ndarray:
+        n = self.size
+        return self.hour_factor[:n, hour] * self.weekday_factor[:n, weekday]
+
+    def expected(self, hour: int, weekday: int) -> np.ndarray:
+        """Expected new reporters per cell in one step at this hour of this weekday."""
+        return self.level() * self.seasonal(hour, weekday)
+
+    def dispersion(self) -> np.ndarray:
+        """Window-count dispersion per cell, including the uncertainty of a level learned from few reports."""
+        n = self.size
+        prior = _DISPERSION_PRIOR_WINDOWS * np.divide(
+            self.square_sum[:n], self.windows_seen[:n], out=np.zeros(n), where=self.windows_seen[:n] > 0
+        )
+        prior = np.maximum(prior, 1e-12)
+        own = (self.moment_sum[:n] + prior * self.global_dispersion) / (self.square_sum[:n] + prior)
+        level_uncertainty = 0.5 / np.maximum(self.rate_sum[:n], 0.5)
+        return np.clip(own, 0.0, _MAX_DISPERSION) + level_uncertainty
+
+    # -- learning ------------------------------------------------------------------------------------------
+    def learn(
+        self, hour: int, weekday: int, counts: np.ndarray, expected: np.ndarray, unusual: np.ndarray
+    ) -> None:
+        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
+        n = self.size
+        spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
+        ordinary = np.minimum(counts, expected + 3.0 * spread + 1.0)
+        damped = expected + self.excess_learning_rate * (counts - expected)
+        learned = np.where(unusual, np.minimum(damped, ordinary), ordinary)
+        self.rate_sum[:n] = self._level_decay * self.rate_sum[:n] + learned
+        self.shape_sum[:n] = self._level_decay * self.shape_sum[:n] + self.seasonal(hour, weekday)
+        # Each bin's exposure is the other factor's shape at the time, so that a weekday seen only through its
+        # quiet night hours so far is not mistaken for a quiet weekday (and likewise for hours).
+        self.hour_counts[:n, hour] = self._hour_decay * self.hour_counts[:n, hour] + learned
+        self.hour_exposure[:n, hour] = (
+            self._hour_decay * self.hour_exposure[:n, hour] + self.weekday_factor[:n, weekday]
+        )
+        self.weekday_counts[:n, weekday] = self._weekday_decay * self.weekday_counts[:n, weekday] + learned
+        self.weekday_exposure[:n, weekday] = (
+            self._weekday_decay * self.weekday_exposure[:n, weekday] + self.hour_factor[:n, hour]
+        )
+
+    def learn_dispersion(self, observed: np.ndarray, expected: np.ndarray, usable: np.ndarray, windows: int) -> None:
+        """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2."""
+        n = self.size
+        decay = _half_life_decay(self._dispersion_half_life / (windows * self.step))
+        capped = np.minimum(observed, expected + 5.0 * np.sqrt(expected * (1.0 + expected)) + 2.0)
+        moment = np.where(usable, (capped - expected) ** 2 - expected, 0.0)
+        square = np.where(usable, expected**2, 0.0)
+        self.moment_sum[:n] = decay * self.moment_sum[:n] + moment
+        self.square_sum[:n] = decay * self.square_sum[:n] + square
+        self.windows_seen[:n] = decay * self.windows_seen[:n] + usable
+        cells = slice(1, n)  # the root's day-to-day swings say little about a single cell's burstiness
+        total_square = float(self.square_sum[cells].sum())
+        if total_square > 0:
+            self.global_dispersion = float(np.clip(self.moment_sum[cells].sum() / total_square, 0.0, _MAX_DISPERSION))
+
+    def refresh_shape(self) -> None:
+        """Recompute hour and weekday factors (hourly: they move slowly and cost 31 values per cell)."""
+        self.hour_factor[: self.size] = self._factors(self.hour_counts, self.hour_exposure)
+        self.weekday_factor[: self.size] = self._factors(self.weekday_counts, self.weekday_exposure)
+
+    def _factors(self, counts: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+        n = self.size
+        counts, exposure = counts[:n], exposure[:n]
+        bins = counts.shape[1]
+        seen = exposure > 0.5
+        rate = np.divide(counts, exposure, out=np.zeros_like(counts), where=seen)
+        seen_bins = np.maximum(seen.sum(axis=1), 1)
+        mean_rate = rate.sum(axis=1) / seen_bins
+        own = np.divide(rate, mean_rate[:, None], out=np.ones_like(rate), where=mean_rate[:, None] > 0)
+        own = np.where(seen, own, 1.0)
+        evidence = counts.sum(axis=1)[:, None]
+        prior_weight = _REPORTS_PER_BIN * bins
+        root = (evidence[0] * own[0] + prior_weight) / (evidence[0] + prior_weight)
+        factors = (evidence * own + prior_weight * root[None, :]) / (evidence + prior_weight)
+        factors[0] = root
+        factors = np.where(seen, factors, root[None, :])
+        # Renormalise so a factor of 1 means "an average bin" for every cell.
+        return factors / np.maximum(factors.mean(axis=1, keepdims=True), 1e-12)
+
+
+def _resized(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:
+    shape = (capacity, *array.shape[1:])
+    grown = np.full(shape, fill)
+    grown[: len(array)] = array
+    return grown

@@ -1,0 +1,234 @@
+"""Near-duplicate free texts: normalisation, MinHash sketches and an LSH index of symptoms.
+
+Customers describe one fault in many spellings: "cant post coment on live strem" and "Cannot post a comment on
+the live stream!!" are the same complaint. This module turns each text into a small sketch and groups sketches
+into *symptoms*: ids that stay stable over days, so that a detector can ask how often a symptom was seen before.
+
+Method, and why
+---------------
+* **Normalisation** (:func:`normalise`): casefold; drop apostrophes (``can't`` -> ``cant``); fold negations
+  (``cannot``, ``can not``, ``does not`` -> ``cant``, ``doesnt``); replace runs of five or more digits (account,
+  order and phone numbers) by ``#`` while keeping short ones (error codes, channel numbers); turn other
+  punctuation into spaces; drop a short list of filler words (articles, pronouns, greetings); collapse spaces.
+* **Similarity** is the Jaccard similarity of the sets of character 3-grams of the normalised text. Character
+  shingles forgive typos and small rewordings (a typo touches at most three shingles) without a dictionary or
+  a language model, and Jaccard has MinHash, which turns the comparison into counting equal numbers. TF-IDF
+  cosine was the alternative; it needs document frequencies that drift as traffic changes and a sparse dot
+  product per candidate, while MinHash sketches are fixed-size arrays that compare in one vectorised call.
+* **Sketch**: 64 MinHash values from 32-bit multiplicative hashes of the shingles (uint32 arithmetic, one numpy
+  broadcast of shingles x hash functions, no Python loop). Long texts are cut to their first 200 normalised
+  characters so that the cost per text stays bounded.
+* **Index**: LSH banding, 16 bands of 4 values, finds candidate symptoms in a few dictionary look-ups; the
+  candidates are then verified on the full sketch (estimated Jaccard >= ``similarity``). With 16 x 4 bands a
+  pair at Jaccard 0.6 becomes a candidate with probability 0.89, at 0.7 with 0.99 and at 0.3 with 0.12.
+* **Symptoms** are leader clusters: a text joins the symptom whose exemplar it resembles most, else it founds
+  a new one. A symptom keeps up to four exemplars (variants that matched its leader but differ from it), so a
+  third spelling that resembles the second but not the first still joins, while chains stay short.
+
+Cost (``python -m pytest tests/test_symptom.py -k cost -s`` prints it): a new text costs about 15-25 us to
+sketch and assign, a text seen before about 1 us (sketches are cached by raw text, symptoms by normalised text).
+Everything is deterministic: hash constants come from a fixed seed, and no Python ``hash()`` of strings is used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+SKETCH_SIZE: Final = 64
+BANDS: Final = 16
+MAX_CHARS: Final = 200
+MIN_CHARS: Final = 4
+MAX_EXEMPLARS: Final = 4
+_NOVEL_BELOW: Final = 0.85  # a matching text this different from its leader becomes an exemplar
+_CACHE_LIMIT: Final = 1 << 16
+
+_APOSTROPHES = re.compile(r"['’`´]")
+_LONG_NUMBER = re.compile(r"\d{5,}")
+_NOT_WORD = re.compile(r"[^\w#]+|_")
+_NEGATION = re.compile(r"\b(can|do|does|did|is|are|was|were|could|would|should|has|have|had|will)\s*not\b")
+_NEGATED = {"can": "cant", "will": "wont"}
+_FILLER: Final = frozenset(
+    "a an the my i im ive me we our you your it its is am are be been to of for and so just please pls hi hello "
+    "hey thanks thank any some this that there again still".split()
+)
+
+Signature = npt.NDArray[np.uint32]
+
+
+def _splitmix64(seed: int, count: int) -> list[int]:
+    """Fixed pseudo-random 64-bit constants (the same on every machine and numpy version)."""
+    out, state, mask = [], seed, (1 << 64) - 1
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+_CONSTANTS = _splitmix64(20_260_302, SKETCH_SIZE + 2 + BANDS)
+_MULTIPLIERS = np.array([c | 1 for c in _CONSTANTS[:SKETCH_SIZE]], dtype=np.uint64).astype(np.uint32)
+_BAND_MIX = np.array([c | 1 for c in _CONSTANTS[SKETCH_SIZE : SKETCH_SIZE + 2]], dtype=np.uint64)
+_BAND_SALT = np.array(_CONSTANTS[SKETCH_SIZE + 2 :], dtype=np.uint64)
+_SHINGLE_MIX = np.uint32(0x9E3779B1)
+_LOW_24 = np.uint32(0xFFFFFF)
+_SHIFT_16 = np.uint32(16)
+
+
+def _unnegate(match: re.Match[str]) -> str:
+    verb = match.group(1)
+    return _NEGATED.get(verb, verb + "nt")
+
+
+def normalise(text: str) -> str:
+    """The comparable form of a free text: ``"Cannot post a comment!!"`` -> ``"cant post comment"``."""
+    text = _APOSTROPHES.sub("", text.casefold())
+    text = _LONG_NUMBER.sub(" # ", text)
+    text = _NEGATION.sub(_unnegate, _NOT_WORD.sub(" ", text))
+    return " ".join(word for word in text.split() if word not in _FILLER)[:MAX_CHARS]
+
+
+def signature(normalised: str) -> Signature:
+    """MinHash sketch of the character 3-grams of ``" " + normalised + " "``."""
+    data = f" {normalised} ".encode() + b"\0"
+    # Four aligned little-endian uint32 views at offsets 0..3 cover every 4-byte window once; masking the top
+    # byte leaves every 3-gram. No Python loop over characters.
+    windows = [np.frombuffer(data, "<u4", (len(data) - offset) // 4, offset) for offset in range(4)]
+    shingles = (np.concatenate(windows) & _LOW_24) * _SHINGLE_MIX
+    shingles ^= shingles >> _SHIFT_16
+    hashed: Signature = (shingles[:, np.newaxis] * _MULTIPLIERS).min(axis=0)
+    return hashed
+
+
+def band_keys(sig: Signature) -> list[int]:
+    """One 64-bit key per band of ``SKETCH_SIZE // BANDS`` values, salted by band so bands never collide."""
+    pairs = sig.view(np.uint64).reshape(BANDS, -1)
+    keys: list[int] = (pairs @ _BAND_MIX[: pairs.shape[1]] + _BAND_SALT).tolist()
+    return keys
+
+
+def similarities(sigs: Signature) -> npt.NDArray[np.float64]:
+    """Estimated Jaccard similarity of every pair of rows of a stacked ``(n, SKETCH_SIZE)`` array."""
+    return (sigs[:, np.newaxis, :] == sigs[np.newaxis, :, :]).mean(axis=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Sketch:
+    """A free text as the index sees it: the text as written, its normalised form, MinHash and band keys."""
+
+    text: str
+    normalised: str
+    signature: Signature
+    keys: tuple[int, ...]
+
+
+class Sketcher:
+    """Normalises and sketches texts, remembering recent ones (bounded: the cache is emptied when full)."""
+
+    def __init__(self) -> None:
+        self._by_text: dict[str, Sketch | None] = {}
+        self._by_normalised: dict[str, Sketch] = {}
+
+    def sketch(self, text: str) -> Sketch | None:
+        """The sketch of ``text``, or None when nothing comparable is left after normalisation."""
+        if text in self._by_text:
+            return self._by_text[text]
+        if len(self._by_text) >= _CACHE_LIMIT:
+            self._by_text.clear()
+            self._by_normalised.clear()
+        normalised = normalise(text)
+        sketch: Sketch | None = None
+        if len(normalised) >= MIN_CHARS:
+            twin = self._by_normalised.get(normalised)
+            shown = " ".join(text.split())[:MAX_CHARS]
+            if twin is None:
+                sig = signature(normalised)
+                sketch = self._by_normalised[normalised] = Sketch(shown, normalised, sig, tuple(band_keys(sig)))
+            else:
+                sketch = Sketch(shown, normalised, twin.signature, twin.keys)
+        self._by_text[text] = sketch
+        return sketch
+
+
+class SymptomIndex:
+    """Assigns sketches to symptoms (stable integer ids) by LSH look-up and MinHash verification.
+
+    ``similarity`` is the estimated Jaccard similarity of 3-gram sets a text needs with a symptom's exemplar to
+    join it. Memory is what the caller keeps: :meth:`forget` drops a symptom and its exemplars.
+    """
+
+    def __init__(self, similarity: float) -> None:
+        self.similarity = similarity
+        self._need = int(np.ceil(similarity * SKETCH_SIZE))
+        self._novel = int(np.ceil(_NOVEL_BELOW * SKETCH_SIZE))
+        self._sigs: Signature = np.zeros((1024, SKETCH_SIZE), dtype=np.uint32)
+        self._slot_owner: list[int] = []
+        self._slot_keys: list[tuple[int, ...]] = []
+        self._free: list[int] = []
+        self._buckets: dict[int, list[int]] = {}
+        self._exemplars: dict[int, list[int]] = {}
+        self._by_normalised: dict[str, int] = {}
+        self._next_id = 0
+
+    def __len__(self) -> int:
+        return len(self._exemplars)
+
+    def assign(self, sketch: Sketch) -> int:
+        """The id of the symptom this text belongs to, founding a new symptom when none is close enough."""
+        known = self._by_normalised.get(sketch.normalised)
+        if known is not None and known in self._exemplars:
+            return known
+        if len(self._by_normalised) >= _CACHE_LIMIT:
+            self._by_normalised.clear()
+        symptom = self._match(sketch)
+        if symptom is None:
+            symptom, self._next_id = self._next_id, self._next_id + 1
+            self._exemplars[symptom] = [self._store(sketch, symptom)]
+        self._by_normalised[sketch.normalised] = symptom
+        return symptom
+
+    def forget(self, symptom: int) -> None:
+        for slot in self._exemplars.pop(symptom, ()):
+            for key in self._slot_keys[slot]:
+                bucket = self._buckets[key]
+                bucket.remove(slot)
+                if not bucket:
+                    del self._buckets[key]
+            self._free.append(slot)
+
+    def _match(self, sketch: Sketch) -> int | None:
+        buckets = self._buckets
+        candidates = list(dict.fromkeys(slot for key in sketch.keys for slot in buckets.get(key, ())))
+        if not candidates:
+            return None
+        equal = (self._sigs[candidates] == sketch.signature).sum(axis=1)
+        best = int(equal.argmax())
+        if equal[best] < self._need:
+            return None
+        slot = candidates[best]
+        symptom = self._slot_owner[slot]
+        exemplars = self._exemplars[symptom]
+        if slot == exemplars[0] and equal[best] < self._novel and len(exemplars) < MAX_EXEMPLARS:
+            exemplars.append(self._store(sketch, symptom))
+        return symptom
+
+    def _store(self, sketch: Sketch, symptom: int) -> int:
+        if self._free:
+            slot = self._free.pop()
+            self._slot_owner[slot], self._slot_keys[slot] = symptom, sketch.keys
+        else:
+            slot = len(self._slot_owner)
+            if slot == len(self._sigs):
+                self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)])
+            self._slot_owner.append(symptom)
+            self._slot_keys.append(sketch.keys)
+        self._sigs[slot] = sketch.signature
+        for key in sketch.keys:
+            self._buckets.setdefault(key, []).append(slot)
+        return slot

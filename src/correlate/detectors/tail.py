@@ -1,0 +1,61 @@
+"""Tail probabilities for counts, and the false-alarm budget that turns them into decisions.
+
+Contact counts are burstier than Poisson: a busy evening, a partner that sends its reports in batches. The
+negative binomial keeps the Poisson's mean but lets the variance grow as ``mean + dispersion * mean**2``; with
+dispersion 0 it is the Poisson. Both tails are computed with the regularised incomplete beta/gamma functions, so
+they stay accurate at p = 1e-12, where a normal approximation is useless.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+_POISSON_BELOW = 1e-9
+
+
+def negbin_sf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
+    """P(Y >= observed) for Y negative-binomial with the given mean and dispersion (vectorised).
+
+    With size r = 1 / dispersion and q = mean / (mean + r): P(Y >= k) = I_q(k, r).
+    """
+    observed = np.asarray(observed, dtype=np.float64)
+    expected = np.maximum(np.asarray(expected, dtype=np.float64), 1e-300)
+    dispersion = np.broadcast_to(np.asarray(dispersion, dtype=np.float64), observed.shape)
+    result = np.ones_like(observed)
+    positive = observed > 0
+    poisson = positive & (dispersion < _POISSON_BELOW)
+    negbin = positive & ~poisson
+    if poisson.any():
+        result[poisson] = special.gammainc(observed[poisson], expected[poisson])
+    if negbin.any():
+        size = 1.0 / dispersion[negbin]
+        mean = expected[negbin]
+        result[negbin] = special.betainc(observed[negbin], size, mean / (mean + size))
+    return result
+
+
+def negbin_cdf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
+    """P(Y <= observed): the lower tail, for asking whether a count is clearly *below* a level."""
+    return 1.0 - negbin_sf(np.asarray(observed, dtype=np.float64) + 1.0, expected, dispersion)
+
+
+def binomial_sf(successes: float, trials: float, share: float) -> float:
+    """P(X >= successes) for X ~ Binomial(trials, share): is a child's share of its parent's count too large?"""
+    if successes <= 0:
+        return 1.0
+    if share <= 0.0:
+        return 0.0
+    if share >= 1.0 or successes > trials:
+        return 1.0 if successes <= trials else 0.0
+    return float(special.betainc(successes, trials - successes + 1.0, share))
+
+
+def per_test_threshold(false_alarms_per_day: float, tests_per_day: float) -> float:
+    """The p-value one test must beat so that all tests together raise about ``false_alarms_per_day``.
+
+    A Bonferroni split of the daily budget over every test actually made: each cell, each window, each step.
+    Overlapping windows make this conservative, but a scan over sliding windows has many more chances to
+    cross a threshold than ``day / window`` independent looks would suggest.
+    """
+    return false_alarms_per_day / max(tests_per_day, 1.0)

@@ -1,0 +1,311 @@
+"""Scoring incidents against the truth written by ``correlate simulate``.
+
+An *incident* is all events with one ``incident_id``: its time is the ``opened_at`` of its events, its scope
+and kind those of its last event (by ``at``, ties in file order), since updates may narrow or widen the scope.
+A fault's *window* is ``[start - 5 min, end + grace]``: detection a little before the truth says a fault began
+is fine (the first reports run ahead of its nominal start), and detection after it ended is late but right.
+
+Scopes are compared by value with case, spaces and punctuation ignored, as the stitcher pools spellings.
+Two scopes *overlap* when no dimension has two different values and they share at least one (dimension,
+value) pair; the empty scope (the global-surge decoy) overlaps every scope. An incident *hits* a fault when it
+opened inside the fault's window and their scopes overlap. Incident kinds need not match fault kinds: a
+symptom fault found by a rate detector counts.
+
+Metrics, over non-decoy faults F and incidents I:
+
+* exact-attribution recall: share of F with an incident in the window whose final scope equals the fault's;
+* any-overlap recall: share of F hit by at least one incident (such a fault is *detected*);
+* precision: share of I that hit some fault in F;
+* decoy incidents: incidents that hit some decoy and no fault in F;
+* fragmentation: mean number of incidents hitting each detected fault (1.0 is ideal);
+* time to detect: ``opened_at`` of the first incident hitting a fault minus the fault's start, in minutes
+  (as low as -5); median and 90th percentile (linear interpolation) over detected faults, overall and per
+  fault kind.
+
+A ratio with nothing to divide by (no faults, no incidents, nothing detected) is None, printed "n/a".
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import orjson
+
+from correlate.contracts import format_time, parse_timestamp
+from correlate.scope import Scope, describe, make_scope
+
+__all__ = ["Fault", "FaultOutcome", "Incident", "KindSummary", "Report", "add_parser", "evaluate", "run"]
+
+EARLY = 5 * 60.0  # how long before a fault's start an incident may open and still count
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def _time(value: object) -> float:
+    try:
+        return parse_timestamp(value)
+    except Exception as error:  # the contract's error type is private; raise what callers here expect
+        raise ValueError(f"bad time {value!r}: {error}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One truth entry: an injected fault, or a decoy that should raise nothing."""
+
+    fault_id: str
+    kind: str
+    decoy: bool
+    pattern: str
+    scope: Scope
+    start: float
+    end: float
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> Fault:
+        decoy = bool(entry.get("decoy", entry.get("kind") == "decoy"))
+        start = _time(entry["start"])
+        end = _time(entry.get("end", entry["start"]))
+        kind, pattern = str(entry.get("kind", "rate")), str(entry.get("pattern", ""))
+        return cls(str(entry["fault_id"]), kind, decoy, pattern, make_scope(entry["scope"]), start, end)
+
+    def in_window(self, ts: float, grace: float) -> bool:
+        return self.start - EARLY <= ts <= self.end + grace
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """An incident as it stood at its last event."""
+
+    incident_id: str
+    kind: str
+    opened_at: float
+    scope: Scope
+
+
+@dataclass(frozen=True, slots=True)
+class FaultOutcome:
+    """How one fault fared: the incidents that hit it and whether one named its scope exactly."""
+
+    fault: Fault
+    exact: bool
+    incidents: tuple[str, ...]
+    minutes_to_detect: float | None
+
+    @property
+    def detected(self) -> bool:
+        return bool(self.incidents)
+
+    def to_json(self) -> dict[str, Any]:
+        fault = self.fault
+        return {
+            "fault_id": fault.fault_id,
+            "kind": fault.kind,
+            "pattern": fault.pattern,
+            "scope": dict(fault.scope),
+            "start": format_time(fault.start),
+            "exact": self.exact,
+            "detected": self.detected,
+            "incidents": list(self.incidents),
+            "minutes_to_detect": self.minutes_to_detect,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KindSummary:
+    faults: int
+    exact: int
+    detected: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The scores of one run; see the module docstring for the exact definitions."""
+
+    faults: int
+    decoys: int
+    incidents: int
+    exact_recall: float | None
+    overlap_recall: float | None
+    precision: float | None
+    decoy_incidents: int
+    fragmentation: float | None
+    median_minutes: float | None
+    p90_minutes: float | None
+    by_kind: dict[str, KindSummary]
+    outcomes: tuple[FaultOutcome, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            field.name: getattr(self, field.name) for field in fields(self) if field.name not in _NESTED
+        }
+        summary["by_kind"] = {kind: asdict(each) for kind, each in self.by_kind.items()}
+        summary["outcomes"] = [outcome.to_json() for outcome in self.outcomes]
+        return summary
+
+    def render(self) -> str:
+        """A short table for people: the headline numbers, then one line a fault."""
+        lines = [
+            f"faults {self.faults}, decoys {self.decoys}, incidents {self.incidents}",
+            f"exact-attribution recall  {_ratio(self.exact_recall)}",
+            f"any-overlap recall        {_ratio(self.overlap_recall)}",
+            f"precision                 {_ratio(self.precision)}",
+            f"decoy incidents           {self.decoy_incidents}",
+            f"fragmentation             {_number(self.fragmentation)}",
+            f"time to detect (min)      median {_number(self.median_minutes)}, "
+            f"p90 {_number(self.p90_minutes)}",
+        ]
+        for kind, each in sorted(self.by_kind.items()):
+            lines.append(
+                f"  {kind:<8} detected {each.detected}/{each.faults}, exact {each.exact}/{each.faults}, "
+                f"median {_number(each.median_minutes)}, p90 {_number(each.p90_minutes)}"
+            )
+        lines.append("")
+        lines.append(f"{'fault':<6} {'kind':<8} {'pattern':<13} {'result':<8} {'inc':>3} {'ttd':>6}  scope")
+        for o in self.outcomes:
+            result = "exact" if o.exact else "overlap" if o.detected else "missed"
+            ttd = _number(o.minutes_to_detect)
+            lines.append(
+                f"{o.fault.fault_id:<6} {o.fault.kind:<8} {o.fault.pattern:<13} {result:<8} "
+                f"{len(o.incidents):>3} {ttd:>6}  {describe(o.fault.scope)}"
+            )
+        return "\n".join(lines)
+
+
+_NESTED = frozenset({"by_kind", "outcomes"})
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def _canonical(scope: Scope) -> Scope:
+    return tuple(sorted((name, _NOT_ALNUM.sub("", value.casefold())) for name, value in scope))
+
+
+def overlaps(a: Scope, b: Scope) -> bool:
+    """No dimension with two different values, and a shared (dimension, value) pair or an empty scope."""
+    first, second = dict(_canonical(a)), dict(_canonical(b))
+    if any(second.get(name, value) != value for name, value in first.items()):
+        return False
+    return not first or not second or bool(first.items() & second.items())
+
+
+def collect_incidents(events: Iterable[Mapping[str, Any]]) -> list[Incident]:
+    """One :class:`Incident` per ``incident_id``, as it stood at its last event."""
+    grouped: dict[str, list[tuple[float, int, Mapping[str, Any]]]] = {}
+    for order, event in enumerate(events):
+        at = _time(event.get("at") or event["opened_at"])
+        grouped.setdefault(str(event["incident_id"]), []).append((at, order, event))
+    incidents = []
+    for incident_id, timeline in grouped.items():
+        timeline.sort(key=lambda item: (item[0], item[1]))
+        first, last = timeline[0][2], timeline[-1][2]
+        opened = _time(last.get("opened_at") or first.get("opened_at") or first["at"])
+        incidents.append(Incident(incident_id, str(last.get("kind", "")), opened, make_scope(last["scope"])))
+    return sorted(incidents, key=lambda incident: (incident.opened_at, incident.incident_id))
+
+
+def _hits(fault: Fault, incident: Incident, grace: float) -> bool:
+    return fault.in_window(incident.opened_at, grace) and overlaps(fault.scope, incident.scope)
+
+
+def _outcome(fault: Fault, incidents: list[Incident], grace: float) -> FaultOutcome:
+    hitting = [incident for incident in incidents if _hits(fault, incident, grace)]
+    exact = any(_canonical(incident.scope) == _canonical(fault.scope) for incident in hitting)
+    minutes = (hitting[0].opened_at - fault.start) / 60.0 if hitting else None
+    return FaultOutcome(fault, exact, tuple(incident.incident_id for incident in hitting), minutes)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _quantiles(outcomes: Iterable[FaultOutcome]) -> tuple[float | None, float | None]:
+    minutes = [o.minutes_to_detect for o in outcomes if o.minutes_to_detect is not None]
+    if not minutes:
+        return None, None
+    return float(np.median(minutes)), float(np.percentile(minutes, 90))
+
+
+def _by_kind(outcomes: list[FaultOutcome]) -> dict[str, KindSummary]:
+    summaries = {}
+    for kind in sorted({o.fault.kind for o in outcomes}):
+        mine = [o for o in outcomes if o.fault.kind == kind]
+        exact, detected = sum(o.exact for o in mine), sum(o.detected for o in mine)
+        summaries[kind] = KindSummary(len(mine), exact, detected, *_quantiles(mine))
+    return summaries
+
+
+def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace: float = 3600.0) -> Report:
+    """Score incident events against truth entries; ``grace``: how late (seconds) a detection still counts."""
+    entries = [Fault.from_json(entry) for entry in truth]
+    faults = [fault for fault in entries if not fault.decoy]
+    decoys = [fault for fault in entries if fault.decoy]
+    incidents = collect_incidents(events)
+    outcomes = [_outcome(fault, incidents, grace) for fault in faults]
+    true = {incident_id for o in outcomes for incident_id in o.incidents}
+    decoyed = [
+        incident
+        for incident in incidents
+        if incident.incident_id not in true and any(_hits(decoy, incident, grace) for decoy in decoys)
+    ]
+    detected = [o for o in outcomes if o.detected]
+    fragmentation = sum(len(o.incidents) for o in detected) / len(detected) if detected else None
+    median, p90 = _quantiles(outcomes)
+    return Report(
+        faults=len(faults),
+        decoys=len(decoys),
+        incidents=len(incidents),
+        exact_recall=_share(sum(o.exact for o in outcomes), len(faults)),
+        overlap_recall=_share(len(detected), len(faults)),
+        precision=_share(len(true), len(incidents)),
+        decoy_incidents=len(decoyed),
+        fragmentation=fragmentation,
+        median_minutes=median,
+        p90_minutes=p90,
+        by_kind=_by_kind(outcomes),
+        outcomes=tuple(outcomes),
+    )
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+    with open(path, "rb") as lines:
+        return [orjson.loads(line) for line in lines if line.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``evaluate`` sub-command."""
+    try:
+        report = evaluate(_read_jsonl(args.truth), _read_jsonl(args.incidents), grace=args.grace)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"correlate evaluate: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(report.render())
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``correlate evaluate TRUTH INCIDENTS``."""
+    helps = "score incident events against a simulation's truth file"
+    parser = subparsers.add_parser("evaluate", help=helps, description=helps)
+    parser.add_argument("truth", metavar="TRUTH", help="truth JSONL written by `correlate simulate`")
+    parser.add_argument("incidents", metavar="INCIDENTS", help="incident events JSONL")
+    parser.add_argument(
+        "--grace", type=float, default=3600.0, help="seconds after a fault's end (default 3600)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)

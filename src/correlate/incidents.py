@@ -1,0 +1,246 @@
+"""Incident lifecycle: one incident per fault, opened once, updated as evidence grows, resolved when it is over.
+
+Findings arrive every step from every detector, often several for one fault (the brand, then the brand on its
+busiest service, in two window lengths). A finding whose scope contains, or is contained in, an open incident's
+scope belongs to that incident; the incident's scope follows the latest attribution of its own kind, so a fault
+first seen on one pair can widen to the whole brand as reports come in. ``updated`` events are rate-limited;
+``resolved`` comes after the scope has been back at baseline for the quiet period.
+
+Everything here is a function of event time, so the same contacts give byte-identical events in ``replay`` and
+in the stream workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from correlate.contracts import format_time
+from correlate.detectors.base import Finding
+from correlate.scope import Scope, covers, describe, related
+from correlate.stitch import StitchedContact
+from correlate.vendors import VendorRegistry
+
+SAMPLE_TEXTS = 3
+
+
+@dataclass
+class Evidence:
+    """What the reports in an incident's scope say, accumulated from shortly before it opened."""
+
+    contacts: int = 0
+    reporters: int = 0
+    customers: set[str] = field(default_factory=set)
+    by_channel: Counter[str] = field(default_factory=Counter)
+    by_source: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)
+    values: Counter[tuple[str, str]] = field(default_factory=Counter)
+    first_contact_at: float | None = None
+    texts: list[str] = field(default_factory=list)
+
+    def add(self, stitched: StitchedContact) -> None:
+        contact = stitched.contact
+        self.contacts += 1
+        if contact.count > 1:
+            self.reporters += contact.count
+        elif contact.customer_id not in self.customers:
+            self.customers.add(contact.customer_id)
+            self.reporters += 1
+        else:
+            return self._note(contact.channel, contact.source, contact.ts)
+        self.values.update({pair: max(contact.count, 1) for pair in stitched.profile})
+        if contact.category:
+            self.categories[contact.category] += 1
+        if contact.text and len(self.texts) < SAMPLE_TEXTS and contact.text not in self.texts:
+            self.texts.append(contact.text)
+        self._note(contact.channel, contact.source, contact.ts)
+
+    def _note(self, channel: str, source: str, ts: float) -> None:
+        self.by_channel[channel] += 1
+        self.by_source["partner" if source.startswith("partner:") else "own"] += 1
+        if self.first_contact_at is None or ts < self.first_contact_at:
+            self.first_contact_at = ts
+
+    def shares(self) -> dict[tuple[str, str], float]:
+        total = max(self.reporters, 1)
+        return {pair: n / total for pair, n in self.values.items()}
+
+
+@dataclass
+class Incident:
+    incident_id: str
+    kind: str
+    scope: Scope
+    opened_at: float
+    finding: Finding
+    evidence: Evidence
+    last_event_at: float
+    reported_reporters: int
+    reported_scope: Scope
+    quiet_since: float | None = None
+    supporting_texts: tuple[str, ...] = ()
+
+
+class IncidentBook:
+    """The open incidents and the rules that turn each step's findings into lifecycle events.
+
+    Settings: ``quiet_period`` (seconds back at baseline before ``resolved``), ``update_interval`` (least time
+    between two events of one incident, scope changes aside), ``growth`` (relative growth in reporters that is
+    worth an ``updated`` event).
+    """
+
+    def __init__(
+        self,
+        vendors: VendorRegistry,
+        quiet_period: float = 3600.0,
+        update_interval: float = 900.0,
+        growth: float = 0.25,
+    ) -> None:
+        self.vendors = vendors
+        self.quiet_period = quiet_period
+        self.update_interval = update_interval
+        self.growth = growth
+        self.open: dict[str, Incident] = {}
+        self.opened_total = 0
+
+    def step(
+        self,
+        step_end: float,
+        findings: Iterable[Finding],
+        contacts: Sequence[StitchedContact],
+        recent: Sequence[StitchedContact],
+        still_elevated: Callable[[Scope], bool],
+        implied: Callable[[Scope], Scope],
+    ) -> list[dict[str, Any]]:
+        """Fold one step in; return its events in a stable order."""
+        for incident in self.open.values():
+            for stitched in contacts:
+                if covers(incident.scope, stitched.profile):
+                    incident.evidence.add(stitched)
+        events: list[dict[str, Any]] = []
+        supported: set[str] = set()
+        for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
+            incident = self._belongs_to(finding)
+            if incident is None:
+                incident = self._open(finding, recent)
+                events.append(self._event("opened", incident, step_end, implied))
+            else:
+                self._support(incident, finding, supported, recent)
+            supported.add(incident.incident_id)
+        for incident_id in sorted(self.open):
+            incident = self.open[incident_id]
+            if incident_id in supported or still_elevated(incident.scope):
+                incident.quiet_since = None
+            elif incident.quiet_since is None:
+                incident.quiet_since = step_end
+            if incident.quiet_since is not None and step_end - incident.quiet_since >= self.quiet_period:
+                events.append(self._event("resolved", incident, step_end, implied))
+                del self.open[incident_id]
+            elif self._worth_update(incident, step_end) and incident.last_event_at < step_end:
+                events.append(self._event("updated", incident, step_end, implied))
+        return events
+
+    # -- matching findings to incidents --------------------------------------------------------------------
+    def _belongs_to(self, finding: Finding) -> Incident | None:
+        for incident_id in sorted(self.open):
+            incident = self.open[incident_id]
+            if related(incident.scope, finding.scope):
+                return incident
+        return None
+
+    def _open(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident:
+        key = f"{finding.kind}|{describe(finding.scope)}|{finding.at!r}"
+        incident_id = "inc-" + hashlib.sha1(key.encode()).hexdigest()[:12]
+        incident = Incident(
+            incident_id=incident_id,
+            kind=finding.kind,
+            scope=finding.scope,
+            opened_at=finding.at,
+            finding=finding,
+            evidence=_gather(finding.scope, recent),
+            last_event_at=finding.at,
+            reported_reporters=0,
+            reported_scope=finding.scope,
+            supporting_texts=finding.sample_texts,
+        )
+        self.open[incident_id] = incident
+        self.opened_total += 1
+        return incident
+
+    def _support(
+        self, incident: Incident, finding: Finding, supported: set[str], recent: Sequence[StitchedContact]
+    ) -> None:
+        if finding.sample_texts and not incident.supporting_texts:
+            incident.supporting_texts = finding.sample_texts
+        if finding.kind != incident.kind:
+            return
+        first_this_step = incident.incident_id not in supported
+        if first_this_step and finding.scope != incident.scope:
+            incident.scope = finding.scope
+            incident.evidence = _gather(finding.scope, recent)
+        if first_this_step or finding.p_value < incident.finding.p_value:
+            incident.finding = finding
+
+    def _worth_update(self, incident: Incident, now: float) -> bool:
+        if now - incident.last_event_at < self.update_interval:
+            return False
+        if incident.scope != incident.reported_scope:
+            return True
+        grown = incident.evidence.reporters - incident.reported_reporters
+        return grown >= 3 and incident.evidence.reporters >= (1.0 + self.growth) * incident.reported_reporters
+
+    # -- events --------------------------------------------------------------------------------------------
+    def _event(self, name: str, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> dict[str, Any]:
+        incident.last_event_at = at
+        incident.reported_reporters = incident.evidence.reporters
+        incident.reported_scope = incident.scope
+        evidence = incident.evidence
+        finding = incident.finding
+        at_fault, affected = self.vendors.involved(incident.scope, implied(incident.scope), evidence.shares())
+        texts = list(incident.supporting_texts) or evidence.texts
+        return {
+            "event": name,
+            "incident_id": incident.incident_id,
+            "kind": incident.kind,
+            "opened_at": format_time(incident.opened_at),
+            "at": format_time(at),
+            "scope": dict(incident.scope),
+            "vendors": {"at_fault": at_fault, "affected": affected},
+            "evidence": {
+                "contacts": evidence.contacts,
+                "customers": evidence.reporters,
+                "observed": round(finding.observed, 3),
+                "expected": round(finding.expected, 3),
+                "window_minutes": round(finding.window / 60.0, 1),
+                "by_channel": dict(sorted(evidence.by_channel.items())),
+                "by_source": dict(sorted(evidence.by_source.items())),
+                "categories": dict(evidence.categories.most_common(3)),
+                "first_contact_at": format_time(evidence.first_contact_at)
+                if evidence.first_contact_at is not None
+                else None,
+                "sample_texts": texts[:SAMPLE_TEXTS],
+            },
+            "confidence": finding.confidence,
+            "p_value": float(f"{finding.p_value:.3e}"),
+            "summary": _summary(incident, at_fault),
+        }
+
+
+def _gather(scope: Scope, recent: Sequence[StitchedContact]) -> Evidence:
+    evidence = Evidence()
+    for stitched in recent:
+        if covers(scope, stitched.profile):
+            evidence.add(stitched)
+    return evidence
+
+
+def _summary(incident: Incident, at_fault: list[str]) -> str:
+    finding = incident.finding
+    blame = ", ".join(at_fault) or "no registered vendor"
+    return (
+        f"{incident.kind} incident on {describe(incident.scope)}: {finding.observed:.0f} customers in "
+        f"{finding.window / 60:.0f} min against {finding.expected:.1f} expected; at fault: {blame}"
+    )

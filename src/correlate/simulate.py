@@ -1,0 +1,708 @@
+"""Synthetic contact streams with injected faults, and the truth to score detectors against.
+
+``correlate simulate`` writes contacts (JSONL, the contract of :mod:`correlate.contracts`) and a truth file
+listing every injected fault and decoy; ``correlate evaluate`` scores incidents against it. The stream is hard
+in the ways real support traffic is hard. Each number below is a range drawn per seed, not tuned to one seed:
+
+* **Seasonality, over-dispersion.** Volume follows a daily curve (quiet 02:00-05:00 UTC, peak near 20:00)
+  and a weekly one (busier Friday to Sunday). Each hour also draws a gamma factor for the whole centre
+  (shape 30) and one per service (shape 20): counts are Poisson-gamma, and a detector assuming Poisson noise
+  cries wolf.
+* **Skewed markets.** 6-12 device brands with Zipf shares (exponent 0.9-1.4), 2-6 models each (names carry
+  the brand, so they are unique across brands), 5-15 services (Zipf), 4-8 regions (gamma-distributed
+  shares). Brand x service shares get a log-normal interaction (sigma 0.35): cells are not independent.
+* **Retries across channels.** A customer contacts 1-4 times about one problem within two hours, escalating
+  along email, web, social, app, chat, ivr, voice. Counting contacts instead of customers inflates counts.
+* **Partners.** ~5% of problems arrive as single records forwarded by a partner (channel ``partner``). Each
+  of 2-4 partners also sends aggregated records (``count`` = reporters, 5-150) for a few fixed cells every
+  2-6 hours at a steady level, during faults and outside them.
+* **Dirty values.** ~1.5% of records spell one dimension value differently (``"sonique"``,
+  ``"Sonique "``); ~15% of free texts carry a typo.
+* **Rate faults** (``kind: "rate"``), each in its own time slot after the 3-day warm-up: brand-wide
+  ``{device_brand}``, service-wide ``{service}``, pair-only ``{device_brand, service}`` (the first pair is a
+  top-2 brand with a top-2 service) and model-level ``{device_model}``. Each lasts 30 min to 4 h and adds
+  distinct customers at 2-9x the scope's seasonal baseline minute by minute (3-10x in all), and at least
+  0.3 a minute, with a shared category (``E6000``-``E9999``) and similar texts. A third of them also reach a
+  partner, whose aggregates then carry 30% of the extra reporters.
+* **Symptom faults** (``kind: "symptom"``): 3-6 customers within an hour write near-duplicate texts (typos,
+  other wording) about a rare symptom on ``{service}`` or ``{device_brand, service}``, filed under the vague
+  category ``E1999``: too few to move any rate.
+* **Decoys** (``decoy: true``, nothing is wrong): a brand whose share triples smoothly over the stream; one
+  customer who contacts nine times on every channel within an hour; a global surge where every cell rises
+  by 30-50% for 2-4 hours (a big TV event); a partner aggregate of the usual size.
+* **Bad records**: extra lines, a chosen fraction of the output, that break the contract (missing ts,
+  unknown channel, count 0, a non-string dimension value, a non-object line). They leave the truth alone.
+
+All randomness comes from ``numpy.random.Generator`` and ``random.Random`` seeded with ``seed``: the same
+arguments give the same output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from correlate.contracts import format_time, parse_timestamp
+
+__all__ = ["Simulation", "add_parser", "run", "simulate", "vendor_id"]
+
+FloatArray = npt.NDArray[np.floating[Any]]
+Dims = dict[str, str]
+Complaint = tuple[str, str]  # (category, phrase)
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+WARM_UP = 3 * DAY
+_BIN = 5 * MINUTE  # background counts are drawn per 5-minute bin
+_MIN_SLOT = 75 * MINUTE  # the narrowest slot that fits a 30-minute fault and a gap after it
+_MIN_EXTRA = 0.3  # extra customers a minute that a rate fault adds at least
+_VARIANT_RATE, _TYPO_RATE, _PARTNER_SHARE = 0.015, 0.15, 0.05
+
+
+def _rows(text: str) -> tuple[tuple[str, ...], ...]:
+    """A table written one row a line, cells separated by '|'."""
+    return tuple(tuple(cell.strip() for cell in line.split("|")) for line in text.strip().splitlines())
+
+
+_BRANDS = (
+    "Sonique Lumina Vexa Orbix Kestrel Nuvo Zentra Halcyon Pixelle Arcus Tandem Quorra Bryte Mistral".split()
+)
+_SERVICES = _rows(
+    "StreamPlus|Flixo|TuneBox|CloudDrive|Pulse TV|Chatter|PayWave|GameHub|NewsNow|FitTrack|KidsZone|SkyCast|"
+    "Mailio|PhotoVault|RadioGo|Sportix"
+)[0]
+_REGIONS = "North South East West Central Highlands Coast Capital Lakes Valley".split()
+_PARTNERS = "retailco fixit telcom-one carrierx helpdesk24".split()
+_MODEL_WORDS = "X S Neo Pro Max Go One Lite Air".split()
+_LADDER = ("email", "web", "social", "app", "chat", "ivr", "voice")  # a customer escalates left to right
+_FIRST = ("voice", "chat", "email", "app", "web", "ivr", "social")
+_FIRST_SHARE = np.array([0.33, 0.20, 0.12, 0.10, 0.09, 0.09, 0.07])
+_RETRIES = np.array([0.62, 0.24, 0.10, 0.04])  # P(1..4 contacts) for an everyday problem
+_MEAN_CONTACTS = (1 - _PARTNER_SHARE) * float(_RETRIES @ np.arange(1, 5)) + _PARTNER_SHARE
+_DIURNAL = np.array(  # relative volume at each hour of the day, 00:00 to 23:00
+    "0.30 0.18 0.12 0.10 0.10 0.14 0.30 0.55 0.85 1.00 1.05 1.10 1.15 1.10 1.05 1.05 1.10 1.25 1.50 1.75 1.90 "
+    "1.75 1.30 0.70".split(),
+    dtype=float,
+)
+_WEEKLY = np.array([0.92, 0.90, 0.92, 0.95, 1.05, 1.15, 1.11])  # Monday .. Sunday
+_OPENERS = _rows("| | | hi, | hello | help: | urgent -")[0]
+_CLOSERS = (
+    "",
+    "",
+    "",
+    " again",
+    " pls help",
+    "!!",
+    ", tried restarting",
+    " since this morning",
+    " since Monday",
+)
+_OTHER = "E1999"
+_CATEGORIES = _rows("""
+    E1002 | video keeps buffering | stream stops to buffer every few minutes | constant buffering
+    E1003 | cannot log in | login does not work | says my password is wrong but it is not
+    E2001 | question about my bill | need a copy of my invoice | when is my bill due
+    E1001 | no picture on the tv | black screen but sound works | screen stays black
+    E3002 | internet is very slow | slow connection in the evening | pages take ages to load
+    E1004 | app crashes on start | app closes straight away | app keeps crashing
+    E2003 | want to cancel my subscription | how do i cancel | please cancel my plan
+    E3001 | wifi keeps dropping | wifi disconnects all the time | lost wifi again
+    E4003 | update failed | software update will not install | stuck on the update screen
+    E1005 | no sound | sound cuts out | audio out of sync
+    E2002 | wrong charge on my bill | charged twice this month | bill is higher than usual
+    E4001 | remote not working | remote does not respond | need a new remote
+    E5001 | password reset email not arriving | never got the reset link | reset link expired
+    E4002 | device will not turn on | device is dead | power light blinks but nothing happens
+    E5002 | account locked | my account got locked | too many attempts, account blocked
+    E1999 | other | general question | something is not right
+""")  # everyday problems, commonest first
+_CATEGORY_SHARE = 1.0 / np.arange(1, len(_CATEGORIES) + 1) ** 0.8
+_CATEGORY_SHARE /= _CATEGORY_SHARE.sum()
+_FAULT_THEMES = _rows("""
+    error {n} when i press play | video stops with error {n} | playback fails with code {n}
+    cannot sign in, server unavailable ({n}) | login says service unavailable {n} | sign in fails {n}
+    device keeps rebooting, code {n} | stuck in a reboot loop error {n} | restarts by itself ({n})
+    payment declined with error {n} | cannot pay, it says error {n} | card rejected code {n}
+    app freezes on the home screen ({n}) | home screen frozen with error {n} | app hangs at logo {n}
+    no channels load, error {n} | channel list empty error {n} | guide will not load ({n})
+""")  # {n} is the fault's error number
+_RARE_SYMPTOMS = _rows("""
+    cannot post a comment on live stream | comments wont post during the live stream | posting a comment on a live stream fails
+    subtitles switch to the wrong language after update | after the update subtitles are in the wrong language | subtitle language keeps switching to a wrong one
+    parental pin rejected on second profile | second profile says the parental pin is wrong | kids profile does not accept the parental pin
+    offline downloads stuck at 99 percent | download for offline never finishes, stuck at 99% | offline download stops at 99 percent
+    screen mirroring shows a green screen | green screen when mirroring to the tv | mirroring to my tv only shows green
+    receipt email shows someone else's name | my receipt has a stranger's name on it | got a receipt with another customer's name
+""")  # noqa: E501 (one symptom a line reads better than wrapped)
+# Fault patterns in the order they are handed out; their slots are shuffled in time.
+_PATTERNS = "big-pair brand-wide service-wide symptom model pair symptom brand-wide service-wide pair".split()
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A contact stream sorted by event time and its truth (faults and decoys, one dict a truth-file line).
+
+    ``contacts`` holds JSON-ready records; with bad records asked for, some break the contract and one kind
+    is not even an object.
+    """
+
+    contacts: list[Any]
+    truth: list[dict[str, Any]]
+
+
+def vendor_id(value: str) -> str:
+    """The id a vendor is notified under: ``"Pulse TV"`` -> ``"pulse-tv"``."""
+    return _NOT_ALNUM.sub("-", value.lower()).strip("-")
+
+
+def _zipf(rnd: random.Random, n: int) -> FloatArray:
+    weights: FloatArray = 1.0 / np.arange(1, n + 1) ** rnd.uniform(0.9, 1.4)
+    result: FloatArray = weights / weights.sum()
+    return result
+
+
+def _seasonality(ts: FloatArray) -> FloatArray:
+    """Relative volume at these event times (UTC taken as local time); averages 1 over a week."""
+    daily = np.interp((ts % DAY) / HOUR, np.arange(25), np.append(_DIURNAL, _DIURNAL[0])) / _DIURNAL.mean()
+    weekday = ((ts // DAY).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    result: FloatArray = daily * _WEEKLY[weekday] / _WEEKLY.mean()
+    return result
+
+
+def _dims(brand: str, model: str, service: str, region: str) -> Dims:
+    return {"device_brand": brand, "device_model": model, "service": service, "region": region}
+
+
+@dataclass(frozen=True)
+class _Market:
+    """Who owns what: brands, models, services and regions, with their shares of problems."""
+
+    brands: list[str]
+    models: list[list[str]]
+    model_share: list[FloatArray]
+    services: list[str]
+    regions: list[str]
+    region_share: FloatArray
+    joint: FloatArray  # brand x service shares of problems at the start of the stream; sums to 1
+    drift: int  # the brand whose share triples over the stream
+
+    def joint_at(self, progress: FloatArray) -> FloatArray:
+        """Brand x service shares at points of the stream (0..1), shaped (points, brands, services)."""
+        growth = 3.0**progress
+        base = float(self.joint[self.drift].sum())
+        scale = np.repeat(((1 - base * growth) / (1 - base))[:, None], len(self.brands), axis=1)
+        scale[:, self.drift] = growth
+        result: FloatArray = self.joint[None, :, :] * scale[:, :, None]
+        return result
+
+    def brand_of(self, model: str) -> int:
+        return next(i for i, names in enumerate(self.models) if model in names)
+
+    def share(self, scope: Dims, progress: FloatArray) -> FloatArray:
+        """The scope's share of all problems at points of the stream."""
+        rows, cols, factor = list(range(len(self.brands))), list(range(len(self.services))), 1.0
+        if "device_model" in scope:
+            rows = [self.brand_of(scope["device_model"])]
+            factor = float(self.model_share[rows[0]][self.models[rows[0]].index(scope["device_model"])])
+        elif "device_brand" in scope:
+            rows = [self.brands.index(scope["device_brand"])]
+        if "service" in scope:
+            cols = [self.services.index(scope["service"])]
+        result: FloatArray = self.joint_at(progress)[:, rows][:, :, cols].sum(axis=(1, 2)) * factor
+        return result
+
+    def draw(self, rnd: random.Random, scope: Dims) -> Dims:
+        """Full dimensions of one customer inside ``scope``, the other values drawn by market share."""
+        model = scope.get("device_model")
+        if model is not None:
+            brand = self.brand_of(model)
+        elif "device_brand" in scope:
+            brand = self.brands.index(scope["device_brand"])
+        else:
+            column = self.services.index(scope["service"]) if "service" in scope else None
+            weights = self.joint.sum(axis=1) if column is None else self.joint[:, column]
+            brand = rnd.choices(range(len(self.brands)), weights=list(weights))[0]
+        service = scope.get("service") or rnd.choices(self.services, weights=list(self.joint[brand]))[0]
+        model = model or rnd.choices(self.models[brand], weights=list(self.model_share[brand]))[0]
+        return _dims(
+            self.brands[brand], model, service, rnd.choices(self.regions, list(self.region_share))[0]
+        )
+
+
+def _build_market(rnd: random.Random) -> _Market:
+    brands = rnd.sample(_BRANDS, rnd.randint(6, 12))
+    services = rnd.sample(_SERVICES, rnd.randint(5, 15))
+    regions = rnd.sample(_REGIONS, rnd.randint(4, 8))
+    models = []
+    for brand in brands:
+        names: set[str] = set()
+        wanted = rnd.randint(2, 6)
+        while len(names) < wanted:
+            names.add(f"{brand} {rnd.choice(_MODEL_WORDS)}{rnd.randint(2, 60)}")
+        models.append(sorted(names))
+    interaction = np.exp(np.array([[rnd.gauss(0.0, 0.35) for _ in services] for _ in brands]))
+    joint = np.outer(_zipf(rnd, len(brands)), _zipf(rnd, len(services))) * interaction
+    joint /= joint.sum()
+    region_share = np.array([rnd.gammavariate(5.0, 1.0) for _ in regions])
+    region_share /= region_share.sum()
+    model_share = [_zipf(rnd, len(names)) for names in models]
+    small = [i for i in range(2, len(brands)) if joint[i].sum() < 0.25]  # small enough to triple
+    drift = rnd.choice(small) if small else len(brands) - 1
+    return _Market(brands, models, model_share, services, regions, region_share, joint, drift)
+
+
+def _typo(rnd: random.Random, text: str) -> str:
+    """Swap, drop or double one character, as hurried typing does."""
+    if len(text) < 3:
+        return text
+    i, kind = rnd.randrange(len(text) - 1), rnd.randrange(3)
+    if kind == 0:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    return text[:i] + text[i + 1 :] if kind == 1 else text[:i] + text[i] + text[i:]
+
+
+class _Emitter:
+    """Turns customers' problems into contact records, with the noise that real channels add."""
+
+    def __init__(self, rnd: random.Random) -> None:
+        self.rnd = rnd
+        self.records: list[tuple[float, dict[str, Any]]] = []
+
+    def contact(self, ts: float, channel: str, customer_id: str, dims: Dims, **fields: Any) -> None:
+        record: dict[str, Any] = {"channel": channel, "customer_id": customer_id, "source": "centre"}
+        record["dimensions"] = self._spell(dims)
+        record.update((name, value) for name, value in fields.items() if value is not None)
+        self.records.append((ts, record))
+
+    def problem(
+        self, ts: float, who: str, dims: Dims, complaint: Complaint, contacts: int, channel: str
+    ) -> None:
+        """One customer's attempts to get one problem solved: escalating contacts within two hours."""
+        deadline, (code, phrase) = ts + 2 * HOUR, complaint
+        for attempt in range(contacts):
+            if attempt:
+                ts = min(deadline, ts + self.rnd.expovariate(1 / (20 * MINUTE)))
+                position = _LADDER.index(channel)
+                channel = _LADDER[self.rnd.randint(position + 1, 6)] if position < 6 else channel
+            category = code if self.rnd.random() < 0.92 else None  # agents do not always file one
+            written = channel not in ("voice", "ivr") or self.rnd.random() < 0.5
+            self.contact(
+                ts, channel, who, dims, category=category, text=self.text(phrase) if written else None
+            )
+
+    def aggregate(self, ts: float, partner: str, dims: Dims, count: int, complaint: Complaint) -> None:
+        code, text = complaint[0], f"{count} customers report: {self.text(complaint[1])}"
+        source = f"partner:{partner}"
+        self.contact(
+            ts, "partner", f"{partner}-batch", dims, source=source, category=code, text=text, count=count
+        )
+
+    def text(self, phrase: str) -> str:
+        text = f"{self.rnd.choice(_OPENERS)} {phrase}".strip() + self.rnd.choice(_CLOSERS)
+        return _typo(self.rnd, text) if self.rnd.random() < _TYPO_RATE else text
+
+    def _spell(self, dims: Dims) -> Dims:
+        if self.rnd.random() >= _VARIANT_RATE:
+            return dims
+        name = self.rnd.choice(sorted(dims))
+        value = dims[name]
+        return {**dims, name: self.rnd.choice((value.lower(), value.upper(), value + " ", " " + value))}
+
+    def finish(self, end: float) -> list[Any]:
+        kept = sorted((item for item in self.records if item[0] < end), key=lambda item: item[0])
+        return [{"contact_id": f"ct-{i:07d}", "ts": format_time(t), **r} for i, (t, r) in enumerate(kept, 1)]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One slot of the post-warm-up stream: a fault, the global surge, or the small decoys."""
+
+    pattern: str
+    start: float
+    end: float
+    strength: float  # multiplier for a rate fault, relative rise for the surge
+
+
+@dataclass(frozen=True)
+class _PartnerCell:
+    partner: str
+    dims: Dims
+    mean: float
+    every: float
+
+
+@dataclass
+class _World:
+    """What every injector needs, passed as one object rather than eight arguments."""
+
+    g: np.random.Generator
+    rnd: random.Random
+    market: _Market
+    emitter: _Emitter
+    start: float
+    end: float
+    per_minute: float  # everyday problems a minute at average seasonality
+    partners: list[str]
+    cells: list[_PartnerCell]
+
+    def customer(self) -> str:
+        return f"cu-{self.rnd.randrange(10**8):08d}"
+
+    def everyday(self) -> Complaint:
+        code, *phrases = self.rnd.choices(_CATEGORIES, weights=list(_CATEGORY_SHARE))[0]
+        return code, self.rnd.choice(phrases)
+
+    def progress(self, ts: FloatArray) -> FloatArray:
+        result: FloatArray = (ts - self.start) / (self.end - self.start)
+        return result
+
+    def brands_without_drift(self) -> list[str]:
+        return [brand for i, brand in enumerate(self.market.brands) if i != self.market.drift]
+
+
+def _plan(rnd: random.Random, faults: int, start: float, end: float) -> list[_Plan]:
+    """Cut the post-warm-up stream into equal slots, one event each, so that no two overlap in time."""
+    patterns = [_PATTERNS[i % len(_PATTERNS)] for i in range(faults)] + ["global-surge", "decoys"]
+    first = start + WARM_UP
+    width = (end - HOUR - first) / len(patterns)
+    if width < _MIN_SLOT:
+        if faults:
+            raise ValueError(f"{(end - start) / DAY:g} days leave no room for {faults} faults after warm-up")
+        return []
+    rnd.shuffle(patterns)
+    plans, longest = [], min(4 * HOUR, 0.45 * width)
+    for i, pattern in enumerate(patterns):
+        if pattern == "symptom":
+            duration = rnd.uniform(20 * MINUTE, HOUR)
+        elif pattern == "decoys":
+            duration = 0.5 * width
+        else:
+            duration = rnd.uniform(
+                min(2 * HOUR if pattern == "global-surge" else 30 * MINUTE, longest), longest
+            )
+        begin = first + i * width + rnd.uniform(0, 0.25 * width)
+        strength = rnd.uniform(0.3, 0.5) if pattern == "global-surge" else rnd.uniform(3.0, 10.0)
+        plans.append(_Plan(pattern, begin, begin + duration, strength))
+    return plans
+
+
+def _surge(ts: FloatArray, plan: _Plan | None) -> FloatArray:
+    if plan is None:
+        return np.ones_like(ts)
+    ramp = np.clip(np.minimum(ts - plan.start, plan.end - ts) / (30 * MINUTE), 0.0, 1.0)
+    result: FloatArray = 1.0 + plan.strength * ramp
+    return result
+
+
+def _background(w: _World, surge: _Plan | None) -> None:
+    """Everyday problems: Poisson-gamma counts per 5-minute bin and brand x service cell, then customers."""
+    g, market = w.g, w.market
+    mids: FloatArray = w.start + (np.arange(math.ceil((w.end - w.start) / _BIN)) + 0.5) * _BIN
+    hour = ((mids - w.start) // HOUR).astype(np.int64)
+    centre = g.gamma(30.0, 1 / 30, hour[-1] + 1)[hour]
+    service = g.gamma(20.0, 1 / 20, (hour[-1] + 1, len(market.services)))[hour]
+    level = w.per_minute * (_BIN / MINUTE) * _seasonality(mids) * _surge(mids, surge) * centre
+    counts: npt.NDArray[np.int64] = g.poisson(
+        market.joint_at(w.progress(mids)) * level[:, None, None] * service[:, None, :]
+    )
+    bins, brands, services = np.unravel_index(np.repeat(np.arange(counts.size), counts.ravel()), counts.shape)
+    n = len(bins)
+    models = np.zeros(n, np.int64)
+    for b in range(len(market.brands)):
+        mine = brands == b
+        models[mine] = g.choice(len(market.models[b]), size=int(mine.sum()), p=market.model_share[b])
+    columns = (w.start + bins * _BIN + g.uniform(0, _BIN, n), brands, models, services,
+               g.choice(len(market.regions), size=n, p=market.region_share),
+               g.choice(len(_CATEGORIES), size=n, p=_CATEGORY_SHARE), g.choice(4, size=n, p=_RETRIES) + 1,
+               g.choice(len(_FIRST), size=n, p=_FIRST_SHARE), g.random(n) < _PARTNER_SHARE,
+               g.integers(0, 10**8, n))  # fmt: skip
+    rows = zip(*(column.tolist() for column in columns), strict=True)
+    for ts, b, m, s, r, c, contacts, first, forwarded, who in rows:
+        dims = _dims(market.brands[b], market.models[b][m], market.services[s], market.regions[r])
+        complaint = (_CATEGORIES[c][0], w.rnd.choice(_CATEGORIES[c][1:]))
+        if forwarded:
+            partner = w.partners[who % len(w.partners)]
+            text, source = w.emitter.text(complaint[1]), f"partner:{partner}"
+            category = complaint[0]
+            w.emitter.contact(
+                ts, "partner", f"{partner}-{who:08d}", dims, source=source, category=category, text=text
+            )
+        else:
+            w.emitter.problem(ts, f"cu-{who:08d}", dims, complaint, contacts, _FIRST[first])
+
+
+def _partner_cells(
+    rnd: random.Random, market: _Market, partners: list[str], per_day: int
+) -> list[_PartnerCell]:
+    """2-5 fixed cells a partner, each reported every 2-6 hours with a typical count of 5-150 reporters."""
+    cells = []
+    for partner in partners:
+        for _ in range(rnd.randint(2, 5)):
+            mean = min(150.0, max(5.0, per_day * rnd.uniform(1e-3, 4e-3)))
+            cells.append(_PartnerCell(partner, market.draw(rnd, {}), mean, rnd.uniform(2, 6) * HOUR))
+    return cells
+
+
+def _partner_background(w: _World) -> None:
+    """Each partner's steady aggregates for its cells: a level a detector must learn, not alarm on."""
+    for cell in w.cells:
+        ts = w.start + w.rnd.uniform(0, cell.every)
+        while ts < w.end:
+            w.emitter.aggregate(
+                ts, cell.partner, cell.dims, max(2, int(w.g.poisson(cell.mean))), w.everyday()
+            )
+            ts += cell.every * w.rnd.uniform(0.8, 1.2)
+
+
+def _truth(
+    pattern: str, kind: str, scope: Dims, span: tuple[float, float], text: str, vendors: list[str]
+) -> Any:
+    return {
+        "fault_id": "",
+        "kind": kind,
+        "decoy": kind == "decoy",
+        "pattern": pattern,
+        "scope": scope,
+        "start": format_time(span[0]),
+        "end": format_time(span[1]),
+        "vendors_at_fault": vendors,
+        "description": text,
+    }
+
+
+def _rate_scope(w: _World, pattern: str) -> Dims:
+    market, rnd, brands = w.market, w.rnd, w.brands_without_drift()
+    if pattern == "big-pair":
+        by_size = [market.brands[i] for i in np.argsort(-market.joint.sum(axis=1)) if i != market.drift]
+        top_services = [market.services[i] for i in np.argsort(-market.joint.sum(axis=0))[:2]]
+        return {"device_brand": rnd.choice(by_size[:2]), "service": rnd.choice(top_services)}
+    if pattern == "brand-wide":
+        return {"device_brand": rnd.choice(brands)}
+    if pattern == "service-wide":
+        return {"service": rnd.choice(market.services)}
+    if pattern == "pair":
+        return {"device_brand": rnd.choice(brands), "service": rnd.choice(market.services)}
+    return {"device_model": rnd.choice(market.models[market.brands.index(rnd.choice(brands))])}
+
+
+def _vendors(market: _Market, scope: Dims) -> list[str]:
+    """Who is told: the brand and/or service named by the scope; a model's maker for a model fault."""
+    if "device_model" in scope:
+        return [vendor_id(market.brands[market.brand_of(scope["device_model"])])]
+    return [vendor_id(scope[name]) for name in ("device_brand", "service") if name in scope]
+
+
+def _rate_fault(w: _World, plan: _Plan, number: int, phrasings: tuple[str, ...]) -> Any:
+    """Extra distinct customers in the scope, above its seasonal baseline minute by minute."""
+    scope, rnd, code = _rate_scope(w, plan.pattern), w.rnd, f"E{number}"
+    minutes = np.arange(plan.start, plan.end, MINUTE)
+    baseline = w.per_minute * _seasonality(minutes) * w.market.share(scope, w.progress(minutes))
+    extra = np.maximum((plan.strength - 1) * baseline, _MIN_EXTRA)
+    via_partner = 0.3 if rnd.random() < 1 / 3 else 0.0
+    arrivals = w.g.poisson(extra * (1 - via_partner)).tolist()
+    for minute, arriving in zip(minutes.tolist(), arrivals, strict=True):
+        for _ in range(arriving):
+            complaint = (
+                code if rnd.random() < 0.85 else w.everyday()[0],
+                rnd.choice(phrasings).format(n=number),
+            )
+            channel, contacts = rnd.choice(_LADDER), rnd.choices((1, 2, 3, 4), (45, 30, 15, 10))[0]
+            dims, ts = w.market.draw(rnd, scope), minute + rnd.uniform(0, MINUTE)
+            w.emitter.problem(ts, w.customer(), dims, complaint, contacts, channel)
+    partner = rnd.choice(w.partners)
+    for i in range(0, len(minutes), 15) if via_partner else ():
+        count = int(w.g.poisson(extra[i : i + 15].sum() * via_partner))
+        ts, complaint = float(minutes[i]) + rnd.uniform(0, 15 * MINUTE), (code, phrasings[0].format(n=number))
+        if count >= 2:
+            w.emitter.aggregate(ts, partner, w.market.draw(rnd, scope), count, complaint)
+    pattern = "pair" if plan.pattern == "big-pair" else plan.pattern
+    text = f"{pattern} fault: {plan.strength:.1f}x the usual distinct customers, category {code}"
+    return _truth(pattern, "rate", scope, (plan.start, plan.end), text, _vendors(w.market, scope))
+
+
+def _symptom_fault(w: _World, plan: _Plan, phrasings: tuple[str, ...]) -> Any:
+    """A handful of near-identical texts about a rare symptom, from different customers within an hour."""
+    rnd, service = w.rnd, w.rnd.choice(w.market.services)
+    scope = {"service": service}
+    if rnd.random() < 0.5:
+        scope = {"device_brand": rnd.choice(w.brands_without_drift()), "service": service}
+    reporters = rnd.randint(3, 6)
+    times = sorted(rnd.uniform(plan.start, plan.end) for _ in range(reporters))
+    for ts in times:
+        # On a service-wide symptom the reporters own any brand: the service is what they share.
+        dims = w.market.draw(rnd, {"device_brand": scope.get("device_brand") or rnd.choice(w.market.brands)})
+        dims["service"] = service
+        phrase = rnd.choice(phrasings)
+        phrase = _typo(rnd, phrase) if rnd.random() < 0.3 else phrase
+        channel = rnd.choice(("chat", "email", "app", "social", "web"))
+        w.emitter.problem(ts, w.customer(), dims, (_OTHER, phrase), rnd.choice((1, 1, 2)), channel)
+    text = f"{reporters} customers describe a rare symptom: {phrasings[0]!r}"
+    return _truth("symptom", "symptom", scope, (times[0], times[-1]), text, _vendors(w.market, scope))
+
+
+def _small_decoys(w: _World, plan: _Plan) -> list[Any]:
+    """A customer who tries every channel, nine times in an hour; a partner aggregate of the usual size."""
+    rnd, dims, customer = w.rnd, w.market.draw(w.rnd, {}), w.customer()
+    code, phrase = w.everyday()
+    channels = rnd.sample(_LADDER, len(_LADDER)) + rnd.sample(_LADDER, 2)
+    times = sorted(rnd.uniform(plan.start, plan.start + 55 * MINUTE) for _ in channels)
+    for ts, channel in zip(times, channels, strict=True):
+        w.emitter.contact(ts, channel, customer, dims, category=code, text=w.emitter.text(phrase))
+    text = "one customer contacts nine times on every channel within an hour"
+    decoys = [_truth("repeat-customer", "decoy", dict(dims), (times[0], times[-1]), text, [])]
+    if w.cells:
+        cell = rnd.choice(w.cells)
+        w.emitter.aggregate(plan.end, cell.partner, cell.dims, round(cell.mean), w.everyday())
+        text = f"partner:{cell.partner} sends an aggregate of its usual size ({round(cell.mean)})"
+        decoys.append(_truth("partner-aggregate", "decoy", dict(cell.dims), (plan.end, plan.end), text, []))
+    return decoys
+
+
+def _inject(w: _World, plans: list[_Plan]) -> list[Any]:
+    """Faults and decoys into the stream; their truth entries, faults first, each group in time order."""
+    drift = w.market.brands[w.market.drift]
+    text = f"{drift}'s market share triples smoothly over the stream"
+    truth = [_truth("drift", "decoy", {"device_brand": drift}, (w.start, w.end), text, [])]
+    numbers = w.rnd.sample(range(6000, 10000), len(plans))
+    themes = w.rnd.sample(_FAULT_THEMES, len(_FAULT_THEMES))
+    symptoms = w.rnd.sample(_RARE_SYMPTOMS, len(_RARE_SYMPTOMS))
+    for i, plan in enumerate(plans):
+        if plan.pattern == "global-surge":
+            text = f"every cell rises together by {plan.strength:.0%} (a big TV event)"
+            truth.append(_truth(plan.pattern, "decoy", {}, (plan.start, plan.end), text, []))
+        elif plan.pattern == "decoys":
+            truth.extend(_small_decoys(w, plan))
+        elif plan.pattern == "symptom":
+            truth.append(_symptom_fault(w, plan, symptoms[i % len(symptoms)]))
+        else:
+            truth.append(_rate_fault(w, plan, numbers[i], themes[i % len(themes)]))
+    truth.sort(key=lambda entry: (entry["decoy"], entry["start"]))
+    for group in (False, True):
+        for number, entry in enumerate((e for e in truth if e["decoy"] is group), 1):
+            entry["fault_id"] = f"{'d' if group else 'f'}{number}"
+    return truth
+
+
+def _with_bad_records(contacts: list[Any], fraction: float, rnd: random.Random) -> list[Any]:
+    """Insert broken copies so that ``fraction`` of all lines break the contract, one kind after another."""
+    wanted = round(fraction * len(contacts) / (1 - fraction)) if contacts else 0
+    out: list[Any] = []
+    position = 0
+    for kind, index in enumerate(sorted(rnd.randrange(len(contacts)) for _ in range(wanted))):
+        out.extend(contacts[position : index + 1])
+        position = index + 1
+        bad: Any = {**contacts[index], "contact_id": f"{contacts[index]['contact_id']}-bad"}
+        match kind % 5:
+            case 0:
+                del bad["ts"]
+            case 1:
+                bad["channel"] = "fax"
+            case 2:
+                bad["count"] = 0
+            case 3:
+                bad["dimensions"] = {**bad["dimensions"], "region": 7}
+            case _:
+                bad = [bad["ts"], bad["customer_id"], "truncated line"]
+        out.append(bad)
+    return out + contacts[position:]
+
+
+def simulate(
+    *,
+    seed: int,
+    days: float,
+    contacts_per_day: int,
+    start: float,
+    faults: int | None = None,
+    bad_records: float = 0.0,
+) -> Simulation:
+    """A stream of ``days`` days from ``start`` (epoch seconds), about ``contacts_per_day`` contacts a day.
+
+    ``faults`` defaults to ``max(4, round(0.7 * days))``; a stream too short to fit them after the 3-day
+    warm-up raises ``ValueError``. ``bad_records`` is the fraction of lines that break the contract.
+    """
+    if days <= 0 or contacts_per_day <= 0:
+        raise ValueError("days and contacts_per_day must be positive")
+    if not 0.0 <= bad_records < 1.0:
+        raise ValueError(f"bad_records must be a fraction in [0, 1), not {bad_records}")
+    rnd, g = random.Random(seed), np.random.default_rng(seed)
+    market, end = _build_market(rnd), start + days * DAY
+    partners = rnd.sample(_PARTNERS, rnd.randint(2, 4))
+    cells = _partner_cells(rnd, market, partners, contacts_per_day)
+    per_minute = contacts_per_day / _MEAN_CONTACTS / (DAY / MINUTE)
+    w = _World(g, rnd, market, _Emitter(rnd), start, end, per_minute, partners, cells)
+    plans = _plan(rnd, max(4, round(0.7 * days)) if faults is None else faults, start, end)
+    _background(w, next((plan for plan in plans if plan.pattern == "global-surge"), None))
+    _partner_background(w)
+    truth = _inject(w, plans)
+    return Simulation(_with_bad_records(w.emitter.finish(end), bad_records, rnd), truth)
+
+
+def _rfc3339(text: str) -> float:
+    try:
+        return parse_timestamp(text)
+    except Exception as error:  # the contract's error type is private; its message is what matters
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _write_jsonl(path: str, rows: list[Any]) -> None:
+    if path == "-":
+        _write_rows(sys.stdout.buffer, rows)
+        sys.stdout.buffer.flush()
+    else:
+        with open(path, "wb") as out:
+            _write_rows(out, rows)
+
+
+def _write_rows(out: BinaryIO, rows: list[Any]) -> None:
+    for i in range(0, len(rows), 10_000):
+        out.write(b"".join(orjson.dumps(row) + b"\n" for row in rows[i : i + 10_000]))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``simulate`` sub-command: write the contacts and the truth file."""
+    try:
+        sim = simulate(
+            seed=args.seed,
+            days=args.days,
+            contacts_per_day=args.per_day,
+            start=args.start,
+            faults=args.faults,
+            bad_records=args.bad_records,
+        )
+    except ValueError as error:
+        print(f"correlate simulate: {error}", file=sys.stderr)
+        return 2
+    _write_jsonl(args.output, sim.contacts)
+    _write_jsonl(args.truth, sim.truth)
+    faults = sum(not entry["decoy"] for entry in sim.truth)
+    print(
+        f"wrote {len(sim.contacts)} contacts, {faults} faults, {len(sim.truth) - faults} decoys",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``correlate simulate``."""
+    helps = "write a synthetic contact stream with injected faults, and its truth file"
+    parser = subparsers.add_parser("simulate", help=helps, description=helps)
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same stream (default 1)")
+    parser.add_argument("--days", type=float, default=14.0, help="length of the stream (default 14)")
+    parser.add_argument("--per-day", type=int, default=20_000, help="average contacts a day (default 20000)")
+    parser.add_argument("--start", type=_rfc3339, default="2026-03-02T00:00:00Z", help="RFC 3339 start time")
+    parser.add_argument("--faults", type=int, help="faults to inject (default 0.7 a day, at least 4)")
+    parser.add_argument(
+        "--bad-records", type=float, default=0.0, metavar="FRACTION", help="share of bad lines"
+    )
+    parser.add_argument("--output", default="-", metavar="FILE", help="contacts as JSONL ('-' for stdout)")
+    parser.add_argument("--truth", required=True, metavar="FILE", help="where to write the truth JSONL")
+    parser.set_defaults(func=run)

@@ -1,0 +1,197 @@
+"""The simulator: deterministic, contract-abiding streams whose faults are really there, decoys harmless."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from difflib import SequenceMatcher
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from correlate.contracts import Contact, Rejection, parse_timestamp, validate
+from correlate.simulate import _RARE_SYMPTOMS, WARM_UP, Simulation, add_parser, simulate, vendor_id
+
+START = parse_timestamp("2026-03-02T00:00:00Z")
+DAY = 86_400.0
+
+
+def _key(value: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", value.casefold())
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulation:
+    return simulate(seed=11, days=5, contacts_per_day=2_000, start=START, faults=5)
+
+
+@pytest.fixture(scope="module")
+def contacts(sim: Simulation) -> list[Contact]:
+    accepted = [validate(record) for record in sim.contacts]
+    assert all(isinstance(contact, Contact) for contact in accepted)
+    return [contact for contact in accepted if isinstance(contact, Contact)]
+
+
+def _reporters(contacts: list[Contact], scope: dict[str, str], start: float, end: float) -> int:
+    """Distinct reporters in the scope: customers once each, partner aggregates by their count."""
+    wanted = {name: _key(value) for name, value in scope.items()}
+    inside = [
+        c
+        for c in contacts
+        if start <= c.ts <= end and all(_key(c.dimensions.get(k, "")) == v for k, v in wanted.items())
+    ]
+    return len({c.customer_id for c in inside if c.count == 1}) + sum(c.count for c in inside if c.count > 1)
+
+
+def _similarity(text: str, phrase: str) -> float:
+    return SequenceMatcher(None, text.lower(), phrase).ratio()
+
+
+def test_same_seed_same_stream_and_other_seeds_differ() -> None:
+    first = simulate(seed=3, days=4, contacts_per_day=300, start=START)
+    again = simulate(seed=3, days=4, contacts_per_day=300, start=START)
+    other = simulate(seed=4, days=4, contacts_per_day=300, start=START)
+    assert first == again
+    assert first.contacts != other.contacts
+    assert first.truth != other.truth
+
+
+def test_records_obey_the_contract_sorted_by_event_time(sim: Simulation, contacts: list[Contact]) -> None:
+    assert len(contacts) == len(sim.contacts)
+    times = [contact.ts for contact in contacts]
+    assert times == sorted(times)
+    assert times[0] >= START and times[-1] < START + 5 * DAY
+    assert len({contact.contact_id for contact in contacts}) == len(contacts)
+    assert 0.8 * 2_000 * 5 < len(contacts) < 1.3 * 2_000 * 5
+    assert all(set(c.dimensions) == {"device_brand", "device_model", "service", "region"} for c in contacts)
+
+
+def test_stream_has_the_noise_real_traffic_has(contacts: list[Contact]) -> None:
+    aggregates = [c for c in contacts if c.count > 1]
+    assert aggregates and all(c.is_partner for c in aggregates)
+    before_warm_up = [c for c in aggregates if c.ts < START + WARM_UP]
+    assert len(before_warm_up) >= 5, "partner aggregates are a steady background, not only a fault signal"
+    assert any(c.is_partner and c.count == 1 for c in contacts)
+    brands = Counter(c.dimensions["device_brand"] for c in contacts)
+    assert any(value != value.strip() or value.islower() or value.isupper() for value in brands)
+    per_customer = Counter(c.customer_id for c in contacts if not c.is_partner)
+    retried = [cid for cid, n in per_customer.items() if n > 1]
+    assert 0.2 < len(retried) / len(per_customer) < 0.6
+    hours = np.array([int(c.ts % DAY // 3600) for c in contacts])
+    assert (hours == 20).sum() > 4 * (hours == 3).sum(), "evenings are busier than nights"
+
+
+def test_faults_follow_warm_up_and_never_overlap(sim: Simulation) -> None:
+    faults = [entry for entry in sim.truth if not entry["decoy"]]
+    assert len(faults) == 5
+    spans = sorted((parse_timestamp(f["start"]), parse_timestamp(f["end"])) for f in faults)
+    assert all(start >= START + WARM_UP for start, _ in spans)
+    assert all(end <= next_start for (_, end), (next_start, _) in pairwise(spans))
+    rate = [f for f in faults if f["kind"] == "rate"]
+    assert {f["pattern"] for f in rate} >= {"brand-wide", "service-wide", "pair"}
+    for fault in rate:
+        assert 30 * 60 - 1 <= parse_timestamp(fault["end"]) - parse_timestamp(fault["start"]) <= 4 * 3600 + 1
+        if "device_model" not in fault["scope"]:
+            assert fault["vendors_at_fault"] == [vendor_id(v) for v in fault["scope"].values()]
+
+
+def test_rate_faults_raise_distinct_reporters_versus_the_day_before(
+    sim: Simulation, contacts: list[Contact]
+) -> None:
+    for fault in (entry for entry in sim.truth if entry["kind"] == "rate"):
+        start, end = parse_timestamp(fault["start"]), parse_timestamp(fault["end"])
+        during = _reporters(contacts, fault["scope"], start, end)
+        before = _reporters(contacts, fault["scope"], start - DAY, end - DAY)
+        assert during >= max(2 * before, before + 8), (fault, during, before)
+
+
+def test_symptom_faults_are_few_distinct_customers_with_near_duplicate_texts(
+    sim: Simulation, contacts: list[Contact]
+) -> None:
+    symptoms = [entry for entry in sim.truth if entry["kind"] == "symptom"]
+    assert symptoms
+    for fault in symptoms:
+        start, end = parse_timestamp(fault["start"]), parse_timestamp(fault["end"])
+        assert end - start <= 3600
+        phrasings = next(row for row in _RARE_SYMPTOMS if row[0] in fault["description"])
+        reporters = {
+            c.customer_id
+            for c in contacts
+            if start <= c.ts <= end and c.text and max(_similarity(c.text, p) for p in phrasings) > 0.6
+        }
+        assert 3 <= len(reporters) <= 6
+
+
+def test_drift_decoy_share_triples(sim: Simulation, contacts: list[Contact]) -> None:
+    drift = next(entry for entry in sim.truth if entry.get("pattern") == "drift")
+    assert drift["decoy"] is True and drift["kind"] == "decoy"
+    brand = _key(drift["scope"]["device_brand"])
+    days = np.arange(5)
+    shares = []
+    for day in days:
+        today = [c for c in contacts if START + day * DAY <= c.ts < START + (day + 1) * DAY and c.count == 1]
+        shares.append(sum(_key(c.dimensions["device_brand"]) == brand for c in today) / len(today))
+    slope = np.polyfit(days + 0.5, np.log(shares), 1)[0]
+    assert 2.4 < np.exp(slope * 5) < 3.8
+
+
+def test_truth_lists_every_decoy_kind(sim: Simulation) -> None:
+    decoys = {entry["pattern"]: entry for entry in sim.truth if entry["decoy"]}
+    assert set(decoys) == {"drift", "repeat-customer", "global-surge", "partner-aggregate"}
+    assert decoys["global-surge"]["scope"] == {}
+    assert all(entry["vendors_at_fault"] == [] for entry in decoys.values())
+    repeat = decoys["repeat-customer"]
+    start, end = parse_timestamp(repeat["start"]), parse_timestamp(repeat["end"])
+    assert end - start <= 3600
+    ids = Counter(
+        r["customer_id"] for r in sim.contacts if start <= parse_timestamp(r["ts"]) <= end
+    ).most_common(1)
+    assert ids[0][1] == 9
+    channels = {r["channel"] for r in sim.contacts if r["customer_id"] == ids[0][0]}
+    assert channels == {"voice", "ivr", "chat", "email", "web", "social", "app"}
+    ids = [entry["fault_id"] for entry in sim.truth]
+    assert len(set(ids)) == len(ids)
+
+
+def test_big_brand_with_big_service_pair_once_there_are_four_faults() -> None:
+    sim = simulate(seed=5, days=4, contacts_per_day=500, start=START, faults=4)
+    contacts = [c for c in map(validate, sim.contacts) if isinstance(c, Contact)]
+    brands = [b for b, _ in Counter(_key(c.dimensions["device_brand"]) for c in contacts).most_common(3)]
+    services = [s for s, _ in Counter(_key(c.dimensions["service"]) for c in contacts).most_common(3)]
+    pairs = [f["scope"] for f in sim.truth if f.get("pattern") == "pair"]
+    assert any(_key(p["device_brand"]) in brands and _key(p["service"]) in services for p in pairs)
+
+
+def test_bad_records_match_the_fraction_and_leave_the_truth_alone() -> None:
+    clean = simulate(seed=8, days=4, contacts_per_day=400, start=START, faults=4)
+    dirty = simulate(seed=8, days=4, contacts_per_day=400, start=START, faults=4, bad_records=0.05)
+    rejected = [r for r in map(validate, dirty.contacts) if isinstance(r, Rejection)]
+    assert abs(len(rejected) - 0.05 * len(dirty.contacts)) <= 1
+    assert {r.field for r in rejected} == {"ts", "channel", "count", "dimensions.region", ""}
+    assert dirty.truth == clean.truth
+    kept = [r for r in dirty.contacts if isinstance(r, dict) and not r["contact_id"].endswith("-bad")]
+    assert kept == clean.contacts
+
+
+def test_too_short_a_stream_for_the_faults_is_refused() -> None:
+    with pytest.raises(ValueError, match="no room"):
+        simulate(seed=1, days=3.1, contacts_per_day=100, start=START, faults=6)
+
+
+def test_cli_writes_contacts_and_truth_as_jsonl(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    out, truth = tmp_path / "contacts.jsonl", tmp_path / "truth.jsonl"
+    argv = ["simulate", "--seed", "2", "--days", "4", "--per-day", "200", "--output", str(out)]
+    args = parser.parse_args([*argv, "--truth", str(truth), "--start", "2026-01-05T00:00:00Z"])
+    assert args.func(args) == 0
+    records: list[Any] = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    entries = [orjson.loads(line) for line in truth.read_bytes().splitlines()]
+    assert records[0]["ts"].startswith("2026-01-05T")
+    assert sum(not entry["decoy"] for entry in entries) == 4
+    assert all(isinstance(validate(record), Contact) for record in records)

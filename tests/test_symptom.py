@@ -1,0 +1,251 @@
+"""The rare-symptom detector, as a user would notice it: which few customers' words open an incident."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import pytest
+
+from correlate.contracts import Contact, validate
+from correlate.detectors.base import Detector, Finding
+from correlate.detectors.similarity import Sketcher, SymptomIndex, normalise
+from correlate.detectors.symptom import SymptomDetector
+from correlate.stitch import Stitcher
+
+T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
+HOUR = 3600.0
+DAY = 86_400.0
+STEP = 300.0
+SONIQUE = {"device_brand": "Sonique", "service": "StreamPlus", "region": "north"}
+POST_COMMENT = (
+    "Can't post a comment on the live stream!!",
+    "cant post coment on live strem",
+    "Cannot post comments on the livestream",
+)
+
+
+def contact(
+    ts: float,
+    customer: str,
+    text: str | None,
+    dims: dict[str, str] | None = None,
+    *,
+    channel: str = "app",
+    count: int = 1,
+    source: str = "app",
+) -> Contact:
+    record = validate(
+        {
+            "contact_id": f"{customer}-{channel}-{ts}",
+            "ts": ts,
+            "channel": channel,
+            "customer_id": customer,
+            "source": source,
+            "dimensions": SONIQUE if dims is None else dims,
+            "text": text,
+            "count": count,
+        }
+    )
+    assert isinstance(record, Contact), record
+    return record
+
+
+def quiet_day(start: float = T0) -> list[Contact]:
+    """A day of contacts without free text: the detector has watched, and no symptom was seen."""
+    return [contact(start + i * 600.0, f"bg{i}", None) for i in range(144)]
+
+
+def replay(contacts: Iterable[Contact], detector: SymptomDetector | None = None, until: float | None = None):
+    """Feed contacts step by step like the pipeline does; return (detector, findings by step end)."""
+    detector = detector or SymptomDetector()
+    stitcher = Stitcher(window=3600)
+    ordered = sorted(contacts, key=lambda c: c.ts)
+    end = until if until is not None else ordered[-1].ts + STEP
+    findings: dict[float, list[Finding]] = {}
+    step_end, i = T0 + STEP, 0
+    while step_end <= end:
+        while i < len(ordered) and ordered[i].ts <= step_end:
+            detector.observe(stitcher.stitch(ordered[i]))
+            i += 1
+        found = detector.close_step(step_end)
+        if found:
+            findings[step_end] = found
+        step_end += STEP
+    return detector, findings
+
+
+def burst(start: float, texts: Iterable[str], dims: dict[str, str] | None = None, gap: float = 1200.0):
+    return [contact(start + n * gap, f"cust{n}", text, dims) for n, text in enumerate(texts)]
+
+
+def all_findings(findings: dict[float, list[Finding]]) -> list[Finding]:
+    return [f for found in findings.values() for f in found]
+
+
+BURST_AT = T0 + DAY + 10.0
+
+
+def test_three_customers_with_typos_on_one_brand_and_service_open_a_symptom_incident() -> None:
+    detector, findings = replay([*quiet_day(), *burst(BURST_AT, POST_COMMENT)])
+    first = min(findings)
+    assert BURST_AT + 2400 <= first <= BURST_AT + 2400 + STEP  # as soon as the third customer writes
+    (finding,) = findings[first]
+    assert finding.kind == "symptom"
+    assert finding.scope == (("device_brand", "Sonique"), ("service", "StreamPlus"))
+    assert finding.observed == 3
+    assert finding.p_value <= finding.threshold
+    assert finding.tests >= 1 and finding.window == 3600
+    assert finding.sample_texts[0] in POST_COMMENT  # readable: as a customer wrote it
+    assert set(finding.sample_texts) == set(POST_COMMENT)
+    assert detector.is_elevated(finding.scope)
+
+
+def test_two_customers_are_not_enough() -> None:
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, POST_COMMENT[:2])])
+    assert findings == {}
+
+
+def test_one_customer_on_three_channels_is_one_reporter() -> None:
+    same_customer = [
+        contact(BURST_AT + n * 600, "alice", text, channel=channel)
+        for n, (text, channel) in enumerate(zip(POST_COMMENT, ("app", "email", "chat"), strict=True))
+    ]
+    _, findings = replay([*quiet_day(), *same_customer])
+    assert findings == {}
+
+
+def test_the_same_texts_spread_over_three_hours_do_not_fire() -> None:
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, POST_COMMENT, gap=1.5 * HOUR)])
+    assert findings == {}
+
+
+def test_a_complaint_common_every_day_does_not_fire_but_a_rare_one_does() -> None:
+    remote = "my remote doesn't work"
+    daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", remote) for n in range(36)]  # 12 customers a day
+    peak_at = T0 + 3 * DAY + 10
+    peak = burst(peak_at, ["My remote does not work!", "remote doesnt work", "my remote doesnt work"], gap=600)
+    rare = [contact(peak_at + n * 600, f"rare{n}", text) for n, text in enumerate(POST_COMMENT)]
+    _, findings = replay([*daily, *peak, *rare])
+    found = all_findings(findings)
+    assert found, "the rare complaint at the same time must still fire"
+    assert all(f.sample_texts[0] in POST_COMMENT for f in found)
+
+
+def test_a_finding_depends_only_on_contacts_up_to_the_end_of_its_step() -> None:
+    past = [*quiet_day(), *burst(BURST_AT, POST_COMMENT[:2], gap=600)]
+    step_end = T0 + DAY + 3 * STEP
+    third = contact(step_end + 1, "cust2", POST_COMMENT[2])  # just after the step, delivered early
+    detector = SymptomDetector()
+    stitcher = Stitcher(window=3600)
+    for c in past:
+        detector.observe(stitcher.stitch(c))
+    detector.observe(stitcher.stitch(third))
+    assert detector.close_step(step_end) == []
+    assert [f.observed for f in detector.close_step(step_end + STEP)] == [3]
+
+    # Findings up to a step are the same whatever happens after it.
+    base = [*quiet_day(), *burst(BURST_AT, POST_COMMENT)]
+    later = burst(BURST_AT + 3000, ["cant post comment on live stream"] * 3)
+    cut = BURST_AT + 2 * HOUR
+    _, without = replay(base, until=cut)
+    _, with_later = replay([*base, *[contact(c.ts, c.customer_id + "x", c.text) for c in later]], until=cut)
+    before_later = BURST_AT + 3000
+
+    def up_to_later(findings: dict[float, list[Finding]]) -> dict[float, list[Finding]]:
+        return {t: found for t, found in findings.items() if t < before_later}
+
+    assert with_later != without  # the later contacts do change the later steps
+    assert up_to_later(without) == up_to_later(with_later) != {}
+
+
+def test_an_aggregated_partner_record_counts_as_its_reporters() -> None:
+    record = contact(BURST_AT, "partner-7", "cant post comment on live stream", count=5, source="partner:acme")
+    _, findings = replay([*quiet_day(), record])
+    (finding,) = all_findings(findings)[:1]
+    assert finding.observed == 5
+
+
+def test_unrelated_texts_do_not_cluster() -> None:
+    texts = [
+        "cant post comment on live stream",
+        "billing question about my invoice",
+        "the app crashes on startup",
+        "no sound on channel 5",
+        "wifi keeps dropping every few minutes",
+        "remote control buttons unresponsive",
+    ]
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, texts, gap=300)])
+    assert findings == {}
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    symptoms = [index.assign(s) for s in map(sketcher.sketch, texts) if s is not None]
+    assert len(set(symptoms)) == len(texts)
+
+
+def test_a_cluster_with_nothing_in_common_gives_no_finding() -> None:
+    dims = [{"device_brand": b, "service": s} for b, s in (("A", "x"), ("B", "y"), ("C", "z"))]
+    spread = [contact(BURST_AT + n * 600, f"c{n}", text, d) for n, (text, d) in enumerate(zip(POST_COMMENT, dims))]
+    _, findings = replay([*quiet_day(), *spread])
+    assert findings == {}
+
+
+def test_a_rare_fault_on_one_brand_is_not_hidden_by_the_same_words_elsewhere() -> None:
+    other = {"device_brand": "Vexa", "service": "TvNow"}
+    noise = [contact(BURST_AT + n * 300, f"v{n}", POST_COMMENT[0], other) for n in range(2)]
+    _, findings = replay([*quiet_day(), *noise, *burst(BURST_AT, POST_COMMENT)])
+    scopes = {f.scope for f in all_findings(findings)}
+    assert scopes == {(("device_brand", "Sonique"), ("service", "StreamPlus"))}
+
+
+def test_the_incident_stays_elevated_within_the_window_then_ends() -> None:
+    detector, findings = replay([*quiet_day(), *burst(BURST_AT, POST_COMMENT)], until=BURST_AT + 2 * HOUR)
+    scope = (("device_brand", "Sonique"), ("service", "StreamPlus"))
+    assert len(findings) >= 2  # reported at every step while it qualifies
+    assert not detector.is_elevated(scope)  # the first text left the window
+    assert not detector.is_elevated((("device_brand", "Vexa"),))
+
+
+def test_same_input_gives_same_output() -> None:
+    contacts = [*quiet_day(), *burst(BURST_AT, POST_COMMENT)]
+    assert replay(contacts)[1] == replay(contacts)[1]
+
+
+def test_old_symptoms_are_forgotten() -> None:
+    detector = SymptomDetector(rarity_horizon=DAY)
+    detector, _ = replay(burst(T0 + 10, [f"unique complaint number {w}" for w in "abcdefgh"], gap=60), detector)
+    assert len(detector._index) > 0
+    detector.close_step(T0 + 3 * DAY)
+    assert len(detector._index) == 0 and not detector._symptoms
+
+
+def test_normalisation_forgives_case_punctuation_negation_and_fillers() -> None:
+    assert normalise("Cannot post a comment on the live stream!!") == "cant post comment on live stream"
+    assert normalise("My remote does NOT work") == normalise("my remote doesn't work")
+    assert normalise("order 123456789 lost") == "order # lost"
+    assert normalise("Error E1001") == "error e1001"
+
+
+def test_detector_protocol_and_settings() -> None:
+    detector: Detector = SymptomDetector(window=1800.0, min_customers=4)
+    assert detector.kind == "symptom"
+    assert isinstance(detector, SymptomDetector)
+    assert (detector.window, detector.min_customers) == (1800.0, 4)
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_cost_per_text(fresh: bool) -> None:
+    """Prints the cost of sketching and assigning one text (fresh texts, and texts seen before)."""
+    words = "cant post comment live stream app crash login error video sound picture remote wifi slow".split()
+    texts = [f"{words[i % 15]} {words[i * 7 % 15]} {words[i * 11 % 15]} number{i} please" for i in range(5000)]
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    if not fresh:
+        for text in texts:
+            index.assign(sketcher.sketch(text))  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for text in texts:
+        sketch = sketcher.sketch(text)
+        assert sketch is not None
+        index.assign(sketch)
+    per_text = (time.perf_counter() - start) / len(texts) * 1e6
+    print(f"\n{'fresh' if fresh else 'cached'} text: {per_text:.1f} us")
+    assert per_text < 200  # generous: a loaded CI machine must not fail this
