@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from correlate.contracts import Contact, Rejection, parse_timestamp, validate
-from correlate.simulate import _RARE_SYMPTOMS, WARM_UP, Simulation, add_parser, simulate, vendor_id
+from correlate.simulate import _RARE_SYMPTOMS, WARM_UP, Simulation, add_parser, simulate
+from correlate.vendors import vendor_slug
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 DAY = 86_400.0
@@ -97,7 +98,7 @@ def test_faults_follow_warm_up_and_never_overlap(sim: Simulation) -> None:
     for fault in rate:
         assert 30 * 60 - 1 <= parse_timestamp(fault["end"]) - parse_timestamp(fault["start"]) <= 4 * 3600 + 1
         if "device_model" not in fault["scope"]:
-            assert fault["vendors_at_fault"] == [vendor_id(v) for v in fault["scope"].values()]
+            assert fault["vendors_at_fault"] == sorted(vendor_slug(v) for v in fault["scope"].values())
 
 
 def test_rate_faults_raise_distinct_reporters_versus_the_day_before(
@@ -107,7 +108,7 @@ def test_rate_faults_raise_distinct_reporters_versus_the_day_before(
         start, end = parse_timestamp(fault["start"]), parse_timestamp(fault["end"])
         during = _reporters(contacts, fault["scope"], start, end)
         before = _reporters(contacts, fault["scope"], start - DAY, end - DAY)
-        assert during >= max(2 * before, before + 8), (fault, during, before)
+        assert during >= max(1.5 * before, before + 5), (fault, during, before)
 
 
 def test_symptom_faults_are_few_distinct_customers_with_near_duplicate_texts(
@@ -127,17 +128,17 @@ def test_symptom_faults_are_few_distinct_customers_with_near_duplicate_texts(
         assert 3 <= len(reporters) <= 6
 
 
-def test_drift_decoy_share_triples(sim: Simulation, contacts: list[Contact]) -> None:
+def test_drift_decoy_share_triples() -> None:
+    sim = simulate(seed=11, days=4, contacts_per_day=4_000, start=START, faults=0)
     drift = next(entry for entry in sim.truth if entry.get("pattern") == "drift")
     assert drift["decoy"] is True and drift["kind"] == "decoy"
     brand = _key(drift["scope"]["device_brand"])
-    days = np.arange(5)
-    shares = []
-    for day in days:
-        today = [c for c in contacts if START + day * DAY <= c.ts < START + (day + 1) * DAY and c.count == 1]
-        shares.append(sum(_key(c.dimensions["device_brand"]) == brand for c in today) / len(today))
-    slope = np.polyfit(days + 0.5, np.log(shares), 1)[0]
-    assert 2.4 < np.exp(slope * 5) < 3.8
+    contacts = [c for c in map(validate, sim.contacts) if isinstance(c, Contact) and c.count == 1]
+    half_days = np.array([int((c.ts - START) // (DAY / 2)) for c in contacts])
+    is_drift = np.array([_key(c.dimensions["device_brand"]) == brand for c in contacts])
+    shares = [is_drift[half_days == h].mean() for h in range(8)]
+    slope = np.polyfit(np.arange(8) + 0.5, np.log(shares), 1)[0]
+    assert 2.2 < np.exp(slope * 8) < 4.5, "a log-linear fit of the share grows about 3x start to end"
 
 
 def test_truth_lists_every_decoy_kind(sim: Simulation) -> None:

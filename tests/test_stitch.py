@@ -84,32 +84,6 @@ def test_a_partner_record_of_count_1_is_one_customer() -> None:
     assert [s.reporters for s in results] == [1, 0, 0]
 
 
-# --- repeats: a contact id is processed once ----------------------------------------------------------------
-
-
-def test_a_redelivered_aggregate_is_counted_once() -> None:
-    stitcher = Stitcher(window=HOUR)
-    record = contact("acme-aggregate", T0, "partner", count=23, source="partner:acme", contact_id="batch-17")
-    first, again = stitcher.stitch(record), stitcher.stitch(record)
-    assert (first.reporters, first.repeat) == (23, False)
-    assert (again.reporters, again.repeat) == (0, True)
-
-
-def test_a_redelivered_contact_is_not_added_to_the_journey_twice() -> None:
-    stitcher = Stitcher(window=HOUR)
-    record = contact("c1", T0, "chat", contact_id="chat-1")
-    assert not stitcher.stitch(record).repeat
-    assert stitcher.stitch(record).repeat
-    assert [step.contact_id for step in stitcher.journey("c1", now=T0, horizon=HOUR)] == ["chat-1"]
-
-
-def test_the_same_contact_id_from_another_source_is_another_contact() -> None:
-    stitcher = Stitcher(window=HOUR)
-    stitcher.stitch(contact("c1", T0, contact_id="42", source="centre:lisbon"))
-    other = stitcher.stitch(contact("c1", T0 + 1, contact_id="42", source="centre:porto"))
-    assert not other.repeat
-
-
 # --- spellings ----------------------------------------------------------------------------------------------
 
 
@@ -207,14 +181,14 @@ def test_reporter_memory_is_dropped_once_time_moves_past_the_window() -> None:
     assert stitcher.memory()["reporters"] == 1  # only c3 is still inside the window
 
 
-def test_journeys_and_aggregate_ids_are_dropped_after_a_quiet_week() -> None:
+def test_journeys_are_dropped_after_a_quiet_week() -> None:
     stitcher = Stitcher(window=HOUR)
     stitcher.stitch(contact("c1", T0))
     stitcher.stitch(contact("acme-aggregate", T0, "partner", count=9, source="partner:acme"))
     stitcher.stitch(contact("c2", T0 + 6 * DAY))
-    assert stitcher.memory() == {"reporters": 1, "journeys": 3, "aggregates": 1}
+    assert stitcher.memory() == {"reporters": 1, "journeys": 3}
     stitcher.stitch(contact("c3", T0 + 8 * DAY))
-    assert stitcher.memory() == {"reporters": 1, "journeys": 2, "aggregates": 0}
+    assert stitcher.memory() == {"reporters": 1, "journeys": 2}
     assert stitcher.journey("c1", now=T0, horizon=DAY) == []
     assert [step.ts for step in stitcher.journey("c2", now=T0 + 8 * DAY, horizon=7 * DAY)] == [T0 + 6 * DAY]
 
@@ -225,4 +199,4 @@ def test_memory_stays_bounded_over_a_long_stream() -> None:
     for minute in range(3 * 24 * 60):  # three days, a new customer every minute
         stitcher.stitch(contact(f"c{minute}", T0 + 60 * minute))
         largest = max(largest, stitcher.memory()["reporters"])
-    assert largest <= 2 * 60 + 1  # at most two windows' worth: pruning runs once per window of event time
+    assert largest <= 60 + 1  # one window's worth: entries leave as soon as the window has passed

@@ -83,7 +83,8 @@ class Engine:
         self._buckets: dict[int, list[Contact]] = {}
         self._next_step: int | None = None
         self._latest_ts: float | None = None
-        self._seen_ids: dict[str, float] = {}
+        self._seen_ids: set[str] = set()
+        self._id_order: deque[tuple[float, str]] = deque()
         self._recent: deque[StitchedContact] = deque()
 
     # -- input ---------------------------------------------------------------------------------------------
@@ -118,7 +119,8 @@ class Engine:
         if contact.contact_id in self._seen_ids:
             self.counts.duplicates += 1
             return Outcome()
-        self._seen_ids[contact.contact_id] = contact.ts
+        self._seen_ids.add(contact.contact_id)
+        self._id_order.append((contact.ts, contact.contact_id))
         self.counts.accepted += 1
         self._buckets.setdefault(step, []).append(contact)
         if self._latest_ts is None or contact.ts > self._latest_ts:
@@ -148,12 +150,9 @@ class Engine:
 
     def _forget_ids(self, horizon: float) -> None:
         """Drop remembered ids older than the horizon; ids arrive in near event-time order, oldest first."""
-        seen = self._seen_ids
-        while seen:
-            oldest = next(iter(seen))
-            if seen[oldest] >= horizon:
-                break
-            del seen[oldest]
+        order = self._id_order
+        while order and order[0][0] < horizon:
+            self._seen_ids.discard(order.popleft()[1])
 
     def _close_step(self, step: int) -> list[Event]:
         step_end = (step + 1) * self.settings.step

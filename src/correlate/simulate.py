@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import re
 import sys
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -52,8 +51,9 @@ import numpy.typing as npt
 import orjson
 
 from correlate.contracts import format_time, parse_timestamp
+from correlate.vendors import vendor_slug
 
-__all__ = ["Simulation", "add_parser", "run", "simulate", "vendor_id"]
+__all__ = ["Simulation", "add_parser", "run", "simulate"]
 
 FloatArray = npt.NDArray[np.floating[Any]]
 Dims = dict[str, str]
@@ -71,39 +71,30 @@ def _rows(text: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(cell.strip() for cell in line.split("|")) for line in text.strip().splitlines())
 
 
-_BRANDS = (
-    "Sonique Lumina Vexa Orbix Kestrel Nuvo Zentra Halcyon Pixelle Arcus Tandem Quorra Bryte Mistral".split()
+def _cells(text: str) -> tuple[str, ...]:
+    return _rows(text)[0]
+
+
+_BRANDS = _cells(
+    "Sonique|Lumina|Vexa|Orbix|Kestrel|Nuvo|Zentra|Halcyon|Pixelle|Arcus|Tandem|Quorra|Bryte|Mistral"
 )
-_SERVICES = _rows(
-    "StreamPlus|Flixo|TuneBox|CloudDrive|Pulse TV|Chatter|PayWave|GameHub|NewsNow|FitTrack|KidsZone|SkyCast|"
-    "Mailio|PhotoVault|RadioGo|Sportix"
-)[0]
-_REGIONS = "North South East West Central Highlands Coast Capital Lakes Valley".split()
-_PARTNERS = "retailco fixit telcom-one carrierx helpdesk24".split()
-_MODEL_WORDS = "X S Neo Pro Max Go One Lite Air".split()
+_SERVICES = _cells(
+    "StreamPlus|Flixo|TuneBox|CloudDrive|Pulse TV|Chatter|PayWave|GameHub|NewsNow|FitTrack|KidsZone"
+)
+_SERVICES += _cells("SkyCast|Mailio|PhotoVault|RadioGo|Sportix")
+_REGIONS = _cells("North|South|East|West|Central|Highlands|Coast|Capital|Lakes|Valley")
+_PARTNERS = _cells("retailco|fixit|telcom-one|carrierx|helpdesk24")
+_MODEL_WORDS = _cells("X|S|Neo|Pro|Max|Go|One|Lite|Air")
 _LADDER = ("email", "web", "social", "app", "chat", "ivr", "voice")  # a customer escalates left to right
 _FIRST = ("voice", "chat", "email", "app", "web", "ivr", "social")
 _FIRST_SHARE = np.array([0.33, 0.20, 0.12, 0.10, 0.09, 0.09, 0.07])
 _RETRIES = np.array([0.62, 0.24, 0.10, 0.04])  # P(1..4 contacts) for an everyday problem
 _MEAN_CONTACTS = (1 - _PARTNER_SHARE) * float(_RETRIES @ np.arange(1, 5)) + _PARTNER_SHARE
-_DIURNAL = np.array(  # relative volume at each hour of the day, 00:00 to 23:00
-    "0.30 0.18 0.12 0.10 0.10 0.14 0.30 0.55 0.85 1.00 1.05 1.10 1.15 1.10 1.05 1.05 1.10 1.25 1.50 1.75 1.90 "
-    "1.75 1.30 0.70".split(),
-    dtype=float,
-)
+_DIURNAL = np.array([0.30, 0.18, 0.12, 0.10, 0.10, 0.14, 0.30, 0.55, 0.85, 1.00, 1.05, 1.10,  # 00:00 ..
+                     1.15, 1.10, 1.05, 1.05, 1.10, 1.25, 1.50, 1.75, 1.90, 1.75, 1.30, 0.70])  # fmt: skip
 _WEEKLY = np.array([0.92, 0.90, 0.92, 0.95, 1.05, 1.15, 1.11])  # Monday .. Sunday
-_OPENERS = _rows("| | | hi, | hello | help: | urgent -")[0]
-_CLOSERS = (
-    "",
-    "",
-    "",
-    " again",
-    " pls help",
-    "!!",
-    ", tried restarting",
-    " since this morning",
-    " since Monday",
-)
+_OPENERS = _cells("| | | hi, | hello | help: | urgent -")
+_CLOSERS = ("", "", "", " again", " pls help", "!!", ", tried restarting", " since this morning")
 _OTHER = "E1999"
 _CATEGORIES = _rows("""
     E1002 | video keeps buffering | stream stops to buffer every few minutes | constant buffering
@@ -142,8 +133,7 @@ _RARE_SYMPTOMS = _rows("""
     receipt email shows someone else's name | my receipt has a stranger's name on it | got a receipt with another customer's name
 """)  # noqa: E501 (one symptom a line reads better than wrapped)
 # Fault patterns in the order they are handed out; their slots are shuffled in time.
-_PATTERNS = "big-pair brand-wide service-wide symptom model pair symptom brand-wide service-wide pair".split()
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_PATTERNS = _cells("big-pair|brand-wide|service-wide|symptom|model|pair|symptom|brand-wide|service-wide|pair")
 
 
 @dataclass(frozen=True)
@@ -156,11 +146,6 @@ class Simulation:
 
     contacts: list[Any]
     truth: list[dict[str, Any]]
-
-
-def vendor_id(value: str) -> str:
-    """The id a vendor is notified under: ``"Pulse TV"`` -> ``"pulse-tv"``."""
-    return _NOT_ALNUM.sub("-", value.lower()).strip("-")
 
 
 def _zipf(rnd: random.Random, n: int) -> FloatArray:
@@ -494,10 +479,10 @@ def _rate_scope(w: _World, pattern: str) -> Dims:
 
 
 def _vendors(market: _Market, scope: Dims) -> list[str]:
-    """Who is told: the brand and/or service named by the scope; a model's maker for a model fault."""
+    """Who is at fault: the brand and/or service the scope names; for a model fault, its brand."""
     if "device_model" in scope:
-        return [vendor_id(market.brands[market.brand_of(scope["device_model"])])]
-    return [vendor_id(scope[name]) for name in ("device_brand", "service") if name in scope]
+        return [vendor_slug(market.brands[market.brand_of(scope["device_model"])])]
+    return sorted(vendor_slug(scope[name]) for name in ("device_brand", "service") if name in scope)
 
 
 def _rate_fault(w: _World, plan: _Plan, number: int, phrasings: tuple[str, ...]) -> Any:
@@ -506,7 +491,8 @@ def _rate_fault(w: _World, plan: _Plan, number: int, phrasings: tuple[str, ...])
     minutes = np.arange(plan.start, plan.end, MINUTE)
     baseline = w.per_minute * _seasonality(minutes) * w.market.share(scope, w.progress(minutes))
     extra = np.maximum((plan.strength - 1) * baseline, _MIN_EXTRA)
-    via_partner = 0.3 if rnd.random() < 1 / 3 else 0.0
+    # A partner carries part of the rise only when its 15-minute aggregates would hold a few reporters.
+    via_partner = 0.3 if rnd.random() < 1 / 3 and extra.mean() * 15 * 0.3 >= 5 else 0.0
     arrivals = w.g.poisson(extra * (1 - via_partner)).tolist()
     for minute, arriving in zip(minutes.tolist(), arrivals, strict=True):
         for _ in range(arriving):

@@ -13,30 +13,31 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple
 
 from correlate.contracts import Contact
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-# How long a quiet customer's journey, and the id of an aggregated partner record, are remembered (seconds).
+# How long a quiet customer's journey is remembered (seconds).
 _KEEP_JOURNEYS = 7 * 86_400
+# Profiles are cached by their raw dimension items; a feed with endless variants must not grow it forever.
+_PROFILE_CACHE = 100_000
 
 Profile = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StitchedContact:
     """An accepted contact with canonical dimensions and its weight as evidence.
 
     ``reporters`` is how many *new* distinct reporters this contact adds to its profile in the counting
     window: ``count`` for a partner's aggregated record, 1 for a customer's first contact, 0 for a repeat.
-    ``repeat`` is true when this very contact (same ``source`` and ``contact_id``) was stitched before, e.g. a
-    redelivered message: it adds no reporters and is not added to the journey again.
+    (Treated as immutable; not frozen because one is built per contact and frozen dataclasses are slow.)
     """
 
     contact: Contact
     profile: Profile
     reporters: int
-    repeat: bool = False
 
     @property
     def dimensions(self) -> Mapping[str, str]:
@@ -47,21 +48,16 @@ class Spellings:
     """First-seen spelling for each dimension value, so that case and punctuation variants pool together."""
 
     def __init__(self) -> None:
-        self._canonical: dict[tuple[str, str], str] = {}
         self._by_key: dict[tuple[str, str], str] = {}
 
     def canonical(self, name: str, value: str) -> str:
-        known = self._canonical.get((name, value))
-        if known is not None:
-            return known
         key = (name, _NOT_ALNUM.sub("", value.casefold()))
-        spelling = self._by_key.setdefault(key, value.strip())
-        self._canonical[(name, value)] = spelling
-        return spelling
+        return self._by_key.setdefault(key, value.strip())
 
 
-@dataclass(frozen=True, slots=True)
-class JourneyStep:
+class JourneyStep(NamedTuple):
+    """One attempt in a customer's journey (a named tuple: one is made for every contact)."""
+
     ts: float
     channel: str
     contact_id: str
@@ -72,47 +68,53 @@ class Stitcher:
     """Decides which contacts are new evidence and remembers each customer's recent attempts.
 
     A customer counts once per profile per ``window`` seconds, however many times and on however many channels
-    they get in touch. A contact seen before (same source and contact id) is processed once. Memory is
-    bounded: as event time moves on, (customer, profile) entries older than the window are dropped, and
-    journeys and aggregated records' ids after seven quiet days.
+    they get in touch. Repeated contact ids are dropped before this point (the engine does that). Memory is
+    bounded: (customer, profile) entries leave once the window has passed, journeys after seven quiet days;
+    both are expired from queues in event-time order, so pruning costs only what it removes.
     """
 
     def __init__(self, window: float, journey_length: int = 10) -> None:
         self.window = window
         self.journey_length = journey_length
         self._spellings = Spellings()
+        self._profiles: dict[tuple[tuple[str, str], ...], Profile] = {}
         self._counted_at: dict[tuple[str, Profile], float] = {}
+        self._counted_order: deque[tuple[float, tuple[str, Profile]]] = deque()
         self._journeys: dict[str, deque[JourneyStep]] = {}
-        self._aggregates_seen: dict[tuple[str, str], float] = {}
-        self._next_prune = float("-inf")
+        self._journey_order: deque[tuple[float, str]] = deque()
 
     def stitch(self, contact: Contact) -> StitchedContact:
-        canonical = self._spellings.canonical
-        profile = tuple(
-            sorted(
-                (name, canonical(name, value)) for name, value in contact.dimensions.items() if value.strip()
-            )
-        )
-        journey = self._journeys.get(contact.customer_id)
-        if self._is_repeat(contact, journey):
-            return StitchedContact(contact, profile, 0, repeat=True)
+        profile = self.profile(contact.dimensions)
         if contact.count > 1:
-            self._aggregates_seen[(contact.source, contact.contact_id)] = contact.ts
             reporters = contact.count
         else:
             key = (contact.customer_id, profile)
             last = self._counted_at.get(key)
             if last is None or contact.ts - last >= self.window:
                 self._counted_at[key] = contact.ts
+                self._counted_order.append((contact.ts, key))
                 reporters = 1
             else:
                 reporters = 0
+        journey = self._journeys.get(contact.customer_id)
         if journey is None:
             journey = self._journeys[contact.customer_id] = deque(maxlen=self.journey_length)
         journey.append(JourneyStep(contact.ts, contact.channel, contact.contact_id, contact.source))
-        if contact.ts >= self._next_prune:
-            self._prune(contact.ts)
+        self._journey_order.append((contact.ts, contact.customer_id))
+        self._expire(contact.ts)
         return StitchedContact(contact, profile, reporters)
+
+    def profile(self, dimensions: Mapping[str, str]) -> Profile:
+        """Canonical, sorted (name, value) pairs; empty values mean unknown and are left out."""
+        raw = tuple(dimensions.items())
+        known = self._profiles.get(raw)
+        if known is None:
+            if len(self._profiles) >= _PROFILE_CACHE:
+                self._profiles.clear()
+            canonical = self._spellings.canonical
+            known = tuple(sorted((name, canonical(name, value)) for name, value in raw if value.strip()))
+            self._profiles[raw] = known
+        return known
 
     def journey(self, customer_id: str, now: float, horizon: float) -> list[JourneyStep]:
         """The customer's contacts in the ``horizon`` seconds up to ``now``, oldest first (by event time).
@@ -124,23 +126,19 @@ class Stitcher:
 
     def memory(self) -> dict[str, int]:
         """How many entries each of the stitcher's memories holds: for tests and a memory gauge."""
-        return {
-            "reporters": len(self._counted_at),
-            "journeys": len(self._journeys),
-            "aggregates": len(self._aggregates_seen),
-        }
+        return {"reporters": len(self._counted_at), "journeys": len(self._journeys)}
 
-    def _is_repeat(self, contact: Contact, journey: deque[JourneyStep] | None) -> bool:
-        if contact.count > 1:
-            return (contact.source, contact.contact_id) in self._aggregates_seen
-        return journey is not None and any(
-            step.contact_id == contact.contact_id and step.source == contact.source for step in journey
-        )
-
-    def _prune(self, now: float) -> None:
+    def _expire(self, now: float) -> None:
+        counted, order = self._counted_at, self._counted_order
         horizon = now - self.window
-        self._counted_at = {key: ts for key, ts in self._counted_at.items() if ts > horizon}
+        while order and order[0][0] <= horizon:
+            ts, key = order.popleft()
+            if counted.get(key) == ts:
+                del counted[key]
+        journeys, journey_order = self._journeys, self._journey_order
         journey_horizon = now - _KEEP_JOURNEYS
-        self._journeys = {cid: j for cid, j in self._journeys.items() if j and j[-1].ts > journey_horizon}
-        self._aggregates_seen = {key: ts for key, ts in self._aggregates_seen.items() if ts > journey_horizon}
-        self._next_prune = now + self.window
+        while journey_order and journey_order[0][0] <= journey_horizon:
+            ts, customer = journey_order.popleft()
+            journey = journeys.get(customer)
+            if journey is not None and journey[-1].ts <= ts:
+                del journeys[customer]

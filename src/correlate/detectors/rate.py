@@ -65,6 +65,7 @@ class RateDetector:
         self.level_half_life = level_half_life
 
         self._window_steps = [max(1, round(w / step)) for w in self.windows]
+        self._window_lengths = np.asarray(self._window_steps)
         self._ring_length = max(self._window_steps)
         self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
         self._warmup_steps = round(warmup / step)
@@ -79,6 +80,9 @@ class RateDetector:
         self._first_step: int | None = None
         self._hour: int | None = None
         self._pending: dict[Profile, int] = defaultdict(int)
+        self._dispersion: np.ndarray | None = None
+        self._testable_cache: np.ndarray | None = None
+        self._testable_hour = -1.0
         self.lattice = Lattice(max_depth=max_depth, dimensions=dimensions, on_new_cell=self._on_new_cell)
 
     # -- Detector protocol ---------------------------------------------------------------------------------
@@ -99,8 +103,9 @@ class RateDetector:
         n = len(self.lattice)
         expected = self._baseline.expected(hour, weekday)
         self._slide(counts, expected)
-        dispersion = self._baseline.dispersion()
-        findings = self._score(step_end, dispersion) if self._warmed_up() else []
+        if self._dispersion is None or len(self._dispersion) != n:
+            self._dispersion = self._baseline.dispersion()
+        findings = self._score(step_end, self._dispersion) if self._warmed_up() else []
         unusual = self._last_p[:n] < self.elevated_p
         self._baseline.learn(hour, weekday, counts, expected, unusual)
         shortest = int(np.argmin(self._window_steps))
@@ -109,6 +114,7 @@ class RateDetector:
             self._baseline.learn_dispersion(
                 self._observed[shortest, :n], self._expected[shortest, :n], usable, self._window_steps[shortest]
             )
+            self._dispersion = None  # recomputed at the next step: it moves slowly, and costs a dozen array passes
         return findings
 
     def is_elevated(self, scope: Scope) -> bool:
@@ -157,10 +163,9 @@ class RateDetector:
     def _slide(self, counts: np.ndarray, expected: np.ndarray) -> None:
         n = len(counts)
         slot = self._step_number % self._ring_length
-        for w, length in enumerate(self._window_steps):
-            leaving = (self._step_number - length) % self._ring_length
-            self._observed[w, :n] += counts - self._counts_ring[leaving, :n]
-            self._expected[w, :n] += expected - self._expected_ring[leaving, :n]
+        leaving = (self._step_number - self._window_lengths) % self._ring_length
+        self._observed[:, :n] += counts - self._counts_ring[leaving, :n]
+        self._expected[:, :n] += expected - self._expected_ring[leaving, :n]
         self._counts_ring[slot, :n] = counts
         self._expected_ring[slot, :n] = expected
 
@@ -170,53 +175,49 @@ class RateDetector:
         return self._step_number - self._first_step >= self._warmup_steps
 
     def _testable(self, n: int) -> np.ndarray:
-        testable = (self._step_number - self._created[:n] >= self._warmup_steps) | self._seeded[:n]
-        testable[0] = False  # "everything is up" is not a scope anyone can fix
-        return testable
+        """Cells old enough (or seeded from their parents) to be tested; refreshed hourly and on new cells."""
+        hour = self._step_number * self.step // 3600
+        if self._testable_cache is None or len(self._testable_cache) != n or self._testable_hour != hour:
+            testable = (self._step_number - self._created[:n] >= self._warmup_steps) | self._seeded[:n]
+            testable[0] = False  # "everything is up" is not a scope anyone can fix
+            self._testable_cache, self._testable_hour = testable, hour
+        return self._testable_cache
 
     def _score(self, step_end: float, dispersion: np.ndarray) -> list[Finding]:
         n = len(self.lattice)
-        testable = self._testable(n)
+        observed, expected = self._observed[:, :n], self._expected[:, :n]  # one row per window
         # A cell below min_reporters cannot raise a finding, so it spends none of the false-alarm budget.
-        able = [testable & (self._observed[w, :n] >= self.min_reporters) for w in range(len(self.windows))]
-        tested = sum(int(a.sum()) for a in able)
+        able = self._testable(n)[None, :] & (observed >= self.min_reporters)
+        tested = int(able.sum())
         threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
+        candidates = able & (observed > expected + 1.5 * np.sqrt(expected * (1.0 + expected * dispersion)))
+        p_value = np.ones_like(observed)
+        if candidates.any():
+            rows, cells = np.nonzero(candidates)
+            p_value[rows, cells] = negbin_sf(observed[rows, cells], expected[rows, cells], dispersion[cells])
+        self._last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
-        lowest_p = np.ones(n)
-        for w in range(len(self.windows)):
-            observed, expected = self._observed[w, :n], self._expected[w, :n]
-            spread = np.sqrt(expected * (1.0 + expected * dispersion))
-            candidates = able[w] & (observed > expected + 1.5 * spread)
-            p_value = np.ones(n)
-            if candidates.any():
-                p_value[candidates] = negbin_sf(observed[candidates], expected[candidates], dispersion[candidates])
-            np.minimum(lowest_p, p_value, out=lowest_p)
-            significant = np.flatnonzero(p_value < threshold)
-            if not len(significant):
-                continue
-            counts = WindowCounts(observed, expected, dispersion, p_value)
-            elevated = np.flatnonzero(p_value < self.elevated_p)
+        for w in np.flatnonzero((p_value < threshold).any(axis=1)):
+            counts = WindowCounts(observed[w], expected[w], dispersion, p_value[w])
+            elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
-            for cause, p in attribution.causes(significant).items():
+            for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold)).items():
                 if cause not in best or p < best[cause][0]:
-                    best[cause] = (p, w)
-        self._last_p[:n] = lowest_p
-        findings = []
-        for cause, (p, w) in sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]])):
-            findings.append(
-                Finding(
-                    kind=self.kind,
-                    scope=self.lattice.scopes[cause],
-                    at=step_end,
-                    observed=float(self._observed[w, cause]),
-                    expected=float(self._expected[w, cause]),
-                    p_value=p,
-                    threshold=threshold,
-                    tests=tested,
-                    window=self.windows[w],
-                )
+                    best[cause] = (p, int(w))
+        return [
+            Finding(
+                kind=self.kind,
+                scope=self.lattice.scopes[cause],
+                at=step_end,
+                observed=float(observed[w, cause]),
+                expected=float(expected[w, cause]),
+                p_value=p,
+                threshold=threshold,
+                tests=tested,
+                window=self.windows[w],
             )
-        return findings
+            for cause, (p, w) in sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]]))
+        ]
 
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:
@@ -230,6 +231,7 @@ class RateDetector:
         weight = self._warmup_steps / 4
         self._baseline.seed_level(cell, prior, weight)
         self._seeded[cell] = True
+        self._testable_cache = None
         # The cell existed before its first report, at its prior rate: back-fill the expected windows.
         self._expected_ring[:, cell] = prior
         for w, length in enumerate(self._window_steps):

@@ -22,8 +22,10 @@ Method, and why
   candidates are then verified on the full sketch (estimated Jaccard >= ``similarity``). With 16 x 4 bands a
   pair at Jaccard 0.6 becomes a candidate with probability 0.89, at 0.7 with 0.99 and at 0.3 with 0.12.
 * **Symptoms** are leader clusters: a text joins the symptom whose exemplar it resembles most, else it founds
-  a new one. A symptom keeps up to four exemplars (variants that matched its leader but differ from it), so a
-  third spelling that resembles the second but not the first still joins, while chains stay short.
+  a new one. A symptom keeps up to eight exemplars (matching variants that differ from every exemplar so far),
+  so a third spelling that resembles the second but not the first still joins, while chains stay short.
+  :meth:`SymptomIndex.neighbours` finds the symptoms near a text at a looser similarity, for callers that want
+  the neighbourhood of a symptom (its stray misspellings) rather than the symptom itself.
 
 Cost (``python -m pytest tests/test_symptom.py -k cost -s`` prints it): a new text costs about 15-25 us to
 sketch and assign, a text seen before about 1 us (sketches are cached by raw text, symptoms by normalised text).
@@ -33,7 +35,9 @@ Everything is deterministic: hash constants come from a fixed seed, and no Pytho
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
+from itertools import chain
 from typing import Final
 
 import numpy as np
@@ -43,13 +47,16 @@ SKETCH_SIZE: Final = 64
 BANDS: Final = 16
 MAX_CHARS: Final = 200
 MIN_CHARS: Final = 4
-MAX_EXEMPLARS: Final = 4
+MAX_EXEMPLARS: Final = 8
 _NOVEL_BELOW: Final = 0.85  # a matching text this different from its leader becomes an exemplar
 _CACHE_LIMIT: Final = 1 << 16
+_BUCKET_LIMIT: Final = 32  # newest exemplars kept per LSH bucket: bounds the candidates of one look-up
 
 _APOSTROPHES = re.compile(r"['’`´]")
+_NOT_WORD = re.compile(r"[\W_]+")
 _LONG_NUMBER = re.compile(r"\d{5,}")
-_NOT_WORD = re.compile(r"[^\w#]+|_")
+_ASCII_PUNCTUATION = string.punctuation.encode()
+_ASCII_TO_SPACE = bytes.maketrans(_ASCII_PUNCTUATION, b" " * len(_ASCII_PUNCTUATION))
 _NEGATION = re.compile(r"\b(can|do|does|did|is|are|was|were|could|would|should|has|have|had|will)\s*not\b")
 _NEGATED = {"can": "cant", "will": "wont"}
 _FILLER: Final = frozenset(
@@ -88,9 +95,14 @@ def _unnegate(match: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     """The comparable form of a free text: ``"Cannot post a comment!!"`` -> ``"cant post comment"``."""
-    text = _APOSTROPHES.sub("", text.casefold())
+    text = text.casefold()
+    if text.isascii():  # the common case, done by a byte table instead of regular expressions
+        text = text.encode().translate(_ASCII_TO_SPACE, b"'`").decode()
+    else:
+        text = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text))
     text = _LONG_NUMBER.sub(" # ", text)
-    text = _NEGATION.sub(_unnegate, _NOT_WORD.sub(" ", text))
+    if "not" in text:
+        text = _NEGATION.sub(_unnegate, text)
     return " ".join(word for word in text.split() if word not in _FILLER)[:MAX_CHARS]
 
 
@@ -196,25 +208,39 @@ class SymptomIndex:
     def forget(self, symptom: int) -> None:
         for slot in self._exemplars.pop(symptom, ()):
             for key in self._slot_keys[slot]:
-                bucket = self._buckets[key]
-                bucket.remove(slot)
-                if not bucket:
-                    del self._buckets[key]
+                bucket = self._buckets.get(key)
+                if bucket is not None and slot in bucket:  # it may have been pushed out of a full bucket
+                    bucket.remove(slot)
+                    if not bucket:
+                        del self._buckets[key]
             self._free.append(slot)
 
+    def neighbours(self, sketch: Sketch, similarity: float) -> list[int]:
+        """Symptoms with an exemplar at estimated similarity >= ``similarity`` (LSH candidates only)."""
+        slots, equal = self._candidates(sketch)
+        need = int(np.ceil(similarity * SKETCH_SIZE))
+        owner = self._slot_owner
+        return list(dict.fromkeys(owner[slot] for slot, n in zip(slots, equal.tolist(), strict=True) if n >= need))
+
+    def _candidates(self, sketch: Sketch) -> tuple[list[int], npt.NDArray[np.intp]]:
+        """Slots sharing a band with the sketch, and how many sketch values each has in common with it."""
+        get = self._buckets.get
+        # Duplicates are left in: verifying a slot twice is cheaper than removing them in Python.
+        slots = list(chain.from_iterable([get(key, ()) for key in sketch.keys]))
+        if not slots:
+            return slots, np.zeros(0, dtype=np.intp)
+        return slots, (self._sigs[slots] == sketch.signature).sum(axis=1)
+
     def _match(self, sketch: Sketch) -> int | None:
-        buckets = self._buckets
-        candidates = list(dict.fromkeys(slot for key in sketch.keys for slot in buckets.get(key, ())))
-        if not candidates:
+        slots, equal = self._candidates(sketch)
+        if not slots:
             return None
-        equal = (self._sigs[candidates] == sketch.signature).sum(axis=1)
         best = int(equal.argmax())
         if equal[best] < self._need:
             return None
-        slot = candidates[best]
-        symptom = self._slot_owner[slot]
+        symptom = self._slot_owner[slots[best]]
         exemplars = self._exemplars[symptom]
-        if slot == exemplars[0] and equal[best] < self._novel and len(exemplars) < MAX_EXEMPLARS:
+        if equal[best] < self._novel and len(exemplars) < MAX_EXEMPLARS:
             exemplars.append(self._store(sketch, symptom))
         return symptom
 
@@ -230,5 +256,8 @@ class SymptomIndex:
             self._slot_keys.append(sketch.keys)
         self._sigs[slot] = sketch.signature
         for key in sketch.keys:
-            self._buckets.setdefault(key, []).append(slot)
+            bucket = self._buckets.setdefault(key, [])
+            bucket.append(slot)
+            if len(bucket) > _BUCKET_LIMIT:  # a band shared by many texts (common phrases) says little
+                del bucket[0]
         return slot

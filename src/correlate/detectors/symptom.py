@@ -39,7 +39,7 @@ Causality: a step is scored before it is learned from, and only contacts with ``
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -54,33 +54,37 @@ from correlate.stitch import Profile, StitchedContact
 _DAY: Final = 86_400.0
 _PRIOR: Final = 0.5  # reporters assumed in any history, so that no history is not certainty
 _MAX_MEDOID_TEXTS: Final = 16
+_NEIGHBOUR_SLACK: Final = 0.15  # rarity counts symptoms this much less similar than the clustering threshold
 
 
 @dataclass(frozen=True, slots=True)
 class _Member:
     ts: float
     reporter: str  # customer id, or the record's id for an aggregated record
-    reporters: int  # 1 for a customer, ``count`` for an aggregated record
     weight: int  # reporters new to this symptom within the window (0 for a repeat)
     profile: Profile
     sketch: Sketch
 
 
 @dataclass(slots=True)
+class _Reporter:
+    """One distinct reporter in a symptom's window: ``reporters`` is ``count`` for an aggregated record."""
+
+    reporters: int
+    members: list[_Member] = field(default_factory=list)
+    profile: Profile = ()  # dimension values pooled over ``members`` (first value per dimension)
+
+
+@dataclass(slots=True)
 class _Symptom:
-    members: deque[_Member] = field(default_factory=deque)
-    volume: int = 0  # reporters over members: an upper bound on the distinct reporters in the window
+    members: deque[_Member] = field(default_factory=deque)  # in the window, oldest first
+    reporters: dict[str, _Reporter] = field(default_factory=dict)
+    profiles: dict[Profile, int] = field(default_factory=dict)  # pooled profile -> reporters in the window
+    volume: int = 0  # distinct reporters in the window
     counted: dict[str, float] = field(default_factory=dict)  # reporter -> when last counted
     history: deque[tuple[float, Profile, int]] = field(default_factory=deque)
     by_profile: dict[Profile, int] = field(default_factory=dict)  # history totals per profile
     last_seen: float = float("-inf")
-
-
-@dataclass(slots=True)
-class _Reporter:
-    reporters: int
-    dimensions: dict[str, str]
-    texts: dict[str, Sketch]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,6 @@ class _Cluster:
     expected: float
     p_value: float
     rare: bool
-    sample_texts: tuple[str, ...]
 
 
 class SymptomDetector:
@@ -125,54 +128,38 @@ class SymptomDetector:
         self.owned_dimensions = owned_dimensions
         self.alpha = alpha
         # Learned state.
+        self._allowed = None if dimensions is None else frozenset(dimensions)
         self._sketcher = Sketcher()
         self._index = SymptomIndex(similarity)
+        self._pending: list[StitchedContact] = []  # observed, not yet scored
         self._symptoms: dict[int, _Symptom] = {}
         self._arrivals: deque[tuple[float, int]] = deque()  # (ts, symptom) in arrival order
         self._expiries: deque[tuple[float, int]] = deque()  # (forget after, symptom)
-        self._crowded: dict[int, None] = {}  # symptoms with enough reporters in the window to be a cluster
+        self._crowded: dict[int, None] = {}  # symptoms with min_customers reporters in the window
         self._hot: dict[tuple[int, Scope], None] = {}  # clusters reported and still holding min_customers
         self._first_ts: float | None = None  # the first contact seen, with or without text
 
     def observe(self, contact: StitchedContact) -> None:
-        record = contact.contact
-        self._first_ts = record.ts if self._first_ts is None else min(self._first_ts, record.ts)
-        if not record.text:
-            return
-        sketch = self._sketcher.sketch(record.text)
-        if sketch is None:
-            return
-        symptom_id = self._index.assign(sketch)
-        symptom = self._symptoms.get(symptom_id)
-        if symptom is None:
-            symptom = self._symptoms[symptom_id] = _Symptom()
-        ts = record.ts
-        aggregated = record.count > 1
-        reporter = f"\0{record.source}\0{record.contact_id}" if aggregated else record.customer_id
-        last = symptom.counted.get(reporter)
-        weight = 0
-        if last is None or ts - last >= self.window:
-            symptom.counted[reporter] = ts
-            weight = record.count
-        symptom.members.append(_Member(ts, reporter, record.count, weight, contact.profile, sketch))
-        symptom.volume += record.count
-        symptom.last_seen = max(symptom.last_seen, ts)
-        if symptom.volume >= self.min_customers:
-            self._crowded[symptom_id] = None
-        self._arrivals.append((ts, symptom_id))
+        self._pending.append(contact)
 
     def close_step(self, step_end: float) -> list[Finding]:
         window_start = step_end - self.window
+        self._take_pending(step_end)
         self._age_out(window_start)
         self._forget_expired(step_end)
-        clusters = [c for sid in self._crowded for c in self._evaluate(sid, step_end, window_start)]
+        first_ts = window_start if self._first_ts is None else self._first_ts
+        span = min(self.rarity_horizon, max(0.0, window_start - first_ts))  # history watched so far
+        clusters = [c for sid in self._crowded for c in self._evaluate(sid, window_start, span)]
         tests = len(clusters)
         threshold = self.alpha / max(1, tests)
         best: dict[int, _Cluster] = {}
         hot: dict[tuple[int, Scope], None] = {}
         for cluster in clusters:
+            qualifies = span >= self.window and cluster.rare and cluster.p_value <= threshold
+            if qualifies:  # confirm against the symptom's neighbourhood (its stray misspellings)
+                cluster = self._with_neighbours(cluster, window_start, span)
+                qualifies = cluster.rare and cluster.p_value <= threshold
             key = (cluster.symptom, cluster.scope)
-            qualifies = cluster.rare and cluster.p_value <= threshold
             if qualifies or key in self._hot:
                 hot[key] = None
             current = best.get(cluster.symptom)
@@ -190,7 +177,7 @@ class SymptomDetector:
                 threshold=threshold,
                 tests=tests,
                 window=self.window,
-                sample_texts=c.sample_texts,
+                sample_texts=_samples(self._sketches(self._symptoms[c.symptom], c.scope)),
             )
             for c in best.values()
         ]
@@ -200,7 +187,48 @@ class SymptomDetector:
         """A reported cluster on this scope (or one containing or inside it) still has ``min_customers``."""
         return any(related(scope, hot_scope) for _, hot_scope in self._hot)
 
-    # Learning: members leave the window into the symptom's history; history leaves after the horizon.
+    # Learning: contacts of the step join their symptom's window, leave it into the symptom's history, and
+    # history leaves after the horizon.
+
+    def _take_pending(self, step_end: float) -> None:
+        pending = self._pending
+        ready = [c for c in pending if c.contact.ts <= step_end]
+        self._pending = [c for c in pending if c.contact.ts > step_end] if len(ready) < len(pending) else []
+        for contact in ready:
+            ts = contact.contact.ts
+            if self._first_ts is None or ts < self._first_ts:
+                self._first_ts = ts
+            if contact.contact.text:
+                self._add(contact)
+
+    def _add(self, contact: StitchedContact) -> None:
+        record = contact.contact
+        sketch = self._sketcher.sketch(record.text or "")
+        if sketch is None:
+            return
+        symptom_id = self._index.assign(sketch)
+        symptom = self._symptoms.get(symptom_id)
+        if symptom is None:
+            symptom = self._symptoms[symptom_id] = _Symptom()
+        key = f"\0{record.source}\0{record.contact_id}" if record.count > 1 else record.customer_id
+        last = symptom.counted.get(key)
+        weight = 0
+        if last is None or record.ts - last >= self.window:
+            symptom.counted[key] = record.ts
+            weight = record.count
+        member = _Member(record.ts, key, weight, contact.profile, sketch)
+        symptom.members.append(member)
+        symptom.last_seen = max(symptom.last_seen, record.ts)
+        self._arrivals.append((record.ts, symptom_id))
+        reporter = symptom.reporters.get(key)
+        if reporter is None:
+            reporter = symptom.reporters[key] = _Reporter(record.count)
+        else:
+            self._unpool(symptom, reporter)
+        reporter.members.append(member)
+        self._pool(symptom, reporter)
+        if symptom.volume >= self.min_customers:
+            self._crowded[symptom_id] = None
 
     def _age_out(self, window_start: float) -> None:
         arrivals, symptoms = self._arrivals, self._symptoms
@@ -208,7 +236,13 @@ class SymptomDetector:
             symptom_id = arrivals.popleft()[1]
             symptom = symptoms[symptom_id]
             member = symptom.members.popleft()
-            symptom.volume -= member.reporters
+            reporter = symptom.reporters[member.reporter]
+            self._unpool(symptom, reporter)
+            reporter.members.remove(member)
+            if reporter.members:
+                self._pool(symptom, reporter)
+            else:
+                del symptom.reporters[member.reporter]
             if symptom.counted.get(member.reporter) == member.ts:
                 del symptom.counted[member.reporter]
             if member.weight:
@@ -218,6 +252,29 @@ class SymptomDetector:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
                 self._expiries.append((symptom.last_seen + self.window + self.rarity_horizon, symptom_id))
+
+    def _pool(self, symptom: _Symptom, reporter: _Reporter) -> None:
+        allowed = self._allowed
+        if len(reporter.members) == 1 and allowed is None:
+            profile = reporter.members[0].profile
+        else:
+            pooled: dict[str, str] = {}
+            for member in reporter.members:
+                for name, value in member.profile:
+                    if allowed is None or name in allowed:
+                        pooled.setdefault(name, value)
+            profile = tuple(sorted(pooled.items()))
+        reporter.profile = profile
+        symptom.profiles[profile] = symptom.profiles.get(profile, 0) + reporter.reporters
+        symptom.volume += reporter.reporters
+
+    def _unpool(self, symptom: _Symptom, reporter: _Reporter) -> None:
+        left = symptom.profiles[reporter.profile] - reporter.reporters
+        if left:
+            symptom.profiles[reporter.profile] = left
+        else:
+            del symptom.profiles[reporter.profile]
+        symptom.volume -= reporter.reporters
 
     def _forget_expired(self, now: float) -> None:
         while self._expiries and self._expiries[0][0] <= now:
@@ -238,78 +295,82 @@ class SymptomDetector:
                 del totals[profile]
         return sum(n for profile, n in totals.items() if all(pair in profile for pair in scope))
 
-    # Scoring.
+    # Scoring: from the reporters pooled by profile, so a step costs per distinct profile, not per contact.
 
-    def _evaluate(self, symptom_id: int, step_end: float, window_start: float) -> list[_Cluster]:
+    def _evaluate(self, symptom_id: int, window_start: float, span: float) -> list[_Cluster]:
         symptom = self._symptoms[symptom_id]
-        reporters = self._reporters(symptom.members, step_end)
-        if sum(r.reporters for r in reporters) < self.min_customers:
-            return []
         history_start = window_start - self.rarity_horizon
-        first_ts = window_start if self._first_ts is None else self._first_ts
-        span = min(self.rarity_horizon, max(0.0, window_start - first_ts))
         clusters: dict[Scope, _Cluster] = {}
-        for group in self._groups(reporters):
-            observed = sum(r.reporters for r in group)
-            scope = self._scope(group)
+        for group in self._groups([(dict(p), n) for p, n in symptom.profiles.items()]):
+            observed = sum(n for _, n in group)
+            scope = self._scope([dims for dims, _ in group])
             if observed < self.min_customers or not scope or scope in clusters:
                 continue
             seen = self._history(symptom, scope, history_start)
-            expected = (seen + _PRIOR) * self.window / max(span, self.window)
-            rare = seen * _DAY / max(span, _DAY) < self.min_customers
-            p_value = float(pdtrc(observed - 1, expected))
-            clusters[scope] = _Cluster(symptom_id, scope, observed, expected, p_value, rare, _samples(group))
+            clusters[scope] = self._cluster(symptom_id, scope, observed, seen, span)
         return list(clusters.values())
 
-    def _reporters(self, members: Iterable[_Member], step_end: float) -> list[_Reporter]:
-        allowed = None if self.dimensions is None else frozenset(self.dimensions)
-        reporters: dict[str, _Reporter] = {}
-        for member in members:
-            if member.ts > step_end:
-                continue
-            reporter = reporters.get(member.reporter)
-            if reporter is None:
-                reporter = reporters[member.reporter] = _Reporter(member.reporters, {}, {})
-            for name, value in member.profile:
-                if allowed is None or name in allowed:
-                    reporter.dimensions.setdefault(name, value)
-            reporter.texts.setdefault(member.sketch.text, member.sketch)
-        return list(reporters.values())
+    def _cluster(self, symptom_id: int, scope: Scope, observed: int, seen: int, span: float) -> _Cluster:
+        """The rarity rule of the module docstring, for ``seen`` reporters in the history on the scope."""
+        expected = (seen + _PRIOR) * self.window / max(span, self.window)
+        rare = seen * _DAY / max(span, _DAY) < self.min_customers
+        p_value = float(pdtrc(observed - 1, expected))
+        return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
 
-    def _groups(self, reporters: list[_Reporter]) -> list[list[_Reporter]]:
+    def _with_neighbours(self, cluster: _Cluster, window_start: float, span: float) -> _Cluster:
+        """The cluster re-scored with the history of every symptom near one of its texts."""
+        sketches = self._sketches(self._symptoms[cluster.symptom], cluster.scope)
+        near = dict.fromkeys([cluster.symptom])
+        loose = self.similarity - _NEIGHBOUR_SLACK
+        for sketch in {sketch.normalised: sketch for sketch, _ in sketches.values()}.values():
+            near.update(dict.fromkeys(self._index.neighbours(sketch, loose)))
+        history_start = window_start - self.rarity_horizon
+        seen = sum(
+            self._history(self._symptoms[sid], cluster.scope, history_start) for sid in near if sid in self._symptoms
+        )
+        return self._cluster(cluster.symptom, cluster.scope, cluster.observed, seen, span)
+
+    def _sketches(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
+        """The distinct texts of the cluster on ``scope`` (up to 16), with how many reporters wrote each."""
+        found: dict[str, tuple[Sketch, int]] = {}
+        for reporter in symptom.reporters.values():
+            if all(pair in reporter.profile for pair in scope):
+                for sketch in {m.sketch.text: m.sketch for m in reporter.members}.values():
+                    known = found.get(sketch.text)
+                    if known is not None:
+                        found[sketch.text] = (sketch, known[1] + reporter.reporters)
+                    elif len(found) < _MAX_MEDOID_TEXTS:
+                        found[sketch.text] = (sketch, reporter.reporters)
+        return found
+
+    def _groups(self, profiles: list[tuple[dict[str, str], int]]) -> list[list[tuple[dict[str, str], int]]]:
         """The whole cluster, then one sub-cluster per value of each owned dimension it is split on."""
-        groups = [reporters]
+        groups = [profiles]
         for name in self.owned_dimensions:
-            by_value: dict[str, list[_Reporter]] = {}
-            for reporter in reporters:
-                value = reporter.dimensions.get(name)
+            by_value: dict[str, list[tuple[dict[str, str], int]]] = {}
+            for dims, n in profiles:
+                value = dims.get(name)
                 if value is not None:
-                    by_value.setdefault(value, []).append(reporter)
-            if len(by_value) > 1 or sum(map(len, by_value.values())) < len(reporters):
+                    by_value.setdefault(value, []).append((dims, n))
+            if len(by_value) > 1 or sum(map(len, by_value.values())) < len(profiles):
                 groups.extend(by_value.values())
         return groups
 
-    def _scope(self, group: list[_Reporter]) -> Scope:
-        common = dict(group[0].dimensions)
-        for reporter in group[1:]:
-            common = {k: v for k, v in common.items() if reporter.dimensions.get(k) == v}
+    def _scope(self, profiles: list[dict[str, str]]) -> Scope:
+        common = dict(profiles[0])
+        for dims in profiles[1:]:
+            common = {k: v for k, v in common.items() if dims.get(k) == v}
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
         return make_scope((name, common[name]) for name in (owned + others)[: self.max_depth])
 
 
-def _samples(group: list[_Reporter]) -> tuple[str, ...]:
-    """The most central text (the medoid, as written), then the next two most central different texts."""
-    weights: dict[str, int] = {}
-    sketches: dict[str, Sketch] = {}
-    for reporter in group:
-        for text, sketch in reporter.texts.items():
-            weights[text] = weights.get(text, 0) + reporter.reporters
-            sketches.setdefault(text, sketch)
-    texts = list(weights)[:_MAX_MEDOID_TEXTS]
+def _samples(sketches: dict[str, tuple[Sketch, int]]) -> tuple[str, ...]:
+    """The most central text of the cluster (its medoid, as written), then the next two most central."""
+    texts = list(sketches)
     if len(texts) == 1:
         return (texts[0],)
-    sigs = np.stack([sketches[text].signature for text in texts])
-    centrality = similarities(sigs) @ np.array([weights[text] for text in texts], dtype=np.float64)
+    sigs = np.stack([sketches[text][0].signature for text in texts])
+    centrality = similarities(sigs) @ np.array([sketches[text][1] for text in texts], dtype=np.float64)
     order = sorted(range(len(texts)), key=lambda i: (-centrality[i], i))
     return tuple(texts[i] for i in order[:3])

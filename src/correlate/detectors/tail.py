@@ -11,28 +11,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-_POISSON_BELOW = 1e-9
-
-
 def negbin_sf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
     """P(Y >= observed) for Y negative-binomial with the given mean and dispersion (vectorised).
 
-    With size r = 1 / dispersion and q = mean / (mean + r): P(Y >= k) = I_q(k, r).
+    With size r = 1 / dispersion and q = mean / (mean + r): P(Y >= k) = I_q(k, r). A dispersion near zero
+    gives a huge r, where this is the Poisson tail to full precision.
     """
-    observed = np.asarray(observed, dtype=np.float64)
-    expected = np.maximum(np.asarray(expected, dtype=np.float64), 1e-300)
-    dispersion = np.broadcast_to(np.asarray(dispersion, dtype=np.float64), observed.shape)
-    result = np.ones_like(observed)
-    positive = observed > 0
-    poisson = positive & (dispersion < _POISSON_BELOW)
-    negbin = positive & ~poisson
-    if poisson.any():
-        result[poisson] = special.gammainc(observed[poisson], expected[poisson])
-    if negbin.any():
-        size = 1.0 / dispersion[negbin]
-        mean = expected[negbin]
-        result[negbin] = special.betainc(observed[negbin], size, mean / (mean + size))
-    return result
+    size = 1.0 / np.maximum(dispersion, 1e-12)
+    mean = np.maximum(expected, 1e-300)
+    tail = special.betainc(np.maximum(observed, 1e-300), size, mean / (mean + size))
+    return np.where(np.asarray(observed) > 0, tail, 1.0)
 
 
 def negbin_cdf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:

@@ -1,0 +1,153 @@
+"""The evaluator, on small hand-made truth and incident tables whose scores can be worked out by hand."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from correlate.evaluate import add_parser, evaluate, overlaps
+from correlate.scope import make_scope
+
+DAY = "2026-03-05"
+
+
+def at(clock: str) -> str:
+    return f"{DAY}T{clock}:00Z"
+
+
+def fault(fault_id: str, scope: dict[str, str], start: str, end: str, kind: str = "rate") -> dict[str, Any]:
+    decoy = kind == "decoy"
+    return {
+        "fault_id": fault_id,
+        "kind": kind,
+        "decoy": decoy,
+        "scope": scope,
+        "start": at(start),
+        "end": at(end),
+    }
+
+
+def event(
+    incident: str, opened: str, scope: dict[str, str], when: str | None = None, name: str = "opened"
+) -> Any:
+    return {
+        "event": name,
+        "incident_id": incident,
+        "kind": "rate",
+        "opened_at": at(opened),
+        "at": at(when or opened),
+        "scope": scope,
+    }
+
+
+SONIQUE = {"device_brand": "Sonique"}
+PAIR = {"device_brand": "Lumina", "service": "Flixo"}
+TRUTH = [
+    fault("f1", SONIQUE, "10:00", "11:00"),
+    fault("f2", PAIR, "13:00", "14:00"),
+    fault("f3", {"service": "TuneBox"}, "16:00", "16:30", kind="symptom"),
+    fault("d1", {"device_brand": "Vexa"}, "00:00", "23:59", kind="decoy"),
+]
+
+
+def test_exact_overlap_and_miss_with_a_scope_that_changes_in_updates() -> None:
+    events = [
+        # f1: opened on a pair, narrowed to the brand later: the last scope is what counts -> exact.
+        event("inc-1", "10:05", {"device_brand": "Sonique", "service": "Flixo"}),
+        event("inc-1", "10:05", SONIQUE, when="10:35", name="updated"),
+        event("inc-1", "10:05", SONIQUE, when="12:00", name="resolved"),
+        # f2: the service alone shares a pair with the fault and conflicts with nothing -> overlap, not exact.
+        event("inc-2", "13:15", {"service": "Flixo"}),
+        # f3 is missed. An incident on the drift decoy's brand, and one that matches nothing at all.
+        event("inc-3", "15:00", {"device_brand": "Vexa"}),
+        event("inc-4", "10:30", {"region": "North"}),
+    ]
+    report = evaluate(TRUTH, events)
+    assert (report.faults, report.decoys, report.incidents) == (3, 1, 4)
+    assert report.exact_recall == pytest.approx(1 / 3)
+    assert report.overlap_recall == pytest.approx(2 / 3)
+    assert report.precision == pytest.approx(2 / 4)
+    assert report.decoy_incidents == 1
+    assert report.fragmentation == 1.0
+    assert report.median_minutes == pytest.approx(10.0)  # 5 and 15 minutes
+    assert report.by_kind["rate"].detected == 2 and report.by_kind["symptom"].detected == 0
+    assert report.by_kind["symptom"].median_minutes is None
+    assert [o.exact for o in report.outcomes] == [True, False, False]
+
+
+def test_two_incidents_on_one_fault_is_fragmentation_two() -> None:
+    events = [event("inc-a", "10:02", SONIQUE), event("inc-b", "10:20", {**SONIQUE, "service": "Flixo"})]
+    report = evaluate(TRUTH[:1], events)
+    assert report.fragmentation == 2.0
+    assert report.precision == 1.0
+    assert report.outcomes[0].minutes_to_detect == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    ("opened", "hit"),
+    [("09:54", False), ("09:56", True), ("11:59", True), ("12:01", False)],
+)
+def test_window_opens_five_minutes_early_and_closes_after_the_grace(opened: str, hit: bool) -> None:
+    report = evaluate(TRUTH[:1], [event("inc-1", opened, SONIQUE)], grace=3600.0)
+    assert report.outcomes[0].detected is hit
+
+
+def test_a_conflicting_value_is_no_overlap_and_spelling_does_not_matter() -> None:
+    brand = make_scope(SONIQUE)
+    assert not overlaps(make_scope(PAIR), make_scope({"device_brand": "Sonique", "service": "Flixo"}))
+    assert overlaps(brand, make_scope({"device_brand": "sonique "}))
+    assert not overlaps(brand, make_scope({"service": "Flixo"})), "nothing shared"
+    assert overlaps(make_scope({}), brand), "the empty scope (global surge) covers everything"
+    report = evaluate(TRUTH[:1], [event("inc-1", "10:10", {"device_brand": "SONIQUE"})])
+    assert report.exact_recall == 1.0
+
+
+def test_an_incident_on_a_fault_is_not_also_a_decoy_incident() -> None:
+    truth = [fault("f1", SONIQUE, "10:00", "11:00"), fault("d1", {}, "09:00", "12:00", kind="decoy")]
+    events = [event("inc-1", "10:10", SONIQUE), event("inc-2", "09:30", {"service": "Flixo"})]
+    report = evaluate(truth, events)
+    assert report.decoy_incidents == 1
+    assert report.precision == 0.5
+
+
+def test_nothing_to_score_is_reported_as_not_applicable() -> None:
+    report = evaluate([], [])
+    assert report.exact_recall is None and report.precision is None and report.fragmentation is None
+    assert report.median_minutes is None and report.decoy_incidents == 0
+    assert "n/a" in report.render()
+    no_incidents = evaluate(TRUTH, [])
+    assert no_incidents.overlap_recall == 0.0 and no_incidents.precision is None
+
+
+def _cli(tmp_path: Path, *extra: str) -> argparse.Namespace:
+    truth, incidents = tmp_path / "truth.jsonl", tmp_path / "incidents.jsonl"
+    truth.write_bytes(b"".join(orjson.dumps(entry) + b"\n" for entry in TRUTH))
+    incidents.write_bytes(orjson.dumps(event("inc-1", "10:05", SONIQUE)) + b"\n\n")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    return parser.parse_args(["evaluate", str(truth), str(incidents), *extra])
+
+
+def test_cli_prints_a_table_or_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(tmp_path)
+    assert args.func(args) == 0
+    table = capsys.readouterr().out
+    assert "exact-attribution recall  0.333" in table
+    assert "f3" in table and "missed" in table
+    args = _cli(tmp_path, "--json")
+    assert args.func(args) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    assert report["overlap_recall"] == pytest.approx(1 / 3)
+    assert report["outcomes"][0]["scope"] == SONIQUE
+    assert report["by_kind"]["rate"]["exact"] == 1
+
+
+def test_cli_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(tmp_path)
+    args.incidents = str(tmp_path / "nope.jsonl")
+    assert args.func(args) == 2
+    assert "nope.jsonl" in capsys.readouterr().err
