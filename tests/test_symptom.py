@@ -125,12 +125,33 @@ def test_a_complaint_common_every_day_does_not_fire_but_a_rare_one_does() -> Non
     remote = "my remote doesn't work"
     daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", remote) for n in range(36)]  # 12 customers a day
     peak_at = T0 + 3 * DAY + 10
-    peak = burst(peak_at, ["My remote does not work!", "remote doesnt work", "my remote doesnt work"], gap=600)
+    reworded = ["My remote does not work!", "remote doesnt work", "my remote doesnt work"]
+    peak = burst(peak_at, reworded, gap=600)
     rare = [contact(peak_at + n * 600, f"rare{n}", text) for n, text in enumerate(POST_COMMENT)]
     _, findings = replay([*daily, *peak, *rare])
     found = all_findings(findings)
     assert found, "the rare complaint at the same time must still fire"
     assert all(f.sample_texts[0] in POST_COMMENT for f in found)
+
+
+def test_misspellings_of_an_everyday_complaint_are_not_a_new_fault() -> None:
+    remote, stray = "my remote doesn't work", "my remte doesnt wrk"
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    common, misspelt = (sketcher.sketch(text) or pytest.fail(text) for text in (remote, stray))
+    assert index.assign(common) != index.assign(misspelt)  # too far to be one symptom...
+    assert index.neighbours(misspelt, 0.45, [index.assign(common)])  # ...near enough to be its neighbour
+    daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", remote) for n in range(36)]
+    strays = burst(T0 + 3 * DAY + 10, [stray] * 3)
+    _, findings = replay([*daily, *strays])
+    assert findings == {}
+
+
+def test_nothing_is_reported_before_the_detector_has_watched_one_window() -> None:
+    first_hour = burst(T0 + 10, [*POST_COMMENT, *POST_COMMENT], gap=300)
+    _, findings = replay(first_hour)
+    assert findings == {}
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, [*POST_COMMENT, *POST_COMMENT], gap=300)])
+    assert findings != {}
 
 
 def test_a_finding_depends_only_on_contacts_up_to_the_end_of_its_step() -> None:
@@ -161,7 +182,8 @@ def test_a_finding_depends_only_on_contacts_up_to_the_end_of_its_step() -> None:
 
 
 def test_an_aggregated_partner_record_counts_as_its_reporters() -> None:
-    record = contact(BURST_AT, "partner-7", "cant post comment on live stream", count=5, source="partner:acme")
+    text = "cant post comment on live stream"
+    record = contact(BURST_AT, "partner-7", text, count=5, source="partner:acme")
     _, findings = replay([*quiet_day(), record])
     (finding,) = all_findings(findings)[:1]
     assert finding.observed == 5
@@ -185,7 +207,8 @@ def test_unrelated_texts_do_not_cluster() -> None:
 
 def test_a_cluster_with_nothing_in_common_gives_no_finding() -> None:
     dims = [{"device_brand": b, "service": s} for b, s in (("A", "x"), ("B", "y"), ("C", "z"))]
-    spread = [contact(BURST_AT + n * 600, f"c{n}", text, d) for n, (text, d) in enumerate(zip(POST_COMMENT, dims))]
+    pairs = enumerate(zip(POST_COMMENT, dims, strict=True))
+    spread = [contact(BURST_AT + n * 600, f"c{n}", text, d) for n, (text, d) in pairs]
     _, findings = replay([*quiet_day(), *spread])
     assert findings == {}
 
@@ -213,7 +236,8 @@ def test_same_input_gives_same_output() -> None:
 
 def test_old_symptoms_are_forgotten() -> None:
     detector = SymptomDetector(rarity_horizon=DAY)
-    detector, _ = replay(burst(T0 + 10, [f"unique complaint number {w}" for w in "abcdefgh"], gap=60), detector)
+    texts = [f"unique complaint number {w}" for w in "abcdefgh"]
+    detector, _ = replay(burst(T0 + 10, texts, gap=60), detector)
     assert len(detector._index) > 0
     detector.close_step(T0 + 3 * DAY)
     assert len(detector._index) == 0 and not detector._symptoms
@@ -255,7 +279,7 @@ def synthetic_texts(n: int, seed: int = 7) -> list[str]:
 
 @pytest.mark.parametrize("fresh", [True, False])
 def test_cost_per_text(fresh: bool) -> None:
-    """Prints the cost of sketching and assigning one text (``-s`` to see it): fresh texts and repeated ones."""
+    """Prints the cost of sketching and assigning one text, new or seen before (``-s`` to see it)."""
     texts = synthetic_texts(20_000)
     sketcher, index = Sketcher(), SymptomIndex(0.6)
     if not fresh:

@@ -139,7 +139,8 @@ class Engine:
         if not self._buckets and self._next_step is None:
             return []
         if self._next_step is None:
-            self._next_step = min(self._buckets)
+            # Contacts up to one lateness before the first one to arrive are still on time.
+            self._next_step = self._step_of(min(self._buckets) * self.settings.step - self.settings.lateness)
         step_seconds = self.settings.step
         events: list[Event] = []
         while (self._next_step + 1) * step_seconds <= watermark:

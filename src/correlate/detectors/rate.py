@@ -94,6 +94,8 @@ class RateDetector:
         step_start = step_end - self.step
         self._step_number = round(step_start / self.step)
         if self._first_step is None:
+            if not self._pending:
+                return []  # nothing seen yet: the history starts with the first contact, whatever came before
             self._first_step = self._step_number
         counts = self._take_counts()
         hour, weekday = _hour_and_weekday(step_start)

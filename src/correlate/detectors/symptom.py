@@ -1,39 +1,36 @@
 """The rare-symptom detector: a few customers describing the same unusual fault, in their own words.
 
 "Three customers who cannot post a comment are evidence; the burden of proof is not on them." Free texts are
-grouped into *symptoms* by near-duplicate matching (see :mod:`correlate.detectors.similarity`). At the end of
-each step, the texts of one symptom from the last ``window`` seconds form a *cluster*; a cluster from at least
-``min_customers`` distinct customers whose symptom is rare on the cluster's scope opens a ``symptom`` finding.
+grouped into *symptoms* by near-duplicate matching (:mod:`correlate.detectors.similarity`). At the end of a
+step, a symptom's texts from the last ``window`` seconds form a *cluster*; a cluster from ``min_customers``
+distinct reporters, whose symptom is rare on the cluster's scope, is reported as a ``symptom`` finding.
 
-Counting
-    Distinct reporters: a customer repeating the same text on three channels is one; a partner's aggregated
-    record (``count > 1``) is ``count`` reporters. A customer's dimension values are pooled over their contacts.
+Counting: a customer repeating the same text on three channels is one reporter, a partner's aggregated record
+(``count > 1``) is ``count`` reporters. A customer's dimension values are pooled over their contacts.
 
-Scope
-    The dimension values every reporter in the cluster shares, cut to ``max_depth`` pairs: ``owned_dimensions``
-    first (in their order), then the other dimensions by name. A cluster with nothing in common is also split
-    by each owned dimension (one sub-cluster per brand, say), so that a rare fault on one brand is not hidden
-    by the same words about another brand. Each symptom reports at most one cluster per step, its most
-    significant.
+Scope: the dimension values all reporters of the cluster share, cut to ``max_depth`` pairs, owned dimensions
+first (in their order), then the others by name. No shared value, no finding. A mixed cluster is also split by
+each owned dimension (one sub-cluster per brand), so that a rare fault on one brand is not hidden by the same
+words about another. A symptom reports at most one cluster per step: its most significant.
 
-Rarity (the rule)
-    History is the symptom's reporters that left the window in the ``rarity_horizon`` before it (each customer
-    counted once per window), on the cluster's scope. With ``H`` such reporters over ``span`` seconds of history
-    (the time the detector has been watching, at most the horizon):
+Rarity (the rule). ``H`` is the reporters of the symptom and of its neighbours (symptoms that had
+``min_customers`` reporters, within similarity minus 0.15 of one of the cluster's texts: stray misspellings of
+a common complaint are no new fault) who left the window in the ``rarity_horizon`` before it, on the cluster's
+scope, each customer once per window. ``span`` is how long the detector has watched, at most the horizon.
 
-    * ``expected = (H + 0.5) * window / max(span, window)`` reporters per window. The half reporter is a prior:
-      it makes a detector with no history cautious (five reporters needed in the first hour) and a detector
-      with a week of silence confident (three suffice). This is the warm-up; it needs no separate setting.
-    * the symptom is *rare* when ``H * day / max(span, day) < min_customers``: fewer than one cluster's worth of
-      customers a day on average. A complaint that is common every day ("my remote doesn't work") fails this
-      however sharply it peaks; volume peaks of common complaints are other detectors' work.
-    * ``p_value`` is the Poisson tail ``P(X >= observed | expected)``; a rare cluster is reported when
-      ``p_value <= alpha / tests``, ``tests`` being the clusters evaluated at this step (Bonferroni).
+* ``expected = (H + 0.5) * window / max(span, window)`` reporters per window; the half reporter is a prior
+  that keeps a young detector cautious (after an hour of watching it needs five reporters, after a day three).
+* *rare* means ``H * day / max(span, day) < min_customers``: fewer than one cluster's worth of customers a
+  day. A complaint common every day ("my remote doesn't work") fails this however sharply it peaks; volume
+  peaks of common complaints are other detectors' work.
+* ``p_value = P(X >= observed)`` for ``X ~ Poisson(expected)``; a rare cluster is reported when
+  ``p_value <= alpha / tests``, ``tests`` being the clusters evaluated at this step (Bonferroni).
+* Warm-up: nothing is reported before the detector has watched one ``window``, so that every-day complaints
+  are seen at least once before anything is called rare.
 
-    History older than the horizon is dropped and symptoms unseen for ``window + rarity_horizon`` are forgotten,
-    so memory is bounded by the texts of one horizon.
-
-Causality: a step is scored before it is learned from, and only contacts with ``ts <= step_end`` are scored.
+Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
+``window + rarity_horizon`` after it was last seen, a one-off (one reporter ever) a day after. Causality: a
+step's contacts are scored against history learned before it, and only contacts with ``ts <= step_end`` count.
 """
 
 from __future__ import annotations
@@ -41,36 +38,33 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
-import numpy as np
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
-from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, similarities
+from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts
 from correlate.scope import Scope, make_scope, related
 from correlate.stitch import Profile, StitchedContact
 
 _DAY: Final = 86_400.0
-_PRIOR: Final = 0.5  # reporters assumed in any history, so that no history is not certainty
-_MAX_MEDOID_TEXTS: Final = 16
-_NEIGHBOUR_SLACK: Final = 0.15  # rarity counts symptoms this much less similar than the clustering threshold
+_PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certainty
+_MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
+_NEIGHBOUR_SLACK: Final = 0.15  # rarity also counts symptoms this much less similar than the clustering
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Member:
     ts: float
-    reporter: str  # customer id, or the record's id for an aggregated record
-    weight: int  # reporters new to this symptom within the window (0 for a repeat)
+    reporter: str  # the customer, or the record itself for an aggregated record
+    weight: int  # reporters this contact adds to the history: 0 for a repeat within the window
     profile: Profile
     sketch: Sketch
 
 
 @dataclass(slots=True)
 class _Reporter:
-    """One distinct reporter in a symptom's window: ``reporters`` is ``count`` for an aggregated record."""
-
-    reporters: int
+    reporters: int  # 1, or ``count`` for an aggregated record
     members: list[_Member] = field(default_factory=list)
     profile: Profile = ()  # dimension values pooled over ``members`` (first value per dimension)
 
@@ -85,10 +79,12 @@ class _Symptom:
     history: deque[tuple[float, Profile, int]] = field(default_factory=deque)
     by_profile: dict[Profile, int] = field(default_factory=dict)  # history totals per profile
     last_seen: float = float("-inf")
+    described: int = 0  # reporters ever counted
+    version: int = 0  # bumped whenever the window or the history changes
+    scored: tuple[int, list[tuple[Scope, int, int]]] = (-1, [])  # (version, [(scope, observed, seen)])
 
 
-@dataclass(frozen=True, slots=True)
-class _Cluster:
+class _Cluster(NamedTuple):
     symptom: int
     scope: Scope
     observed: int
@@ -101,8 +97,8 @@ class SymptomDetector:
     """Near-duplicate texts from ``min_customers`` distinct customers on one scope within ``window``.
 
     ``similarity`` is the estimated Jaccard similarity of character 3-gram sets that makes two texts one
-    symptom (typos and small rewordings score 0.65-0.8, different faults worded alike 0.4-0.55). ``dimensions``
-    limits the dimensions a scope may use (None: all). ``alpha`` is the family-wise false-alarm rate per step.
+    symptom (typos and rewordings score 0.65-0.8, different faults worded alike 0.4-0.55). ``dimensions``
+    limits the dimensions a scope may use (None: all). ``alpha`` is the false-alarm rate per step.
     """
 
     kind = "symptom"
@@ -133,35 +129,36 @@ class SymptomDetector:
         self._index = SymptomIndex(similarity)
         self._pending: list[StitchedContact] = []  # observed, not yet scored
         self._symptoms: dict[int, _Symptom] = {}
-        self._arrivals: deque[tuple[float, int]] = deque()  # (ts, symptom) in arrival order
+        self._arrivals: deque[tuple[float, int]] = deque()  # (ts, symptom) of window members, oldest first
         self._expiries: deque[tuple[float, int]] = deque()  # (forget after, symptom)
         self._crowded: dict[int, None] = {}  # symptoms with min_customers reporters in the window
-        self._hot: dict[tuple[int, Scope], None] = {}  # clusters reported and still holding min_customers
+        self._established: dict[int, None] = {}  # symptoms with min_customers reporters ever (in memory)
+        self._hot: dict[tuple[int, Scope], None] = {}  # reported clusters still holding min_customers
         self._first_ts: float | None = None  # the first contact seen, with or without text
 
     def observe(self, contact: StitchedContact) -> None:
+        """Queue a contact of the current step; it is scored, then learned from, at :meth:`close_step`."""
         self._pending.append(contact)
 
     def close_step(self, step_end: float) -> list[Finding]:
+        """Findings for the window ending at ``step_end``, from the contacts with ``ts <= step_end``."""
         window_start = step_end - self.window
         self._take_pending(step_end)
         self._age_out(window_start)
         self._forget_expired(step_end)
         first_ts = window_start if self._first_ts is None else self._first_ts
-        span = min(self.rarity_horizon, max(0.0, window_start - first_ts))  # history watched so far
+        span = min(self.rarity_horizon, max(0.0, window_start - first_ts))
         clusters = [c for sid in self._crowded for c in self._evaluate(sid, window_start, span)]
-        tests = len(clusters)
-        threshold = self.alpha / max(1, tests)
+        threshold = self.alpha / max(1, len(clusters))
         best: dict[int, _Cluster] = {}
         hot: dict[tuple[int, Scope], None] = {}
         for cluster in clusters:
             qualifies = span >= self.window and cluster.rare and cluster.p_value <= threshold
-            if qualifies:  # confirm against the symptom's neighbourhood (its stray misspellings)
+            if qualifies:  # confirm against the symptom's neighbourhood
                 cluster = self._with_neighbours(cluster, window_start, span)
                 qualifies = cluster.rare and cluster.p_value <= threshold
-            key = (cluster.symptom, cluster.scope)
-            if qualifies or key in self._hot:
-                hot[key] = None
+            if qualifies or (cluster.symptom, cluster.scope) in self._hot:
+                hot[cluster.symptom, cluster.scope] = None
             current = best.get(cluster.symptom)
             if qualifies and (current is None or cluster.p_value < current.p_value):
                 best[cluster.symptom] = cluster
@@ -175,9 +172,9 @@ class SymptomDetector:
                 expected=c.expected,
                 p_value=c.p_value,
                 threshold=threshold,
-                tests=tests,
+                tests=len(clusters),
                 window=self.window,
-                sample_texts=_samples(self._sketches(self._symptoms[c.symptom], c.scope)),
+                sample_texts=central_texts(self._texts(self._symptoms[c.symptom], c.scope), 3),
             )
             for c in best.values()
         ]
@@ -187,18 +184,16 @@ class SymptomDetector:
         """A reported cluster on this scope (or one containing or inside it) still has ``min_customers``."""
         return any(related(scope, hot_scope) for _, hot_scope in self._hot)
 
-    # Learning: contacts of the step join their symptom's window, leave it into the symptom's history, and
-    # history leaves after the horizon.
+    # Learning: contacts join their symptom's window, leave it into its history, which ends at the horizon.
 
     def _take_pending(self, step_end: float) -> None:
         pending = self._pending
         ready = [c for c in pending if c.contact.ts <= step_end]
         self._pending = [c for c in pending if c.contact.ts > step_end] if len(ready) < len(pending) else []
         for contact in ready:
-            ts = contact.contact.ts
-            if self._first_ts is None or ts < self._first_ts:
-                self._first_ts = ts
-            if contact.contact.text:
+            if self._first_ts is None or contact.contact.ts < self._first_ts:
+                self._first_ts = contact.contact.ts
+            if contact.contact.text and contact.contact.ts > step_end - self.window:  # else: too late to count
                 self._add(contact)
 
     def _add(self, contact: StitchedContact) -> None:
@@ -207,15 +202,16 @@ class SymptomDetector:
         if sketch is None:
             return
         symptom_id = self._index.assign(sketch)
-        symptom = self._symptoms.get(symptom_id)
-        if symptom is None:
-            symptom = self._symptoms[symptom_id] = _Symptom()
+        symptom = self._symptoms.setdefault(symptom_id, _Symptom())
         key = f"\0{record.source}\0{record.contact_id}" if record.count > 1 else record.customer_id
         last = symptom.counted.get(key)
         weight = 0
         if last is None or record.ts - last >= self.window:
             symptom.counted[key] = record.ts
             weight = record.count
+            symptom.described += weight
+            if symptom.described >= self.min_customers:
+                self._established[symptom_id] = None
         member = _Member(record.ts, key, weight, contact.profile, sketch)
         symptom.members.append(member)
         symptom.last_seen = max(symptom.last_seen, record.ts)
@@ -224,9 +220,9 @@ class SymptomDetector:
         if reporter is None:
             reporter = symptom.reporters[key] = _Reporter(record.count)
         else:
-            self._unpool(symptom, reporter)
+            self._pool(symptom, reporter, -1)
         reporter.members.append(member)
-        self._pool(symptom, reporter)
+        self._pool(symptom, reporter, +1)
         if symptom.volume >= self.min_customers:
             self._crowded[symptom_id] = None
 
@@ -237,10 +233,10 @@ class SymptomDetector:
             symptom = symptoms[symptom_id]
             member = symptom.members.popleft()
             reporter = symptom.reporters[member.reporter]
-            self._unpool(symptom, reporter)
+            self._pool(symptom, reporter, -1)
             reporter.members.remove(member)
             if reporter.members:
-                self._pool(symptom, reporter)
+                self._pool(symptom, reporter, +1)
             else:
                 del symptom.reporters[member.reporter]
             if symptom.counted.get(member.reporter) == member.ts:
@@ -251,30 +247,25 @@ class SymptomDetector:
             if symptom.volume < self.min_customers:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
-                self._expiries.append((symptom.last_seen + self.window + self.rarity_horizon, symptom_id))
+                memory = self.rarity_horizon if symptom.described > 1 else min(self.rarity_horizon, _DAY)
+                self._expiries.append((symptom.last_seen + self.window + memory, symptom_id))
 
-    def _pool(self, symptom: _Symptom, reporter: _Reporter) -> None:
-        allowed = self._allowed
-        if len(reporter.members) == 1 and allowed is None:
-            profile = reporter.members[0].profile
-        else:
+    def _pool(self, symptom: _Symptom, reporter: _Reporter, sign: int) -> None:
+        """Add (+1) or remove (-1) a reporter's pooled profile to or from the symptom's window counts."""
+        if sign > 0:
             pooled: dict[str, str] = {}
             for member in reporter.members:
                 for name, value in member.profile:
-                    if allowed is None or name in allowed:
+                    if self._allowed is None or name in self._allowed:
                         pooled.setdefault(name, value)
-            profile = tuple(sorted(pooled.items()))
-        reporter.profile = profile
-        symptom.profiles[profile] = symptom.profiles.get(profile, 0) + reporter.reporters
-        symptom.volume += reporter.reporters
-
-    def _unpool(self, symptom: _Symptom, reporter: _Reporter) -> None:
-        left = symptom.profiles[reporter.profile] - reporter.reporters
+            reporter.profile = tuple(sorted(pooled.items()))
+        left = symptom.profiles.get(reporter.profile, 0) + sign * reporter.reporters
         if left:
             symptom.profiles[reporter.profile] = left
         else:
             del symptom.profiles[reporter.profile]
-        symptom.volume -= reporter.reporters
+        symptom.volume += sign * reporter.reporters
+        symptom.version += 1
 
     def _forget_expired(self, now: float) -> None:
         while self._expiries and self._expiries[0][0] <= now:
@@ -282,6 +273,7 @@ class SymptomDetector:
             symptom = self._symptoms.get(symptom_id)
             if symptom is not None and not symptom.members:
                 del self._symptoms[symptom_id]
+                self._established.pop(symptom_id, None)
                 self._index.forget(symptom_id)
 
     def _history(self, symptom: _Symptom, scope: Scope, since: float) -> int:
@@ -295,43 +287,44 @@ class SymptomDetector:
                 del totals[profile]
         return sum(n for profile, n in totals.items() if all(pair in profile for pair in scope))
 
-    # Scoring: from the reporters pooled by profile, so a step costs per distinct profile, not per contact.
+    # Scoring, from reporters pooled by profile: a step costs per distinct profile, not per contact.
 
     def _evaluate(self, symptom_id: int, window_start: float, span: float) -> list[_Cluster]:
         symptom = self._symptoms[symptom_id]
-        history_start = window_start - self.rarity_horizon
-        clusters: dict[Scope, _Cluster] = {}
-        for group in self._groups([(dict(p), n) for p, n in symptom.profiles.items()]):
-            observed = sum(n for _, n in group)
-            scope = self._scope([dims for dims, _ in group])
-            if observed < self.min_customers or not scope or scope in clusters:
-                continue
-            seen = self._history(symptom, scope, history_start)
-            clusters[scope] = self._cluster(symptom_id, scope, observed, seen, span)
-        return list(clusters.values())
+        version, counts = symptom.scored
+        if version != symptom.version:  # unchanged symptoms keep their counts (history exact to one window)
+            by_scope: dict[Scope, tuple[Scope, int, int]] = {}
+            for group in self._groups(list(symptom.profiles.items())):
+                observed = sum(n for _, n in group)
+                scope = self._scope([profile for profile, _ in group])
+                if observed >= self.min_customers and scope and scope not in by_scope:
+                    seen = self._history(symptom, scope, window_start - self.rarity_horizon)
+                    by_scope[scope] = (scope, observed, seen)
+            counts = list(by_scope.values())
+            symptom.scored = (symptom.version, counts)
+        return [self._cluster(symptom_id, scope, observed, seen, span) for scope, observed, seen in counts]
 
     def _cluster(self, symptom_id: int, scope: Scope, observed: int, seen: int, span: float) -> _Cluster:
         """The rarity rule of the module docstring, for ``seen`` reporters in the history on the scope."""
         expected = (seen + _PRIOR) * self.window / max(span, self.window)
         rare = seen * _DAY / max(span, _DAY) < self.min_customers
-        p_value = float(pdtrc(observed - 1, expected))
+        p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported
         return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
 
     def _with_neighbours(self, cluster: _Cluster, window_start: float, span: float) -> _Cluster:
         """The cluster re-scored with the history of every symptom near one of its texts."""
-        sketches = self._sketches(self._symptoms[cluster.symptom], cluster.scope)
         near = dict.fromkeys([cluster.symptom])
-        loose = self.similarity - _NEIGHBOUR_SLACK
-        for sketch in {sketch.normalised: sketch for sketch, _ in sketches.values()}.values():
-            near.update(dict.fromkeys(self._index.neighbours(sketch, loose)))
-        history_start = window_start - self.rarity_horizon
-        seen = sum(
-            self._history(self._symptoms[sid], cluster.scope, history_start) for sid in near if sid in self._symptoms
-        )
+        texts = self._texts(self._symptoms[cluster.symptom], cluster.scope)
+        for sketch in {sketch.normalised: sketch for sketch, _ in texts.values()}.values():
+            loose = self.similarity - _NEIGHBOUR_SLACK
+            near.update(dict.fromkeys(self._index.neighbours(sketch, loose, self._established)))
+        since = window_start - self.rarity_horizon
+        symptoms = [self._symptoms[sid] for sid in near if sid in self._symptoms]
+        seen = sum(self._history(symptom, cluster.scope, since) for symptom in symptoms)
         return self._cluster(cluster.symptom, cluster.scope, cluster.observed, seen, span)
 
-    def _sketches(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
-        """The distinct texts of the cluster on ``scope`` (up to 16), with how many reporters wrote each."""
+    def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
+        """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
         found: dict[str, tuple[Sketch, int]] = {}
         for reporter in symptom.reporters.values():
             if all(pair in reporter.profile for pair in scope):
@@ -339,38 +332,25 @@ class SymptomDetector:
                     known = found.get(sketch.text)
                     if known is not None:
                         found[sketch.text] = (sketch, known[1] + reporter.reporters)
-                    elif len(found) < _MAX_MEDOID_TEXTS:
+                    elif len(found) < _MAX_TEXTS:
                         found[sketch.text] = (sketch, reporter.reporters)
         return found
 
-    def _groups(self, profiles: list[tuple[dict[str, str], int]]) -> list[list[tuple[dict[str, str], int]]]:
-        """The whole cluster, then one sub-cluster per value of each owned dimension it is split on."""
+    def _groups(self, profiles: list[tuple[Profile, int]]) -> list[list[tuple[Profile, int]]]:
+        """The whole cluster, then one sub-cluster per value of each owned dimension it is mixed on."""
         groups = [profiles]
         for name in self.owned_dimensions:
-            by_value: dict[str, list[tuple[dict[str, str], int]]] = {}
-            for dims, n in profiles:
-                value = dims.get(name)
+            by_value: dict[str, list[tuple[Profile, int]]] = {}
+            for profile, n in profiles:
+                value = next((v for k, v in profile if k == name), None)
                 if value is not None:
-                    by_value.setdefault(value, []).append((dims, n))
+                    by_value.setdefault(value, []).append((profile, n))
             if len(by_value) > 1 or sum(map(len, by_value.values())) < len(profiles):
                 groups.extend(by_value.values())
         return groups
 
-    def _scope(self, profiles: list[dict[str, str]]) -> Scope:
-        common = dict(profiles[0])
-        for dims in profiles[1:]:
-            common = {k: v for k, v in common.items() if dims.get(k) == v}
+    def _scope(self, profiles: list[Profile]) -> Scope:
+        common = dict(set(profiles[0]).intersection(*profiles[1:]))
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
         return make_scope((name, common[name]) for name in (owned + others)[: self.max_depth])
-
-
-def _samples(sketches: dict[str, tuple[Sketch, int]]) -> tuple[str, ...]:
-    """The most central text of the cluster (its medoid, as written), then the next two most central."""
-    texts = list(sketches)
-    if len(texts) == 1:
-        return (texts[0],)
-    sigs = np.stack([sketches[text][0].signature for text in texts])
-    centrality = similarities(sigs) @ np.array([sketches[text][1] for text in texts], dtype=np.float64)
-    order = sorted(range(len(texts)), key=lambda i: (-centrality[i], i))
-    return tuple(texts[i] for i in order[:3])
