@@ -14,8 +14,9 @@ in the ways real support traffic is hard. Each number below is a range drawn per
 * **Retries across channels.** A customer contacts 1-4 times about one problem within two hours, escalating
   along email, web, social, app, chat, ivr, voice. Counting contacts instead of customers inflates counts.
 * **Partners.** ~5% of problems arrive as single records forwarded by a partner (channel ``partner``). Each
-  of 2-4 partners also sends aggregated records (``count`` = reporters, 5-150) for a few fixed cells every
-  2-6 hours at a steady level, during faults and outside them.
+  of 2-4 partners also reports a few fixed cells as aggregates (``count`` = reporters, 5-200) every 2-6 hours
+  (daily for small cells), each about the size of the centre's own volume for the cell over that interval:
+  a steady level, during faults and outside them.
 * **Dirty values.** ~1.5% of records spell one dimension value differently (``"sonique"``,
   ``"Sonique "``); ~15% of free texts carry a typo.
 * **Rate faults** (``kind: "rate"``), each in its own time slot after the 3-day warm-up: brand-wide
@@ -188,6 +189,13 @@ class _Market:
         result: FloatArray = self.joint[None, :, :] * scale[:, :, None]
         return result
 
+    def cell_share(self, dims: Dims) -> float:
+        """The share of problems in one fully specified cell (brand, model, service, region)."""
+        brand = self.brands.index(dims["device_brand"])
+        model = self.model_share[brand][self.models[brand].index(dims["device_model"])]
+        region = self.region_share[self.regions.index(dims["region"])]
+        return float(self.joint[brand, self.services.index(dims["service"])] * model * region)
+
     def brand_of(self, model: str) -> int:
         return next(i for i, names in enumerate(self.models) if model in names)
 
@@ -284,8 +292,7 @@ class _Emitter:
             )
 
     def aggregate(self, ts: float, partner: str, dims: Dims, count: int, complaint: Complaint) -> None:
-        code, text = complaint[0], f"{count} customers report: {self.text(complaint[1])}"
-        source = f"partner:{partner}"
+        code, text, source = complaint[0], self.text(complaint[1]), f"partner:{partner}"
         self.contact(
             ts, "partner", f"{partner}-batch", dims, source=source, category=code, text=text, count=count
         )
@@ -425,14 +432,18 @@ def _background(w: _World, surge: _Plan | None) -> None:
 
 
 def _partner_cells(
-    rnd: random.Random, market: _Market, partners: list[str], per_day: int
+    rnd: random.Random, market: _Market, partners: list[str], per_minute: float
 ) -> list[_PartnerCell]:
-    """2-5 fixed cells a partner, each reported every 2-6 hours with a typical count of 5-150 reporters."""
+    """2-5 fixed cells a partner. Each aggregate holds about what the centre hears from the cell over the
+    interval (x0.5-1.5, at least 5): every 2-6 hours, or less often for a cell too small to fill one."""
     cells = []
     for partner in partners:
         for _ in range(rnd.randint(2, 5)):
-            mean = min(150.0, max(5.0, per_day * rnd.uniform(1e-3, 4e-3)))
-            cells.append(_PartnerCell(partner, market.draw(rnd, {}), mean, rnd.uniform(2, 6) * HOUR))
+            dims = market.draw(rnd, {})
+            per_second = per_minute / MINUTE * market.cell_share(dims)
+            every = min(DAY, max(rnd.uniform(2, 6) * HOUR, 5 / per_second))
+            mean = min(200.0, max(5.0, per_second * every * rnd.uniform(0.5, 1.5)))
+            cells.append(_PartnerCell(partner, dims, mean, every))
     return cells
 
 
@@ -622,8 +633,8 @@ def simulate(
     rnd, g = random.Random(seed), np.random.default_rng(seed)
     market, end = _build_market(rnd), start + days * DAY
     partners = rnd.sample(_PARTNERS, rnd.randint(2, 4))
-    cells = _partner_cells(rnd, market, partners, contacts_per_day)
     per_minute = contacts_per_day / _MEAN_CONTACTS / (DAY / MINUTE)
+    cells = _partner_cells(rnd, market, partners, per_minute)
     w = _World(g, rnd, market, _Emitter(rnd), start, end, per_minute, partners, cells)
     plans = _plan(rnd, max(4, round(0.7 * days)) if faults is None else faults, start, end)
     _background(w, next((plan for plan in plans if plan.pattern == "global-surge"), None))

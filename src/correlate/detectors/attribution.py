@@ -32,12 +32,14 @@ from correlate.lattice import Lattice
 
 @dataclass(frozen=True)
 class WindowCounts:
-    """Observed and expected distinct reporters per cell in one window, with dispersion and upper-tail p."""
+    """Observed and expected distinct reporters per cell in one window, with dispersion, upper-tail p, and
+    the batch factor (reporters per independent event) that the tests divide counts by."""
 
     observed: np.ndarray
     expected: np.ndarray
     dispersion: np.ndarray
     p_value: np.ndarray
+    batch: np.ndarray
 
 
 class Attribution:
@@ -81,7 +83,8 @@ class Attribution:
         child_rate = observed[child] / expected[child]
         if child_rate < self.ratio * rest_rate:
             return False
-        return binomial_sf(observed[child], observed[parent], share) < self.alpha
+        batch = max(self.counts.batch[child], self.counts.batch[parent])
+        return binomial_sf(observed[child] / batch, observed[parent] / batch, share) < self.alpha
 
     def rest_elevated(self, parent: int, children: list[int]) -> bool:
         observed, expected = self.counts.observed, self.counts.expected
@@ -89,7 +92,10 @@ class Attribution:
         rest_expected = expected[parent] - expected[children].sum()
         if rest_expected <= 1e-9:
             return False
-        p = negbin_sf(np.array([rest_observed]), np.array([rest_expected]), self.counts.dispersion[parent : parent + 1])
+        batch = self.counts.batch[parent]
+        p = negbin_sf(
+            np.array([rest_observed / batch]), np.array([rest_expected / batch]), self.counts.dispersion[parent]
+        )
         rest_excess = rest_observed / rest_expected - 1.0
         children_excess = observed[children].sum() / max(expected[children].sum(), 1e-12) - 1.0
         return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess

@@ -9,7 +9,11 @@ For each cell the expected number of new reporters in one step is ``level * hour
 - the hour-of-day and day-of-week factors are the cell's own shape, shrunk towards the shape of all contacts
   (the root cell) until the cell has seen about fifty reports per bin. Quiet cells borrow the centre's rhythm;
   a busy region in another time zone earns its own.
-- the dispersion (how much burstier than Poisson the cell's window counts are) is estimated by the method of
+- the batch factor is sum(size^2) / sum(size) over the records that reached the cell: 1 for single reports,
+  about 15 for a cell fed by a partner's aggregates of 5 to 25 reporters. A count made of batches is
+  compound Poisson, with variance ``batch * mean``, so tests divide counts by it: a partner's routine batch
+  is one event, while a batch far larger than usual still stands out.
+- the dispersion (how much burstier than that the cell's window counts are) is estimated by the method of
   moments on non-overlapping windows, shrunk towards the average of all cells, and widened by the uncertainty
   of the level itself, which matters for cells with little history.
 """
@@ -23,6 +27,8 @@ WEEKDAYS = 7
 # Own-shape weight: a bin's own rate gets half the say once it rests on this many reports (its noise is then
 # about 14%); quiet cells keep the rhythm of all contacts.
 _REPORTS_PER_BIN = 50.0
+# Batch-factor prior: as if the cell had first seen this many single reports.
+_BATCH_PRIOR_REPORTS = 20.0
 # Dispersion prior weight, in windows' worth of evidence.
 _DISPERSION_PRIOR_WINDOWS = 50.0
 _MAX_DISPERSION = 2.0
@@ -61,6 +67,8 @@ class SeasonalBaseline:
         self.weekday_exposure = np.zeros((capacity, WEEKDAYS))
         self.hour_factor = np.ones((capacity, HOURS))
         self.weekday_factor = np.ones((capacity, WEEKDAYS))
+        self.size_sum = np.zeros(capacity)
+        self.size_square_sum = np.zeros(capacity)
         self.moment_sum = np.zeros(capacity)
         self.square_sum = np.zeros(capacity)
         self.windows_seen = np.zeros(capacity)
@@ -74,7 +82,9 @@ class SeasonalBaseline:
         capacity = len(self.rate_sum)
         if size > capacity:
             new_capacity = max(size, capacity * 2)
-            for name in ("rate_sum", "shape_sum", "moment_sum", "square_sum", "windows_seen"):
+            for name in (
+                "rate_sum", "shape_sum", "moment_sum", "square_sum", "windows_seen", "size_sum", "size_square_sum"
+            ):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
             for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
@@ -103,6 +113,11 @@ class SeasonalBaseline:
         """Expected new reporters per cell in one step at this hour of this weekday."""
         return self.level() * self.seasonal(hour, weekday)
 
+    def batch(self) -> np.ndarray:
+        """Reporters per independent event, per cell (1 for cells of single reports)."""
+        n = self.size
+        return (self.size_square_sum[:n] + _BATCH_PRIOR_REPORTS) / (self.size_sum[:n] + _BATCH_PRIOR_REPORTS)
+
     def dispersion(self) -> np.ndarray:
         """Window-count dispersion per cell, including the uncertainty of a level learned from few reports."""
         n = self.size
@@ -116,15 +131,29 @@ class SeasonalBaseline:
 
     # -- learning ------------------------------------------------------------------------------------------
     def learn(
-        self, hour: int, weekday: int, counts: np.ndarray, expected: np.ndarray, unusual: np.ndarray
+        self,
+        hour: int,
+        weekday: int,
+        counts: np.ndarray,
+        squares: np.ndarray,
+        expected: np.ndarray,
+        unusual: np.ndarray,
     ) -> None:
-        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
+        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess.
+
+        ``squares`` is the sum over the step's records of (reporters per record)^2, for the batch factor.
+        """
         n = self.size
-        spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
-        ordinary = np.minimum(counts, expected + 3.0 * spread + 1.0)
+        batch = self.batch()
+        spread = np.sqrt(batch * expected * (1.0 + expected * self.global_dispersion))
+        ordinary = np.minimum(counts, expected + 3.0 * spread + batch)
         damped = expected + self.excess_learning_rate * (counts - expected)
         learned = np.where(unusual, np.minimum(damped, ordinary), ordinary)
         self.rate_sum[:n] = self._level_decay * self.rate_sum[:n] + learned
+        # How reports arrive (one by one, or in a partner's batches) is learned even from unusual steps: the
+        # first routine batch would otherwise mark the cell unusual and never be learned.
+        self.size_sum[:n] = self._level_decay * self.size_sum[:n] + counts
+        self.size_square_sum[:n] = self._level_decay * self.size_square_sum[:n] + squares
         self.shape_sum[:n] = self._level_decay * self.shape_sum[:n] + self.seasonal(hour, weekday)
         # Each bin's exposure is the other factor's shape at the time, so that a weekday seen only through its
         # quiet night hours so far is not mistaken for a quiet weekday (and likewise for hours).
@@ -141,8 +170,10 @@ class SeasonalBaseline:
         """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2."""
         n = self.size
         decay = _half_life_decay(self._dispersion_half_life / (windows * self.step))
-        capped = np.minimum(observed, expected + 5.0 * np.sqrt(expected * (1.0 + expected)) + 2.0)
-        moment = np.where(usable, (capped - expected) ** 2 - expected, 0.0)
+        batch = self.batch()
+        capped = np.minimum(observed, expected + 5.0 * np.sqrt(batch * expected * (1.0 + expected)) + 2.0 * batch)
+        moment = np.where(usable, ((capped - expected) ** 2 - batch * expected) / batch**2, 0.0)
+        expected = expected / batch  # dispersion is estimated in units of independent events
         square = np.where(usable, expected**2, 0.0)
         self.moment_sum[:n] = decay * self.moment_sum[:n] + moment
         self.square_sum[:n] = decay * self.square_sum[:n] + square

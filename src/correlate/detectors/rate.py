@@ -79,8 +79,9 @@ class RateDetector:
         self._step_number = 0
         self._first_step: int | None = None
         self._hour: int | None = None
-        self._pending: dict[Profile, int] = defaultdict(int)
+        self._pending: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, sum of squares
         self._dispersion: np.ndarray | None = None
+        self._batch = np.ones(1)
         self._testable_cache: np.ndarray | None = None
         self._testable_hour = -1.0
         self.lattice = Lattice(max_depth=max_depth, dimensions=dimensions, on_new_cell=self._on_new_cell)
@@ -88,7 +89,9 @@ class RateDetector:
     # -- Detector protocol ---------------------------------------------------------------------------------
     def observe(self, contact: StitchedContact) -> None:
         if contact.reporters:
-            self._pending[contact.profile] += contact.reporters
+            tally = self._pending[contact.profile]
+            tally[0] += contact.reporters
+            tally[1] += contact.reporters * contact.reporters
 
     def close_step(self, step_end: float) -> list[Finding]:
         step_start = step_end - self.step
@@ -97,7 +100,7 @@ class RateDetector:
             if not self._pending:
                 return []  # nothing seen yet: the history starts with the first contact, whatever came before
             self._first_step = self._step_number
-        counts = self._take_counts()
+        counts, squares = self._take_counts()
         hour, weekday = _hour_and_weekday(step_start)
         if hour != self._hour:
             self._baseline.refresh_shape()
@@ -107,9 +110,10 @@ class RateDetector:
         self._slide(counts, expected)
         if self._dispersion is None or len(self._dispersion) != n:
             self._dispersion = self._baseline.dispersion()
-        findings = self._score(step_end, self._dispersion) if self._warmed_up() else []
+            self._batch = self._baseline.batch()
+        findings = self._score(step_end, self._dispersion, self._batch) if self._warmed_up() else []
         unusual = self._last_p[:n] < self.elevated_p
-        self._baseline.learn(hour, weekday, counts, expected, unusual)
+        self._baseline.learn(hour, weekday, counts, squares, expected, unusual)
         shortest = int(np.argmin(self._window_steps))
         if self._warmed_up() and self._step_number % self._window_steps[shortest] == 0:
             usable = (self._step_number - self._created[:n] >= self._window_steps[shortest]) & ~unusual
@@ -150,17 +154,20 @@ class RateDetector:
         return tuple(sorted(found))
 
     # -- counting ------------------------------------------------------------------------------------------
-    def _take_counts(self) -> np.ndarray:
+    def _take_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Reporters per cell this step, and the sum of squared reporters per record (for the batch factor)."""
         for profile in self._pending:
             self.lattice.cells_of(profile)  # creates new cells before the arrays are sized
         n = len(self.lattice)
         self._grow(n)
         if not self._pending:
-            return np.zeros(n)
+            return np.zeros(n), np.zeros(n)
         cells = [self.lattice.cells_of(profile) for profile in self._pending]
-        weights = np.repeat(np.fromiter(self._pending.values(), dtype=np.float64), [len(c) for c in cells])
+        index = np.concatenate(cells)
+        sizes = np.repeat(np.array(list(self._pending.values()), dtype=np.float64), [len(c) for c in cells], axis=0)
         self._pending.clear()
-        return np.bincount(np.concatenate(cells), weights=weights, minlength=n)
+        counts = np.bincount(index, weights=sizes[:, 0], minlength=n)
+        return counts, np.bincount(index, weights=sizes[:, 1], minlength=n)
 
     def _slide(self, counts: np.ndarray, expected: np.ndarray) -> None:
         n = len(counts)
@@ -185,22 +192,27 @@ class RateDetector:
             self._testable_cache, self._testable_hour = testable, hour
         return self._testable_cache
 
-    def _score(self, step_end: float, dispersion: np.ndarray) -> list[Finding]:
+    def _score(self, step_end: float, dispersion: np.ndarray, batch: np.ndarray) -> list[Finding]:
+        """Test every cell in every window (in units of independent events), then attribute."""
         n = len(self.lattice)
         observed, expected = self._observed[:, :n], self._expected[:, :n]  # one row per window
         # A cell below min_reporters cannot raise a finding, so it spends none of the false-alarm budget.
         able = self._testable(n)[None, :] & (observed >= self.min_reporters)
         tested = int(able.sum())
         threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
-        candidates = able & (observed > expected + 1.5 * np.sqrt(expected * (1.0 + expected * dispersion)))
+        events, expected_events = observed / batch, expected / batch
+        spread = np.sqrt(expected_events * (1.0 + expected_events * dispersion))
+        candidates = able & (events > expected_events + 1.5 * spread)
         p_value = np.ones_like(observed)
         if candidates.any():
             rows, cells = np.nonzero(candidates)
-            p_value[rows, cells] = negbin_sf(observed[rows, cells], expected[rows, cells], dispersion[cells])
+            p_value[rows, cells] = negbin_sf(
+                events[rows, cells], expected_events[rows, cells], dispersion[cells]
+            )
         self._last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
         for w in np.flatnonzero((p_value < threshold).any(axis=1)):
-            counts = WindowCounts(observed[w], expected[w], dispersion, p_value[w])
+            counts = WindowCounts(observed[w], expected[w], dispersion, p_value[w], batch)
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
             for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold)).items():

@@ -66,7 +66,7 @@ _NEGATION = re.compile(r"\b(can|do|does|did|is|are|was|were|could|would|should|h
 _NEGATED = {"can": "cant", "will": "wont"}
 _FILLER_WORDS: Final = (  # words that carry no symptom: articles, pronouns, greetings
     "a an the my i im ive me we our you your it its is am are be been to of for and so just please pls hi "
-    "hello hey thanks thank any some this that there again still"
+    "hello hey thanks thank any some this that there again still urgent help"
 )
 _FILLER: Final = frozenset(_FILLER_WORDS.split())
 

@@ -13,10 +13,12 @@ first (in their order), then the others by name. No shared value, no finding. A 
 each owned dimension (one sub-cluster per brand), so that a rare fault on one brand is not hidden by the same
 words about another. A symptom reports at most one cluster per step: its most significant.
 
-Rarity (the rule). ``H`` is the reporters of the symptom and of its neighbours (symptoms that had
-``min_customers`` reporters, within similarity minus 0.15 of one of the cluster's texts: stray misspellings of
-a common complaint are no new fault) who left the window in the ``rarity_horizon`` before it, on the cluster's
-scope, each customer once per window. ``span`` is how long the detector has watched, at most the horizon.
+Rarity (the rule). History is the reporters who left the window in the ``rarity_horizon`` before it, each
+customer once per window; ``span`` is how long the detector has watched, at most the horizon. For the symptom
+and its neighbours (symptoms that had ``min_customers`` reporters, within similarity minus 0.15 of one of the
+cluster's texts: stray misspellings of a common complaint are no new fault), ``H`` is the larger of their
+history on the scope and their history everywhere times the scope's share of all texts (an everyday complaint
+on a small scope is still an everyday complaint).
 
 * ``expected = (H + 0.5) * window / max(span, window)`` reporters per window; the half reporter is a prior
   that keeps a young detector cautious (after an hour of watching it needs five reporters, after a day three).
@@ -25,8 +27,7 @@ scope, each customer once per window. ``span`` is how long the detector has watc
   peaks of common complaints are other detectors' work.
 * ``p_value = P(X >= observed)`` for ``X ~ Poisson(expected)``; a rare cluster is reported when
   ``p_value <= alpha / tests``, ``tests`` being the clusters evaluated at this step (Bonferroni).
-* Warm-up: nothing is reported before the detector has watched one ``window``, so that every-day complaints
-  are seen at least once before anything is called rare.
+* Warm-up: nothing is reported before the detector has watched one ``window``.
 
 Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
 ``window + rarity_horizon`` after it was last seen, a one-off (one reporter ever) a day after. Causality: a
@@ -38,19 +39,47 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Final, NamedTuple
 
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
 from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts
-from correlate.scope import Scope, make_scope, related
+from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
 
 _DAY: Final = 86_400.0
 _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certainty
 _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
 _NEIGHBOUR_SLACK: Final = 0.15  # rarity also counts symptoms this much less similar than the clustering
+
+
+class _ScopeCounts:
+    """Reporters per scope over a sliding horizon; each entry counts towards every scope its profile is in."""
+
+    __slots__ = ("counts", "entries")
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[float, tuple[Scope, ...], int]] = deque()
+        self.counts: dict[Scope, int] = {}
+
+    def add(self, ts: float, scopes: tuple[Scope, ...], weight: int) -> None:
+        self.entries.append((ts, scopes, weight))
+        for scope in scopes:
+            self.counts[scope] = self.counts.get(scope, 0) + weight
+
+    def count(self, scope: Scope, since: float) -> int:
+        entries, counts = self.entries, self.counts
+        while entries and entries[0][0] < since:
+            _, scopes, weight = entries.popleft()
+            for old in scopes:
+                left = counts[old] - weight
+                if left:
+                    counts[old] = left
+                else:
+                    del counts[old]
+        return counts.get(scope, 0)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -76,12 +105,11 @@ class _Symptom:
     profiles: dict[Profile, int] = field(default_factory=dict)  # pooled profile -> reporters in the window
     volume: int = 0  # distinct reporters in the window
     counted: dict[str, float] = field(default_factory=dict)  # reporter -> when last counted
-    history: deque[tuple[float, Profile, int]] = field(default_factory=deque)
-    by_profile: dict[Profile, int] = field(default_factory=dict)  # history totals per profile
+    history: _ScopeCounts = field(default_factory=_ScopeCounts)
     last_seen: float = float("-inf")
     described: int = 0  # reporters ever counted
-    version: int = 0  # bumped whenever the window or the history changes
-    scored: tuple[int, list[tuple[Scope, int, int]]] = (-1, [])  # (version, [(scope, observed, seen)])
+    version: int = 0  # bumped whenever the window changes
+    clusters: tuple[int, list[tuple[Scope, int]]] = (-1, [])  # (version, [(scope, observed)])
 
 
 class _Cluster(NamedTuple):
@@ -134,6 +162,8 @@ class SymptomDetector:
         self._crowded: dict[int, None] = {}  # symptoms with min_customers reporters in the window
         self._established: dict[int, None] = {}  # symptoms with min_customers reporters ever (in memory)
         self._hot: dict[tuple[int, Scope], None] = {}  # reported clusters still holding min_customers
+        self._volume = _ScopeCounts()  # reporters of any text, per scope: each scope's share of all texts
+        self._scopes_of: dict[Profile, tuple[Scope, ...]] = {}
         self._first_ts: float | None = None  # the first contact seen, with or without text
 
     def observe(self, contact: StitchedContact) -> None:
@@ -148,14 +178,21 @@ class SymptomDetector:
         self._forget_expired(step_end)
         first_ts = window_start if self._first_ts is None else self._first_ts
         span = min(self.rarity_horizon, max(0.0, window_start - first_ts))
-        clusters = [c for sid in self._crowded for c in self._evaluate(sid, window_start, span)]
+        since = window_start - self.rarity_horizon
+        self._volume.count((), since)  # drop what left the horizon
+        clusters = [
+            self._cluster(sid, scope, observed, [sid], since, span)
+            for sid in self._crowded
+            for scope, observed in self._clusters(sid)
+        ]
         threshold = self.alpha / max(1, len(clusters))
         best: dict[int, _Cluster] = {}
         hot: dict[tuple[int, Scope], None] = {}
         for cluster in clusters:
             qualifies = span >= self.window and cluster.rare and cluster.p_value <= threshold
             if qualifies:  # confirm against the symptom's neighbourhood
-                cluster = self._with_neighbours(cluster, window_start, span)
+                near = self._neighbours(cluster.symptom, cluster.scope)
+                cluster = self._cluster(cluster.symptom, cluster.scope, cluster.observed, near, since, span)
                 qualifies = cluster.rare and cluster.p_value <= threshold
             if qualifies or (cluster.symptom, cluster.scope) in self._hot:
                 hot[cluster.symptom, cluster.scope] = None
@@ -184,7 +221,7 @@ class SymptomDetector:
         """A reported cluster on this scope (or one containing or inside it) still has ``min_customers``."""
         return any(related(scope, hot_scope) for _, hot_scope in self._hot)
 
-    # Learning: contacts join their symptom's window, leave it into its history, which ends at the horizon.
+    # Learning: contacts join their symptom's window, then leave it into the history, kept for the horizon.
 
     def _take_pending(self, step_end: float) -> None:
         pending = self._pending
@@ -242,8 +279,9 @@ class SymptomDetector:
             if symptom.counted.get(member.reporter) == member.ts:
                 del symptom.counted[member.reporter]
             if member.weight:
-                symptom.history.append((member.ts, member.profile, member.weight))
-                symptom.by_profile[member.profile] = symptom.by_profile.get(member.profile, 0) + member.weight
+                scopes = self._scopes(member.profile)
+                symptom.history.add(member.ts, scopes, member.weight)
+                self._volume.add(member.ts, scopes, member.weight)
             if symptom.volume < self.min_customers:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
@@ -267,6 +305,18 @@ class SymptomDetector:
         symptom.volume += sign * reporter.reporters
         symptom.version += 1
 
+    def _scopes(self, profile: Profile) -> tuple[Scope, ...]:
+        """Every scope of at most ``max_depth`` pairs that contains the profile, the empty scope first."""
+        scopes = self._scopes_of.get(profile)
+        if scopes is None:
+            pairs = [pair for pair in profile if self._allowed is None or pair[0] in self._allowed]
+            depths = range(1, min(self.max_depth, len(pairs)) + 1)
+            scopes = ((), *(scope for depth in depths for scope in combinations(pairs, depth)))
+            if len(self._scopes_of) >= 1 << 16:
+                self._scopes_of.clear()
+            self._scopes_of[profile] = scopes
+        return scopes
+
     def _forget_expired(self, now: float) -> None:
         while self._expiries and self._expiries[0][0] <= now:
             symptom_id = self._expiries.popleft()[1]
@@ -276,52 +326,48 @@ class SymptomDetector:
                 self._established.pop(symptom_id, None)
                 self._index.forget(symptom_id)
 
-    def _history(self, symptom: _Symptom, scope: Scope, since: float) -> int:
-        history, totals = symptom.history, symptom.by_profile
-        while history and history[0][0] < since:
-            _, profile, weight = history.popleft()
-            left = totals[profile] - weight
-            if left:
-                totals[profile] = left
-            else:
-                del totals[profile]
-        return sum(n for profile, n in totals.items() if all(pair in profile for pair in scope))
-
     # Scoring, from reporters pooled by profile: a step costs per distinct profile, not per contact.
 
-    def _evaluate(self, symptom_id: int, window_start: float, span: float) -> list[_Cluster]:
+    def _clusters(self, symptom_id: int) -> list[tuple[Scope, int]]:
+        """(scope, distinct reporters) of the symptom's clusters in the window, recounted when it changed."""
         symptom = self._symptoms[symptom_id]
-        version, counts = symptom.scored
-        if version != symptom.version:  # unchanged symptoms keep their counts (history exact to one window)
-            by_scope: dict[Scope, tuple[Scope, int, int]] = {}
+        version, clusters = symptom.clusters
+        if version != symptom.version:
+            by_scope: dict[Scope, int] = {}
             for group in self._groups(list(symptom.profiles.items())):
                 observed = sum(n for _, n in group)
                 scope = self._scope([profile for profile, _ in group])
                 if observed >= self.min_customers and scope and scope not in by_scope:
-                    seen = self._history(symptom, scope, window_start - self.rarity_horizon)
-                    by_scope[scope] = (scope, observed, seen)
-            counts = list(by_scope.values())
-            symptom.scored = (symptom.version, counts)
-        return [self._cluster(symptom_id, scope, observed, seen, span) for scope, observed, seen in counts]
+                    by_scope[scope] = observed
+            clusters = list(by_scope.items())
+            symptom.clusters = (symptom.version, clusters)
+        return clusters
 
-    def _cluster(self, symptom_id: int, scope: Scope, observed: int, seen: int, span: float) -> _Cluster:
-        """The rarity rule of the module docstring, for ``seen`` reporters in the history on the scope."""
+    def _cluster(
+        self, symptom_id: int, scope: Scope, observed: int, near: list[int], since: float, span: float
+    ) -> _Cluster:
+        """The rarity rule of the module docstring, with the history of the symptoms ``near``."""
+        here = everywhere = 0
+        for sid in near:
+            symptom = self._symptoms.get(sid)
+            if symptom is not None:
+                here += symptom.history.count(scope, since)
+                everywhere += symptom.history.counts.get((), 0)
+        volume = self._volume.counts
+        seen = max(here, everywhere * volume.get(scope, 0) / max(1, volume.get((), 0)))
         expected = (seen + _PRIOR) * self.window / max(span, self.window)
         rare = seen * _DAY / max(span, _DAY) < self.min_customers
         p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported
         return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
 
-    def _with_neighbours(self, cluster: _Cluster, window_start: float, span: float) -> _Cluster:
-        """The cluster re-scored with the history of every symptom near one of its texts."""
-        near = dict.fromkeys([cluster.symptom])
-        texts = self._texts(self._symptoms[cluster.symptom], cluster.scope)
+    def _neighbours(self, symptom_id: int, scope: Scope) -> list[int]:
+        """The symptom and the established symptoms near one of its texts in the cluster on ``scope``."""
+        near = dict.fromkeys([symptom_id])
+        texts = self._texts(self._symptoms[symptom_id], scope)
+        loose = self.similarity - _NEIGHBOUR_SLACK
         for sketch in {sketch.normalised: sketch for sketch, _ in texts.values()}.values():
-            loose = self.similarity - _NEIGHBOUR_SLACK
             near.update(dict.fromkeys(self._index.neighbours(sketch, loose, self._established)))
-        since = window_start - self.rarity_horizon
-        symptoms = [self._symptoms[sid] for sid in near if sid in self._symptoms]
-        seen = sum(self._history(symptom, cluster.scope, since) for symptom in symptoms)
-        return self._cluster(cluster.symptom, cluster.scope, cluster.observed, seen, span)
+        return list(near)
 
     def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
         """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
@@ -353,4 +399,4 @@ class SymptomDetector:
         common = dict(set(profiles[0]).intersection(*profiles[1:]))
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
-        return make_scope((name, common[name]) for name in (owned + others)[: self.max_depth])
+        return tuple(sorted((name, common[name]) for name in (owned + others)[: self.max_depth]))

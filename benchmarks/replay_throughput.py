@@ -1,0 +1,90 @@
+"""Replay throughput and peak memory, beside bare ``json.loads`` on the same file, in one run.
+
+    python benchmarks/replay_throughput.py            # 14 days x 20,000 contacts/day, simulated
+    python benchmarks/replay_throughput.py --input contacts.jsonl
+
+Targets (issue 2): >= 50,000 contacts/s on one core, >= 1/3 of json.loads throughput on the same file,
+<= 500 MB peak for 14 days x 20k contacts/day. The machine may be noisy: read the ratio, not the absolute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PEAK_SCRIPT = """
+import resource, sys, time
+from correlate.config import Settings
+from correlate.engine import Engine
+from correlate.replay import replay
+lines = open(sys.argv[1], 'rb').readlines()
+with open(__import__('os').devnull, 'wb') as sink:
+    start = time.perf_counter()
+    replay(Engine(Settings()), lines, sink, sink)
+    elapsed = time.perf_counter() - start
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def simulate(days: float, per_day: int, seed: int, folder: Path) -> Path:
+    contacts = folder / "contacts.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "correlate.cli", "simulate", "--seed", str(seed), "--days", str(days),
+         "--per-day", str(per_day), "--output", str(contacts), "--truth", str(folder / "truth.jsonl")],
+        check=True,
+    )
+    return contacts
+
+
+def json_loads_rate(lines: list[bytes], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for line in lines:
+            json.loads(line)
+        best = min(best, time.perf_counter() - start)
+    return len(lines) / best
+
+
+def replay_run(path: Path) -> tuple[float, int]:
+    """(seconds in replay, peak RSS in KiB) from a fresh process, so memory is the replay's own."""
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], check=True, capture_output=True, text=True)
+    seconds, peak = out.stdout.split()
+    return float(seconds), int(peak)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, help="contacts JSONL (default: simulate one)")
+    parser.add_argument("--days", type=float, default=14.0)
+    parser.add_argument("--per-day", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = args.input or simulate(args.days, args.per_day, args.seed, Path(folder))
+        lines = path.read_bytes().splitlines()
+        size_mb = os.path.getsize(path) / 1e6
+        parse = json_loads_rate(lines, args.repeats)
+        runs = [replay_run(path) for _ in range(args.repeats)]
+        seconds = min(s for s, _ in runs)
+        peak_mb = max(p for _, p in runs) / 1024
+    rate = len(lines) / seconds
+    print(f"input: {len(lines):,} contacts, {size_mb:.0f} MB")
+    print(f"json.loads line by line : {parse:12,.0f} contacts/s")
+    print(f"correlate replay        : {rate:12,.0f} contacts/s  (best of {args.repeats}, one core)")
+    print(f"replay / json.loads     : {rate / parse:12.2f}   (target >= 0.33)")
+    print(f"replay peak memory      : {peak_mb:12,.0f} MB     (target <= 500 MB)")
+    print(f"benchmark process rss   : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:12,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
