@@ -139,7 +139,7 @@ def test_misspellings_of_an_everyday_complaint_are_not_a_new_fault() -> None:
     sketcher, index = Sketcher(), SymptomIndex(0.6)
     common, misspelt = (sketcher.sketch(text) or pytest.fail(text) for text in (remote, stray))
     assert index.assign(common) != index.assign(misspelt)  # too far to be one symptom...
-    assert index.neighbours(misspelt, 0.45, [index.assign(common)])  # ...near enough to be its neighbour
+    assert index.neighbours([misspelt], 0.45, [index.assign(common)])  # ...near enough to be its neighbour
     daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", remote) for n in range(36)]
     strays = burst(T0 + 3 * DAY + 10, [stray] * 3)
     _, findings = replay([*daily, *strays])

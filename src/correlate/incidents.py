@@ -123,7 +123,7 @@ class IncidentBook:
         events: list[dict[str, Any]] = []
         supported: set[str] = set()
         for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
-            incident = self._belongs_to(finding)
+            incident = self._belongs_to(finding, implied)
             if incident is None:
                 incident = self._open(finding, recent)
                 events.append(self._event("opened", incident, step_end, implied))
@@ -144,10 +144,13 @@ class IncidentBook:
         return events
 
     # -- matching findings to incidents --------------------------------------------------------------------
-    def _belongs_to(self, finding: Finding) -> Incident | None:
+    def _belongs_to(self, finding: Finding, implied: Callable[[Scope], Scope]) -> Incident | None:
+        """The open incident whose scope contains, or is contained in, the finding's (implied values added:
+        a finding on a model belongs to the incident on its brand)."""
+        scope = (*finding.scope, *implied(finding.scope))
         for incident_id in sorted(self.open):
             incident = self.open[incident_id]
-            if related(incident.scope, finding.scope):
+            if related((*incident.scope, *implied(incident.scope)), scope):
                 return incident
         return None
 

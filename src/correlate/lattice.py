@@ -34,6 +34,7 @@ class Lattice:
         dimensions: Sequence[str] | None = None,
         max_values: int = 5000,
         on_new_cell: Callable[[int, Scope], None] | None = None,
+        implied_parents: Callable[[Scope], list[Scope]] | None = None,
     ) -> None:
         self.max_depth = max_depth
         self.dimensions = None if dimensions is None else frozenset(dimensions)
@@ -44,6 +45,7 @@ class Lattice:
         self._values_seen: dict[str, set[str]] = {}
         self._cells_of: dict[Profile, np.ndarray] = {}
         self._on_new_cell = on_new_cell
+        self._implied_parents = implied_parents
         self.cell(ROOT)
 
     def __len__(self) -> int:
@@ -68,8 +70,16 @@ class Lattice:
         return cells
 
     def parent_cells(self, cell: int) -> list[int]:
-        """Indices of the cell's parents that exist, the root excluded."""
-        return [self.index[p] for p in parents(self.scopes[cell]) if p and p in self.index]
+        """Indices of the cell's parents that exist, the root excluded.
+
+        Besides the scopes with one value fewer, a parent may be implied: every contact of
+        ``{device_model: Air2}`` is also in ``{device_brand: Arcus}``, though the lattice has no edge there.
+        """
+        scope = self.scopes[cell]
+        candidates = parents(scope)
+        if self._implied_parents is not None:
+            candidates += self._implied_parents(scope)
+        return sorted({self.index[p] for p in candidates if p and p in self.index})
 
     def _build(self, profile: Profile) -> np.ndarray:
         pairs = [pair for pair in profile if self._admits(*pair)]

@@ -32,14 +32,16 @@ from correlate.lattice import Lattice
 
 @dataclass(frozen=True)
 class WindowCounts:
-    """Observed and expected distinct reporters per cell in one window, with dispersion, upper-tail p, and
-    the batch factor (reporters per independent event) that the tests divide counts by."""
+    """Per cell, in one window: observed and expected reporters (effect sizes), observed and expected
+    independent events (single reports plus partner records: what the share tests count), dispersion, and the
+    cell's upper-tail p-value."""
 
     observed: np.ndarray
     expected: np.ndarray
+    events: np.ndarray
+    expected_events: np.ndarray
     dispersion: np.ndarray
     p_value: np.ndarray
-    batch: np.ndarray
 
 
 class Attribution:
@@ -57,8 +59,9 @@ class Attribution:
         for cell in sorted(self._elevated):
             scope = lattice.scopes[cell]
             for parent in lattice.parent_cells(cell):
-                (extra_dimension,) = {name for name, _ in scope} - {name for name, _ in lattice.scopes[parent]}
-                self._children[parent][extra_dimension].append(cell)
+                extra = {name for name, _ in scope} - {name for name, _ in lattice.scopes[parent]}
+                if len(extra) == 1:  # a child by one more value, not by implication
+                    self._children[parent][extra.pop()].append(cell)
         self._resolved: dict[int, frozenset[int]] = {}
 
     def causes(self, significant: Iterable[int]) -> dict[int, float]:
@@ -83,19 +86,20 @@ class Attribution:
         child_rate = observed[child] / expected[child]
         if child_rate < self.ratio * rest_rate:
             return False
-        batch = max(self.counts.batch[child], self.counts.batch[parent])
-        return binomial_sf(observed[child] / batch, observed[parent] / batch, share) < self.alpha
+        events, expected_events = self.counts.events, self.counts.expected_events
+        event_share = expected_events[child] / expected_events[parent] if expected_events[parent] > 0 else share
+        return binomial_sf(events[child], events[parent], min(event_share, 1.0)) < self.alpha
 
     def rest_elevated(self, parent: int, children: list[int]) -> bool:
         observed, expected = self.counts.observed, self.counts.expected
+        events, expected_events = self.counts.events, self.counts.expected_events
         rest_observed = observed[parent] - observed[children].sum()
         rest_expected = expected[parent] - expected[children].sum()
-        if rest_expected <= 1e-9:
+        rest_events = events[parent] - events[children].sum()
+        rest_expected_events = expected_events[parent] - expected_events[children].sum()
+        if rest_expected <= 1e-9 or rest_expected_events <= 1e-9:
             return False
-        batch = self.counts.batch[parent]
-        p = negbin_sf(
-            np.array([rest_observed / batch]), np.array([rest_expected / batch]), self.counts.dispersion[parent]
-        )
+        p = negbin_sf(np.array([rest_events]), np.array([rest_expected_events]), self.counts.dispersion[parent])
         rest_excess = rest_observed / rest_expected - 1.0
         children_excess = observed[children].sum() / max(expected[children].sum(), 1e-12) - 1.0
         return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess

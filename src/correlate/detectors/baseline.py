@@ -5,15 +5,13 @@ For each cell the expected number of new reporters in one step is ``level * hour
 - ``level`` is an exponentially weighted rate of seasonally adjusted counts. Its half-life (a day by default) is
   short enough to follow slow drift — a brand whose market share triples in two weeks is always within ~12% of
   its baseline — and long enough that a fault of a few hours barely moves it, all the more because cells that
-  are out of the ordinary learn only a tenth of their excess.
+  are out of the ordinary learn only a tenth of their excess. That damping fades as a cell stays unusual
+  (over about six hours): a lasting change is the new normal, and a drifting cell must not fall further
+  behind because it is behind.
 - the hour-of-day and day-of-week factors are the cell's own shape, shrunk towards the shape of all contacts
   (the root cell) until the cell has seen about fifty reports per bin. Quiet cells borrow the centre's rhythm;
   a busy region in another time zone earns its own.
-- the batch factor is sum(size^2) / sum(size) over the records that reached the cell: 1 for single reports,
-  about 15 for a cell fed by a partner's aggregates of 5 to 25 reporters. A count made of batches is
-  compound Poisson, with variance ``batch * mean``, so tests divide counts by it: a partner's routine batch
-  is one event, while a batch far larger than usual still stands out.
-- the dispersion (how much burstier than that the cell's window counts are) is estimated by the method of
+- the dispersion (how much burstier than Poisson the cell's window counts are) is estimated by the method of
   moments on non-overlapping windows, shrunk towards the average of all cells, and widened by the uncertainty
   of the level itself, which matters for cells with little history.
 """
@@ -27,11 +25,11 @@ WEEKDAYS = 7
 # Own-shape weight: a bin's own rate gets half the say once it rests on this many reports (its noise is then
 # about 14%); quiet cells keep the rhythm of all contacts.
 _REPORTS_PER_BIN = 50.0
-# Batch-factor prior: as if the cell had first seen this many single reports.
-_BATCH_PRIOR_REPORTS = 20.0
 # Dispersion prior weight, in windows' worth of evidence.
 _DISPERSION_PRIOR_WINDOWS = 50.0
 _MAX_DISPERSION = 2.0
+# How long a cell's recent unusualness is remembered when deciding how much of its excess to learn.
+_UNUSUAL_HALF_LIFE = 6 * 3600.0
 
 
 def _half_life_decay(half_life_updates: float) -> float:
@@ -67,12 +65,12 @@ class SeasonalBaseline:
         self.weekday_exposure = np.zeros((capacity, WEEKDAYS))
         self.hour_factor = np.ones((capacity, HOURS))
         self.weekday_factor = np.ones((capacity, WEEKDAYS))
-        self.size_sum = np.zeros(capacity)
-        self.size_square_sum = np.zeros(capacity)
         self.moment_sum = np.zeros(capacity)
         self.square_sum = np.zeros(capacity)
         self.windows_seen = np.zeros(capacity)
         self.global_dispersion = 0.0
+        self.unusual_share = np.zeros(capacity)
+        self._unusual_decay = _half_life_decay(_UNUSUAL_HALF_LIFE / step)
 
     # -- cells ---------------------------------------------------------------------------------------------
     def grow(self, size: int) -> None:
@@ -82,9 +80,7 @@ class SeasonalBaseline:
         capacity = len(self.rate_sum)
         if size > capacity:
             new_capacity = max(size, capacity * 2)
-            for name in (
-                "rate_sum", "shape_sum", "moment_sum", "square_sum", "windows_seen", "size_sum", "size_square_sum"
-            ):
+            for name in ("rate_sum", "shape_sum", "moment_sum", "square_sum", "windows_seen", "unusual_share"):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
             for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
@@ -109,14 +105,19 @@ class SeasonalBaseline:
         n = self.size
         return self.hour_factor[:n, hour] * self.weekday_factor[:n, weekday]
 
-    def expected(self, hour: int, weekday: int) -> np.ndarray:
-        """Expected new reporters per cell in one step at this hour of this weekday."""
-        return self.level() * self.seasonal(hour, weekday)
+    def expected(self, hour_of_day: float, weekday: int) -> np.ndarray:
+        """Expected new reporters per cell in one step at this time of day (fractional hours) of this weekday.
 
-    def batch(self) -> np.ndarray:
-        """Reporters per independent event, per cell (1 for cells of single reports)."""
+        The hour factors are read as values at the middle of each hour and interpolated in between, so a
+        smooth daily curve is not turned into a staircase.
+        """
         n = self.size
-        return (self.size_square_sum[:n] + _BATCH_PRIOR_REPORTS) / (self.size_sum[:n] + _BATCH_PRIOR_REPORTS)
+        position = hour_of_day - 0.5
+        lower = int(np.floor(position)) % HOURS
+        upper = (lower + 1) % HOURS
+        blend = position - np.floor(position)
+        hourly = (1.0 - blend) * self.hour_factor[:n, lower] + blend * self.hour_factor[:n, upper]
+        return self.level() * hourly * self.weekday_factor[:n, weekday]
 
     def dispersion(self) -> np.ndarray:
         """Window-count dispersion per cell, including the uncertainty of a level learned from few reports."""
@@ -131,49 +132,46 @@ class SeasonalBaseline:
 
     # -- learning ------------------------------------------------------------------------------------------
     def learn(
-        self,
-        hour: int,
-        weekday: int,
-        counts: np.ndarray,
-        squares: np.ndarray,
-        expected: np.ndarray,
-        unusual: np.ndarray,
+        self, hour: int, weekday: int, counts: np.ndarray, expected: np.ndarray, unusual: np.ndarray
     ) -> None:
-        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess.
-
-        ``squares`` is the sum over the step's records of (reporters per record)^2, for the batch factor.
-        """
+        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
         n = self.size
-        batch = self.batch()
-        spread = np.sqrt(batch * expected * (1.0 + expected * self.global_dispersion))
-        ordinary = np.minimum(counts, expected + 3.0 * spread + batch)
-        damped = expected + self.excess_learning_rate * (counts - expected)
+        spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
+        ordinary = np.minimum(counts, expected + 3.0 * spread + 1.0)
+        share = self._unusual_decay * self.unusual_share[:n] + (1.0 - self._unusual_decay) * unusual
+        self.unusual_share[:n] = share
+        rate = np.maximum(self.excess_learning_rate, share)
+        damped = expected + rate * (counts - expected)
         learned = np.where(unusual, np.minimum(damped, ordinary), ordinary)
         self.rate_sum[:n] = self._level_decay * self.rate_sum[:n] + learned
-        # How reports arrive (one by one, or in a partner's batches) is learned even from unusual steps: the
-        # first routine batch would otherwise mark the cell unusual and never be learned.
-        self.size_sum[:n] = self._level_decay * self.size_sum[:n] + counts
-        self.size_square_sum[:n] = self._level_decay * self.size_square_sum[:n] + squares
         self.shape_sum[:n] = self._level_decay * self.shape_sum[:n] + self.seasonal(hour, weekday)
-        # Each bin's exposure is the other factor's shape at the time, so that a weekday seen only through its
-        # quiet night hours so far is not mistaken for a quiet weekday (and likewise for hours).
+        # A bin's exposure is what the level and the other factor expected at the time. So a weekday seen only
+        # through its quiet night hours is not mistaken for a quiet weekday, and a weekday first seen while a
+        # brand's share was a third of today's is not mistaken for a quiet one either: trend is not season.
+        level = self.level()
         self.hour_counts[:n, hour] = self._hour_decay * self.hour_counts[:n, hour] + learned
         self.hour_exposure[:n, hour] = (
-            self._hour_decay * self.hour_exposure[:n, hour] + self.weekday_factor[:n, weekday]
+            self._hour_decay * self.hour_exposure[:n, hour] + level * self.weekday_factor[:n, weekday]
         )
         self.weekday_counts[:n, weekday] = self._weekday_decay * self.weekday_counts[:n, weekday] + learned
         self.weekday_exposure[:n, weekday] = (
-            self._weekday_decay * self.weekday_exposure[:n, weekday] + self.hour_factor[:n, hour]
+            self._weekday_decay * self.weekday_exposure[:n, weekday] + level * self.hour_factor[:n, hour]
         )
 
-    def learn_dispersion(self, observed: np.ndarray, expected: np.ndarray, usable: np.ndarray, windows: int) -> None:
-        """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2."""
+    def learn_dispersion(
+        self, observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray, usable: np.ndarray, windows: int
+    ) -> None:
+        """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2.
+
+        Each window's deviation is winsorised at three standard deviations of the current model: a fault counts
+        like an ordinary bad hour instead of teaching the cell that anything goes, and a cell whose dispersion
+        is underestimated still pushes it up (nine is more than one).
+        """
         n = self.size
         decay = _half_life_decay(self._dispersion_half_life / (windows * self.step))
-        batch = self.batch()
-        capped = np.minimum(observed, expected + 5.0 * np.sqrt(batch * expected * (1.0 + expected)) + 2.0 * batch)
-        moment = np.where(usable, ((capped - expected) ** 2 - batch * expected) / batch**2, 0.0)
-        expected = expected / batch  # dispersion is estimated in units of independent events
+        spread = 3.0 * np.sqrt(expected * (1.0 + expected * dispersion))
+        capped = np.clip(observed, expected - spread, expected + spread)
+        moment = np.where(usable, (capped - expected) ** 2 - expected, 0.0)
         square = np.where(usable, expected**2, 0.0)
         self.moment_sum[:n] = decay * self.moment_sum[:n] + moment
         self.square_sum[:n] = decay * self.square_sum[:n] + square
@@ -192,7 +190,7 @@ class SeasonalBaseline:
         n = self.size
         counts, exposure = counts[:n], exposure[:n]
         bins = counts.shape[1]
-        seen = exposure > 0.5
+        seen = exposure > 0.5  # at least half a report was expected there
         rate = np.divide(counts, exposure, out=np.zeros_like(counts), where=seen)
         seen_bins = np.maximum(seen.sum(axis=1), 1)
         mean_rate = rate.sum(axis=1) / seen_bins

@@ -1,10 +1,11 @@
 """The rate detector: too many distinct customers in one cell, compared with what is normal for it right now.
 
-Each step it counts new reporters per cell (a customer counts once per window however many times they call;
-a partner's aggregated record counts as its ``count``), keeps sliding-window sums of observed and expected
-reporters for each window length, tests every cell with a negative-binomial upper tail, and keeps only the
-cells that beat a threshold set by a daily false-alarm budget spread over all cells tested. Attribution then
-turns the significant cells into the scopes at fault. Only after scoring does the baseline learn the step.
+Each step it counts new reporters per cell — single reports (a customer counts once per window however many
+times they call) and partner aggregates (a record counts as its ``count``) apart — keeps sliding-window sums
+for each window length, and tests every cell: single reports against their seasonal negative-binomial
+baseline, aggregates against their compound-Poisson one. A cell must beat a threshold set by a daily
+false-alarm budget spread over every test made. Attribution then turns the significant cells into the scopes
+at fault. Only after scoring does the baseline learn the step, which keeps the detector causal.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from correlate.detectors.aggregates import AggregateBaseline, compound_sf
 from correlate.detectors.attribution import Attribution, WindowCounts
 from correlate.detectors.base import Finding
 from correlate.detectors.baseline import SeasonalBaseline
+from correlate.detectors.common_mode import common_mode_factor
 from correlate.detectors.tail import negbin_sf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 
 DAY = 86_400.0
+# A value carried by this share of another value's contacts is implied by it (a model implies its brand).
+IMPLIED_SHARE = 0.98
+# ... once the implying value rests on at least this many reports.
+IMPLIED_EVIDENCE = 30.0
 
 
 class RateDetector:
@@ -34,7 +41,8 @@ class RateDetector:
       false_alarms_per_day: expected false findings per day over the whole lattice;
       min_reporters: a finding needs at least this many distinct reporters in its window;
       elevated_p: p-value under which a cell counts as still elevated (attribution, learning, resolving);
-      attribution_ratio: how much faster than its siblings a child must be running to carry a fault of its own.
+      attribution_ratio: how much faster than its siblings a child must be running to carry a fault of its own;
+      max_depth, dimensions: the lattice; level_half_life: how fast a cell's level follows drift.
     """
 
     kind = "rate"
@@ -64,61 +72,93 @@ class RateDetector:
         self.dimensions = dimensions
         self.level_half_life = level_half_life
 
-        self._window_steps = [max(1, round(w / step)) for w in self.windows]
-        self._window_lengths = np.asarray(self._window_steps)
-        self._ring_length = max(self._window_steps)
-        self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
+        self._window_steps = np.asarray([max(1, round(w / step)) for w in self.windows])
+        self._ring_length = int(self._window_steps.max())
         self._warmup_steps = round(warmup / step)
+        self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
+        self._aggregates = AggregateBaseline(step)
         self._created = np.zeros(64, dtype=np.int64)
         self._seeded = np.zeros(64, dtype=bool)
-        self._counts_ring = np.zeros((self._ring_length, 64))
-        self._expected_ring = np.zeros((self._ring_length, 64))
-        self._observed = np.zeros((len(self.windows), 64))
-        self._expected = np.zeros((len(self.windows), 64))
+        # Rings hold the last steps (rows) per cell (columns); window sums hold one row per window length.
+        kinds = ("singles", "expected", "aggregated", "records")
+        self._rings = {name: np.zeros((self._ring_length, 64)) for name in kinds}
+        self._sums = {name: np.zeros((len(self.windows), 64)) for name in kinds}
         self._last_p = np.ones(64)
         self._step_number = 0
         self._first_step: int | None = None
         self._hour: int | None = None
-        self._pending: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, sum of squares
+        self._singles: dict[Profile, int] = defaultdict(int)
+        self._batches: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, records
         self._dispersion: np.ndarray | None = None
-        self._batch = np.ones(1)
         self._testable_cache: np.ndarray | None = None
-        self._testable_hour = -1.0
-        self.lattice = Lattice(max_depth=max_depth, dimensions=dimensions, on_new_cell=self._on_new_cell)
+        self._testable_hour = -1
+        self._implies: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first parent, second parent)
+        self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
+        self._common_mode = np.ones(len(self.windows))
+        self.lattice = Lattice(
+            max_depth=max_depth,
+            dimensions=dimensions,
+            on_new_cell=self._on_new_cell,
+            implied_parents=self._implied_parents,
+        )
 
     # -- Detector protocol ---------------------------------------------------------------------------------
     def observe(self, contact: StitchedContact) -> None:
-        if contact.reporters:
-            tally = self._pending[contact.profile]
-            tally[0] += contact.reporters
-            tally[1] += contact.reporters * contact.reporters
+        if not contact.reporters:
+            return
+        if contact.contact.count > 1:
+            batch = self._batches[contact.profile]
+            batch[0] += contact.reporters
+            batch[1] += 1
+        else:
+            self._singles[contact.profile] += contact.reporters
 
     def close_step(self, step_end: float) -> list[Finding]:
         step_start = step_end - self.step
         self._step_number = round(step_start / self.step)
         if self._first_step is None:
-            if not self._pending:
+            if not self._singles and not self._batches:
                 return []  # nothing seen yet: the history starts with the first contact, whatever came before
             self._first_step = self._step_number
-        counts, squares = self._take_counts()
+        singles, aggregated, records = self._take_counts()
+        n = len(self.lattice)
         hour, weekday = _hour_and_weekday(step_start)
         if hour != self._hour:
             self._baseline.refresh_shape()
+            self._refresh_implications()
             self._hour = hour
-        n = len(self.lattice)
-        expected = self._baseline.expected(hour, weekday)
-        self._slide(counts, expected)
+        expected = self._baseline.expected(step_start % DAY / 3600.0, weekday)
+        self._slide(singles=singles, expected=expected, aggregated=aggregated, records=records)
         if self._dispersion is None or len(self._dispersion) != n:
             self._dispersion = self._baseline.dispersion()
-            self._batch = self._baseline.batch()
-        findings = self._score(step_end, self._dispersion, self._batch) if self._warmed_up() else []
+        if self._warmed_up():
+            groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
+            observed_sums, expected_sums = self._sums["singles"], self._sums["expected"]
+            self._common_mode = np.array(
+                [
+                    common_mode_factor(observed_sums[w, :n], expected_sums[w, :n], groups)
+                    for w in range(len(self.windows))
+                ]
+            )
+        findings = self._score(step_end) if self._warmed_up() else []
         unusual = self._last_p[:n] < self.elevated_p
-        self._baseline.learn(hour, weekday, counts, squares, expected, unusual)
+        self._baseline.learn(hour, weekday, singles, expected, unusual)
+        # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
+        # would mark its cell unusual and never be learned.
+        self._aggregates.learn(records, aggregated)
         shortest = int(np.argmin(self._window_steps))
-        if self._warmed_up() and self._step_number % self._window_steps[shortest] == 0:
-            usable = (self._step_number - self._created[:n] >= self._window_steps[shortest]) & ~unusual
+        length = int(self._window_steps[shortest])
+        if self._warmed_up() and self._step_number % length == 0:
+            # Every window counts, the unusual ones too (capped): leaving out the largest deviations would
+            # make every cell look calmer than it is.
+            usable = self._step_number - self._created[:n] >= length
             self._baseline.learn_dispersion(
-                self._observed[shortest, :n], self._expected[shortest, :n], usable, self._window_steps[shortest]
+                self._sums["singles"][shortest, :n],
+                self._sums["expected"][shortest, :n] * self._common_mode[shortest],
+                self._dispersion if self._dispersion is not None else self._baseline.dispersion(),
+                usable,
+                length,
             )
             self._dispersion = None  # recomputed at the next step: it moves slowly, and costs a dozen array passes
         return findings
@@ -127,56 +167,42 @@ class RateDetector:
         cell = self.lattice.index.get(scope)
         return cell is not None and bool(self._last_p[cell] < self.elevated_p)
 
-    def window_counts(self, scope: Scope) -> tuple[float, float]:
-        """Observed and expected reporters of a scope in the longest window (for evidence)."""
-        cell = self.lattice.index.get(scope)
-        if cell is None:
-            return 0.0, 0.0
-        longest = int(np.argmax(self._window_steps))
-        return float(self._observed[longest, cell]), float(self._expected[longest, cell])
-
-    def implied(self, scope: Scope, share: float = 0.99) -> Scope:
-        """Values that (nearly) every contact of the scope carries, by the learned baseline: a model implies
-        its brand."""
-        cell = self.lattice.index.get(scope)
-        if cell is None:
-            return ()
-        level = self._baseline.level()
-        if level[cell] <= 0:
-            return ()
-        found = []
+    def implied(self, scope: Scope) -> Scope:
+        """Values every contact of the scope carries, by the learned baseline: a model implies its brand."""
         names = {name for name, _ in scope}
-        for child_scope, child in self.lattice.index.items():
-            if len(child_scope) == len(scope) + 1 and set(scope) < set(child_scope):
-                (extra,) = set(child_scope) - set(scope)
-                if extra[0] not in names and level[child] >= share * level[cell]:
-                    found.append(extra)
+        found = {pair for value in scope for pair in self._implies.get(value, ()) if pair[0] not in names}
         return tuple(sorted(found))
 
     # -- counting ------------------------------------------------------------------------------------------
-    def _take_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        """Reporters per cell this step, and the sum of squared reporters per record (for the batch factor)."""
-        for profile in self._pending:
+    def _take_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Single reporters, aggregated reporters and aggregated records per cell for this step."""
+        for profile in (*self._singles, *self._batches):
             self.lattice.cells_of(profile)  # creates new cells before the arrays are sized
         n = len(self.lattice)
         self._grow(n)
-        if not self._pending:
-            return np.zeros(n), np.zeros(n)
-        cells = [self.lattice.cells_of(profile) for profile in self._pending]
-        index = np.concatenate(cells)
-        sizes = np.repeat(np.array(list(self._pending.values()), dtype=np.float64), [len(c) for c in cells], axis=0)
-        self._pending.clear()
-        counts = np.bincount(index, weights=sizes[:, 0], minlength=n)
-        return counts, np.bincount(index, weights=sizes[:, 1], minlength=n)
+        singles = self._tally(list(self._singles.items()), n)
+        batches = list(self._batches.items())
+        aggregated = self._tally([(p, v[0]) for p, v in batches], n)
+        records = self._tally([(p, v[1]) for p, v in batches], n)
+        self._singles.clear()
+        self._batches.clear()
+        return singles, aggregated, records
 
-    def _slide(self, counts: np.ndarray, expected: np.ndarray) -> None:
-        n = len(counts)
+    def _tally(self, items: list[tuple[Profile, int]], n: int) -> np.ndarray:
+        if not items:
+            return np.zeros(n)
+        cells = [self.lattice.cells_of(profile) for profile, _ in items]
+        weights = np.repeat(np.fromiter((w for _, w in items), dtype=np.float64, count=len(items)), [len(c) for c in cells])
+        return np.bincount(np.concatenate(cells), weights=weights, minlength=n)
+
+    def _slide(self, **step: np.ndarray) -> None:
         slot = self._step_number % self._ring_length
-        leaving = (self._step_number - self._window_lengths) % self._ring_length
-        self._observed[:, :n] += counts - self._counts_ring[leaving, :n]
-        self._expected[:, :n] += expected - self._expected_ring[leaving, :n]
-        self._counts_ring[slot, :n] = counts
-        self._expected_ring[slot, :n] = expected
+        leaving = (self._step_number - self._window_steps) % self._ring_length
+        for name, values in step.items():
+            n = len(values)
+            ring = self._rings[name]
+            self._sums[name][:, :n] += values - ring[leaving, :n]
+            ring[slot, :n] = values
 
     # -- scoring -------------------------------------------------------------------------------------------
     def _warmed_up(self) -> bool:
@@ -185,91 +211,141 @@ class RateDetector:
 
     def _testable(self, n: int) -> np.ndarray:
         """Cells old enough (or seeded from their parents) to be tested; refreshed hourly and on new cells."""
-        hour = self._step_number * self.step // 3600
+        hour = int(self._step_number * self.step // 3600)
         if self._testable_cache is None or len(self._testable_cache) != n or self._testable_hour != hour:
             testable = (self._step_number - self._created[:n] >= self._warmup_steps) | self._seeded[:n]
             testable[0] = False  # "everything is up" is not a scope anyone can fix
             self._testable_cache, self._testable_hour = testable, hour
         return self._testable_cache
 
-    def _score(self, step_end: float, dispersion: np.ndarray, batch: np.ndarray) -> list[Finding]:
-        """Test every cell in every window (in units of independent events), then attribute."""
+    def _score(self, step_end: float) -> list[Finding]:
+        """Test every cell in every window, then attribute the significant ones."""
         n = len(self.lattice)
-        observed, expected = self._observed[:, :n], self._expected[:, :n]  # one row per window
+        assert self._dispersion is not None
+        dispersion = self._dispersion
+        singles, aggregated = self._sums["singles"][:, :n], self._sums["aggregated"][:, :n]
+        # Expected single reports, lifted or lowered with the whole centre (see common_mode).
+        expected = self._sums["expected"][:, :n] * self._common_mode[:, None]
+        level = self._baseline.level()
+        share = level / level[0] if level[0] > 0 else np.zeros(n)
+        record_rate, batch_size = self._aggregates.rate_and_size(share)
+        expected_records = record_rate[None, :] * self._window_steps[:, None]
+        observed = singles + aggregated
+        expected_total = expected + expected_records * batch_size
         # A cell below min_reporters cannot raise a finding, so it spends none of the false-alarm budget.
         able = self._testable(n)[None, :] & (observed >= self.min_reporters)
         tested = int(able.sum())
         threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
-        events, expected_events = observed / batch, expected / batch
-        spread = np.sqrt(expected_events * (1.0 + expected_events * dispersion))
-        candidates = able & (events > expected_events + 1.5 * spread)
         p_value = np.ones_like(observed)
+        spread = np.sqrt(expected * (1.0 + expected * dispersion))
+        candidates = able & (singles > expected + 1.5 * spread)
         if candidates.any():
             rows, cells = np.nonzero(candidates)
-            p_value[rows, cells] = negbin_sf(
-                events[rows, cells], expected_events[rows, cells], dispersion[cells]
-            )
+            p_value[rows, cells] = negbin_sf(singles[rows, cells], expected[rows, cells], dispersion[cells])
+        batched = able & (aggregated > 0)
+        if batched.any():
+            rows, cells = np.nonzero(batched)
+            p_batch = compound_sf(aggregated[rows, cells], expected_records[rows, cells], batch_size[cells])
+            # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
+            p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
         self._last_p[:n] = p_value.min(axis=0)
+        # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
+        events = singles + self._sums["records"][:, :n]
+        expected_events = expected + expected_records
         best: dict[int, tuple[float, int]] = {}
         for w in np.flatnonzero((p_value < threshold).any(axis=1)):
-            counts = WindowCounts(observed[w], expected[w], dispersion, p_value[w], batch)
+            counts = WindowCounts(
+                observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w]
+            )
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
             for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold)).items():
                 if cause not in best or p < best[cause][0]:
                     best[cause] = (p, int(w))
+        order = sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]]))
         return [
             Finding(
                 kind=self.kind,
                 scope=self.lattice.scopes[cause],
                 at=step_end,
                 observed=float(observed[w, cause]),
-                expected=float(expected[w, cause]),
+                expected=float(expected_total[w, cause]),
                 p_value=p,
                 threshold=threshold,
                 tests=tested,
                 window=self.windows[w],
             )
-            for cause, (p, w) in sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]]))
+            for cause, (p, w) in order
         ]
+
+    # -- implications --------------------------------------------------------------------------------------
+    def _refresh_implications(self) -> None:
+        """Which values imply which (hourly): a pair as busy as one of its parents means that parent's value
+        always comes with the other one."""
+        if not self._pairs:
+            return
+        pairs = np.asarray(self._pairs)
+        level, evidence = self._baseline.level(), self._baseline.rate_sum
+        implies: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        for implying, implied in ((2, 1), (1, 2)):
+            parent = pairs[:, implying]
+            hits = (evidence[parent] >= IMPLIED_EVIDENCE) & (level[pairs[:, 0]] >= IMPLIED_SHARE * level[parent])
+            for row in np.flatnonzero(hits):
+                (value,) = self.lattice.scopes[pairs[row, implying]]
+                (other,) = self.lattice.scopes[pairs[row, implied]]
+                implies[value].add(other)
+        self._implies = {value: tuple(sorted(others)) for value, others in implies.items()}
+
+    def _implied_parents(self, scope: Scope) -> list[Scope]:
+        """More general scopes by implication: {model} within {brand}, {model, service} within {brand, service}."""
+        found = []
+        names = {name for name, _ in scope}
+        for pair in scope:
+            for other in self._implies.get(pair, ()):
+                if other[0] not in names:
+                    found.append(tuple(sorted((*(p for p in scope if p != pair), other))))
+        return found
 
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:
         self._grow(cell + 1)
         self._created[cell] = self._step_number
+        if len(scope) == 1:
+            self._values_by_dimension[scope[0][0]].append(cell)
+        if len(scope) == 2:
+            first, second = self.lattice.index.get(scope[:1]), self.lattice.index.get(scope[1:])
+            if first is not None and second is not None:
+                self._pairs.append((cell, first, second))
         if len(scope) < 2 or self._first_step is None or not self._warmed_up():
             return
         prior = self._independence_prior(scope)
         if prior is None:
             return
-        weight = self._warmup_steps / 4
-        self._baseline.seed_level(cell, prior, weight)
+        self._baseline.seed_level(cell, prior, self._warmup_steps / 4)
         self._seeded[cell] = True
         self._testable_cache = None
         # The cell existed before its first report, at its prior rate: back-fill the expected windows.
-        self._expected_ring[:, cell] = prior
-        for w, length in enumerate(self._window_steps):
-            self._expected[w, cell] = prior * length
+        self._rings["expected"][:, cell] = prior
+        self._sums["expected"][:, cell] = prior * self._window_steps
 
     def _independence_prior(self, scope: Scope) -> float | None:
         """Rate of a new combination if its two parents were independent within their common parent."""
         index = self.lattice.index
-        first, second = scope[:-1], scope[1:]
-        common = scope[1:-1]
-        cells = [index.get(first), index.get(second), index.get(common)]
+        cells = [index.get(scope[:-1]), index.get(scope[1:]), index.get(scope[1:-1])]
         if any(c is None for c in cells):
             return None
-        a, b, c = (int(x) for x in cells if x is not None)
+        first, second, common = (int(c) for c in cells if c is not None)
         testable = self._testable(len(self.lattice))
-        if not (testable[a] and testable[b]):
+        if not (testable[first] and testable[second]):
             return None
         level = self._baseline.level()
-        if level[c] <= 0:
+        if level[common] <= 0:
             return None
-        return float(level[a] * level[b] / level[c])
+        return float(level[first] * level[second] / level[common])
 
     def _grow(self, size: int) -> None:
         self._baseline.grow(size)
+        self._aggregates.grow(size)
         capacity = self._created.shape[0]
         if size <= capacity:
             return
@@ -277,16 +353,11 @@ class RateDetector:
         self._created = np.concatenate([self._created, np.zeros(new - capacity, dtype=np.int64)])
         self._seeded = np.concatenate([self._seeded, np.zeros(new - capacity, dtype=bool)])
         self._last_p = np.concatenate([self._last_p, np.ones(new - capacity)])
-        self._counts_ring = _widen(self._counts_ring, new)
-        self._expected_ring = _widen(self._expected_ring, new)
-        self._observed = _widen(self._observed, new)
-        self._expected = _widen(self._expected, new)
-
-
-def _widen(array: np.ndarray, columns: int) -> np.ndarray:
-    wider = np.zeros((array.shape[0], columns))
-    wider[:, : array.shape[1]] = array
-    return wider
+        for table in (self._rings, self._sums):
+            for name, array in table.items():
+                wider = np.zeros((array.shape[0], new))
+                wider[:, :capacity] = array
+                table[name] = wider
 
 
 def _hour_and_weekday(ts: float) -> tuple[int, int]:

@@ -28,8 +28,9 @@ Method, and why
 * **Symptoms** are leader clusters: a text joins the symptom whose exemplar it resembles most, else it founds
   a new one. A symptom keeps up to eight exemplars (matching variants unlike every exemplar so far), so a
   third spelling that resembles the second but not the first still joins, while chains stay short.
-  :meth:`SymptomIndex.neighbours` lists the symptoms near a text at a looser similarity, by exhaustive search
-  among the symptoms a caller names, for callers that want a symptom's neighbourhood (its stray misspellings).
+  Two looser, exhaustive searches among symptoms a caller names serve rarer needs: :meth:`SymptomIndex.assign`
+  can let a rewording join a symptom it expects, and :meth:`SymptomIndex.neighbours` lists the symptoms near
+  a text (a common complaint's stray misspellings).
 
 Cost: ``python -m pytest tests/test_symptom.py -k cost -s`` prints it. Sketches are cached by raw text and
 symptoms by normalised text, so a text seen before costs well under a microsecond. Everything is
@@ -206,26 +207,51 @@ class SymptomIndex:
         self._buckets: dict[int, list[int]] = {}
         self._exemplars: dict[int, list[int]] = {}
         self._by_normalised: dict[str, int] = {}
+        self._watched: dict[int, None] = {}
+        self._watched_slots: dict[int, None] = {}
         self._next_id = 0
 
     def __len__(self) -> int:
         return len(self._exemplars)
 
-    def assign(self, sketch: Sketch) -> int:
-        """The id of the symptom this text belongs to, founding a new symptom when none is close enough."""
+    def assign(self, sketch: Sketch, loose: float = 1.0) -> int:
+        """The id of the symptom this text belongs to, founding a new symptom when none is close enough.
+
+        A text with no symptom at ``similarity`` joins the closest *watched* symptom at ``loose`` similarity
+        or more, if any: a second chance for symptoms the caller expects (say, rare ones seen in the last
+        hour, which a rewording should join rather than split).
+        """
         known = self._by_normalised.get(sketch.normalised)
         if known is not None and known in self._exemplars:
             return known
         if len(self._by_normalised) >= _CACHE_LIMIT:
             self._by_normalised.clear()
-        symptom = self._match(sketch)
+        symptom = self._match(sketch, *self._candidates(sketch), self._need)
+        if symptom is None and self._watched_slots:
+            slots = self._count_equal(sketch, list(self._watched_slots))
+            symptom = self._match(sketch, *slots, int(np.ceil(loose * SKETCH_SIZE)))
         if symptom is None:
             symptom, self._next_id = self._next_id, self._next_id + 1
-            self._exemplars[symptom] = [self._store(sketch, symptom)]
+            self._exemplars[symptom] = []
+            self._store(sketch, symptom)
         self._by_normalised[sketch.normalised] = symptom
         return symptom
 
+    def watch(self, symptom: int, watched: bool) -> None:
+        """Let rewordings join the symptom (see :meth:`assign`), or stop."""
+        if watched != (symptom in self._watched):
+            if watched:
+                self._watched[symptom] = None
+            else:
+                del self._watched[symptom]
+            for slot in self._exemplars.get(symptom, ()):
+                if watched:
+                    self._watched_slots[slot] = None
+                else:
+                    del self._watched_slots[slot]
+
     def forget(self, symptom: int) -> None:
+        self.watch(symptom, False)
         for slot in self._exemplars.pop(symptom, ()):
             for key in self._slot_keys[slot]:
                 bucket = self._buckets.get(key)
@@ -235,43 +261,47 @@ class SymptomIndex:
                         del self._buckets[key]
             self._free.append(slot)
 
-    def neighbours(self, sketch: Sketch, similarity: float, among: Iterable[int]) -> list[int]:
-        """The symptoms ``among`` these with an exemplar at estimated similarity >= ``similarity``.
+    def neighbours(self, sketches: Iterable[Sketch], similarity: float, among: Iterable[int]) -> list[int]:
+        """The symptoms ``among`` these with an exemplar at estimated similarity >= ``similarity`` to a text.
 
-        Every exemplar of those symptoms is compared (no LSH), so no neighbour is missed; keep ``among`` to
-        the symptoms that matter, as it costs one sketch comparison per exemplar.
+        Every exemplar of ``among`` is compared (no LSH), so none is missed: keep ``among`` to the symptoms
+        that matter.
         """
-        slots = [slot for symptom in among for slot in self._exemplars.get(symptom, ())]
-        if not slots:
+        slots = np.array(
+            [slot for symptom in among for slot in self._exemplars.get(symptom, ())], dtype=np.intp
+        )
+        if not len(slots):
             return []
-        equal = (self._sigs[slots] == sketch.signature).sum(axis=1, dtype=np.intp).tolist()
-        need = int(np.ceil(similarity * SKETCH_SIZE))
-        owner = self._slot_owner
-        return list(dict.fromkeys(owner[slot] for slot, n in zip(slots, equal, strict=True) if n >= need))
+        sigs, need, near = self._sigs[slots], int(np.ceil(similarity * SKETCH_SIZE)), {}
+        for sketch in sketches:
+            hits = slots[(sigs == sketch.signature).sum(axis=1) >= need].tolist()
+            near.update(dict.fromkeys(self._slot_owner[slot] for slot in hits))
+        return list(near)
 
     def _candidates(self, sketch: Sketch) -> tuple[list[int], npt.NDArray[np.intp]]:
         """Slots sharing a band with the sketch, and how many sketch values each has in common with it."""
         get = self._buckets.get
         # Duplicates are left in: verifying a slot twice is cheaper than removing them in Python.
-        slots = list(chain.from_iterable([get(key, ()) for key in sketch.keys]))
+        return self._count_equal(sketch, list(chain.from_iterable([get(key, ()) for key in sketch.keys])))
+
+    def _count_equal(self, sketch: Sketch, slots: list[int]) -> tuple[list[int], npt.NDArray[np.intp]]:
         if not slots:
             return slots, np.zeros(0, dtype=np.intp)
         return slots, (self._sigs[slots] == sketch.signature).sum(axis=1, dtype=np.intp)
 
-    def _match(self, sketch: Sketch) -> int | None:
-        slots, equal = self._candidates(sketch)
+    def _match(self, sketch: Sketch, slots: list[int], equal: npt.NDArray[np.intp], need: int) -> int | None:
+        """The symptom of the most similar slot if it has ``need`` equal values; a novel match is kept."""
         if not slots:
             return None
         best = int(equal.argmax())
-        if equal[best] < self._need:
+        if equal[best] < need:
             return None
         symptom = self._slot_owner[slots[best]]
-        exemplars = self._exemplars[symptom]
-        if equal[best] < self._novel and len(exemplars) < MAX_EXEMPLARS:
-            exemplars.append(self._store(sketch, symptom))
+        if equal[best] < self._novel and len(self._exemplars[symptom]) < MAX_EXEMPLARS:
+            self._store(sketch, symptom)
         return symptom
 
-    def _store(self, sketch: Sketch, symptom: int) -> int:
+    def _store(self, sketch: Sketch, symptom: int) -> None:
         if self._free:
             slot = self._free.pop()
             self._slot_owner[slot], self._slot_keys[slot] = symptom, sketch.keys
@@ -287,4 +317,6 @@ class SymptomIndex:
             bucket.append(slot)
             if len(bucket) > _BUCKET_LIMIT:  # a band shared by many texts (common phrases) says little
                 del bucket[0]
-        return slot
+        self._exemplars[symptom].append(slot)
+        if symptom in self._watched:
+            self._watched_slots[slot] = None

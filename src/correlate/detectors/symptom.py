@@ -26,7 +26,9 @@ on a small scope is still an everyday complaint).
   day. A complaint common every day ("my remote doesn't work") fails this however sharply it peaks; volume
   peaks of common complaints are other detectors' work.
 * ``p_value = P(X >= observed)`` for ``X ~ Poisson(expected)``; a rare cluster is reported when
-  ``p_value <= alpha / tests``, ``tests`` being the clusters evaluated at this step (Bonferroni).
+  ``p_value <= alpha / tests`` (Bonferroni). ``tests`` is every (symptom, scope) cell with a reporter in the
+  window, not only the clusters that reached ``min_customers``: any cell could have, and with a hundred
+  everyday complaints over a thousand scopes three in an hour somewhere is no surprise (look-elsewhere).
 * Warm-up: nothing is reported before the detector has watched one ``window``.
 
 Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
@@ -36,6 +38,7 @@ step's contacts are scored against history learned before it, and only contacts 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,34 +55,38 @@ from correlate.stitch import Profile, StitchedContact
 _DAY: Final = 86_400.0
 _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certainty
 _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
-_NEIGHBOUR_SLACK: Final = 0.15  # rarity also counts symptoms this much less similar than the clustering
+_SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
+_FRESH_LIMIT: Final = 512  # recent rare symptoms a rewording may join
 
 
-class _ScopeCounts:
-    """Reporters per scope over a sliding horizon; each entry counts towards every scope its profile is in."""
+class _Tally:
+    """Reporters over a sliding horizon, in all and per scope or profile (an entry may count for several)."""
 
-    __slots__ = ("counts", "entries")
+    __slots__ = ("counts", "entries", "total")
 
     def __init__(self) -> None:
         self.entries: deque[tuple[float, tuple[Scope, ...], int]] = deque()
         self.counts: dict[Scope, int] = {}
+        self.total = 0
 
-    def add(self, ts: float, scopes: tuple[Scope, ...], weight: int) -> None:
-        self.entries.append((ts, scopes, weight))
-        for scope in scopes:
-            self.counts[scope] = self.counts.get(scope, 0) + weight
+    def add(self, ts: float, keys: tuple[Scope, ...], weight: int) -> None:
+        self.entries.append((ts, keys, weight))
+        self.total += weight
+        for key in keys:
+            self.counts[key] = self.counts.get(key, 0) + weight
 
-    def count(self, scope: Scope, since: float) -> int:
+    def prune(self, since: float) -> _Tally:
         entries, counts = self.entries, self.counts
         while entries and entries[0][0] < since:
-            _, scopes, weight = entries.popleft()
-            for old in scopes:
-                left = counts[old] - weight
+            _, keys, weight = entries.popleft()
+            self.total -= weight
+            for key in keys:
+                left = counts[key] - weight
                 if left:
-                    counts[old] = left
+                    counts[key] = left
                 else:
-                    del counts[old]
-        return counts.get(scope, 0)
+                    del counts[key]
+        return self
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -105,7 +112,7 @@ class _Symptom:
     profiles: dict[Profile, int] = field(default_factory=dict)  # pooled profile -> reporters in the window
     volume: int = 0  # distinct reporters in the window
     counted: dict[str, float] = field(default_factory=dict)  # reporter -> when last counted
-    history: _ScopeCounts = field(default_factory=_ScopeCounts)
+    history: _Tally = field(default_factory=_Tally)  # reporters per profile
     last_seen: float = float("-inf")
     described: int = 0  # reporters ever counted
     version: int = 0  # bumped whenever the window changes
@@ -142,6 +149,7 @@ class SymptomDetector:
         dimensions: Sequence[str] | None = None,
         owned_dimensions: Sequence[str] = ("device_brand", "service"),
         alpha: float = 0.01,
+        warmup: float = 86_400.0,
     ) -> None:
         self.window = window
         self.min_customers = min_customers
@@ -151,6 +159,7 @@ class SymptomDetector:
         self.dimensions = dimensions
         self.owned_dimensions = owned_dimensions
         self.alpha = alpha
+        self.warmup = warmup
         # Learned state.
         self._allowed = None if dimensions is None else frozenset(dimensions)
         self._sketcher = Sketcher()
@@ -161,9 +170,12 @@ class SymptomDetector:
         self._expiries: deque[tuple[float, int]] = deque()  # (forget after, symptom)
         self._crowded: dict[int, None] = {}  # symptoms with min_customers reporters in the window
         self._established: dict[int, None] = {}  # symptoms with min_customers reporters ever (in memory)
+        self._fresh: dict[int, None] = {}  # the others with reporters in the window, most recent last
         self._hot: dict[tuple[int, Scope], None] = {}  # reported clusters still holding min_customers
-        self._volume = _ScopeCounts()  # reporters of any text, per scope: each scope's share of all texts
+        self._cells = 0  # (symptom, scope) cells with a reporter in the window, give or take shared scopes
+        self._volume = _Tally()  # reporters of any text, per scope: each scope's share of all texts
         self._scopes_of: dict[Profile, tuple[Scope, ...]] = {}
+        self._near: dict[str, tuple[float, list[int]]] = {}  # normalised text -> (when, its neighbours)
         self._first_ts: float | None = None  # the first contact seen, with or without text
 
     def observe(self, contact: StitchedContact) -> None:
@@ -176,22 +188,25 @@ class SymptomDetector:
         self._take_pending(step_end)
         self._age_out(window_start)
         self._forget_expired(step_end)
-        first_ts = window_start if self._first_ts is None else self._first_ts
-        span = min(self.rarity_horizon, max(0.0, window_start - first_ts))
+        first_ts = step_end if self._first_ts is None else self._first_ts
+        watched, span = step_end - first_ts, min(self.rarity_horizon, max(0.0, window_start - first_ts))
         since = window_start - self.rarity_horizon
-        self._volume.count((), since)  # drop what left the horizon
+        self._volume.prune(since)
+        hot_ids = {sid for sid, _ in self._hot}
         clusters = [
             self._cluster(sid, scope, observed, [sid], since, span)
             for sid in self._crowded
+            if sid in hot_ids or self._rare(self._symptoms[sid].history.prune(since).total, span)
             for scope, observed in self._clusters(sid)
         ]
-        threshold = self.alpha / max(1, len(clusters))
+        tests = max(1, self._cells, len(clusters))
+        threshold = self.alpha / tests
         best: dict[int, _Cluster] = {}
         hot: dict[tuple[int, Scope], None] = {}
         for cluster in clusters:
-            qualifies = span >= self.window and cluster.rare and cluster.p_value <= threshold
+            qualifies = watched >= self.warmup and cluster.rare and cluster.p_value <= threshold
             if qualifies:  # confirm against the symptom's neighbourhood
-                near = self._neighbours(cluster.symptom, cluster.scope)
+                near = self._neighbours(cluster.symptom, cluster.scope, step_end)
                 cluster = self._cluster(cluster.symptom, cluster.scope, cluster.observed, near, since, span)
                 qualifies = cluster.rare and cluster.p_value <= threshold
             if qualifies or (cluster.symptom, cluster.scope) in self._hot:
@@ -209,7 +224,7 @@ class SymptomDetector:
                 expected=c.expected,
                 p_value=c.p_value,
                 threshold=threshold,
-                tests=len(clusters),
+                tests=tests,
                 window=self.window,
                 sample_texts=central_texts(self._texts(self._symptoms[c.symptom], c.scope), 3),
             )
@@ -230,7 +245,9 @@ class SymptomDetector:
         for contact in ready:
             if self._first_ts is None or contact.contact.ts < self._first_ts:
                 self._first_ts = contact.contact.ts
-            if contact.contact.text and contact.contact.ts > step_end - self.window:  # else: too late to count
+            if (
+                contact.contact.text and contact.contact.ts > step_end - self.window
+            ):  # else: too late to count
                 self._add(contact)
 
     def _add(self, contact: StitchedContact) -> None:
@@ -238,8 +255,10 @@ class SymptomDetector:
         sketch = self._sketcher.sketch(record.text or "")
         if sketch is None:
             return
-        symptom_id = self._index.assign(sketch)
-        symptom = self._symptoms.setdefault(symptom_id, _Symptom())
+        symptom_id = self._index.assign(sketch, self.similarity - _SLACK)
+        symptom = self._symptoms.get(symptom_id)
+        if symptom is None:
+            symptom = self._symptoms[symptom_id] = _Symptom()
         key = f"\0{record.source}\0{record.contact_id}" if record.count > 1 else record.customer_id
         last = symptom.counted.get(key)
         weight = 0
@@ -247,8 +266,11 @@ class SymptomDetector:
             symptom.counted[key] = record.ts
             weight = record.count
             symptom.described += weight
-            if symptom.described >= self.min_customers:
-                self._established[symptom_id] = None
+        if symptom.described >= self.min_customers:
+            self._established[symptom_id] = None
+            self._freshen(symptom_id, False)
+        else:
+            self._freshen(symptom_id, True)
         member = _Member(record.ts, key, weight, contact.profile, sketch)
         symptom.members.append(member)
         symptom.last_seen = max(symptom.last_seen, record.ts)
@@ -279,39 +301,55 @@ class SymptomDetector:
             if symptom.counted.get(member.reporter) == member.ts:
                 del symptom.counted[member.reporter]
             if member.weight:
-                scopes = self._scopes(member.profile)
-                symptom.history.add(member.ts, scopes, member.weight)
-                self._volume.add(member.ts, scopes, member.weight)
+                symptom.history.add(member.ts, (member.profile,), member.weight)
+                self._volume.add(member.ts, self._scopes(member.profile), member.weight)
             if symptom.volume < self.min_customers:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
+                self._freshen(symptom_id, False)
                 memory = self.rarity_horizon if symptom.described > 1 else min(self.rarity_horizon, _DAY)
                 self._expiries.append((symptom.last_seen + self.window + memory, symptom_id))
 
+    def _freshen(self, symptom_id: int, fresh: bool) -> None:
+        """Mark a rare symptom with reporters in the window, which rewordings may join (the newest 512)."""
+        self._fresh.pop(symptom_id, None)
+        if fresh:
+            self._fresh[symptom_id] = None
+            if len(self._fresh) > _FRESH_LIMIT:
+                oldest = next(iter(self._fresh))
+                del self._fresh[oldest]
+                self._index.watch(oldest, False)
+        self._index.watch(symptom_id, fresh)
+
     def _pool(self, symptom: _Symptom, reporter: _Reporter, sign: int) -> None:
         """Add (+1) or remove (-1) a reporter's pooled profile to or from the symptom's window counts."""
-        if sign > 0:
+        if sign > 0 and len(reporter.members) == 1 and self._allowed is None:
+            reporter.profile = reporter.members[0].profile
+        elif sign > 0:
             pooled: dict[str, str] = {}
             for member in reporter.members:
                 for name, value in member.profile:
                     if self._allowed is None or name in self._allowed:
                         pooled.setdefault(name, value)
             reporter.profile = tuple(sorted(pooled.items()))
-        left = symptom.profiles.get(reporter.profile, 0) + sign * reporter.reporters
+        before = symptom.profiles.get(reporter.profile, 0)
+        left = before + sign * reporter.reporters
         if left:
             symptom.profiles[reporter.profile] = left
         else:
             del symptom.profiles[reporter.profile]
+        if not (before and left):  # a profile came or went: so did the cells its scopes make for the symptom
+            self._cells += sign * len(self._scopes(reporter.profile))
         symptom.volume += sign * reporter.reporters
         symptom.version += 1
 
     def _scopes(self, profile: Profile) -> tuple[Scope, ...]:
-        """Every scope of at most ``max_depth`` pairs that contains the profile, the empty scope first."""
+        """Every scope of one to ``max_depth`` pairs that contains the profile."""
         scopes = self._scopes_of.get(profile)
         if scopes is None:
             pairs = [pair for pair in profile if self._allowed is None or pair[0] in self._allowed]
             depths = range(1, min(self.max_depth, len(pairs)) + 1)
-            scopes = ((), *(scope for depth in depths for scope in combinations(pairs, depth)))
+            scopes = tuple(scope for depth in depths for scope in combinations(pairs, depth))
             if len(self._scopes_of) >= 1 << 16:
                 self._scopes_of.clear()
             self._scopes_of[profile] = scopes
@@ -347,27 +385,46 @@ class SymptomDetector:
         self, symptom_id: int, scope: Scope, observed: int, near: list[int], since: float, span: float
     ) -> _Cluster:
         """The rarity rule of the module docstring, with the history of the symptoms ``near``."""
-        here = everywhere = 0
-        for sid in near:
-            symptom = self._symptoms.get(sid)
-            if symptom is not None:
-                here += symptom.history.count(scope, since)
-                everywhere += symptom.history.counts.get((), 0)
-        volume = self._volume.counts
-        seen = max(here, everywhere * volume.get(scope, 0) / max(1, volume.get((), 0)))
+        histories = [self._symptoms[sid].history.prune(since) for sid in near if sid in self._symptoms]
+        everywhere = sum(history.total for history in histories)
+        seen = everywhere * self._volume.counts.get(scope, 0) / max(1, self._volume.total)
+        rare = self._rare(everywhere, span)
+        if rare:  # the history on the scope itself, only when it matters: it costs a pass over profiles
+            inside = (
+                n for h in histories for profile, n in h.counts.items() if all(p in profile for p in scope)
+            )
+            seen = max(seen, sum(inside))
         expected = (seen + _PRIOR) * self.window / max(span, self.window)
-        rare = seen * _DAY / max(span, _DAY) < self.min_customers
         p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported
         return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
 
-    def _neighbours(self, symptom_id: int, scope: Scope) -> list[int]:
-        """The symptom and the established symptoms near one of its texts in the cluster on ``scope``."""
-        near = dict.fromkeys([symptom_id])
-        texts = self._texts(self._symptoms[symptom_id], scope)
-        loose = self.similarity - _NEIGHBOUR_SLACK
-        for sketch in {sketch.normalised: sketch for sketch, _ in texts.values()}.values():
-            near.update(dict.fromkeys(self._index.neighbours(sketch, loose, self._established)))
-        return list(near)
+    def _rare(self, everywhere: int, span: float) -> bool:
+        """Fewer than ``min_customers`` reporters a day, everywhere: no everyday complaint."""
+        return everywhere * _DAY / max(span, self.window) < self.min_customers
+
+    def _neighbours(self, symptom_id: int, scope: Scope, now: float) -> list[int]:
+        """The symptom and the established symptoms near one of its texts in the cluster on ``scope``.
+
+        Each text's neighbours are remembered for a window: the established symptoms change slowly.
+        """
+        texts = {
+            sketch.normalised: sketch for sketch, _ in self._texts(self._symptoms[symptom_id], scope).values()
+        }
+        stale = [
+            sketch
+            for text, sketch in texts.items()
+            if self._near.get(text, (-math.inf,))[0] < now - self.window
+        ]
+        if stale:
+            if len(self._near) >= 1 << 16:
+                self._near.clear()
+            loose = self.similarity - _SLACK
+            for sketch in stale:
+                self._near[sketch.normalised] = (
+                    now,
+                    self._index.neighbours([sketch], loose, self._established),
+                )
+        return list(dict.fromkeys([symptom_id, *(sid for text in texts for sid in self._near[text][1])]))
 
     def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
         """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
