@@ -123,15 +123,38 @@ def test_the_same_texts_spread_over_three_hours_do_not_fire() -> None:
 
 def test_a_complaint_common_every_day_does_not_fire_but_a_rare_one_does() -> None:
     remote = "my remote doesn't work"
-    daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", remote) for n in range(36)]  # 12 customers a day
+    brands = ["Sonique", "Vexa", "Orbit", "Lumo", "Kestrel", "Tandem"]
+    daily = [  # 12 customers a day, 2 a day per brand: rare on any one brand, common everywhere
+        contact(T0 + n * 2 * HOUR, f"daily{n}", remote, {**SONIQUE, "device_brand": brands[n % 6]})
+        for n in range(36)
+    ]
     peak_at = T0 + 3 * DAY + 10
-    reworded = ["My remote does not work!", "remote doesnt work", "my remote doesnt work"]
-    peak = burst(peak_at, reworded, gap=600)
+    peak = burst(
+        peak_at, ["My remote does not work!", "remote doesnt work", "my remote doesnt work"], gap=600
+    )
+    partner = contact(peak_at, "partner-7", remote, count=20, source="partner:acme")
     rare = [contact(peak_at + n * 600, f"rare{n}", text) for n, text in enumerate(POST_COMMENT)]
-    _, findings = replay([*daily, *peak, *rare])
+    _, findings = replay([*daily, *peak, partner, *rare])
     found = all_findings(findings)
     assert found, "the rare complaint at the same time must still fire"
     assert all(f.sample_texts[0] in POST_COMMENT for f in found)
+
+
+def test_an_everyday_complaint_stays_known_through_quiet_hours() -> None:
+    # Four customers every six hours, for five days: quiet in between, and never forgotten while it recurs.
+    remote = "my remote doesn't work"
+    bursts = [contact(T0 + h * 6 * HOUR + n * 300, f"c{h}-{n}", remote) for h in range(20) for n in range(4)]
+    detector = SymptomDetector(rarity_horizon=DAY)
+    _, findings = replay(bursts, detector)
+    assert findings == {}
+
+
+def test_a_rewording_joins_a_rare_symptom_of_the_same_hour() -> None:
+    texts = ["posting a comment on a live stream fails", "comments wont post during the live stream"]
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, [POST_COMMENT[0], *texts], gap=600)])
+    assert {f.observed for f in all_findings(findings)} == {3}
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, [POST_COMMENT[0], *texts], gap=1.5 * HOUR)])
+    assert findings == {}  # spread over hours, they are three separate complaints
 
 
 def test_misspellings_of_an_everyday_complaint_are_not_a_new_fault() -> None:
@@ -146,7 +169,7 @@ def test_misspellings_of_an_everyday_complaint_are_not_a_new_fault() -> None:
     assert findings == {}
 
 
-def test_nothing_is_reported_before_the_detector_has_watched_one_window() -> None:
+def test_nothing_is_reported_before_the_detector_has_watched_for_a_day() -> None:
     first_hour = burst(T0 + 10, [*POST_COMMENT, *POST_COMMENT], gap=300)
     _, findings = replay(first_hour)
     assert findings == {}
@@ -185,8 +208,10 @@ def test_an_aggregated_partner_record_counts_as_its_reporters() -> None:
     text = "cant post comment on live stream"
     record = contact(BURST_AT, "partner-7", text, count=5, source="partner:acme")
     _, findings = replay([*quiet_day(), record])
-    (finding,) = all_findings(findings)[:1]
-    assert finding.observed == 5
+    assert {f.observed for f in all_findings(findings)} == {5}
+    record = contact(BURST_AT, "partner-7", text, count=2, source="partner:acme")
+    _, findings = replay([*quiet_day(), record, contact(BURST_AT + 600, "bob", POST_COMMENT[1])])
+    assert {f.observed for f in all_findings(findings)} == {3}  # 2 via the partner + Bob
 
 
 def test_unrelated_texts_do_not_cluster() -> None:

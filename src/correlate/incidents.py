@@ -20,7 +20,7 @@ from typing import Any
 
 from correlate.contracts import format_time
 from correlate.detectors.base import Finding
-from correlate.scope import Scope, covers, describe, related
+from correlate.scope import Scope, covers, describe, overlapping, related
 from correlate.stitch import StitchedContact
 from correlate.vendors import VendorRegistry
 
@@ -145,14 +145,16 @@ class IncidentBook:
 
     # -- matching findings to incidents --------------------------------------------------------------------
     def _belongs_to(self, finding: Finding, implied: Callable[[Scope], Scope]) -> Incident | None:
-        """The open incident whose scope contains, or is contained in, the finding's (implied values added:
-        a finding on a model belongs to the incident on its brand)."""
+        """The open incident whose scope overlaps the finding's, implied values added: a finding on a model
+        belongs to the incident on its brand, one on {brand, service} to the incident on {brand, region}.
+        Among several, the one whose scope contains or is contained in the finding's, then the oldest."""
         scope = (*finding.scope, *implied(finding.scope))
-        for incident_id in sorted(self.open):
-            incident = self.open[incident_id]
-            if related((*incident.scope, *implied(incident.scope)), scope):
-                return incident
-        return None
+        matches = []
+        for incident_id, incident in self.open.items():
+            theirs = (*incident.scope, *implied(incident.scope))
+            if overlapping(theirs, scope):
+                matches.append((not related(theirs, scope), incident.opened_at, incident_id))
+        return self.open[min(matches)[2]] if matches else None
 
     def _open(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident:
         key = f"{finding.kind}|{describe(finding.scope)}|{finding.at!r}"
@@ -174,7 +176,11 @@ class IncidentBook:
         return incident
 
     def _support(
-        self, incident: Incident, finding: Finding, supported: set[str], recent: Sequence[StitchedContact]
+        self,
+        incident: Incident,
+        finding: Finding,
+        supported: set[str],
+        recent: Sequence[StitchedContact],
     ) -> None:
         if finding.sample_texts and not incident.supporting_texts:
             incident.supporting_texts = finding.sample_texts

@@ -34,6 +34,14 @@ def related(a: Scope, b: Scope) -> bool:
     return contains(a, b) or contains(b, a)
 
 
+def overlapping(a: Scope, b: Scope) -> bool:
+    """The scopes share a value and contradict each other nowhere: {brand: B, service: S} and {brand: B,
+    region: R} can describe the same customers; {brand: B, service: S1} and {brand: B, service: S2} cannot."""
+    first, second = dict(a), dict(b)
+    shared = first.keys() & second.keys()
+    return bool(shared) and all(first[name] == second[name] for name in shared)
+
+
 def matches(scope: Scope, dimensions: Mapping[str, str]) -> bool:
     """True when a contact with these dimension values falls inside the scope."""
     return all(dimensions.get(name) == value for name, value in scope)

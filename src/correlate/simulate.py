@@ -22,9 +22,12 @@ in the ways real support traffic is hard. Each number below is a range drawn per
 * **Rate faults** (``kind: "rate"``), each in its own time slot after the 3-day warm-up: brand-wide
   ``{device_brand}``, service-wide ``{service}``, pair-only ``{device_brand, service}`` (the first pair is a
   top-2 brand with a top-2 service) and model-level ``{device_model}``. Each lasts 30 min to 4 h and adds
-  distinct customers at 2-9x the scope's seasonal baseline minute by minute (3-10x in all), and at least
-  0.3 a minute, with a shared category (``E6000``-``E9999``) and similar texts. A third of them also reach a
-  partner, whose aggregates then carry 30% of the extra reporters.
+  distinct customers at 2-9x the scope's usual level minute by minute (3-10x in all), and at least 0.3 a
+  minute, with a shared category (``E6000``-``E9999``) and similar texts. The usual level is what the
+  background really brings then: the seasonal curve times that hour's gamma factors, plus the partners'
+  steady aggregates in the scope. A third of the faults also reach a partner, whose aggregates then carry
+  30% of the extra reporters. The truth gives the multiplier over the whole fault, floor included, as
+  ``strength``.
 * **Symptom faults** (``kind: "symptom"``): 3-6 customers within an hour write near-duplicate texts (typos,
   other wording) about a rare symptom on ``{service}`` or ``{device_brand, service}``, filed under the vague
   category ``E1999``: too few to move any rate.
@@ -199,8 +202,9 @@ class _Market:
     def brand_of(self, model: str) -> int:
         return next(i for i, names in enumerate(self.models) if model in names)
 
-    def share(self, scope: Dims, progress: FloatArray) -> FloatArray:
-        """The scope's share of all problems at points of the stream."""
+    def share(self, scope: Dims, progress: FloatArray, busy: FloatArray | None = None) -> FloatArray:
+        """The scope's share of all problems at points of the stream, each service's share weighted by
+        ``busy`` (points x services) when given."""
         rows, cols, factor = list(range(len(self.brands))), list(range(len(self.services))), 1.0
         if "device_model" in scope:
             rows = [self.brand_of(scope["device_model"])]
@@ -209,7 +213,8 @@ class _Market:
             rows = [self.brands.index(scope["device_brand"])]
         if "service" in scope:
             cols = [self.services.index(scope["service"])]
-        result: FloatArray = self.joint_at(progress)[:, rows][:, :, cols].sum(axis=(1, 2)) * factor
+        joint = self.joint_at(progress) if busy is None else self.joint_at(progress) * busy[:, None, :]
+        result: FloatArray = joint[:, rows][:, :, cols].sum(axis=(1, 2)) * factor
         return result
 
     def draw(self, rnd: random.Random, scope: Dims) -> Dims:
@@ -330,6 +335,26 @@ class _PartnerCell:
     mean: float
     every: float
 
+    def per_minute(self) -> float:
+        """The steady level of this cell's aggregates, in reporters a minute."""
+        return self.mean / self.every * MINUTE
+
+    def within(self, scope: Dims) -> bool:
+        return all(self.dims[name] == value for name, value in scope.items())
+
+
+@dataclass(frozen=True)
+class _Busyness:
+    """How much busier than its seasonal curve each hour of the stream is: a gamma factor for the whole centre
+    (shape 30) and one per service (shape 20). Drawn once, so that faults scale with the hour they fall in."""
+
+    centre: FloatArray  # one per hour of the stream
+    services: FloatArray  # hours x services
+
+    @classmethod
+    def draw(cls, g: np.random.Generator, hours: int, services: int) -> _Busyness:
+        return cls(g.gamma(30.0, 1 / 30, hours), g.gamma(20.0, 1 / 20, (hours, services)))
+
 
 @dataclass
 class _World:
@@ -344,6 +369,8 @@ class _World:
     per_minute: float  # everyday problems a minute at average seasonality
     partners: list[str]
     cells: list[_PartnerCell]
+    busy: _Busyness
+    surge: _Plan | None
 
     def customer(self) -> str:
         return f"cu-{self.rnd.randrange(10**8):08d}"
@@ -354,6 +381,21 @@ class _World:
 
     def progress(self, ts: FloatArray) -> FloatArray:
         result: FloatArray = (ts - self.start) / (self.end - self.start)
+        return result
+
+    def bins(self, ts: FloatArray) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+        """The middle of each time's 5-minute background bin, and the hour of the stream it falls in."""
+        mids: FloatArray = self.start + ((ts - self.start) // _BIN + 0.5) * _BIN
+        return mids, ((mids - self.start) // HOUR).astype(np.int64)
+
+    def usual(self, scope: Dims, ts: FloatArray) -> FloatArray:
+        """Reporters a minute the scope brings at these times when nothing is wrong, as the background draws
+        them: the centre's customers (seasonality, surge, this hour's busyness, market drift) plus the
+        partners' steady aggregates, which keep their level at night."""
+        mids, hour = self.bins(ts)
+        level = self.per_minute * _seasonality(mids) * _surge(mids, self.surge) * self.busy.centre[hour]
+        centre = level * self.market.share(scope, self.progress(mids), self.busy.services[hour])
+        result: FloatArray = centre + sum(cell.per_minute() for cell in self.cells if cell.within(scope))
         return result
 
     def brands_without_drift(self) -> list[str]:
@@ -394,16 +436,18 @@ def _surge(ts: FloatArray, plan: _Plan | None) -> FloatArray:
     return result
 
 
-def _background(w: _World, surge: _Plan | None) -> None:
+def _hours(start: float, end: float) -> int:
+    """Hours of the stream that hold a background bin's middle."""
+    return int((math.ceil((end - start) / _BIN) - 0.5) * _BIN // HOUR) + 1
+
+
+def _background(w: _World) -> None:
     """Everyday problems: Poisson-gamma counts per 5-minute bin and brand x service cell, then customers."""
     g, market = w.g, w.market
-    mids: FloatArray = w.start + (np.arange(math.ceil((w.end - w.start) / _BIN)) + 0.5) * _BIN
-    hour = ((mids - w.start) // HOUR).astype(np.int64)
-    centre = g.gamma(30.0, 1 / 30, hour[-1] + 1)[hour]
-    service = g.gamma(20.0, 1 / 20, (hour[-1] + 1, len(market.services)))[hour]
-    level = w.per_minute * (_BIN / MINUTE) * _seasonality(mids) * _surge(mids, surge) * centre
+    mids, hour = w.bins(w.start + np.arange(math.ceil((w.end - w.start) / _BIN)) * _BIN)
+    level = w.per_minute * (_BIN / MINUTE) * _seasonality(mids) * _surge(mids, w.surge) * w.busy.centre[hour]
     counts: npt.NDArray[np.int64] = g.poisson(
-        market.joint_at(w.progress(mids)) * level[:, None, None] * service[:, None, :]
+        market.joint_at(w.progress(mids)) * level[:, None, None] * w.busy.services[hour][:, None, :]
     )
     bins, brands, services = np.unravel_index(np.repeat(np.arange(counts.size), counts.ravel()), counts.shape)
     n = len(bins)
@@ -497,32 +541,54 @@ def _vendors(market: _Market, scope: Dims) -> list[str]:
 
 
 def _rate_fault(w: _World, plan: _Plan, number: int, phrasings: tuple[str, ...]) -> Any:
-    """Extra distinct customers in the scope, above its seasonal baseline minute by minute."""
+    """Extra distinct customers in the scope: ``strength - 1`` times its usual level minute by minute (what
+    the background really brings then, partners' aggregates included), and at least 0.3 a minute."""
     scope, rnd, code = _rate_scope(w, plan.pattern), w.rnd, f"E{number}"
     minutes = np.arange(plan.start, plan.end, MINUTE)
-    baseline = w.per_minute * _seasonality(minutes) * w.market.share(scope, w.progress(minutes))
-    extra = np.maximum((plan.strength - 1) * baseline, _MIN_EXTRA)
+    inside = np.minimum(plan.end - minutes, MINUTE) / MINUTE  # the last minute is cut short by the end
+    usual = w.usual(scope, minutes) * inside
+    extra = np.maximum((plan.strength - 1) * usual, _MIN_EXTRA * inside)
     # A partner carries part of the rise only when its 15-minute aggregates would hold a few reporters.
     via_partner = 0.3 if rnd.random() < 1 / 3 and extra.mean() * 15 * 0.3 >= 5 else 0.0
     arrivals = w.g.poisson(extra * (1 - via_partner)).tolist()
-    for minute, arriving in zip(minutes.tolist(), arrivals, strict=True):
+    for minute, share, arriving in zip(minutes.tolist(), inside.tolist(), arrivals, strict=True):
         for _ in range(arriving):
             complaint = (
                 code if rnd.random() < 0.85 else w.everyday()[0],
                 rnd.choice(phrasings).format(n=number),
             )
             channel, contacts = rnd.choice(_LADDER), rnd.choices((1, 2, 3, 4), (45, 30, 15, 10))[0]
-            dims, ts = w.market.draw(rnd, scope), minute + rnd.uniform(0, MINUTE)
+            dims, ts = w.market.draw(rnd, scope), minute + rnd.uniform(0, share * MINUTE)
             w.emitter.problem(ts, w.customer(), dims, complaint, contacts, channel)
-    partner = rnd.choice(w.partners)
-    for i in range(0, len(minutes), 15) if via_partner else ():
-        count = int(w.g.poisson(extra[i : i + 15].sum() * via_partner))
-        ts, complaint = float(minutes[i]) + rnd.uniform(0, 15 * MINUTE), (code, phrasings[0].format(n=number))
+    if via_partner:
+        _partner_rise(
+            w, scope, (minutes, plan.end), extra * via_partner, (code, phrasings[0].format(n=number))
+        )
+    strength, pattern = 1 + float(extra.sum() / usual.sum()), plan.pattern.removeprefix("big-")
+    text = f"{pattern} fault: {strength:.1f}x the usual distinct customers"
+    if np.any((plan.strength - 1) * usual < _MIN_EXTRA * inside):
+        text += f" ({plan.strength:.1f}x, but at least {_MIN_EXTRA:g} more a minute)"
+    span, vendors = (plan.start, plan.end), _vendors(w.market, scope)
+    entry = _truth(pattern, "rate", scope, span, f"{text}, category {code}", vendors)
+    return {**entry, "strength": round(strength, 2)}
+
+
+def _partner_rise(
+    w: _World, scope: Dims, fault: tuple[FloatArray, float], extra: FloatArray, complaint: Complaint
+) -> None:
+    """A partner's share of a fault's extra reporters (``extra`` a minute of the fault): an aggregate every
+    15 minutes until the fault ends, or a single forwarded record when only one reporter turns up."""
+    (minutes, end), rnd, partner = fault, w.rnd, w.rnd.choice(w.partners)
+    for i in range(0, len(minutes), 15):
+        count = int(w.g.poisson(extra[i : i + 15].sum()))
+        begin = float(minutes[i])
+        ts, dims = rnd.uniform(begin, min(begin + 15 * MINUTE, end)), w.market.draw(rnd, scope)
         if count >= 2:
-            w.emitter.aggregate(ts, partner, w.market.draw(rnd, scope), count, complaint)
-    pattern = "pair" if plan.pattern == "big-pair" else plan.pattern
-    text = f"{pattern} fault: {plan.strength:.1f}x the usual distinct customers, category {code}"
-    return _truth(pattern, "rate", scope, (plan.start, plan.end), text, _vendors(w.market, scope))
+            w.emitter.aggregate(ts, partner, dims, count, complaint)
+        elif count == 1:
+            text, source = w.emitter.text(complaint[1]), f"partner:{partner}"
+            who = f"{partner}-{rnd.randrange(10**8):08d}"
+            w.emitter.contact(ts, "partner", who, dims, source=source, category=complaint[0], text=text)
 
 
 def _symptom_fault(w: _World, plan: _Plan, phrasings: tuple[str, ...]) -> Any:
@@ -635,9 +701,11 @@ def simulate(
     partners = rnd.sample(_PARTNERS, rnd.randint(2, 4))
     per_minute = contacts_per_day / _MEAN_CONTACTS / (DAY / MINUTE)
     cells = _partner_cells(rnd, market, partners, per_minute)
-    w = _World(g, rnd, market, _Emitter(rnd), start, end, per_minute, partners, cells)
     plans = _plan(rnd, max(4, round(0.7 * days)) if faults is None else faults, start, end)
-    _background(w, next((plan for plan in plans if plan.pattern == "global-surge"), None))
+    busy = _Busyness.draw(g, _hours(start, end), len(market.services))
+    surge = next((plan for plan in plans if plan.pattern == "global-surge"), None)
+    w = _World(g, rnd, market, _Emitter(rnd), start, end, per_minute, partners, cells, busy, surge)
+    _background(w)
     _partner_background(w)
     truth = _inject(w, plans)
     return Simulation(_with_bad_records(w.emitter.finish(end), bad_records, rnd), truth)

@@ -7,7 +7,8 @@ share of it. One fault, many cells. Two questions sort them out, both asked on t
 *Is a child disproportionate within its parent?* Under "the parent is at fault", the parent's reports spread
 over its children in their usual shares, so a child's count is binomial given the parent's. A child clearly
 above its usual share (significant, and its rate relative to baseline at least ``ratio`` times that of its
-siblings) carries a fault of its own; otherwise the parent explains it, and attribution moves up.
+siblings) *and* whose siblings are calm carries a fault of its own; otherwise the parent explains it, and
+attribution moves up.
 
 *Is the rest of a parent still elevated without its disproportionate children?* If removing the children that
 stand out along one dimension leaves the rest of the parent at baseline, the fault lives in those children
@@ -86,9 +87,14 @@ class Attribution:
         child_rate = observed[child] / expected[child]
         if child_rate < self.ratio * rest_rate:
             return False
-        events, expected_events = self.counts.events, self.counts.expected_events
-        event_share = expected_events[child] / expected_events[parent] if expected_events[parent] > 0 else share
-        return binomial_sf(events[child], events[parent], min(event_share, 1.0)) < self.alpha
+        # Reporters, in units of the parent's observed reporters per independent event (1 without partner
+        # batches): 28 reporters in one partner record are not 28 independent draws.
+        batch = max(observed[parent] / max(self.counts.events[parent], 1.0), 1.0)
+        return binomial_sf(observed[child] / batch, observed[parent] / batch, share) < self.alpha
+
+    def concentrated(self, child: int, parent: int) -> bool:
+        """The fault lives in the child: it stands out within the parent, and the rest of the parent is calm."""
+        return self.disproportionate(child, parent) and not self.rest_elevated(parent, [child])
 
     def rest_elevated(self, parent: int, children: list[int]) -> bool:
         observed, expected = self.counts.observed, self.counts.expected
@@ -116,11 +122,11 @@ class Attribution:
         return result
 
     def _up(self, cell: int, path: frozenset[int]) -> frozenset[int] | None:
-        """A parent that is elevated and in which this cell is not disproportionate explains it."""
+        """An elevated parent in which this cell's excess is not concentrated explains it."""
         p_value = self.counts.p_value
         candidates = [p for p in self.lattice.parent_cells(cell) if p in self._elevated]
         for parent in sorted(candidates, key=lambda p: (p_value[p], self.lattice.scopes[p])):
-            if parent not in path and not self.disproportionate(cell, parent):
+            if parent not in path and not self.concentrated(cell, parent):
                 return self._resolve(parent, path)
         return None
 

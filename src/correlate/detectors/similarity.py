@@ -23,14 +23,14 @@ Method, and why
 * **Index**: LSH banding, 16 bands of 4 values, finds candidate symptoms in a few dictionary look-ups; the
   candidates are then verified on the whole sketch (estimated Jaccard >= ``similarity``). A pair at Jaccard
   0.6 becomes a candidate with probability 0.89, at 0.7 with 0.99, at 0.3 with 0.12. A bucket keeps its
-  newest 16 exemplars: a bucket that many texts share comes from a common phrase ("not working"), says little,
-  and would otherwise make every look-up verify hundreds of candidates.
+  first 16 exemplars: a bucket that many texts share comes from a common phrase ("not working") and says
+  little, and the first comers are the symptoms that must stay found (the everyday complaints).
 * **Symptoms** are leader clusters: a text joins the symptom whose exemplar it resembles most, else it founds
   a new one. A symptom keeps up to eight exemplars (matching variants unlike every exemplar so far), so a
   third spelling that resembles the second but not the first still joins, while chains stay short.
-  Two looser, exhaustive searches among symptoms a caller names serve rarer needs: :meth:`SymptomIndex.assign`
-  can let a rewording join a symptom it expects, and :meth:`SymptomIndex.neighbours` lists the symptoms near
-  a text (a common complaint's stray misspellings).
+  Two looser, exhaustive searches serve rarer needs: a text that matches no symptom joins the closest
+  *watched* symptom at a looser similarity (a rewording of a symptom the caller expects), and
+  :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names.
 
 Cost: ``python -m pytest tests/test_symptom.py -k cost -s`` prints it. Sketches are cached by raw text and
 symptoms by normalised text, so a text seen before costs well under a microsecond. Everything is
@@ -56,7 +56,7 @@ MIN_CHARS: Final = 4
 MAX_EXEMPLARS: Final = 8
 _NOVEL_BELOW: Final = 0.85  # a matching text less similar than this to every exemplar becomes one
 _CACHE_LIMIT: Final = 1 << 16
-_BUCKET_LIMIT: Final = 16  # newest exemplars kept per LSH bucket: bounds the candidates of one look-up
+_BUCKET_LIMIT: Final = 16  # exemplars kept per LSH bucket: bounds the candidates of one look-up
 
 _APOSTROPHES = re.compile(r"['’`´]")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -140,12 +140,6 @@ class Sketch:
     keys: tuple[int, ...]
 
 
-def similarities(sigs: Signature) -> npt.NDArray[np.float64]:
-    """Estimated Jaccard similarity of every pair of rows of a stacked ``(n, SKETCH_SIZE)`` array."""
-    same: npt.NDArray[np.float64] = (sigs[:, np.newaxis, :] == sigs[np.newaxis, :, :]).mean(axis=2)
-    return same
-
-
 def central_texts(texts: Mapping[str, tuple[Sketch, int]], limit: int) -> tuple[str, ...]:
     """Up to ``limit`` texts, most central first: the first is the medoid of the texts weighted by ``n``.
 
@@ -154,7 +148,8 @@ def central_texts(texts: Mapping[str, tuple[Sketch, int]], limit: int) -> tuple[
     if len(texts) <= 1:
         return tuple(texts)
     sigs = np.stack([sketch.signature for sketch, _ in texts.values()])
-    centrality = similarities(sigs) @ np.array([n for _, n in texts.values()], dtype=np.float64)
+    similar = (sigs[:, np.newaxis, :] == sigs[np.newaxis, :, :]).mean(axis=2)  # estimated Jaccard, all pairs
+    centrality = similar @ np.array([n for _, n in texts.values()], dtype=np.float64)
     order = sorted(range(len(texts)), key=lambda i: (-centrality[i], i))
     written = list(texts)
     return tuple(written[i] for i in order[:limit])
@@ -314,9 +309,8 @@ class SymptomIndex:
         self._sigs[slot] = sketch.signature
         for key in sketch.keys:
             bucket = self._buckets.setdefault(key, [])
-            bucket.append(slot)
-            if len(bucket) > _BUCKET_LIMIT:  # a band shared by many texts (common phrases) says little
-                del bucket[0]
+            if len(bucket) < _BUCKET_LIMIT:  # a full bucket keeps its first exemplars: common symptoms stay found
+                bucket.append(slot)
         self._exemplars[symptom].append(slot)
         if symptom in self._watched:
             self._watched_slots[slot] = None

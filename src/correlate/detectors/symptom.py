@@ -1,9 +1,10 @@
 """The rare-symptom detector: a few customers describing the same unusual fault, in their own words.
 
 "Three customers who cannot post a comment are evidence; the burden of proof is not on them." Free texts are
-grouped into *symptoms* by near-duplicate matching (:mod:`correlate.detectors.similarity`). At the end of a
-step, a symptom's texts from the last ``window`` seconds form a *cluster*; a cluster from ``min_customers``
-distinct reporters, whose symptom is rare on the cluster's scope, is reported as a ``symptom`` finding.
+grouped into *symptoms* by near-duplicate matching (:mod:`correlate.detectors.similarity`); a text matching no
+symptom may still join a rare symptom seen in the window at similarity minus 0.15 (a rewording). At the end of
+a step, a symptom's texts from the last ``window`` seconds form a *cluster*; a cluster from ``min_customers``
+distinct reporters, whose symptom is rare, is reported as a ``symptom`` finding.
 
 Counting: a customer repeating the same text on three channels is one reporter, a partner's aggregated record
 (``count > 1``) is ``count`` reporters. A customer's dimension values are pooled over their contacts.
@@ -14,22 +15,21 @@ each owned dimension (one sub-cluster per brand), so that a rare fault on one br
 words about another. A symptom reports at most one cluster per step: its most significant.
 
 Rarity (the rule). History is the reporters who left the window in the ``rarity_horizon`` before it, each
-customer once per window; ``span`` is how long the detector has watched, at most the horizon. For the symptom
-and its neighbours (symptoms that had ``min_customers`` reporters, within similarity minus 0.15 of one of the
-cluster's texts: stray misspellings of a common complaint are no new fault), ``H`` is the larger of their
-history on the scope and their history everywhere times the scope's share of all texts (an everyday complaint
-on a small scope is still an everyday complaint).
+customer counted once per window, of the symptom and of its neighbours (symptoms that had ``min_customers``
+reporters, within similarity minus 0.15 of one of the cluster's texts: a common complaint's stray misspellings
+are no new fault). ``span`` is how long the detector has watched, at most the horizon.
 
-* ``expected = (H + 0.5) * window / max(span, window)`` reporters per window; the half reporter is a prior
-  that keeps a young detector cautious (after an hour of watching it needs five reporters, after a day three).
-* *rare* means ``H * day / max(span, day) < min_customers``: fewer than one cluster's worth of customers a
-  day. A complaint common every day ("my remote doesn't work") fails this however sharply it peaks; volume
-  peaks of common complaints are other detectors' work.
+* *rare*: fewer than ``min_customers`` reporters a day in that history, on any scope. A complaint common
+  every day ("my remote doesn't work") is never rare, however sharply it peaks or however small the scope
+  where three customers write it; its peaks are the rate detectors' work.
+* ``expected = (H + 0.5) * window / max(span, window)`` reporters per window on the cluster's scope, with
+  ``H`` the larger of the history on the scope and the history everywhere times the scope's share of all
+  texts. The half reporter is a prior: no history is not certainty.
 * ``p_value = P(X >= observed)`` for ``X ~ Poisson(expected)``; a rare cluster is reported when
-  ``p_value <= alpha / tests`` (Bonferroni). ``tests`` is every (symptom, scope) cell with a reporter in the
-  window, not only the clusters that reached ``min_customers``: any cell could have, and with a hundred
-  everyday complaints over a thousand scopes three in an hour somewhere is no surprise (look-elsewhere).
-* Warm-up: nothing is reported before the detector has watched one ``window``.
+  ``p_value <= alpha / tests`` (Bonferroni). ``tests`` counts every (symptom, scope) cell with a reporter in
+  the window, not only the clusters that reached ``min_customers``: any cell could have, and with a hundred
+  complaints over a thousand scopes, three in an hour somewhere is no surprise.
+* Warm-up: nothing is reported before the detector has watched contacts for ``warmup`` seconds.
 
 Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
 ``window + rarity_horizon`` after it was last seen, a one-off (one reporter ever) a day after. Causality: a
@@ -38,6 +38,7 @@ step's contacts are scored against history learned before it, and only contacts 
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -56,7 +57,7 @@ _DAY: Final = 86_400.0
 _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certainty
 _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
-_FRESH_LIMIT: Final = 512  # recent rare symptoms a rewording may join
+_FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
 
 
 class _Tally:
@@ -117,6 +118,7 @@ class _Symptom:
     described: int = 0  # reporters ever counted
     version: int = 0  # bumped whenever the window changes
     clusters: tuple[int, list[tuple[Scope, int]]] = (-1, [])  # (version, [(scope, observed)])
+    common_until: float = float("-inf")  # not rare until then (rechecked now and then, not every step)
 
 
 class _Cluster(NamedTuple):
@@ -132,8 +134,9 @@ class SymptomDetector:
     """Near-duplicate texts from ``min_customers`` distinct customers on one scope within ``window``.
 
     ``similarity`` is the estimated Jaccard similarity of character 3-gram sets that makes two texts one
-    symptom (typos and rewordings score 0.65-0.8, different faults worded alike 0.4-0.55). ``dimensions``
-    limits the dimensions a scope may use (None: all). ``alpha`` is the false-alarm rate per step.
+    symptom (typos and small rewordings score 0.65-0.8, different faults worded alike 0.4-0.55).
+    ``dimensions`` limits the dimensions a scope may use (None: all). ``alpha`` is the false-alarm rate per
+    step; ``warmup`` how long the detector watches before it reports anything.
     """
 
     kind = "symptom"
@@ -167,7 +170,7 @@ class SymptomDetector:
         self._pending: list[StitchedContact] = []  # observed, not yet scored
         self._symptoms: dict[int, _Symptom] = {}
         self._arrivals: deque[tuple[float, int]] = deque()  # (ts, symptom) of window members, oldest first
-        self._expiries: deque[tuple[float, int]] = deque()  # (forget after, symptom)
+        self._expiries: list[tuple[float, int]] = []  # heap of (forget after, symptom)
         self._crowded: dict[int, None] = {}  # symptoms with min_customers reporters in the window
         self._established: dict[int, None] = {}  # symptoms with min_customers reporters ever (in memory)
         self._fresh: dict[int, None] = {}  # the others with reporters in the window, most recent last
@@ -196,7 +199,7 @@ class SymptomDetector:
         clusters = [
             self._cluster(sid, scope, observed, [sid], since, span)
             for sid in self._crowded
-            if sid in hot_ids or self._rare(self._symptoms[sid].history.prune(since).total, span)
+            if sid in hot_ids or self._may_be_rare(self._symptoms[sid], step_end, since, span)
             for scope, observed in self._clusters(sid)
         ]
         tests = max(1, self._cells, len(clusters))
@@ -245,9 +248,7 @@ class SymptomDetector:
         for contact in ready:
             if self._first_ts is None or contact.contact.ts < self._first_ts:
                 self._first_ts = contact.contact.ts
-            if (
-                contact.contact.text and contact.contact.ts > step_end - self.window
-            ):  # else: too late to count
+            if contact.contact.text and contact.contact.ts > step_end - self.window:  # else: too late
                 self._add(contact)
 
     def _add(self, contact: StitchedContact) -> None:
@@ -266,11 +267,11 @@ class SymptomDetector:
             symptom.counted[key] = record.ts
             weight = record.count
             symptom.described += weight
-        if symptom.described >= self.min_customers:
+        if symptom.described < self.min_customers:
+            self._freshen(symptom_id, True)
+        elif symptom_id not in self._established:
             self._established[symptom_id] = None
             self._freshen(symptom_id, False)
-        else:
-            self._freshen(symptom_id, True)
         member = _Member(record.ts, key, weight, contact.profile, sketch)
         symptom.members.append(member)
         symptom.last_seen = max(symptom.last_seen, record.ts)
@@ -307,13 +308,15 @@ class SymptomDetector:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
                 self._freshen(symptom_id, False)
-                memory = self.rarity_horizon if symptom.described > 1 else min(self.rarity_horizon, _DAY)
-                self._expiries.append((symptom.last_seen + self.window + memory, symptom_id))
+                heapq.heappush(self._expiries, (self._forget_at(symptom), symptom_id))
 
     def _freshen(self, symptom_id: int, fresh: bool) -> None:
-        """Mark a rare symptom with reporters in the window, which rewordings may join (the newest 512)."""
-        self._fresh.pop(symptom_id, None)
-        if fresh:
+        """Mark a rare symptom with reporters in the window, which rewordings may join (the newest 256)."""
+        if fresh == (symptom_id in self._fresh):
+            return
+        if not fresh:
+            del self._fresh[symptom_id]
+        else:
             self._fresh[symptom_id] = None
             if len(self._fresh) > _FRESH_LIMIT:
                 oldest = next(iter(self._fresh))
@@ -355,11 +358,15 @@ class SymptomDetector:
             self._scopes_of[profile] = scopes
         return scopes
 
+    def _forget_at(self, symptom: _Symptom) -> float:
+        memory = self.rarity_horizon if symptom.described > 1 else min(self.rarity_horizon, _DAY)
+        return symptom.last_seen + self.window + memory
+
     def _forget_expired(self, now: float) -> None:
         while self._expiries and self._expiries[0][0] <= now:
-            symptom_id = self._expiries.popleft()[1]
+            symptom_id = heapq.heappop(self._expiries)[1]
             symptom = self._symptoms.get(symptom_id)
-            if symptom is not None and not symptom.members:
+            if symptom is not None and not symptom.members and self._forget_at(symptom) <= now:
                 del self._symptoms[symptom_id]
                 self._established.pop(symptom_id, None)
                 self._index.forget(symptom_id)
@@ -398,6 +405,15 @@ class SymptomDetector:
         p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported
         return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
 
+    def _may_be_rare(self, symptom: _Symptom, now: float, since: float, span: float) -> bool:
+        """Whether the symptom alone is rare; a common one is taken to stay common for a tenth of a window."""
+        if symptom.common_until > now:
+            return False
+        if self._rare(symptom.history.prune(since).total, span):
+            return True
+        symptom.common_until = now + self.window / 10
+        return False
+
     def _rare(self, everywhere: int, span: float) -> bool:
         """Fewer than ``min_customers`` reporters a day, everywhere: no everyday complaint."""
         return everywhere * _DAY / max(span, self.window) < self.min_customers
@@ -407,23 +423,13 @@ class SymptomDetector:
 
         Each text's neighbours are remembered for a window: the established symptoms change slowly.
         """
-        texts = {
-            sketch.normalised: sketch for sketch, _ in self._texts(self._symptoms[symptom_id], scope).values()
-        }
-        stale = [
-            sketch
-            for text, sketch in texts.items()
-            if self._near.get(text, (-math.inf,))[0] < now - self.window
-        ]
-        if stale:
-            if len(self._near) >= 1 << 16:
-                self._near.clear()
-            loose = self.similarity - _SLACK
-            for sketch in stale:
-                self._near[sketch.normalised] = (
-                    now,
-                    self._index.neighbours([sketch], loose, self._established),
-                )
+        texts = {s.normalised: s for s, _ in self._texts(self._symptoms[symptom_id], scope).values()}
+        if len(self._near) >= 1 << 16:
+            self._near.clear()
+        for text, sketch in texts.items():
+            if self._near.get(text, (-math.inf,))[0] < now - self.window:
+                found = self._index.neighbours([sketch], self.similarity - _SLACK, self._established)
+                self._near[text] = (now, found)
         return list(dict.fromkeys([symptom_id, *(sid for text in texts for sid in self._near[text][1])]))
 
     def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
