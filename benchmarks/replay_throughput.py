@@ -36,8 +36,22 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def simulate(days: float, per_day: int, seed: int, folder: Path) -> Path:
     contacts = folder / "contacts.jsonl"
     subprocess.run(
-        [sys.executable, "-m", "correlate.cli", "simulate", "--seed", str(seed), "--days", str(days),
-         "--per-day", str(per_day), "--output", str(contacts), "--truth", str(folder / "truth.jsonl")],
+        [
+            sys.executable,
+            "-m",
+            "correlate.cli",
+            "simulate",
+            "--seed",
+            str(seed),
+            "--days",
+            str(days),
+            "--per-day",
+            str(per_day),
+            "--output",
+            str(contacts),
+            "--truth",
+            str(folder / "truth.jsonl"),
+        ],
         check=True,
     )
     return contacts

@@ -39,7 +39,12 @@ def _diurnal(ts: np.ndarray) -> np.ndarray:
 
 
 def stream(
-    *, seed: int = 7, days: float = 3.0, per_day: int = 8000, faults: Iterable[Fault] = (), start: float = START
+    *,
+    seed: int = 7,
+    days: float = 3.0,
+    per_day: int = 8000,
+    faults: Iterable[Fault] = (),
+    start: float = START,
 ) -> list[dict[str, object]]:
     """Contacts in event-time order: Poisson background with a daily rhythm, plus each fault's extra reporters."""
     rng = np.random.default_rng(seed)

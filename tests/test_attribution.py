@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
+
 from streams import DAY, HOUR, START, Fault, opened_scopes, run, stream
 
 FAULT_AT = START + 2 * DAY + 13 * HOUR
@@ -58,7 +61,7 @@ def test_lifecycle_opened_once_then_resolved_after_quiet_period() -> None:
     assert resolved_at >= FAULT_AT + HOUR + HOUR, "resolved only after an hour back at baseline"
     assert {e["opened_at"] for e in events} == {events[0]["opened_at"]}, "opened_at never changes"
     updates = [_epoch(e["at"]) for e in events if e["event"] != "resolved"]
-    assert all(b - a >= 15 * 60 for a, b in zip(updates, updates[1:], strict=False)), "updates are rate-limited"
+    assert all(b - a >= 15 * 60 for a, b in pairwise(updates)), "updates are rate-limited"
 
 
 def test_evidence_describes_the_reports() -> None:

@@ -226,25 +226,17 @@ BAD = [
     pytest.param(changed(source=7), "source", "must be a string, not number", id="source-number"),
     pytest.param(changed(dimensions="Sonique"), "dimensions", "must be an object", id="dimensions-string"),
     pytest.param(changed(dimensions=[["region", "north"]]), "dimensions", "not array", id="dimensions-array"),
-    pytest.param(
-        changed(dimensions={"model": 7}), "dimensions.model", "must be a string, not number", id="dim-7"
-    ),
-    pytest.param(
-        changed(dimensions={"region": None}), "dimensions.region", "string, not null", id="dim-null"
-    ),
+    pytest.param(changed(dimensions={"model": 7}), "dimensions.model", "must be a string, not number", id="dim-7"),
+    pytest.param(changed(dimensions={"region": None}), "dimensions.region", "string, not null", id="dim-null"),
     pytest.param(changed(dimensions={"": "x"}), "dimensions", "names must not be empty", id="dim-name-empty"),
     pytest.param(changed(category=5), "category", "must be a string or null, not number", id="category-5"),
-    pytest.param(
-        changed(text={"body": "hi"}), "text", "must be a string or null, not object", id="text-object"
-    ),
+    pytest.param(changed(text={"body": "hi"}), "text", "must be a string or null, not object", id="text-object"),
     pytest.param(changed(count=0), "count", "must be >= 1, not 0", id="count-0"),
     pytest.param(changed(count=-1), "count", "must be >= 1, not -1", id="count-negative"),
     pytest.param(changed(count=2.5), "count", "must be a whole number >= 1, not 2.5", id="count-fraction"),
     pytest.param(changed(count=True), "count", "must be a whole number >= 1, not true", id="count-boolean"),
     pytest.param(changed(count="3"), "count", 'must be a whole number >= 1, not "3"', id="count-text"),
-    pytest.param(
-        changed(version=2), "version", "unsupported contract version 2; this build reads 1", id="v2"
-    ),
+    pytest.param(changed(version=2), "version", "unsupported contract version 2; this build reads 1", id="v2"),
     pytest.param(changed(version="1"), "version", 'unsupported contract version "1"', id="version-text"),
     pytest.param(changed(version=True), "version", "unsupported contract version true", id="version-boolean"),
     pytest.param(changed(version=None), "version", "unsupported contract version null", id="version-null"),

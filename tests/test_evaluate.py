@@ -31,9 +31,7 @@ def fault(fault_id: str, scope: dict[str, str], start: str, end: str, kind: str 
     }
 
 
-def event(
-    incident: str, opened: str, scope: dict[str, str], when: str | None = None, name: str = "opened"
-) -> Any:
+def event(incident: str, opened: str, scope: dict[str, str], when: str | None = None, name: str = "opened") -> Any:
     return {
         "event": name,
         "incident_id": incident,

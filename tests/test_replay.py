@@ -10,12 +10,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from streams import DAY, HOUR, START, Fault, as_jsonl, opened_scopes, run, stream
 
 from correlate.config import Settings
 from correlate.contracts import format_time, parse_timestamp
 from correlate.engine import Engine
 from correlate.replay import replay
+from streams import DAY, HOUR, START, Fault, as_jsonl, opened_scopes, run, stream
 
 FAULT_AT = START + 2 * DAY + 13 * HOUR
 
@@ -67,7 +67,7 @@ def test_disorder_within_the_lateness_changes_nothing(faulty_stream: list[dict[s
 def test_a_contact_later_than_the_lateness_is_rejected_with_the_reason() -> None:
     records = stream(seed=3, days=0.2)
     late = dict(records[10], contact_id="late-one")
-    out, rejects = _replay_bytes(as_jsonl([*records, late]))
+    _, rejects = _replay_bytes(as_jsonl([*records, late]))
     (rejected,) = [orjson.loads(line) for line in rejects.splitlines()]
     assert rejected["field"] == "ts" and "late" in rejected["reason"]
     assert rejected["record"]["contact_id"] == "late-one"
@@ -131,8 +131,17 @@ def test_cli_replay_reads_stdin_and_writes_stdout(tmp_path: Path, faulty_stream:
     rejects = tmp_path / "rejects.jsonl"
     (tmp_path / "settings.toml").write_text("symptoms = false\n")
     result = subprocess.run(
-        [sys.executable, "-m", "correlate.cli", "replay", "-", "--rejects", str(rejects),
-         "--config", str(tmp_path / "settings.toml")],
+        [
+            sys.executable,
+            "-m",
+            "correlate.cli",
+            "replay",
+            "-",
+            "--rejects",
+            str(rejects),
+            "--config",
+            str(tmp_path / "settings.toml"),
+        ],
         input=as_jsonl(faulty_stream) + b"oops\n",
         capture_output=True,
         check=True,

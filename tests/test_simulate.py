@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from difflib import SequenceMatcher
 from itertools import pairwise
@@ -19,7 +21,7 @@ from correlate.simulate import _RARE_SYMPTOMS, WARM_UP, Simulation, add_parser, 
 from correlate.vendors import vendor_slug
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
-DAY = 86_400.0
+HOUR, DAY = 3_600.0, 86_400.0
 
 
 def _key(value: str) -> str:
@@ -101,14 +103,79 @@ def test_faults_follow_warm_up_and_never_overlap(sim: Simulation) -> None:
             assert fault["vendors_at_fault"] == sorted(vendor_slug(v) for v in fault["scope"].values())
 
 
-def test_rate_faults_raise_distinct_reporters_versus_the_day_before(
-    sim: Simulation, contacts: list[Contact]
-) -> None:
+def test_rate_faults_raise_distinct_reporters_versus_the_day_before(sim: Simulation, contacts: list[Contact]) -> None:
     for fault in (entry for entry in sim.truth if entry["kind"] == "rate"):
         start, end = parse_timestamp(fault["start"]), parse_timestamp(fault["end"])
         during = _reporters(contacts, fault["scope"], start, end)
         before = _reporters(contacts, fault["scope"], start - DAY, end - DAY)
         assert during >= max(1.5 * before, before + 5), (fault, during, before)
+
+
+def _ts(contact: Contact) -> float:
+    return contact.ts
+
+
+def _written_share(contacts: list[Contact]) -> float:
+    """The share of customers who write at least once (voice and ivr calls leave no text half the time)."""
+    wrote: dict[str, bool] = {}
+    for c in contacts:
+        if c.count == 1:
+            wrote[c.customer_id] = wrote.get(c.customer_id, False) or bool(c.text)
+    return sum(wrote.values()) / len(wrote)
+
+
+def _fault_and_usual(contacts: list[Contact], fault: dict[str, Any], written: float) -> tuple[int, float]:
+    """New reporters a rate fault brings to its scope over its span, and those the scope brings otherwise then.
+
+    A customer counts where their first contact falls, as the stitcher counts new reporters: the retries of a
+    problem that began earlier bring no one new. The fault's customers carry its category or its error number
+    (everyday texts hold no digits); one who files an everyday category and writes nothing looks like anyone
+    else, so the usual customers are counted among those who wrote and scaled up by the share who write.
+    Partners' everyday aggregates count at their average level over the stream, the fault's own in full.
+    """
+    named = re.search(r"category (E\d+)", fault["description"])
+    assert named, fault["description"]
+    code = named.group(1)
+    start, end = parse_timestamp(fault["start"]), parse_timestamp(fault["end"])
+    wanted = {name: _key(value) for name, value in fault["scope"].items()}
+
+    def in_scope(c: Contact) -> bool:
+        return all(_key(c.dimensions[name]) == value for name, value in wanted.items())
+
+    batches = [c for c in contacts if c.count > 1 and in_scope(c)]
+    # A problem's contacts span two hours at most: these hold every customer's first and last contact.
+    near = contacts[bisect_left(contacts, start - 2 * HOUR, key=_ts) : bisect_right(contacts, end + 2 * HOUR, key=_ts)]
+    inside = [c for c in near if c.count == 1 and in_scope(c)]
+    first: dict[str, float] = {}
+    for c in inside:
+        first.setdefault(c.customer_id, c.ts)
+    marked = {c.customer_id for c in inside if c.category == code or any(ch.isdigit() for ch in c.text or "")}
+    wrote = {c.customer_id for c in inside if c.text}
+    new = {customer for customer, ts in first.items() if start <= ts <= end}
+    extra = len(new & marked) + sum(c.count for c in batches if c.category == code and start <= c.ts <= end)
+    stream = contacts[-1].ts - contacts[0].ts
+    everyday = sum(c.count for c in batches if c.category != code) * (end - start) / stream
+    return extra, len((new - marked) & wrote) / written + everyday
+
+
+def test_rate_faults_add_strength_minus_one_times_the_usual_reporters() -> None:
+    """During a rate fault the scope hears ``strength`` times its usual reporters: the fault follows what the
+    background really brings at that hour (its busyness, the partners' steady aggregates), floor included."""
+    added = expected = 0.0
+    for seed in (31, 32, 33):
+        sim = simulate(seed=seed, days=4, contacts_per_day=12_000, start=START, faults=3)
+        contacts = [c for c in map(validate, sim.contacts) if isinstance(c, Contact)]
+        written = _written_share(contacts)
+        for fault in (entry for entry in sim.truth if entry["kind"] == "rate"):
+            strength = fault["strength"]
+            assert fault["description"].startswith(f"{fault['pattern']} fault: {strength:.1f}x the usual")
+            extra, usual = _fault_and_usual(contacts, fault, written)
+            ratio = extra / ((strength - 1) * usual)  # realised over declared extra reporters
+            if usual >= 15:  # enough usual reporters to measure one fault on its own
+                noise = ratio * math.sqrt(1 / max(extra, 1) + 1 / usual)  # both counts are Poisson
+                assert abs(ratio - 1) <= 3 * noise + 0.1, (seed, fault, extra, usual)
+            added, expected = added + extra, expected + (strength - 1) * usual
+    assert 0.8 <= added / expected <= 1.2, (added, expected)
 
 
 def test_symptom_faults_are_few_distinct_customers_with_near_duplicate_texts(
@@ -149,9 +216,7 @@ def test_truth_lists_every_decoy_kind(sim: Simulation) -> None:
     repeat = decoys["repeat-customer"]
     start, end = parse_timestamp(repeat["start"]), parse_timestamp(repeat["end"])
     assert end - start <= 3600
-    ids = Counter(
-        r["customer_id"] for r in sim.contacts if start <= parse_timestamp(r["ts"]) <= end
-    ).most_common(1)
+    ids = Counter(r["customer_id"] for r in sim.contacts if start <= parse_timestamp(r["ts"]) <= end).most_common(1)
     assert ids[0][1] == 9
     channels = {r["channel"] for r in sim.contacts if r["customer_id"] == ids[0][0]}
     assert channels == {"voice", "ivr", "chat", "email", "web", "social", "app"}

@@ -125,13 +125,10 @@ def test_a_complaint_common_every_day_does_not_fire_but_a_rare_one_does() -> Non
     remote = "my remote doesn't work"
     brands = ["Sonique", "Vexa", "Orbit", "Lumo", "Kestrel", "Tandem"]
     daily = [  # 12 customers a day, 2 a day per brand: rare on any one brand, common everywhere
-        contact(T0 + n * 2 * HOUR, f"daily{n}", remote, {**SONIQUE, "device_brand": brands[n % 6]})
-        for n in range(36)
+        contact(T0 + n * 2 * HOUR, f"daily{n}", remote, {**SONIQUE, "device_brand": brands[n % 6]}) for n in range(36)
     ]
     peak_at = T0 + 3 * DAY + 10
-    peak = burst(
-        peak_at, ["My remote does not work!", "remote doesnt work", "my remote doesnt work"], gap=600
-    )
+    peak = burst(peak_at, ["My remote does not work!", "remote doesnt work", "my remote doesnt work"], gap=600)
     partner = contact(peak_at, "partner-7", remote, count=20, source="partner:acme")
     rare = [contact(peak_at + n * 600, f"rare{n}", text) for n, text in enumerate(POST_COMMENT)]
     _, findings = replay([*daily, *peak, partner, *rare])

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from correlate.config import load_config
+from correlate.config import ConfigError, load_config
 from correlate.engine import Engine
 from correlate.replay import run_replay
 
@@ -35,16 +35,14 @@ def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
+    from correlate import demo, evaluate, simulate
 
     parser = argparse.ArgumentParser(prog="correlate", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
+    demo.add_parser(subparsers)
     _add_replay(subparsers)
-    for name in ("demo", "simulate", "evaluate"):
-        try:
-            importlib.import_module(f"correlate.{name}").add_parser(subparsers)
-        except ModuleNotFoundError:
-            pass
+    simulate.add_parser(subparsers)
+    evaluate.add_parser(subparsers)
     return parser
 
 
@@ -52,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (OSError, ValueError) as error:
+    except (OSError, ConfigError) as error:
         print(f"correlate {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

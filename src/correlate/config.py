@@ -17,6 +17,11 @@ from typing import Any
 
 from correlate.vendors import VendorRegistry
 
+
+class ConfigError(ValueError):
+    """A settings file or variable that cannot be used; the message says which and why."""
+
+
 _REGISTRY_KEYS = frozenset({"vendors", "owned_dimensions", "name_unlisted"})
 
 
@@ -63,8 +68,14 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     raw: dict[str, Any] = {}
     if path is not None:
         text = Path(path).read_text(encoding="utf-8")
-        raw = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
-    registry = VendorRegistry.from_config({k: v for k, v in raw.items() if k in _REGISTRY_KEYS})
+        try:
+            raw = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{path}: {error}") from None
+    try:
+        registry = VendorRegistry.from_config({k: v for k, v in raw.items() if k in _REGISTRY_KEYS})
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     values = {k: v for k, v in raw.items() if k not in _REGISTRY_KEYS}
     environ = os.environ if environ is None else environ
     known = {f.name: f for f in fields(Settings)}
@@ -74,7 +85,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
             values[name] = _from_text(environ[variable], name)
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ValueError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return Config(replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()}), registry)
 
 
@@ -84,7 +95,7 @@ def _from_text(text: str, name: str) -> Any:
     except json.JSONDecodeError:
         if name == "dimensions":
             return [part.strip() for part in text.split(",") if part.strip()]
-        raise ValueError(f"CORRELATE_{name.upper()}: {text!r} is not a number, list or boolean") from None
+        raise ConfigError(f"CORRELATE_{name.upper()}: {text!r} is not a number, list or boolean") from None
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -94,14 +105,14 @@ def _coerce(name: str, value: Any) -> Any:
     if name == "windows":
         windows = tuple(float(v) for v in value)
         if not windows or min(windows) <= 0:
-            raise ValueError("windows: must be a non-empty list of positive seconds")
+            raise ConfigError("windows: must be a non-empty list of positive seconds")
         return windows
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ValueError(f"{name}: must be true or false, not {value!r}")
+            raise ConfigError(f"{name}: must be true or false, not {value!r}")
         return value
     if isinstance(default, int | float):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{name}: must be a non-negative number, not {value!r}")
+            raise ConfigError(f"{name}: must be a non-negative number, not {value!r}")
         return type(default)(value)
     return value

@@ -142,9 +142,7 @@ def _why_not_rfc3339(value: str) -> str:
         return f"{_show(value)} has no zone; add 'Z' or an offset such as '+01:00'"
     if not 1970 <= moment.year <= 2199:
         return f"{_show(value)} is outside the years 1970..2199"
-    return (
-        f"{_show(value)} is not in RFC 3339 form (expected e.g. 2026-03-02T19:05:12Z or ...T20:05:12+01:00)"
-    )
+    return f"{_show(value)} is not in RFC 3339 form (expected e.g. 2026-03-02T19:05:12Z or ...T20:05:12+01:00)"
 
 
 def _show(value: object, limit: int = 60) -> str:
@@ -287,8 +285,18 @@ def _validate_common(record: dict[str, Any]) -> Contact | None:
     except ValueError:
         return None
     extra = {} if KNOWN_FIELDS.issuperset(record) else {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
-    return Contact(contact_id, seconds, record["channel"], customer_id, source, dimensions, category, text,
-                   1 if count is None else count, extra)
+    return Contact(
+        contact_id,
+        seconds,
+        record["channel"],
+        customer_id,
+        source,
+        dimensions,
+        category,
+        text,
+        1 if count is None else count,
+        extra,
+    )
 
 
 def format_time(ts: float) -> str:

@@ -71,12 +71,15 @@ class Engine:
                 SymptomDetector(
                     window=settings.symptom_window,
                     min_customers=settings.symptom_min_customers,
+                    warmup=settings.warmup,
                     max_depth=settings.max_depth,
                     dimensions=settings.dimensions,
                 )
             )
         self.book = IncidentBook(
-            vendors or VendorRegistry(), quiet_period=settings.quiet_period, update_interval=settings.update_interval
+            vendors or VendorRegistry(),
+            quiet_period=settings.quiet_period,
+            update_interval=settings.update_interval,
         )
         self.stitcher = Stitcher(window=max(settings.windows))
         self.counts = Counts()
@@ -166,9 +169,7 @@ class Engine:
         findings: list[Finding] = []
         for detector in self.detectors:
             findings.extend(detector.close_step(step_end))
-        events = self.book.step(
-            step_end, findings, stitched, self._recent, self._still_elevated, self.rate.implied
-        )
+        events = self.book.step(step_end, findings, stitched, self._recent, self._still_elevated, self.rate.implied)
         for event in events:
             self.counts.events[event["event"]] += 1
         return events

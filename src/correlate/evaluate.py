@@ -158,8 +158,7 @@ class Report:
             f"precision                 {_ratio(self.precision)}",
             f"decoy incidents           {self.decoy_incidents}",
             f"fragmentation             {_number(self.fragmentation)}",
-            f"time to detect (min)      median {_number(self.median_minutes)}, "
-            f"p90 {_number(self.p90_minutes)}",
+            f"time to detect (min)      median {_number(self.median_minutes)}, p90 {_number(self.p90_minutes)}",
         ]
         for kind, each in sorted(self.by_kind.items()):
             lines.append(
@@ -304,8 +303,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("evaluate", help=helps, description=helps)
     parser.add_argument("truth", metavar="TRUTH", help="truth JSONL written by `correlate simulate`")
     parser.add_argument("incidents", metavar="INCIDENTS", help="incident events JSONL")
-    parser.add_argument(
-        "--grace", type=float, default=3600.0, help="seconds after a fault's end (default 3600)"
-    )
+    parser.add_argument("--grace", type=float, default=3600.0, help="seconds after a fault's end (default 3600)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)

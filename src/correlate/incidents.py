@@ -123,11 +123,12 @@ class IncidentBook:
         events: list[dict[str, Any]] = []
         supported: set[str] = set()
         for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
-            incident = self._belongs_to(finding, implied)
-            if incident is None:
+            existing = self._belongs_to(finding, implied)
+            if existing is None:
                 incident = self._open(finding, recent)
                 events.append(self._event("opened", incident, step_end, implied))
             else:
+                incident = existing
                 self._support(incident, finding, supported, recent)
             supported.add(incident.incident_id)
         for incident_id in sorted(self.open):

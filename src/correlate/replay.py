@@ -14,8 +14,8 @@ from typing import IO, Any
 
 import orjson
 
-from correlate.engine import Engine, Event
 from correlate.contracts import Rejection
+from correlate.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,9 @@ def decode(line: bytes, number: int) -> tuple[Any, Rejection | None]:
         return None, Rejection("", f"line {number} is not valid JSON ({error})", text)
 
 
-def replay(engine: Engine, lines: Iterable[bytes], events_out: IO[bytes], rejects_out: IO[bytes] | None) -> ReplaySummary:
+def replay(
+    engine: Engine, lines: Iterable[bytes], events_out: IO[bytes], rejects_out: IO[bytes] | None
+) -> ReplaySummary:
     """Drive the engine over ``lines``; events and rejects are written as they are released."""
     write = events_out.write
     count = 0
@@ -69,15 +71,13 @@ def replay(engine: Engine, lines: Iterable[bytes], events_out: IO[bytes], reject
 def run_replay(engine: Engine, source: str, output: str, rejects: str | None) -> ReplaySummary:
     """Open the named files (``-`` is stdin/stdout) and replay."""
     with ExitStack() as stack:
-        lines: Iterator[bytes] = (
-            iter(sys.stdin.buffer) if source == "-" else stack.enter_context(open(source, "rb"))  # noqa: SIM115
-        )
-        out = sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))  # noqa: SIM115
+        lines: Iterator[bytes] = iter(sys.stdin.buffer) if source == "-" else stack.enter_context(open(source, "rb"))
+        out = sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))
         rejects_out = None
         if rejects == "-":
             rejects_out = sys.stderr.buffer
         elif rejects is not None:
-            rejects_out = stack.enter_context(open(rejects, "wb"))  # noqa: SIM115
+            rejects_out = stack.enter_context(open(rejects, "wb"))
         summary = replay(engine, lines, out, rejects_out)
         out.flush()
         return summary

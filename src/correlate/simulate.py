@@ -79,12 +79,8 @@ def _cells(text: str) -> tuple[str, ...]:
     return _rows(text)[0]
 
 
-_BRANDS = _cells(
-    "Sonique|Lumina|Vexa|Orbix|Kestrel|Nuvo|Zentra|Halcyon|Pixelle|Arcus|Tandem|Quorra|Bryte|Mistral"
-)
-_SERVICES = _cells(
-    "StreamPlus|Flixo|TuneBox|CloudDrive|Pulse TV|Chatter|PayWave|GameHub|NewsNow|FitTrack|KidsZone"
-)
+_BRANDS = _cells("Sonique|Lumina|Vexa|Orbix|Kestrel|Nuvo|Zentra|Halcyon|Pixelle|Arcus|Tandem|Quorra|Bryte|Mistral")
+_SERVICES = _cells("StreamPlus|Flixo|TuneBox|CloudDrive|Pulse TV|Chatter|PayWave|GameHub|NewsNow|FitTrack|KidsZone")
 _SERVICES += _cells("SkyCast|Mailio|PhotoVault|RadioGo|Sportix")
 _REGIONS = _cells("North|South|East|West|Central|Highlands|Coast|Capital|Lakes|Valley")
 _PARTNERS = _cells("retailco|fixit|telcom-one|carrierx|helpdesk24")
@@ -230,9 +226,7 @@ class _Market:
             brand = rnd.choices(range(len(self.brands)), weights=list(weights))[0]
         service = scope.get("service") or rnd.choices(self.services, weights=list(self.joint[brand]))[0]
         model = model or rnd.choices(self.models[brand], weights=list(self.model_share[brand]))[0]
-        return _dims(
-            self.brands[brand], model, service, rnd.choices(self.regions, list(self.region_share))[0]
-        )
+        return _dims(self.brands[brand], model, service, rnd.choices(self.regions, list(self.region_share))[0])
 
 
 def _build_market(rnd: random.Random) -> _Market:
@@ -280,9 +274,7 @@ class _Emitter:
         record.update((name, value) for name, value in fields.items() if value is not None)
         self.records.append((ts, record))
 
-    def problem(
-        self, ts: float, who: str, dims: Dims, complaint: Complaint, contacts: int, channel: str
-    ) -> None:
+    def problem(self, ts: float, who: str, dims: Dims, complaint: Complaint, contacts: int, channel: str) -> None:
         """One customer's attempts to get one problem solved: escalating contacts within two hours."""
         deadline, (code, phrase) = ts + 2 * HOUR, complaint
         for attempt in range(contacts):
@@ -292,15 +284,11 @@ class _Emitter:
                 channel = _LADDER[self.rnd.randint(position + 1, 6)] if position < 6 else channel
             category = code if self.rnd.random() < 0.92 else None  # agents do not always file one
             written = channel not in ("voice", "ivr") or self.rnd.random() < 0.5
-            self.contact(
-                ts, channel, who, dims, category=category, text=self.text(phrase) if written else None
-            )
+            self.contact(ts, channel, who, dims, category=category, text=self.text(phrase) if written else None)
 
     def aggregate(self, ts: float, partner: str, dims: Dims, count: int, complaint: Complaint) -> None:
         code, text, source = complaint[0], self.text(complaint[1]), f"partner:{partner}"
-        self.contact(
-            ts, "partner", f"{partner}-batch", dims, source=source, category=code, text=text, count=count
-        )
+        self.contact(ts, "partner", f"{partner}-batch", dims, source=source, category=code, text=text, count=count)
 
     def text(self, phrase: str) -> str:
         text = f"{self.rnd.choice(_OPENERS)} {phrase}".strip() + self.rnd.choice(_CLOSERS)
@@ -358,7 +346,7 @@ class _Busyness:
 
 @dataclass
 class _World:
-    """What every injector needs, passed as one object rather than eight arguments."""
+    """What every injector needs, passed as one object rather than a dozen arguments."""
 
     g: np.random.Generator
     rnd: random.Random
@@ -419,9 +407,7 @@ def _plan(rnd: random.Random, faults: int, start: float, end: float) -> list[_Pl
         elif pattern == "decoys":
             duration = 0.5 * width
         else:
-            duration = rnd.uniform(
-                min(2 * HOUR if pattern == "global-surge" else 30 * MINUTE, longest), longest
-            )
+            duration = rnd.uniform(min(2 * HOUR if pattern == "global-surge" else 30 * MINUTE, longest), longest)
         begin = first + i * width + rnd.uniform(0, 0.25 * width)
         strength = rnd.uniform(0.3, 0.5) if pattern == "global-surge" else rnd.uniform(3.0, 10.0)
         plans.append(_Plan(pattern, begin, begin + duration, strength))
@@ -468,16 +454,12 @@ def _background(w: _World) -> None:
             partner = w.partners[who % len(w.partners)]
             text, source = w.emitter.text(complaint[1]), f"partner:{partner}"
             category = complaint[0]
-            w.emitter.contact(
-                ts, "partner", f"{partner}-{who:08d}", dims, source=source, category=category, text=text
-            )
+            w.emitter.contact(ts, "partner", f"{partner}-{who:08d}", dims, source=source, category=category, text=text)
         else:
             w.emitter.problem(ts, f"cu-{who:08d}", dims, complaint, contacts, _FIRST[first])
 
 
-def _partner_cells(
-    rnd: random.Random, market: _Market, partners: list[str], per_minute: float
-) -> list[_PartnerCell]:
+def _partner_cells(rnd: random.Random, market: _Market, partners: list[str], per_minute: float) -> list[_PartnerCell]:
     """2-5 fixed cells a partner. Each aggregate holds about what the centre hears from the cell over the
     interval (x0.5-1.5, at least 5): every 2-6 hours, or less often for a cell too small to fill one."""
     cells = []
@@ -496,15 +478,11 @@ def _partner_background(w: _World) -> None:
     for cell in w.cells:
         ts = w.start + w.rnd.uniform(0, cell.every)
         while ts < w.end:
-            w.emitter.aggregate(
-                ts, cell.partner, cell.dims, max(2, int(w.g.poisson(cell.mean))), w.everyday()
-            )
+            w.emitter.aggregate(ts, cell.partner, cell.dims, max(2, int(w.g.poisson(cell.mean))), w.everyday())
             ts += cell.every * w.rnd.uniform(0.8, 1.2)
 
 
-def _truth(
-    pattern: str, kind: str, scope: Dims, span: tuple[float, float], text: str, vendors: list[str]
-) -> Any:
+def _truth(pattern: str, kind: str, scope: Dims, span: tuple[float, float], text: str, vendors: list[str]) -> Any:
     return {
         "fault_id": "",
         "kind": kind,
@@ -561,16 +539,14 @@ def _rate_fault(w: _World, plan: _Plan, number: int, phrasings: tuple[str, ...])
             dims, ts = w.market.draw(rnd, scope), minute + rnd.uniform(0, share * MINUTE)
             w.emitter.problem(ts, w.customer(), dims, complaint, contacts, channel)
     if via_partner:
-        _partner_rise(
-            w, scope, (minutes, plan.end), extra * via_partner, (code, phrasings[0].format(n=number))
-        )
-    strength, pattern = 1 + float(extra.sum() / usual.sum()), plan.pattern.removeprefix("big-")
+        _partner_rise(w, scope, (minutes, plan.end), extra * via_partner, (code, phrasings[0].format(n=number)))
+    strength, pattern = round(1 + float(extra.sum() / usual.sum()), 2), plan.pattern.removeprefix("big-")
     text = f"{pattern} fault: {strength:.1f}x the usual distinct customers"
     if np.any((plan.strength - 1) * usual < _MIN_EXTRA * inside):
         text += f" ({plan.strength:.1f}x, but at least {_MIN_EXTRA:g} more a minute)"
     span, vendors = (plan.start, plan.end), _vendors(w.market, scope)
     entry = _truth(pattern, "rate", scope, span, f"{text}, category {code}", vendors)
-    return {**entry, "strength": round(strength, 2)}
+    return {**entry, "strength": strength}
 
 
 def _partner_rise(
@@ -765,9 +741,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--per-day", type=int, default=20_000, help="average contacts a day (default 20000)")
     parser.add_argument("--start", type=_rfc3339, default="2026-03-02T00:00:00Z", help="RFC 3339 start time")
     parser.add_argument("--faults", type=int, help="faults to inject (default 0.7 a day, at least 4)")
-    parser.add_argument(
-        "--bad-records", type=float, default=0.0, metavar="FRACTION", help="share of bad lines"
-    )
+    parser.add_argument("--bad-records", type=float, default=0.0, metavar="FRACTION", help="share of bad lines")
     parser.add_argument("--output", default="-", metavar="FILE", help="contacts as JSONL ('-' for stdout)")
     parser.add_argument("--truth", required=True, metavar="FILE", help="where to write the truth JSONL")
     parser.set_defaults(func=run)

@@ -80,7 +80,14 @@ class SeasonalBaseline:
         capacity = len(self.rate_sum)
         if size > capacity:
             new_capacity = max(size, capacity * 2)
-            for name in ("rate_sum", "shape_sum", "moment_sum", "square_sum", "windows_seen", "unusual_share"):
+            for name in (
+                "rate_sum",
+                "shape_sum",
+                "moment_sum",
+                "square_sum",
+                "windows_seen",
+                "unusual_share",
+            ):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
             for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
@@ -117,7 +124,8 @@ class SeasonalBaseline:
         upper = (lower + 1) % HOURS
         blend = position - np.floor(position)
         hourly = (1.0 - blend) * self.hour_factor[:n, lower] + blend * self.hour_factor[:n, upper]
-        return self.level() * hourly * self.weekday_factor[:n, weekday]
+        expected: np.ndarray = self.level() * hourly * self.weekday_factor[:n, weekday]
+        return expected
 
     def dispersion(self) -> np.ndarray:
         """Window-count dispersion per cell, including the uncertainty of a level learned from few reports."""
@@ -131,9 +139,7 @@ class SeasonalBaseline:
         return np.clip(own, 0.0, _MAX_DISPERSION) + level_uncertainty
 
     # -- learning ------------------------------------------------------------------------------------------
-    def learn(
-        self, hour: int, weekday: int, counts: np.ndarray, expected: np.ndarray, unusual: np.ndarray
-    ) -> None:
+    def learn(self, hour: int, weekday: int, counts: np.ndarray, expected: np.ndarray, unusual: np.ndarray) -> None:
         """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
         n = self.size
         spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
@@ -159,7 +165,12 @@ class SeasonalBaseline:
         )
 
     def learn_dispersion(
-        self, observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray, usable: np.ndarray, windows: int
+        self,
+        observed: np.ndarray,
+        expected: np.ndarray,
+        dispersion: np.ndarray,
+        usable: np.ndarray,
+        windows: int,
     ) -> None:
         """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2.
 
@@ -203,7 +214,8 @@ class SeasonalBaseline:
         factors[0] = root
         factors = np.where(seen, factors, root[None, :])
         # Renormalise so a factor of 1 means "an average bin" for every cell.
-        return factors / np.maximum(factors.mean(axis=1, keepdims=True), 1e-12)
+        normalised: np.ndarray = factors / np.maximum(factors.mean(axis=1, keepdims=True), 1e-12)
+        return normalised
 
 
 def _resized(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:

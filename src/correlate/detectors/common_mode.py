@@ -18,9 +18,7 @@ _MIN_EXPECTED = 20.0
 _BOUNDS = (0.5, 3.0)
 
 
-def common_mode_factor(
-    observed: np.ndarray, expected: np.ndarray, groups: list[np.ndarray]
-) -> float:
+def common_mode_factor(observed: np.ndarray, expected: np.ndarray, groups: list[np.ndarray]) -> float:
     """Centre-wide factor from single-value cells grouped by dimension (``groups`` holds cell indices)."""
     best: float | None = None
     for cells in groups:

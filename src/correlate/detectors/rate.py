@@ -30,6 +30,8 @@ DAY = 86_400.0
 IMPLIED_SHARE = 0.98
 # ... once the implying value rests on at least this many reports.
 IMPLIED_EVIDENCE = 30.0
+# Estimates that move over tens of minutes are refreshed every this many steps.
+_SLOW_REFRESH_STEPS = 5
 
 
 class RateDetector:
@@ -96,6 +98,9 @@ class RateDetector:
         self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first parent, second parent)
         self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
         self._common_mode = np.ones(len(self.windows))
+        self._batch_model: tuple[np.ndarray, np.ndarray] | None = None
+        self._tail_model: tuple[np.ndarray, np.ndarray] | None = None
+        self._tail_cache: tuple[np.ndarray, np.ndarray] | None = None  # aggregated count, tail per window x cell
         self.lattice = Lattice(
             max_depth=max_depth,
             dimensions=dimensions,
@@ -132,15 +137,8 @@ class RateDetector:
         self._slide(singles=singles, expected=expected, aggregated=aggregated, records=records)
         if self._dispersion is None or len(self._dispersion) != n:
             self._dispersion = self._baseline.dispersion()
-        if self._warmed_up():
-            groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
-            observed_sums, expected_sums = self._sums["singles"], self._sums["expected"]
-            self._common_mode = np.array(
-                [
-                    common_mode_factor(observed_sums[w, :n], expected_sums[w, :n], groups)
-                    for w in range(len(self.windows))
-                ]
-            )
+        if self._warmed_up() and self._step_number % _SLOW_REFRESH_STEPS == 0:
+            self._refresh_slow_estimates(n)
         findings = self._score(step_end) if self._warmed_up() else []
         unusual = self._last_p[:n] < self.elevated_p
         self._baseline.learn(hour, weekday, singles, expected, unusual)
@@ -180,19 +178,22 @@ class RateDetector:
             self.lattice.cells_of(profile)  # creates new cells before the arrays are sized
         n = len(self.lattice)
         self._grow(n)
-        singles = self._tally(list(self._singles.items()), n)
-        batches = list(self._batches.items())
-        aggregated = self._tally([(p, v[0]) for p, v in batches], n)
-        records = self._tally([(p, v[1]) for p, v in batches], n)
+        singles = self._tally(self._singles, n)
+        if self._batches:
+            aggregated = self._tally({p: v[0] for p, v in self._batches.items()}, n)
+            records = self._tally({p: v[1] for p, v in self._batches.items()}, n)
+        else:
+            aggregated = records = np.zeros(n)
         self._singles.clear()
         self._batches.clear()
         return singles, aggregated, records
 
-    def _tally(self, items: list[tuple[Profile, int]], n: int) -> np.ndarray:
-        if not items:
+    def _tally(self, counts: dict[Profile, int], n: int) -> np.ndarray:
+        """Per-cell sums of per-profile counts: each profile adds its count to every cell it belongs to."""
+        if not counts:
             return np.zeros(n)
-        cells = [self.lattice.cells_of(profile) for profile, _ in items]
-        weights = np.repeat(np.fromiter((w for _, w in items), dtype=np.float64, count=len(items)), [len(c) for c in cells])
+        cells = [self.lattice.cells_of(profile) for profile in counts]
+        weights = np.repeat(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)), [len(c) for c in cells])
         return np.bincount(np.concatenate(cells), weights=weights, minlength=n)
 
     def _slide(self, **step: np.ndarray) -> None:
@@ -218,6 +219,18 @@ class RateDetector:
             self._testable_cache, self._testable_hour = testable, hour
         return self._testable_cache
 
+    def _refresh_slow_estimates(self, n: int) -> None:
+        """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
+        steps rather than every step, which halves the cost of a step."""
+        groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
+        observed_sums, expected_sums = self._sums["singles"], self._sums["expected"]
+        self._common_mode = np.array(
+            [common_mode_factor(observed_sums[w, :n], expected_sums[w, :n], groups) for w in range(len(self.windows))]
+        )
+        level = self._baseline.level()
+        share = level / level[0] if level[0] > 0 else np.zeros(n)
+        self._batch_model = self._aggregates.rate_and_size(share)
+
     def _score(self, step_end: float) -> list[Finding]:
         """Test every cell in every window, then attribute the significant ones."""
         n = len(self.lattice)
@@ -226,9 +239,10 @@ class RateDetector:
         singles, aggregated = self._sums["singles"][:, :n], self._sums["aggregated"][:, :n]
         # Expected single reports, lifted or lowered with the whole centre (see common_mode).
         expected = self._sums["expected"][:, :n] * self._common_mode[:, None]
-        level = self._baseline.level()
-        share = level / level[0] if level[0] > 0 else np.zeros(n)
-        record_rate, batch_size = self._aggregates.rate_and_size(share)
+        if self._batch_model is None or len(self._batch_model[0]) != n:
+            self._refresh_slow_estimates(n)
+        assert self._batch_model is not None
+        record_rate, batch_size = self._batch_model
         expected_records = record_rate[None, :] * self._window_steps[:, None]
         observed = singles + aggregated
         expected_total = expected + expected_records * batch_size
@@ -245,7 +259,7 @@ class RateDetector:
         batched = able & (aggregated > 0)
         if batched.any():
             rows, cells = np.nonzero(batched)
-            p_batch = compound_sf(aggregated[rows, cells], expected_records[rows, cells], batch_size[cells])
+            p_batch = self._compound_tail(rows, cells, aggregated, expected_records, batch_size)
             # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
         self._last_p[:n] = p_value.min(axis=0)
@@ -254,9 +268,7 @@ class RateDetector:
         expected_events = expected + expected_records
         best: dict[int, tuple[float, int]] = {}
         for w in np.flatnonzero((p_value < threshold).any(axis=1)):
-            counts = WindowCounts(
-                observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w]
-            )
+            counts = WindowCounts(observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w])
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
             for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold)).items():
@@ -277,6 +289,28 @@ class RateDetector:
             )
             for cause, (p, w) in order
         ]
+
+    def _compound_tail(
+        self,
+        rows: np.ndarray,
+        cells: np.ndarray,
+        aggregated: np.ndarray,
+        expected_records: np.ndarray,
+        batch_size: np.ndarray,
+    ) -> np.ndarray:
+        """Compound-Poisson tails, recomputed only where the window's aggregated count or the batch model
+        changed since last computed (a partner record arrives every few hours, not every step)."""
+        n = aggregated.shape[1]
+        if self._tail_cache is None or self._tail_cache[0].shape[1] != n or self._tail_model is not self._batch_model:
+            self._tail_cache = (np.full((len(self.windows), n), -1.0), np.ones((len(self.windows), n)))
+            self._tail_model = self._batch_model
+        counts, tails = self._tail_cache
+        stale = counts[rows, cells] != aggregated[rows, cells]
+        if stale.any():
+            r, c = rows[stale], cells[stale]
+            tails[r, c] = compound_sf(aggregated[r, c], expected_records[r, c], batch_size[c])
+            counts[r, c] = aggregated[r, c]
+        return tails[rows, cells]
 
     # -- implications --------------------------------------------------------------------------------------
     def _refresh_implications(self) -> None:

@@ -262,9 +262,7 @@ class SymptomIndex:
         Every exemplar of ``among`` is compared (no LSH), so none is missed: keep ``among`` to the symptoms
         that matter.
         """
-        slots = np.array(
-            [slot for symptom in among for slot in self._exemplars.get(symptom, ())], dtype=np.intp
-        )
+        slots = np.array([slot for symptom in among for slot in self._exemplars.get(symptom, ())], dtype=np.intp)
         if not len(slots):
             return []
         sigs, need, near = self._sigs[slots], int(np.ceil(similarity * SKETCH_SIZE)), {}

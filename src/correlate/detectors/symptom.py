@@ -19,9 +19,9 @@ customer counted once per window, of the symptom and of its neighbours (symptoms
 reporters, within similarity minus 0.15 of one of the cluster's texts: a common complaint's stray misspellings
 are no new fault). ``span`` is how long the detector has watched, at most the horizon.
 
-* *rare*: fewer than ``min_customers`` reporters a day in that history, on any scope. A complaint common
-  every day ("my remote doesn't work") is never rare, however sharply it peaks or however small the scope
-  where three customers write it; its peaks are the rate detectors' work.
+* *rare*: fewer than ``min_customers`` reporters a day in that history, all scopes together. A complaint
+  common every day ("my remote doesn't work") is never rare, however sharply it peaks or however small the
+  scope where three customers write it; its peaks are the rate detectors' work.
 * ``expected = (H + 0.5) * window / max(span, window)`` reporters per window on the cluster's scope, with
   ``H`` the larger of the history on the scope and the history everywhere times the scope's share of all
   texts. The half reporter is a prior: no history is not certainty.
@@ -173,7 +173,7 @@ class SymptomDetector:
         self._expiries: list[tuple[float, int]] = []  # heap of (forget after, symptom)
         self._crowded: dict[int, None] = {}  # symptoms with min_customers reporters in the window
         self._established: dict[int, None] = {}  # symptoms with min_customers reporters ever (in memory)
-        self._fresh: dict[int, None] = {}  # the others with reporters in the window, most recent last
+        self._fresh: dict[int, None] = {}  # the others with reporters in the window, oldest first
         self._hot: dict[tuple[int, Scope], None] = {}  # reported clusters still holding min_customers
         self._cells = 0  # (symptom, scope) cells with a reporter in the window, give or take shared scopes
         self._volume = _Tally()  # reporters of any text, per scope: each scope's share of all texts
@@ -397,9 +397,7 @@ class SymptomDetector:
         seen = everywhere * self._volume.counts.get(scope, 0) / max(1, self._volume.total)
         rare = self._rare(everywhere, span)
         if rare:  # the history on the scope itself, only when it matters: it costs a pass over profiles
-            inside = (
-                n for h in histories for profile, n in h.counts.items() if all(p in profile for p in scope)
-            )
+            inside = (n for h in histories for profile, n in h.counts.items() if all(p in profile for p in scope))
             seen = max(seen, sum(inside))
         expected = (seen + _PRIOR) * self.window / max(span, self.window)
         p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported

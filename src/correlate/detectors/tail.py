@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+
 def negbin_sf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
     """P(Y >= observed) for Y negative-binomial with the given mean and dispersion (vectorised).
 
