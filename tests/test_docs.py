@@ -15,7 +15,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def _opening_commands() -> list[str]:
     block = re.search(r"```bash\n(.*?)```", README, re.S)
-    assert block is not None and README.index(block.group(0)) < README.index("correlate finds"), "README opens with them"
+    assert block is not None, "README opens with a bash block"
+    assert README.index(block.group(0)) < README.index("correlate finds"), "the commands come first"
     return [line.split("#")[0].strip() for line in block.group(1).strip().splitlines()]
 
 

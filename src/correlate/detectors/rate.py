@@ -310,7 +310,8 @@ class RateDetector:
             r, c = rows[stale], cells[stale]
             tails[r, c] = compound_sf(aggregated[r, c], expected_records[r, c], batch_size[c])
             counts[r, c] = aggregated[r, c]
-        return tails[rows, cells]
+        found: np.ndarray = tails[rows, cells]
+        return found
 
     # -- implications --------------------------------------------------------------------------------------
     def _refresh_implications(self) -> None:
