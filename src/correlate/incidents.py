@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from correlate.contracts import format_time
@@ -25,6 +25,7 @@ from correlate.stitch import StitchedContact
 from correlate.vendors import VendorRegistry
 
 SAMPLE_TEXTS = 3
+RATE = "rate"
 
 
 @dataclass
@@ -122,6 +123,7 @@ class IncidentBook:
                     incident.evidence.add(stitched)
         events: list[dict[str, Any]] = []
         supported: set[str] = set()
+        findings = [replace(f, scope=_minimal(f.scope, implied)) for f in findings]
         for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
             existing = self._belongs_to(finding, implied)
             if existing is None:
@@ -185,8 +187,8 @@ class IncidentBook:
     ) -> None:
         if finding.sample_texts and not incident.supporting_texts:
             incident.supporting_texts = finding.sample_texts
-        if finding.kind != incident.kind:
-            return
+        if finding.kind != incident.kind and finding.kind != RATE:
+            return  # a text cluster adds its words to a rate incident, but the rate attribution owns the scope
         first_this_step = incident.incident_id not in supported
         if first_this_step and finding.scope != incident.scope:
             incident.scope = finding.scope
@@ -237,6 +239,13 @@ class IncidentBook:
             "p_value": float(f"{finding.p_value:.3e}"),
             "summary": _summary(incident, at_fault),
         }
+
+
+def _minimal(scope: Scope, implied: Callable[[Scope], Scope]) -> Scope:
+    """The scope without values that other values in it imply: {brand: Nuvo, model: Nuvo Lite44} says no
+    more than {model: Nuvo Lite44}, and the shorter one is what a person reads and a vendor is matched on."""
+    redundant = {pair for pair in scope if pair in implied(tuple(p for p in scope if p != pair))}
+    return tuple(pair for pair in scope if pair not in redundant) or scope
 
 
 def _gather(scope: Scope, recent: Sequence[StitchedContact]) -> Evidence:
