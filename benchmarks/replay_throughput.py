@@ -27,7 +27,7 @@ from correlate.replay import replay
 lines = open(sys.argv[1], 'rb').readlines()
 with open(__import__('os').devnull, 'wb') as sink:
     start = time.perf_counter()
-    replay(Engine(Settings()), lines, sink, sink)
+    replay(Engine(Settings(symptoms=sys.argv[2] == 'on')), lines, sink, sink)
     elapsed = time.perf_counter() - start
 print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -67,9 +67,14 @@ def json_loads_rate(lines: list[bytes], repeats: int) -> float:
     return len(lines) / best
 
 
-def replay_run(path: Path) -> tuple[float, int]:
+def replay_run(path: Path, symptoms: bool) -> tuple[float, int]:
     """(seconds in replay, peak RSS in KiB) from a fresh process, so memory is the replay's own."""
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(path), "on" if symptoms else "off"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     seconds, peak = out.stdout.split()
     return float(seconds), int(peak)
 
@@ -81,19 +86,21 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--without-symptoms", action="store_true", help="rate detector only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = args.input or simulate(args.days, args.per_day, args.seed, Path(folder))
         lines = path.read_bytes().splitlines()
         size_mb = os.path.getsize(path) / 1e6
         parse = json_loads_rate(lines, args.repeats)
-        runs = [replay_run(path) for _ in range(args.repeats)]
+        runs = [replay_run(path, not args.without_symptoms) for _ in range(args.repeats)]
         seconds = min(s for s, _ in runs)
         peak_mb = max(p for _, p in runs) / 1024
     rate = len(lines) / seconds
     print(f"input: {len(lines):,} contacts, {size_mb:.0f} MB")
     print(f"json.loads line by line : {parse:12,.0f} contacts/s")
-    print(f"correlate replay        : {rate:12,.0f} contacts/s  (best of {args.repeats}, one core)")
+    detectors = "rate" if args.without_symptoms else "rate + symptom"
+    print(f"correlate replay        : {rate:12,.0f} contacts/s  (best of {args.repeats}, one core, {detectors})")
     print(f"replay / json.loads     : {rate / parse:12.2f}   (target >= 0.33)")
     print(f"replay peak memory      : {peak_mb:12,.0f} MB     (target <= 500 MB)")
     print(f"benchmark process rss   : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:12,.0f} MB")

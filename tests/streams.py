@@ -38,6 +38,15 @@ def _diurnal(ts: np.ndarray) -> np.ndarray:
     return 1.0 + 0.7 * np.sin((hour - 10.0) / 24.0 * 2 * math.pi)
 
 
+@dataclass(frozen=True)
+class Surge:
+    """Every cell rises together by ``factor`` (a TV event): not a fault."""
+
+    start: float
+    duration: float
+    factor: float
+
+
 def stream(
     *,
     seed: int = 7,
@@ -45,16 +54,29 @@ def stream(
     per_day: int = 8000,
     faults: Iterable[Fault] = (),
     start: float = START,
+    surges: Iterable[Surge] = (),
+    drift: tuple[str, float] | None = None,
 ) -> list[dict[str, object]]:
-    """Contacts in event-time order: Poisson background with a daily rhythm, plus each fault's extra reporters."""
+    """Contacts in event-time order: Poisson background with a daily rhythm, plus each fault's extra reporters.
+
+    ``drift=(brand, factor)``: that brand's contacts grow smoothly to ``factor`` times their share by the end.
+    """
     rng = np.random.default_rng(seed)
-    # Thinning: draw at the peak rate, keep in proportion to the rhythm.
-    peak = per_day / DAY * 1.7
-    n = rng.poisson(peak * days * DAY)
+    surges = list(surges)
+    # Thinning: draw at the peak rate, keep in proportion to the rhythm (and to surges and drift).
+    top = 1.7 * max([1.0, *(s.factor for s in surges)]) * (drift[1] if drift else 1.0)
+    n = rng.poisson(per_day / DAY * top * days * DAY)
     ts = np.sort(rng.uniform(start, start + days * DAY, n))
-    ts = ts[rng.uniform(0, 1.7, n) < _diurnal(ts)]
     rows = [_draw_profile(rng) for _ in range(len(ts))]
-    events = list(zip(ts.tolist(), rows, strict=True))
+    keep = _diurnal(ts)
+    for surge in surges:
+        keep = keep * np.where((ts >= surge.start) & (ts < surge.start + surge.duration), surge.factor, 1.0)
+    if drift:
+        growth = 1.0 + (drift[1] - 1.0) * (ts - start) / (days * DAY)
+        is_brand = np.array([row["device_brand"] == drift[0] for row in rows])
+        keep = keep * np.where(is_brand, growth, 1.0)
+    chosen = rng.uniform(0, top, n) < keep
+    events = [(t, row) for t, row, k in zip(ts.tolist(), rows, chosen.tolist(), strict=True) if k]
     for fault in faults:
         count = rng.poisson(fault.per_minute * fault.duration / 60.0)
         for t in np.sort(rng.uniform(fault.start, fault.start + fault.duration, count)).tolist():
