@@ -26,6 +26,8 @@ from correlate.vendors import VendorRegistry
 
 SAMPLE_TEXTS = 3
 RATE = "rate"
+# A finding whose recent reporters are at least this share inside an open incident is that incident's evidence.
+ABSORBED_SHARE = 0.5
 
 
 @dataclass
@@ -127,6 +129,10 @@ class IncidentBook:
         for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
             existing = self._belongs_to(finding, implied)
             if existing is None:
+                holder = self._absorbed_by(finding, recent)
+                if holder is not None:
+                    supported.add(holder.incident_id)  # more evidence for it, not a reason to move its scope
+                    continue
                 incident = self._open(finding, recent)
                 events.append(self._event("opened", incident, step_end, implied))
             else:
@@ -158,6 +164,24 @@ class IncidentBook:
             if overlapping(theirs, scope):
                 matches.append((not related(theirs, scope), incident.opened_at, incident_id))
         return self.open[min(matches)[2]] if matches else None
+
+    def _absorbed_by(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident | None:
+        """The open incident that already holds most of the finding's recent reporters: a partner's batch
+        from a service-wide fault lands on one brand x region cell, which is that fault, not a new one."""
+        if not self.open:
+            return None
+        inside: Counter[str] = Counter()
+        total = 0
+        for stitched in recent:
+            if stitched.reporters and covers(finding.scope, stitched.profile):
+                total += stitched.reporters
+                for incident_id, incident in self.open.items():
+                    if covers(incident.scope, stitched.profile):
+                        inside[incident_id] += stitched.reporters
+        if not inside:
+            return None
+        incident_id, reporters = min(inside.items(), key=lambda item: (-item[1], item[0]))
+        return self.open[incident_id] if reporters >= ABSORBED_SHARE * total else None
 
     def _open(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident:
         key = f"{finding.kind}|{describe(finding.scope)}|{finding.at!r}"

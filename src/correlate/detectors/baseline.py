@@ -28,6 +28,8 @@ _REPORTS_PER_BIN = 50.0
 # Dispersion prior weight, in windows' worth of evidence.
 _DISPERSION_PRIOR_WINDOWS = 50.0
 _MAX_DISPERSION = 2.0
+# A weekday's own factor gets half the say once that weekday has been seen on this many days.
+_WEEKDAY_PRIOR_DAYS = 3.0
 # How long a cell's recent unusualness is remembered when deciding how much of its excess to learn.
 _UNUSUAL_HALF_LIFE = 6 * 3600.0
 
@@ -69,6 +71,7 @@ class SeasonalBaseline:
         self.square_sum = np.zeros(capacity)
         self.windows_seen = np.zeros(capacity)
         self.global_dispersion = 0.0
+        self.weekday_days = np.zeros(WEEKDAYS)  # days of each weekday learned from (decayed)
         self.unusual_share = np.zeros(capacity)
         self._unusual_decay = _half_life_decay(_UNUSUAL_HALF_LIFE / step)
 
@@ -139,7 +142,15 @@ class SeasonalBaseline:
         return np.clip(own, 0.0, _MAX_DISPERSION) + level_uncertainty
 
     # -- learning ------------------------------------------------------------------------------------------
-    def learn(self, hour: int, weekday: int, counts: np.ndarray, expected: np.ndarray, unusual: np.ndarray) -> None:
+    def learn(
+        self,
+        hour: int,
+        weekday: int,
+        counts: np.ndarray,
+        expected: np.ndarray,
+        unusual: np.ndarray,
+        learn_weekday: bool = True,
+    ) -> None:
         """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
         n = self.size
         spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
@@ -151,18 +162,22 @@ class SeasonalBaseline:
         learned = np.where(unusual, np.minimum(damped, ordinary), ordinary)
         self.rate_sum[:n] = self._level_decay * self.rate_sum[:n] + learned
         self.shape_sum[:n] = self._level_decay * self.shape_sum[:n] + self.seasonal(hour, weekday)
-        # A bin's exposure is what the level and the other factor expected at the time. So a weekday seen only
-        # through its quiet night hours is not mistaken for a quiet weekday, and a weekday first seen while a
-        # brand's share was a third of today's is not mistaken for a quiet one either: trend is not season.
-        level = self.level()
+        # An hour bin comes round every day, so a slow trend lifts all of them alike: its exposure is time
+        # (weighted by the weekday's factor). A weekday bin comes round once a week, so its exposure is what the
+        # level and the hour factor expected at the time: a weekday first seen while a brand's share was a third
+        # of today's is not mistaken for a quiet weekday. Weekdays are learned only once the level and the hour
+        # factors have settled (after the warm-up): before that the level is still a running mean of the night.
         self.hour_counts[:n, hour] = self._hour_decay * self.hour_counts[:n, hour] + learned
         self.hour_exposure[:n, hour] = (
-            self._hour_decay * self.hour_exposure[:n, hour] + level * self.weekday_factor[:n, weekday]
+            self._hour_decay * self.hour_exposure[:n, hour] + self.weekday_factor[:n, weekday]
         )
-        self.weekday_counts[:n, weekday] = self._weekday_decay * self.weekday_counts[:n, weekday] + learned
-        self.weekday_exposure[:n, weekday] = (
-            self._weekday_decay * self.weekday_exposure[:n, weekday] + level * self.hour_factor[:n, hour]
-        )
+        if learn_weekday:
+            level = self.level()
+            self.weekday_counts[:n, weekday] = self._weekday_decay * self.weekday_counts[:n, weekday] + learned
+            self.weekday_exposure[:n, weekday] = (
+                self._weekday_decay * self.weekday_exposure[:n, weekday] + level * self.hour_factor[:n, hour]
+            )
+            self.weekday_days[weekday] = self._weekday_decay * self.weekday_days[weekday] + self.step / 86_400.0
 
     def learn_dispersion(
         self,
@@ -195,7 +210,10 @@ class SeasonalBaseline:
     def refresh_shape(self) -> None:
         """Recompute hour and weekday factors (hourly: they move slowly and cost 31 values per cell)."""
         self.hour_factor[: self.size] = self._factors(self.hour_counts, self.hour_exposure)
-        self.weekday_factor[: self.size] = self._factors(self.weekday_counts, self.weekday_exposure)
+        # A weekday seen once says little about the next one: its factor earns its say over a few weeks.
+        trust = (self.weekday_days / (self.weekday_days + _WEEKDAY_PRIOR_DAYS))[None, :]
+        weekday = 1.0 + trust * (self._factors(self.weekday_counts, self.weekday_exposure) - 1.0)
+        self.weekday_factor[: self.size] = weekday / weekday.mean(axis=1, keepdims=True)
 
     def _factors(self, counts: np.ndarray, exposure: np.ndarray) -> np.ndarray:
         n = self.size

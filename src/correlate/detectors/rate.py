@@ -141,7 +141,7 @@ class RateDetector:
             self._refresh_slow_estimates(n)
         findings = self._score(step_end) if self._warmed_up() else []
         unusual = self._last_p[:n] < self.elevated_p
-        self._baseline.learn(hour, weekday, singles, expected, unusual)
+        self._baseline.learn(hour, weekday, singles, expected, unusual, learn_weekday=self._warmed_up())
         # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
         # would mark its cell unusual and never be learned.
         self._aggregates.learn(records, aggregated)
