@@ -52,10 +52,6 @@ class Settings:
     symptom_window: float = _setting(3600.0, "Window in which near-duplicate texts form a cluster.")
     symptom_min_customers: int = _setting(3, "Distinct customers a rare-symptom cluster needs.")
 
-    @staticmethod
-    def documentation() -> dict[str, str]:
-        return {f.name: f.metadata["doc"] for f in fields(Settings)}
-
 
 @dataclass(frozen=True)
 class Config:

@@ -16,10 +16,6 @@ def make_scope(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> Scope:
     return tuple(sorted(pairs))
 
 
-def scope_dict(scope: Scope) -> dict[str, str]:
-    return dict(scope)
-
-
 def parents(scope: Scope) -> list[Scope]:
     return [scope[:i] + scope[i + 1 :] for i in range(len(scope))]
 
@@ -40,11 +36,6 @@ def overlapping(a: Scope, b: Scope) -> bool:
     first, second = dict(a), dict(b)
     shared = first.keys() & second.keys()
     return bool(shared) and all(first[name] == second[name] for name in shared)
-
-
-def matches(scope: Scope, dimensions: Mapping[str, str]) -> bool:
-    """True when a contact with these dimension values falls inside the scope."""
-    return all(dimensions.get(name) == value for name, value in scope)
 
 
 def covers(scope: Scope, profile: Scope) -> bool:

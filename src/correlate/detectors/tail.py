@@ -24,11 +24,6 @@ def negbin_sf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray
     return np.where(np.asarray(observed) > 0, tail, 1.0)
 
 
-def negbin_cdf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
-    """P(Y <= observed): the lower tail, for asking whether a count is clearly *below* a level."""
-    return 1.0 - negbin_sf(np.asarray(observed, dtype=np.float64) + 1.0, expected, dispersion)
-
-
 def binomial_sf(successes: float, trials: float, share: float) -> float:
     """P(X >= successes) for X ~ Binomial(trials, share): is a child's share of its parent's count too large?"""
     if successes <= 0:
