@@ -85,6 +85,7 @@ class Engine:
         self.counts = Counts()
         self._buckets: dict[int, list[Contact]] = {}
         self._next_step: int | None = None
+        self._next_close = float("-inf")  # the watermark at which the next step closes
         self._latest_ts: float | None = None
         self._seen_ids: set[str] = set()
         self._id_order: deque[tuple[float, str]] = deque()
@@ -128,7 +129,9 @@ class Engine:
         self._buckets.setdefault(step, []).append(contact)
         if self._latest_ts is None or contact.ts > self._latest_ts:
             self._latest_ts = contact.ts
-            return Outcome(events=self._advance(contact.ts - self.settings.lateness))
+            watermark = contact.ts - self.settings.lateness
+            if watermark >= self._next_close:  # most contacts close no step: skip the bookkeeping
+                return Outcome(events=self._advance(watermark))
         return Outcome()
 
     def close(self) -> list[Event]:
@@ -149,6 +152,7 @@ class Engine:
         while (self._next_step + 1) * step_seconds <= watermark:
             events.extend(self._close_step(self._next_step))
             self._next_step += 1
+        self._next_close = (self._next_step + 1) * step_seconds
         self._forget_ids(watermark - self.settings.dedup_horizon)
         return events
 
