@@ -14,11 +14,13 @@ from pathlib import Path
 import orjson
 
 from correlate.config import load_config
-from correlate.contracts import format_time
+from correlate.contracts import parse_timestamp
 from correlate.engine import Engine
 from correlate.evaluate import evaluate
 from correlate.replay import run_replay
 from correlate.simulate import simulate
+
+_START = parse_timestamp("2026-03-02T00:00:00Z")  # a Monday
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +54,3 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--workdir", help="where to keep the files (default: a new temporary folder)")
     parser.set_defaults(func=run)
 
-
-_START = 1_772_409_600.0  # 2026-03-02T00:00:00Z, a Monday
-assert format_time(_START) == "2026-03-02T00:00:00Z"
