@@ -53,4 +53,3 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--config", "-c", help="settings file (TOML or JSON)")
     parser.add_argument("--workdir", help="where to keep the files (default: a new temporary folder)")
     parser.set_defaults(func=run)
-
