@@ -73,6 +73,13 @@ def test_a_contact_later_than_the_lateness_is_rejected_with_the_reason() -> None
     assert rejected["record"]["contact_id"] == "late-one"
 
 
+def test_a_redelivered_contact_after_its_step_closed_is_a_repeat_not_a_late_rejection() -> None:
+    """At-least-once delivery resends old records: they were counted once already, so they are not errors."""
+    records = stream(seed=3, days=0.2)
+    _, rejects = _replay_bytes(as_jsonl([*records, records[10]]))
+    assert rejects == b""
+
+
 def test_a_repeated_contact_id_is_processed_once() -> None:
     """A partner aggregate redelivered three times counts its reporters once."""
     background = stream(seed=4, days=3.0)

@@ -101,6 +101,10 @@ class Engine:
 
     def accept(self, contact: Contact, record: object = None) -> Outcome:
         """Take an already validated contact (the stream workers validate before partitioning)."""
+        if contact.contact_id in self._seen_ids:
+            # Checked first: a redelivered contact (at-least-once from Kafka) is a repeat, not a late arrival.
+            self.counts.duplicates += 1
+            return Outcome()
         step = self._step_of(contact.ts)
         if self._next_step is not None and step < self._next_step:
             return self._reject(
@@ -120,9 +124,6 @@ class Engine:
                     record if record is not None else _as_record(contact),
                 )
             )
-        if contact.contact_id in self._seen_ids:
-            self.counts.duplicates += 1
-            return Outcome()
         self._seen_ids.add(contact.contact_id)
         self._id_order.append((contact.ts, contact.contact_id))
         self.counts.accepted += 1
