@@ -32,6 +32,9 @@ IMPLIED_SHARE = 0.98
 IMPLIED_EVIDENCE = 30.0
 # Estimates that move over tens of minutes are refreshed every this many steps.
 _SLOW_REFRESH_STEPS = 5
+# Kinds of count kept per cell: single reports, their expectation, aggregated reporters and aggregated records.
+_KINDS = ("singles", "expected", "aggregated", "records")
+_SINGLES, _EXPECTED, _AGGREGATED, _RECORDS = range(len(_KINDS))
 
 
 class RateDetector:
@@ -81,10 +84,11 @@ class RateDetector:
         self._aggregates = AggregateBaseline(step)
         self._created = np.zeros(64, dtype=np.int64)
         self._seeded = np.zeros(64, dtype=bool)
-        # Rings hold the last steps (rows) per cell (columns); window sums hold one row per window length.
-        kinds = ("singles", "expected", "aggregated", "records")
-        self._rings = {name: np.zeros((self._ring_length, 64)) for name in kinds}
-        self._sums = {name: np.zeros((len(self.windows), 64)) for name in kinds}
+        # Per kind of count: a ring of the last steps (rows) per cell (columns), and one sliding-window sum per
+        # window length. The kinds are stacked so that a step slides them all in one pass.
+        self._ring = np.zeros((len(_KINDS), self._ring_length, 64))
+        self._window_sums = np.zeros((len(_KINDS), len(self.windows), 64))
+        self._rings, self._sums = _by_kind(self._ring), _by_kind(self._window_sums)
         self._last_p = np.ones(64)
         self._step_number = 0
         self._first_step: int | None = None
@@ -126,15 +130,16 @@ class RateDetector:
             if not self._singles and not self._batches:
                 return []  # nothing seen yet: the history starts with the first contact, whatever came before
             self._first_step = self._step_number
-        singles, aggregated, records = self._take_counts()
+        counts = self._take_counts()
+        singles, aggregated, records = counts[_SINGLES], counts[_AGGREGATED], counts[_RECORDS]
         n = len(self.lattice)
         hour, weekday = _hour_and_weekday(step_start)
         if hour != self._hour:
             self._baseline.refresh_shape()
             self._refresh_implications()
             self._hour = hour
-        expected = self._baseline.expected(step_start % DAY / 3600.0, weekday)
-        self._slide(singles=singles, expected=expected, aggregated=aggregated, records=records)
+        expected = counts[_EXPECTED] = self._baseline.expected(step_start % DAY / 3600.0, weekday)
+        self._slide(counts)
         if self._dispersion is None or len(self._dispersion) != n:
             self._dispersion = self._baseline.dispersion()
         if self._warmed_up() and self._step_number % _SLOW_REFRESH_STEPS == 0:
@@ -172,38 +177,32 @@ class RateDetector:
         return tuple(sorted(found))
 
     # -- counting ------------------------------------------------------------------------------------------
-    def _take_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Single reporters, aggregated reporters and aggregated records per cell for this step."""
-        for profile in (*self._singles, *self._batches):
-            self.lattice.cells_of(profile)  # creates new cells before the arrays are sized
-        n = len(self.lattice)
+    def _take_counts(self) -> np.ndarray:
+        """This step's counts per kind (rows, in ``_KINDS`` order) and cell; the expected row is left at 0."""
+        excluded = len(self.lattice.excluded)
+        singles = [(self.lattice.cells_of(profile), n) for profile, n in self._singles.items()]
+        batches = [(self.lattice.cells_of(profile), v) for profile, v in self._batches.items()]
+        if len(self.lattice.excluded) != excluded:  # a dimension with too many values left the lattice meanwhile
+            singles = [(self.lattice.cells_of(profile), n) for profile, n in self._singles.items()]
+            batches = [(self.lattice.cells_of(profile), v) for profile, v in self._batches.items()]
+        n = len(self.lattice)  # after cells_of, which creates new cells
         self._grow(n)
-        singles = self._tally(self._singles, n)
-        if self._batches:
-            aggregated = self._tally({p: v[0] for p, v in self._batches.items()}, n)
-            records = self._tally({p: v[1] for p, v in self._batches.items()}, n)
-        else:
-            aggregated = records = np.zeros(n)
+        counts = np.zeros((len(_KINDS), n))
+        if singles:
+            counts[_SINGLES] = _tally(singles, n)
+        if batches:
+            counts[_AGGREGATED] = _tally([(cells, v[0]) for cells, v in batches], n)
+            counts[_RECORDS] = _tally([(cells, v[1]) for cells, v in batches], n)
         self._singles.clear()
         self._batches.clear()
-        return singles, aggregated, records
+        return counts
 
-    def _tally(self, counts: dict[Profile, int], n: int) -> np.ndarray:
-        """Per-cell sums of per-profile counts: each profile adds its count to every cell it belongs to."""
-        if not counts:
-            return np.zeros(n)
-        cells = [self.lattice.cells_of(profile) for profile in counts]
-        weights = np.repeat(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)), [len(c) for c in cells])
-        return np.bincount(np.concatenate(cells), weights=weights, minlength=n)
-
-    def _slide(self, **step: np.ndarray) -> None:
+    def _slide(self, counts: np.ndarray) -> None:
+        n = counts.shape[1]
         slot = self._step_number % self._ring_length
         leaving = (self._step_number - self._window_steps) % self._ring_length
-        for name, values in step.items():
-            n = len(values)
-            ring = self._rings[name]
-            self._sums[name][:, :n] += values - ring[leaving, :n]
-            ring[slot, :n] = values
+        self._window_sums[:, :, :n] += counts[:, None, :] - self._ring[:, leaving, :n]
+        self._ring[:, slot, :n] = counts
 
     # -- scoring -------------------------------------------------------------------------------------------
     def _warmed_up(self) -> bool:
@@ -388,11 +387,25 @@ class RateDetector:
         self._created = np.concatenate([self._created, np.zeros(new - capacity, dtype=np.int64)])
         self._seeded = np.concatenate([self._seeded, np.zeros(new - capacity, dtype=bool)])
         self._last_p = np.concatenate([self._last_p, np.ones(new - capacity)])
-        for table in (self._rings, self._sums):
-            for name, array in table.items():
-                wider = np.zeros((array.shape[0], new))
-                wider[:, :capacity] = array
-                table[name] = wider
+        ring = np.zeros((*self._ring.shape[:2], new))
+        ring[:, :, :capacity] = self._ring
+        window_sums = np.zeros((*self._window_sums.shape[:2], new))
+        window_sums[:, :, :capacity] = self._window_sums
+        self._ring, self._window_sums = ring, window_sums
+        self._rings, self._sums = _by_kind(ring), _by_kind(window_sums)
+
+
+def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
+    """Per-cell sums of per-profile counts: each profile adds its count to every cell it belongs to."""
+    values = np.fromiter((count for _, count in counts), dtype=np.float64, count=len(counts))
+    weights = np.repeat(values, [len(cells) for cells, _ in counts])
+    found: np.ndarray = np.bincount(np.concatenate([cells for cells, _ in counts]), weights=weights, minlength=n)
+    return found
+
+
+def _by_kind(stacked: np.ndarray) -> dict[str, np.ndarray]:
+    """Views of a stacked array, one per kind of count."""
+    return {name: stacked[i] for i, name in enumerate(_KINDS)}
 
 
 def _hour_and_weekday(ts: float) -> tuple[int, int]:
