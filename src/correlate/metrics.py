@@ -115,13 +115,21 @@ class Metrics:
     # -- declaration ---------------------------------------------------------------------------------------
     def _declare(self) -> None:
         counter, gauge = self._counter, self._gauge
-        self.contacts = counter("correlate_contacts_total", "Contacts taken in, by channel and source.", "channel", "source")
+        self.contacts = counter(
+            "correlate_contacts_total", "Contacts taken in, by channel and source.", "channel", "source"
+        )
         self.rejects = counter("correlate_rejects_total", "Records rejected, by the field at fault.", "reason")
         self.duplicates = counter("correlate_duplicates_total", "Contacts dropped as a repeated contact_id.")
-        self.incidents_open = gauge("correlate_incidents_open", "Incidents open now, by kind and vendor at fault.", "kind", "vendor")
-        self.incident_events = counter("correlate_incident_events_total", "Incident events released, by event.", "event")
+        self.incidents_open = gauge(
+            "correlate_incidents_open", "Incidents open now, by kind and vendor at fault.", "kind", "vendor"
+        )
+        self.incident_events = counter(
+            "correlate_incident_events_total", "Incident events released, by event.", "event"
+        )
         self.published = counter(
-            "correlate_incident_events_published_total", "Incident events written to Kafka, by topic kind.", "topic_kind"
+            "correlate_incident_events_published_total",
+            "Incident events written to Kafka, by topic kind.",
+            "topic_kind",
         )
         self.latency = Histogram(
             "correlate_detection_latency_seconds",
@@ -133,7 +141,9 @@ class Metrics:
         self.webhooks = counter(
             "correlate_webhook_deliveries_total", "Vendor webhook deliveries, by outcome.", "vendor", "outcome"
         )
-        self.consumer_lag = gauge("correlate_consumer_lag_records", "Records behind the end of each input topic.", "topic")
+        self.consumer_lag = gauge(
+            "correlate_consumer_lag_records", "Records behind the end of each input topic.", "topic"
+        )
         self.event_time = gauge("correlate_event_time_seconds", "The detector's watermark (event time, epoch seconds).")
         self.last_contact = gauge(
             "correlate_last_contact_timestamp_seconds", "Wall time at which the last contact was taken in."
