@@ -52,10 +52,25 @@ def timeseries(
     }
 
 
-def stat(title: str, description: str, expr: str, *, unit: str = "short", red_above: float | None = None) -> Panel:
+def stat(
+    title: str,
+    description: str,
+    expr: str,
+    *,
+    unit: str = "short",
+    red_above: float | None = None,
+    green_only_at: float | None = None,
+) -> Panel:
+    """A single number, green while fine: red from ``red_above`` on, or red unless it is ``green_only_at``."""
     steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
     if red_above is not None:
         steps.append({"color": "red", "value": red_above})
+    if green_only_at is not None:
+        steps = [
+            {"color": "red", "value": None},
+            {"color": "green", "value": green_only_at},
+            {"color": "red", "value": green_only_at + 1},
+        ]
     return {
         "type": "stat",
         "title": title,
@@ -278,12 +293,22 @@ def overview() -> Panel:
     ]
     health = [
         (
+            stat(
+                "Detector leaders",
+                "Workers running the detect stage: exactly one, or nothing is being detected.",
+                "sum(correlate_detector_leader)",
+                green_only_at=1,
+            ),
+            4,
+            7,
+        ),
+        (
             timeseries(
                 "Consumer lag",
                 "Records waiting at the end of each input topic; growing lag means the workers fall behind.",
                 [query("sum by (topic) (correlate_consumer_lag_records)", "{{topic}}")],
             ),
-            8,
+            12,
             7,
         ),
         (

@@ -167,6 +167,21 @@ def test_pipeline_gauges() -> None:
     assert value(metrics, "correlate_event_time_seconds") == 1_772_409_300.0
 
 
+def test_a_worker_that_loses_the_lead_stops_showing_its_engine() -> None:
+    metrics = Metrics()
+    metrics.set_leader(True)
+    metrics.observe_events([event("opened", "inc-1", ["vizo"])])
+    metrics.set_anomalous([CellValues("device_brand=Vizo", 900.0, 49.0, 18.0)])
+    metrics.set_centre(900.0, 140.0, 132.5)
+    metrics.set_leader(False)
+    assert value(metrics, "correlate_detector_leader") == 0
+    for name in ("correlate_incidents_open", "correlate_anomalous_cell_observed", "correlate_expected_contacts"):
+        assert series(metrics, name) == [], name
+    metrics.set_leader(True)
+    metrics.observe_events([event("resolved", "inc-1", ["vizo"])])
+    assert series(metrics, "correlate_incidents_open") == []
+
+
 def test_two_instances_never_share_counts() -> None:
     first, second = Metrics(), Metrics()
     first.observe_duplicate()
@@ -185,6 +200,7 @@ def test_every_declared_series_is_in_the_exposition_once_used() -> None:
     metrics.set_event_time(0.0)
     metrics.set_anomalous([CellValues("device_brand=Vizo", 900.0, 1.0, 1.0)])
     metrics.set_centre(900.0, 1.0, 1.0)
+    metrics.set_leader(True)
     exposed = {name for name, _ in scrape(metrics)}
     assert metrics.series_names <= exposed
     assert all(name.startswith("correlate_") for name in metrics.series_names)

@@ -148,6 +148,9 @@ class Metrics:
         self.last_contact = gauge(
             "correlate_last_contact_timestamp_seconds", "Wall time at which the last contact was taken in."
         )
+        self.leader = gauge(
+            "correlate_detector_leader", "1 while this process runs the detect stage (one leader; the others stand by)."
+        )
         help_cell = "distinct reporters in the window, for the most significant anomalous cells"
         self.cell_observed = gauge("correlate_anomalous_cell_observed", f"Observed {help_cell}.", "scope", "window")
         self.cell_expected = gauge(
@@ -254,6 +257,17 @@ class Metrics:
 
     def set_event_time(self, watermark: float) -> None:
         self.event_time.set(watermark)
+
+    def set_leader(self, leading: bool) -> None:
+        """Whether this process runs the detect stage. A worker that loses the lease stops exposing what its
+        engine held (open incidents, anomalous cells, the centre): the new leader's figures are the true ones."""
+        self.leader.set(1 if leading else 0)
+        if not leading:
+            self._open.clear()
+            self._refresh_open()
+            self.set_anomalous([])
+            self.centre_observed.clear()
+            self.centre_expected.clear()
 
     # -- observed against expected -------------------------------------------------------------------------
     def set_anomalous(self, cells: Sequence[CellValues]) -> None:
