@@ -69,3 +69,15 @@ def test_a_fault_shows_as_observed_against_expected_then_disappears() -> None:
     assert value(metrics, "correlate_event_time_seconds") == latest - monitor.engine.settings.lateness
     centre = value(metrics, "correlate_expected_contacts", window="60m")
     assert centre is not None and centre > 0
+
+
+def test_a_detect_stage_behind_a_validate_stage_does_not_count_contacts_twice() -> None:
+    metrics = Metrics()
+    monitor = EngineMonitor(Engine(Settings(symptoms=False)), metrics, intake=False)
+    records = _fault_stream()[:2000]
+    for record in records:
+        monitor.process(record)
+    monitor.process(records[10])  # redelivered
+    assert series(metrics, "correlate_contacts_total") == []
+    assert value(metrics, "correlate_duplicates_total") == 1
+    assert value(metrics, "correlate_event_time_seconds") == parse_timestamp(records[-1]["ts"]) - 300.0

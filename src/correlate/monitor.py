@@ -80,9 +80,13 @@ class EngineMonitor:
     as the engine computes it; a step closes when it passes a step boundary, and then the cell gauges refresh.
     """
 
-    def __init__(self, engine: Engine, metrics: Metrics) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, *, intake: bool = True) -> None:
+        """``intake=False`` where another stage already counted the contacts in: the Kafka pipeline's detect
+        leader reads contacts its validate stage counted, and would count them twice. Rejections the engine
+        makes (late contacts), repeats and events are recorded either way."""
         self.engine = engine
         self.metrics = metrics
+        self.intake = intake
         self._latest_ts: float | None = None
         self._watermark_step: int | None = None
 
@@ -102,7 +106,8 @@ class EngineMonitor:
         if self.engine.counts.duplicates > repeats:
             self.metrics.observe_duplicate()
             return outcome
-        self.metrics.observe_outcome(contact if outcome.rejection is None else None, outcome.rejection, outcome.events)
+        taken_in = contact if outcome.rejection is None and self.intake else None
+        self.metrics.observe_outcome(taken_in, outcome.rejection, outcome.events)
         if outcome.rejection is None and (self._latest_ts is None or contact.ts > self._latest_ts):
             self._advance(contact.ts)
         return outcome
