@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates correlate's topics on a Kafka cluster; existing topics are left alone. Used by the compose stack's
+# `topics` service and the Kubernetes topic Job. The workers create missing topics too (vendor topics on demand);
+# this is where operators choose partitions and retention instead of the defaults.
+#   BOOTSTRAP   host:port of a broker                 (default kafka:9092)
+#   PARTITIONS  partitions of the input topics         (default 8; the most workers that can share the input)
+#   REPLICATION replication factor                     (default 1: one broker; 3 on a production cluster)
+set -euo pipefail
+BOOTSTRAP=${BOOTSTRAP:-kafka:9092}
+PARTITIONS=${PARTITIONS:-8}
+REPLICATION=${REPLICATION:-1}
+KAFKA_TOPICS=${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}
+
+create() {  # name partitions [config ...]
+    local name=$1 partitions=$2
+    shift 2
+    local configs=()
+    for config in "$@"; do configs+=(--config "$config"); done
+    "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$name" \
+        --partitions "$partitions" --replication-factor "$REPLICATION" "${configs[@]}"
+}
+
+create contacts "$PARTITIONS"                               # channel adapters and partner feeds write here
+create contacts.rejects "$PARTITIONS"                       # records that broke the contract, with the reason
+create contacts.accepted "$PARTITIONS" retention.ms=-1      # validated contacts: the log the detector rebuilds from
+create incidents 1 cleanup.policy=compact                   # every incident event, keyed by incident id
+echo "topics ready on $BOOTSTRAP"

@@ -1,0 +1,310 @@
+"""The metric contract: what the NOC sees of a worker or the API in Prometheus, and nothing with unbounded labels.
+
+Dashboards (``grafana/``) and alert rules (``deploy/prometheus/alerts.yml``) are written against the names
+declared here, and tests hold them to it: a metric renamed here fails the dashboard test, not a NOC screen.
+
+:class:`Metrics` takes plain values (a contact, a rejection, event dicts, numbers) so the core never imports
+prometheus-client; :mod:`correlate.monitor` reads an :class:`~correlate.engine.Engine` and feeds it. Each
+instance owns its own registry: no global state, so two engines (or two tests) in one process never share
+counts.
+
+Every label is bounded:
+
+- ``source``: ``own`` or the partner's id, and at most ``max_partners`` partner ids (then ``other``);
+- ``reason``: a contract field name, ``late``, ``json`` or ``record`` (see :func:`reject_reason`);
+- ``vendor``: vendors named by the registry, joined with ``+`` when several share the fault;
+- ``scope``: only the ``max_anomalous`` most significant anomalous cells, removed when they calm down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+
+from correlate.contracts import KNOWN_FIELDS, Contact, Rejection
+
+OWN: Final = "own"
+OTHER: Final = "other"
+NO_VENDOR: Final = "none"
+INCIDENT_EVENTS: Final = ("opened", "updated", "resolved")
+TOPIC_KINDS: Final = ("incidents", "vendor")
+WEBHOOK_OUTCOMES: Final = ("delivered", "failed", "retried")
+VENDOR_TOPIC_PREFIX: Final = "incidents.vendor."
+# Detection latency runs from a step's length (seconds) to a stuck producer (tens of seconds).
+LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
+REJECT_REASONS: Final = tuple(sorted({*KNOWN_FIELDS, "late", "json", "record", OTHER}))
+
+
+def reject_reason(rejection: Rejection) -> str:
+    """The bounded ``reason`` label of a rejection: the field at fault, never free text.
+
+    ``dimensions.<name>`` becomes ``dimensions`` (the name is the sender's, unbounded); a contact for a step
+    already scored becomes ``late`` rather than ``ts``, because late arrivals point at the pipeline while a bad
+    ``ts`` points at the sender.
+    """
+    field = rejection.field.split(".", 1)[0]
+    if not field:
+        return "record"
+    if field == "ts" and rejection.reason.startswith("late:"):
+        return "late"
+    return field if field in REJECT_REASONS else OTHER
+
+
+def window_label(seconds: float) -> str:
+    """A window length as a label value: 900 -> ``15m``."""
+    return f"{seconds / 60:g}m"
+
+
+def topic_kind(topic: str) -> str:
+    """``incidents`` or ``vendor`` (``incidents.vendor.<id>``): the label never carries the vendor's topic."""
+    return "vendor" if topic.startswith(VENDOR_TOPIC_PREFIX) else "incidents"
+
+
+@dataclass(frozen=True)
+class CellValues:
+    """Distinct reporters counted in one cell and window, and how many were expected there."""
+
+    scope: str
+    window: float
+    observed: float
+    expected: float
+
+
+class MetricsServer:
+    """An HTTP exporter serving one registry; ``port`` is the bound port (useful when asked for port 0)."""
+
+    def __init__(self, registry: CollectorRegistry, port: int, host: str) -> None:
+        self._server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self.host = host
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class Metrics:
+    """Every metric a correlate process exposes, in a registry of its own.
+
+    ``clock`` gives wall time (``time.time`` unless a test passes its own): it stamps the last contact taken in
+    and measures detection latency. Nothing else here reads the clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_anomalous: int = 20,
+        max_partners: int = 100,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_anomalous = max_anomalous
+        self.max_partners = max_partners
+        self.clock = clock
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.series_names: set[str] = set()
+        self._partners: set[str] = set()
+        self._open: dict[str, tuple[str, str]] = {}  # incident_id -> (kind, vendor label)
+        self._anomalous: set[tuple[str, str]] = set()  # (scope, window) series now exposed
+        self._declare()
+
+    # -- declaration ---------------------------------------------------------------------------------------
+    def _declare(self) -> None:
+        counter, gauge = self._counter, self._gauge
+        self.contacts = counter(
+            "correlate_contacts_total", "Contacts taken in, by channel and source.", "channel", "source"
+        )
+        self.rejects = counter("correlate_rejects_total", "Records rejected, by the field at fault.", "reason")
+        self.duplicates = counter("correlate_duplicates_total", "Contacts dropped as a repeated contact_id.")
+        self.incidents_open = gauge(
+            "correlate_incidents_open", "Incidents open now, by kind and vendor at fault.", "kind", "vendor"
+        )
+        self.incident_events = counter(
+            "correlate_incident_events_total", "Incident events released, by event.", "event"
+        )
+        self.published = counter(
+            "correlate_incident_events_published_total",
+            "Incident events written to Kafka, by topic kind.",
+            "topic_kind",
+        )
+        self.latency = Histogram(
+            "correlate_detection_latency_seconds",
+            "Wall time from the arrival of the contact that tipped an event to the event's publication.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.series_names |= {f"correlate_detection_latency_seconds_{s}" for s in ("bucket", "sum", "count")}
+        self.webhooks = counter(
+            "correlate_webhook_deliveries_total", "Vendor webhook deliveries, by outcome.", "vendor", "outcome"
+        )
+        self.consumer_lag = gauge(
+            "correlate_consumer_lag_records", "Records behind the end of each input topic.", "topic"
+        )
+        self.event_time = gauge("correlate_event_time_seconds", "The detector's watermark (event time, epoch seconds).")
+        self.last_contact = gauge(
+            "correlate_last_contact_timestamp_seconds", "Wall time at which the last contact was taken in."
+        )
+        self.leader = gauge(
+            "correlate_detector_leader", "1 while this process runs the detect stage (one leader; the others stand by)."
+        )
+        help_cell = "distinct reporters in the window, for the most significant anomalous cells"
+        self.cell_observed = gauge("correlate_anomalous_cell_observed", f"Observed {help_cell}.", "scope", "window")
+        self.cell_expected = gauge(
+            "correlate_anomalous_cell_expected",
+            f"Expected {help_cell} (the baseline the test used, lifted with the whole centre).",
+            "scope",
+            "window",
+        )
+        self.centre_observed = gauge(
+            "correlate_observed_contacts", "Distinct reporters in the window, whole centre.", "window"
+        )
+        self.centre_expected = gauge(
+            "correlate_expected_contacts", "Distinct reporters the seasonal baseline expects in the window.", "window"
+        )
+        # Known label values start at zero, so rate() and alerts see a series before the first increment.
+        for reason in REJECT_REASONS:
+            self.rejects.labels(reason)
+        for event in INCIDENT_EVENTS:
+            self.incident_events.labels(event)
+        for kind in TOPIC_KINDS:
+            self.published.labels(kind)
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        self.series_names.add(name)
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, *labels: str) -> Gauge:
+        self.series_names.add(name)
+        return Gauge(name, documentation, labels, registry=self.registry)
+
+    # -- input ---------------------------------------------------------------------------------------------
+    def observe_outcome(
+        self, contact: Contact | None, rejection: Rejection | None, events: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
+        """One record's fate: taken in (``contact``, no rejection) or rejected; and the events it released."""
+        if rejection is not None:
+            self.rejects.labels(reject_reason(rejection)).inc()
+        elif contact is not None:
+            self.contacts.labels(contact.channel, self._source_label(contact.source)).inc()
+            self.last_contact.set(self.clock())
+        self.observe_events(events)
+
+    def observe_undecodable(self) -> None:
+        """A record that is not JSON at all (the worker could not decode it)."""
+        self.rejects.labels("json").inc()
+
+    def observe_duplicate(self) -> None:
+        self.duplicates.inc()
+
+    def _source_label(self, source: str) -> str:
+        if not source.startswith("partner:"):
+            return OWN
+        partner = source[len("partner:") :].strip()
+        if partner not in self._partners:
+            if len(self._partners) >= self.max_partners:
+                return OTHER
+            self._partners.add(partner)
+        return partner
+
+    # -- incidents -----------------------------------------------------------------------------------------
+    def observe_events(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Count incident events and keep the open-incident gauge: opened/updated set, resolved clears."""
+        changed = False
+        for event in events:
+            name = str(event["event"])
+            self.incident_events.labels(name).inc()
+            incident_id = str(event["incident_id"])
+            if name == "resolved":
+                changed |= self._open.pop(incident_id, None) is not None
+            else:
+                vendors = event.get("vendors") or {}
+                at_fault = sorted(vendors.get("at_fault") or ())
+                self._open[incident_id] = (str(event["kind"]), "+".join(at_fault) or NO_VENDOR)
+                changed = True
+        if changed:
+            self._refresh_open()
+
+    def _refresh_open(self) -> None:
+        counts: dict[tuple[str, str], int] = {}
+        for key in self._open.values():
+            counts[key] = counts.get(key, 0) + 1
+        for labels in _children(self.incidents_open):
+            if labels not in counts:
+                self.incidents_open.remove(*labels)
+        for (kind, vendor), count in counts.items():
+            self.incidents_open.labels(kind, vendor).set(count)
+
+    def observe_published(self, topic: str) -> None:
+        """One event written to ``topic`` (``incidents`` or ``incidents.vendor.<id>``)."""
+        self.published.labels(topic_kind(topic)).inc()
+
+    def observe_detection_latency(self, arrived_at: float) -> None:
+        """An event published now, tipped by a contact that arrived at wall time ``arrived_at``."""
+        self.latency.observe(max(0.0, self.clock() - arrived_at))
+
+    def observe_webhook(self, vendor: str, outcome: str) -> None:
+        if outcome not in WEBHOOK_OUTCOMES:
+            raise ValueError(f"webhook outcome {outcome!r} is not one of {', '.join(WEBHOOK_OUTCOMES)}")
+        self.webhooks.labels(vendor, outcome).inc()
+
+    # -- pipeline state ------------------------------------------------------------------------------------
+    def set_consumer_lag(self, topic: str, records: float) -> None:
+        self.consumer_lag.labels(topic).set(records)
+
+    def set_event_time(self, watermark: float) -> None:
+        self.event_time.set(watermark)
+
+    def set_leader(self, leading: bool) -> None:
+        """Whether this process runs the detect stage. A worker that loses the lease stops exposing what its
+        engine held (open incidents, anomalous cells, the centre): the new leader's figures are the true ones."""
+        self.leader.set(1 if leading else 0)
+        if not leading:
+            self._open.clear()
+            self._refresh_open()
+            self.set_anomalous([])
+            self.centre_observed.clear()
+            self.centre_expected.clear()
+
+    # -- observed against expected -------------------------------------------------------------------------
+    def set_anomalous(self, cells: Sequence[CellValues]) -> None:
+        """The anomalous cells now, most significant first: the first ``max_anomalous`` scopes are exposed,
+        every window of each; series of cells no longer listed are removed (the cell is calm again)."""
+        kept_scopes: list[str] = []
+        fresh: set[tuple[str, str]] = set()
+        for cell in cells:
+            if cell.scope not in kept_scopes:
+                if len(kept_scopes) >= self.max_anomalous:
+                    continue
+                kept_scopes.append(cell.scope)
+            labels = (cell.scope, window_label(cell.window))
+            self.cell_observed.labels(*labels).set(cell.observed)
+            self.cell_expected.labels(*labels).set(cell.expected)
+            fresh.add(labels)
+        for labels in self._anomalous - fresh:
+            self.cell_observed.remove(*labels)
+            self.cell_expected.remove(*labels)
+        self._anomalous = fresh
+
+    def set_centre(self, window: float, observed: float, expected: float) -> None:
+        """The whole centre (the root cell) in one window: reporters counted and what the baseline expects."""
+        self.centre_observed.labels(window_label(window)).set(observed)
+        self.centre_expected.labels(window_label(window)).set(expected)
+
+    # -- exposition ----------------------------------------------------------------------------------------
+    def expose(self) -> bytes:
+        """The Prometheus text exposition of this registry, as a scrape would see it."""
+        return generate_latest(self.registry)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve ``/metrics`` on ``host:port`` in a background thread. Loopback unless a host is given: a
+        container that Prometheus scrapes from another host must say ``0.0.0.0`` explicitly."""
+        return MetricsServer(self.registry, port, host)
+
+
+def _children(metric: Gauge) -> list[tuple[str, ...]]:
+    """Label values of the series a labelled metric holds now."""
+    return [tuple(sample.labels.values()) for family in metric.collect() for sample in family.samples]

@@ -1,0 +1,173 @@
+"""The deploy files that cannot run here, checked offline: the compose file against the compose-spec schema,
+the Kubernetes manifests against Kubernetes' schemas, and the numbers that must agree across them."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+K8S = DEPLOY / "k8s"
+KUBERNETES_VERSION = "1.30.0"  # the oldest minor still supported upstream when these manifests were written
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+
+
+def interpolate(text: str, environment: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}``, as ``docker compose config`` applies them."""
+
+    def value(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if name in environment:
+            return environment[name]
+        if kind == "?":
+            raise KeyError(f"{name} must be set: {rest}")
+        return rest or ""
+
+    return _INTERPOLATION.sub(value, text)
+
+
+def compose(environment: dict[str, str] | None = None) -> dict[str, Any]:
+    text = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = yaml.safe_load(interpolate(text, {"GRAFANA_ADMIN_PASSWORD": "x", **(environment or {})}))
+    return loaded
+
+
+def compose_errors(document: dict[str, Any]) -> list[str]:
+    schema_file = importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(document)]
+
+
+def manifests() -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            found += [(path.name, document) for document in yaml.safe_load_all(path.read_text()) if document]
+    return found
+
+
+def kind(name: str) -> dict[str, Any]:
+    (document,) = [document for _, document in manifests() if document["kind"] == name]
+    return document
+
+
+def named(kind_name: str, name: str) -> dict[str, Any]:
+    (document,) = [d for _, d in manifests() if d["kind"] == kind_name and d["metadata"]["name"] == name]
+    return document
+
+
+# -- docker compose --------------------------------------------------------------------------------------------
+def test_compose_file_follows_the_compose_spec() -> None:
+    assert compose_errors(compose()) == []
+
+
+def test_the_schema_check_catches_a_misspelt_key() -> None:
+    broken = compose()
+    broken["services"]["worker"]["depend_on"] = broken["services"]["worker"].pop("depends_on")
+    assert compose_errors(broken), "a misspelt key must fail the check"
+
+
+def test_compose_refuses_to_start_grafana_without_an_admin_password() -> None:
+    text = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
+    with pytest.raises(KeyError, match="GRAFANA_ADMIN_PASSWORD"):
+        interpolate(text, {})
+
+
+def test_compose_runs_the_stack_the_noc_needs() -> None:
+    services = compose({"WORKERS": "3"})["services"]
+    assert {"kafka", "topics", "redis", "worker", "api", "prometheus", "alertmanager", "grafana"} <= set(services)
+    assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"], "Kafka in KRaft mode, no ZooKeeper"
+    assert "zookeeper" not in services
+    worker = services["worker"]
+    assert worker["command"][:3] == ["worker", "--broker=kafka:9092", "--store=redis://redis:6379/0"]
+    assert str(worker["deploy"]["replicas"]) == "3"
+
+
+def test_compose_publishes_ports_on_loopback_only() -> None:
+    for name, service in compose()["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond this host"
+
+
+def test_every_file_compose_mounts_or_builds_from_exists() -> None:
+    services = compose()["services"]
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name} mounts {source}, which does not exist"
+    build = services["worker"]["build"]
+    assert (DEPLOY / build["context"] / build["dockerfile"]).exists()
+
+
+def test_prometheus_scrapes_the_ports_the_workers_and_api_serve() -> None:
+    services = compose()["services"]
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    (worker_sd,) = jobs["correlate-worker"]["dns_sd_configs"]
+    assert worker_sd["names"] == ["worker"] and f"--metrics-port={worker_sd['port']}" in services["worker"]["command"]
+    (api_target,) = jobs["correlate-api"]["static_configs"][0]["targets"]
+    host, port = api_target.split(":")
+    assert host == "api" and f"--metrics-port={port}" in services["api"]["command"]
+    (alertmanager,) = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert alertmanager.split(":")[0] in services
+
+
+def test_grafana_finds_the_dashboards_where_provisioning_looks() -> None:
+    root = DEPLOY.parent
+    provider = yaml.safe_load((root / "grafana/provisioning/dashboards/correlate.yml").read_text())["providers"][0]
+    mounts = dict(volume.split(":")[:2] for volume in compose()["services"]["grafana"]["volumes"])
+    assert mounts["../grafana/dashboards"] == provider["options"]["path"]
+    assert list((root / "grafana" / "dashboards").glob("*.json"))
+
+
+# -- Kubernetes ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "document"), manifests(), ids=lambda item: str(item) if isinstance(item, str) else "")
+def test_manifest_follows_the_kubernetes_schema(name: str, document: dict[str, Any]) -> None:
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_kubernetes_check_catches_a_misspelt_field() -> None:
+    broken = json.loads(json.dumps(named("Deployment", "correlate-worker")))
+    broken["spec"]["replica"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    listed = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    assert sorted(listed) == sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def test_workers_scale_up_to_the_input_partitions_and_no_further() -> None:
+    partitions = int(named("ConfigMap", "correlate")["data"]["PARTITIONS"])
+    hpa = kind("HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "correlate-worker"
+    assert hpa["spec"]["maxReplicas"] == partitions
+    assert hpa["spec"]["minReplicas"] <= partitions
+    compose_default = re.search(
+        r"PARTITIONS: \$\{CONTACT_PARTITIONS:-(\d+)\}", (DEPLOY / "docker-compose.yml").read_text()
+    )
+    assert compose_default is not None and int(compose_default.group(1)) == partitions
+
+
+def test_the_topic_job_runs_the_same_script_as_compose() -> None:
+    script_map = named("ConfigMap", "correlate-topics-script")
+    assert script_map["data"]["create-topics.sh"] == (DEPLOY / "create-topics.sh").read_text(encoding="utf-8")
+    job = kind("Job")
+    assert job["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"] == "correlate-topics-script"
+
+
+def test_the_api_service_selects_the_api_pods() -> None:
+    service, api = kind("Service"), named("Deployment", "correlate-api")
+    labels = api["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
