@@ -4,73 +4,20 @@ The stream workers call :meth:`EngineMonitor.process` (or :meth:`EngineMonitor.a
 the engine's: the monitor passes the record on unchanged and records what happened to it. After every step the
 engine closes, it publishes the currently anomalous cells and the whole centre, observed against expected.
 
-The engine does not expose its cells' window counts yet, so :func:`cell_readings` reads them from the rate
-detector's arrays, in this one place, until the core grows a public hook (see the function's docstring).
+The cells come from :meth:`RateDetector.readings <correlate.detectors.rate.RateDetector.readings>`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
 from correlate.contracts import Contact, Rejection, validate
-from correlate.detectors.rate import RateDetector
+from correlate.detectors.base import CellReading
 from correlate.engine import Engine, Event, Outcome
 from correlate.metrics import CellValues, Metrics
-from correlate.scope import Scope, describe
+from correlate.scope import describe
 
 
-@dataclass(frozen=True)
-class CellReading:
-    """One cell in one window: reporters counted, reporters expected, and the cell's smallest p-value."""
-
-    scope: Scope
-    window: float
-    observed: float
-    expected: float
-    p_value: float
-
-    def values(self) -> CellValues:
-        return CellValues(describe(self.scope), self.window, self.observed, self.expected)
-
-
-def cell_readings(rate: RateDetector) -> tuple[list[CellReading], list[CellReading]]:
-    """(anomalous cells, most significant first; the whole centre), every window of each.
-
-    A cell is anomalous while the detector holds it elevated (:meth:`RateDetector.is_elevated`). Its expected
-    count is the one the test used (the seasonal baseline lifted with the whole centre, plus partner batches);
-    the centre's is the seasonal baseline alone, so a storm that lifts every cell shows there.
-
-    Reads private arrays of the rate detector; the hook that would replace this is
-    ``RateDetector.readings(limit: int) -> tuple[list[CellReading], list[CellReading]]``.
-    """
-    n = len(rate.lattice)
-    windows = len(rate.windows)
-    if n == 0 or rate._first_step is None:
-        return [], []
-    sums = rate._sums
-    observed = sums["singles"][:, :n] + sums["aggregated"][:, :n]
-    seasonal = sums["expected"][:, :n].copy()
-    batch_model = rate._batch_model
-    if batch_model is not None and len(batch_model[0]) == n:
-        record_rate, batch_size = batch_model
-        seasonal += record_rate[None, :] * rate._window_steps[:, None] * batch_size[None, :]
-    lifted = seasonal + sums["expected"][:, :n] * (rate._common_mode[:, None] - 1.0)
-    p_values = rate._last_p[:n]
-    elevated = [int(c) for c in np.flatnonzero(p_values < rate.elevated_p) if c != 0]
-    elevated.sort(key=lambda c: (float(p_values[c]), rate.lattice.scopes[c]))
-    scopes = rate.lattice.scopes
-    anomalous = [
-        CellReading(scopes[c], rate.windows[w], float(observed[w, c]), float(lifted[w, c]), float(p_values[c]))
-        for c in elevated
-        for w in range(windows)
-    ]
-    centre = [
-        CellReading((), rate.windows[w], float(observed[w, 0]), float(seasonal[w, 0]), float(p_values[0]))
-        for w in range(windows)
-    ]
-    return anomalous, centre
+def _values(reading: CellReading) -> CellValues:
+    return CellValues(describe(reading.scope), reading.window, reading.observed, reading.expected)
 
 
 class EngineMonitor:
@@ -124,8 +71,8 @@ class EngineMonitor:
 
     def refresh(self) -> None:
         """Publish the anomalous cells and the whole centre as the engine holds them now."""
-        anomalous, centre = cell_readings(self.engine.rate)
-        self.metrics.set_anomalous([reading.values() for reading in anomalous])
+        anomalous, centre = self.engine.rate.readings()
+        self.metrics.set_anomalous([_values(reading) for reading in anomalous])
         for reading in centre:
             self.metrics.set_centre(reading.window, reading.observed, reading.expected)
 

@@ -35,6 +35,18 @@ class Finding:
         return round(1.0 - min(1.0, self.p_value * max(1, self.tests)), 6)
 
 
+@dataclass(frozen=True, slots=True)
+class CellReading:
+    """One cell in one window as the detector sees it now: reporters counted, reporters expected, and the
+    cell's smallest p-value over its windows. What a NOC dashboard plots as observed against expected."""
+
+    scope: Scope
+    window: float
+    observed: float
+    expected: float
+    p_value: float
+
+
 class Detector(Protocol):
     """Two verbs: see a stitched contact of the current step; close the step and report findings."""
 

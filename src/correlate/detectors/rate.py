@@ -17,7 +17,7 @@ import numpy as np
 
 from correlate.detectors.aggregates import AggregateBaseline, compound_sf
 from correlate.detectors.attribution import Attribution, WindowCounts
-from correlate.detectors.base import Finding
+from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.baseline import SeasonalBaseline
 from correlate.detectors.common_mode import common_mode_factor
 from correlate.detectors.tail import negbin_sf, per_test_threshold
@@ -169,6 +169,40 @@ class RateDetector:
     def is_elevated(self, scope: Scope) -> bool:
         cell = self.lattice.index.get(scope)
         return cell is not None and bool(self._last_p[cell] < self.elevated_p)
+
+    def readings(self) -> tuple[list[CellReading], list[CellReading]]:
+        """(elevated cells, most significant first; the whole centre), every window of each.
+
+        An elevated cell's expected count is the one its test used (the seasonal baseline lifted with the whole
+        centre, plus partner batches); the centre's is the seasonal baseline alone, so a storm that lifts every
+        cell shows there.
+        """
+        n = len(self.lattice)
+        if n == 0 or self._first_step is None:
+            return [], []
+        sums = self._sums
+        observed = sums["singles"][:, :n] + sums["aggregated"][:, :n]
+        seasonal = sums["expected"][:, :n].copy()
+        if self._batch_model is not None and len(self._batch_model[0]) == n:
+            record_rate, batch_size = self._batch_model
+            seasonal += record_rate[None, :] * self._window_steps[:, None] * batch_size[None, :]
+        lifted = seasonal + sums["expected"][:, :n] * (self._common_mode[:, None] - 1.0)
+        p_values, scopes = self._last_p[:n], self.lattice.scopes
+        elevated = sorted(
+            (int(c) for c in np.flatnonzero(p_values < self.elevated_p) if c != 0),
+            key=lambda c: (float(p_values[c]), scopes[c]),
+        )
+        windows = range(len(self.windows))
+        anomalous = [
+            CellReading(scopes[c], self.windows[w], float(observed[w, c]), float(lifted[w, c]), float(p_values[c]))
+            for c in elevated
+            for w in windows
+        ]
+        centre = [
+            CellReading((), self.windows[w], float(observed[w, 0]), float(seasonal[w, 0]), float(p_values[0]))
+            for w in windows
+        ]
+        return anomalous, centre
 
     def implied(self, scope: Scope) -> Scope:
         """Values every contact of the scope carries, by the learned baseline: a model implies its brand."""
