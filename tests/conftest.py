@@ -1,5 +1,43 @@
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from correlate.embedded import EmbeddedBroker, EmbeddedRedis
 
 # Test helpers (tests/streams.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """A real Tansu broker on loopback for the whole run. Tests create their own topics (Tansu creates none);
+    give them names of their own (see ``topic_prefix``) so tests never read each other's records."""
+    log = tmp_path_factory.mktemp("tansu") / "broker.log"
+    with EmbeddedBroker().start(log=log) as broker:
+        yield broker
+
+
+@pytest.fixture
+def topic_prefix(request: pytest.FixtureRequest) -> str:
+    """A prefix unique to this test, for topic names and consumer groups on the shared broker."""
+    return "t" + str(abs(hash(request.node.nodeid)) % 10**10) + "."
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    directory = tmp_path_factory.mktemp("redis")
+    with EmbeddedRedis().start(directory, log=directory / "redis.log") as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    """A Redis URL with an empty database for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url

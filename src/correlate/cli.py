@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replay(subparsers)
     simulate.add_parser(subparsers)
     evaluate.add_parser(subparsers)
+    # The edges register their own commands (each module owns its parsers):
     return parser
 
 

@@ -23,6 +23,9 @@ class ConfigError(ValueError):
 
 
 _REGISTRY_KEYS = frozenset({"vendors", "owned_dimensions", "name_unlisted"})
+# Tables for the edges, parsed by the module that owns them: ``[stack]`` (broker, store, topics:
+# correlate.streams) and ``[delivery.<vendor>]`` (vendor topics and webhooks: correlate.notify).
+_SECTION_KEYS = frozenset({"stack", "delivery"})
 
 
 def _setting(default: Any, doc: str) -> Any:
@@ -57,6 +60,14 @@ class Settings:
 class Config:
     settings: Settings
     vendors: VendorRegistry
+    sections: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A table for one of the edges (``stack``, ``delivery``), empty if the file has none."""
+        value = self.sections.get(name, {})
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name}: must be a table, not {value!r}")
+        return value
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -72,7 +83,8 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         registry = VendorRegistry.from_config({k: v for k, v in raw.items() if k in _REGISTRY_KEYS})
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    values = {k: v for k, v in raw.items() if k not in _REGISTRY_KEYS}
+    sections = {k: v for k, v in raw.items() if k in _SECTION_KEYS}
+    values = {k: v for k, v in raw.items() if k not in _REGISTRY_KEYS | _SECTION_KEYS}
     environ = os.environ if environ is None else environ
     known = {f.name: f for f in fields(Settings)}
     for name in known:
@@ -82,7 +94,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return Config(replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()}), registry)
+    return Config(replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()}), registry, sections)
 
 
 def _from_text(text: str, name: str) -> Any:

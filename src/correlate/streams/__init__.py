@@ -1,0 +1,1 @@
+"""The Kafka edge: topics, the stream workers around the detection core, feeds in and out."""
