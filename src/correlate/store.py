@@ -128,13 +128,24 @@ class IncidentStore:
     def key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
 
-    # -- rebuild marker ------------------------------------------------------------------------------------
-    async def is_built(self) -> bool:
-        """False for an empty (new or lost) store: the feed then replays the topics from the beginning."""
-        return bool(await self.redis.exists(self.key("built")))
+    # -- rebuild markers -----------------------------------------------------------------------------------
+    async def unbuilt(self, partitions: Sequence[str]) -> list[str]:
+        """The topic partitions (``topic/partition``) this store holds nothing of: new, or the store was lost.
 
-    async def mark_built(self) -> None:
-        await self.redis.set(self.key("built"), "1")
+        The feed replays those from the beginning. Marked per partition so that several API processes sharing
+        a store each rebuild the partitions they were given, and none relies on another having done it.
+        """
+        if not partitions:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for name in partitions:
+            pipe.exists(self.key("built", name))
+        found = await pipe.execute()
+        return [name for name, exists in zip(partitions, found, strict=True) if not exists]
+
+    async def mark_built(self, partitions: Iterable[str]) -> None:
+        for name in partitions:
+            await self.redis.set(self.key("built", name), "1")
 
     # -- incident events -----------------------------------------------------------------------------------
     async def apply(self, event: Mapping[str, Any]) -> bool:
@@ -486,7 +497,7 @@ def _summary(event: Mapping[str, Any], owner: str | None, follow_ups: int) -> di
         "vendors": event.get("vendors") or {"at_fault": [], "affected": []},
         "customers": evidence.get("customers", 0),
         "owner": owner,
-        "follow_ups": follow_ups,
+        "follow_up_count": follow_ups,
     }
 
 
