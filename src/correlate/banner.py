@@ -49,7 +49,10 @@ def facts_from_event(
     evidence = event.get("evidence")
     evidence = evidence if isinstance(evidence, Mapping) else {}
     categories = evidence.get("categories")
-    category = next(iter(categories), None) if isinstance(categories, Mapping) and categories else None
+    category = None
+    if isinstance(categories, Mapping) and categories:
+        # The most frequent code; not the first key, because stored JSON may have its keys sorted.
+        category = min(categories, key=lambda code: (-float(categories[code]), str(code)))
     vendors = event.get("vendors")
     vendors = vendors if isinstance(vendors, Mapping) else {}
     involved = sorted({*(vendors.get("at_fault") or ()), *(vendors.get("affected") or ())})

@@ -1,0 +1,180 @@
+"""``correlate api``: the HTTP API, the feed into its store, and the two outbox senders, in one process.
+
+The process writes ``<home>/api.json`` (its URL and pid) once it listens, so that ``correlate status`` and the
+agent desktop integration find it (:func:`read_state`), and removes it when it stops. With no ``--store`` it
+starts a Redis of its own under ``<home>/api-redis`` (append-only, so follow-up lists and owners survive a
+restart); with no ``--broker`` it serves what the store holds and reads no topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from correlate.access import load_secret
+from correlate.api.app import ApiContext, build_app
+from correlate.delivery import DeliveryTarget
+from correlate.embedded import LOOPBACK, EmbeddedRedis
+from correlate.metrics import Metrics
+from correlate.notify.notifications import NotificationWriter
+from correlate.notify.webhooks import WebhookSender
+from correlate.store import IncidentStore
+from correlate.streams.feed import Feed
+from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS
+
+__all__ = ["ApiOptions", "default_home", "read_state", "serve"]
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "api.json"
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$CORRELATE_HOME``, else ``~/.correlate``."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("CORRELATE_HOME") or Path.home() / ".correlate")
+
+
+def read_state(home: Path | None = None) -> dict[str, Any] | None:
+    """What a running ``correlate api`` wrote about itself (``url``, ``pid``, ...), or None if none runs."""
+    path = (home or default_home()) / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    pid = state.get("pid")
+    if isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None  # left behind by a process that was killed
+        except PermissionError:
+            pass
+    return state if isinstance(state, dict) else None
+
+
+def _redact(url: str) -> str:
+    """A store URL without its password, fit for a state file and a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass
+class ApiOptions:
+    home: Path
+    port: int = 8480
+    store_url: str | None = None
+    broker: str | None = None
+    targets: Mapping[str, DeliveryTarget] = field(default_factory=dict)
+    zone: tzinfo = UTC
+    topic_prefix: str = ""
+    clock: Callable[[], float] = time.time
+
+
+async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str], None] | None = None) -> None:
+    """Run until ``stop`` is set: API on 127.0.0.1, feed and senders beside it."""
+    home = options.home
+    home.mkdir(parents=True, exist_ok=True)
+    secret = load_secret(home)
+    embedded: EmbeddedRedis | None = None
+    store_url = options.store_url
+    if store_url is None:
+        embedded = EmbeddedRedis().start(home / "api-redis", log=home / "api-redis.log")
+        store_url = embedded.url
+    metrics = Metrics(clock=options.clock)
+    store = IncidentStore.connect(store_url, targets=options.targets, clock=options.clock)
+    workers: list[tuple[Any, asyncio.Task[None]]] = []
+    runner = web.AppRunner(build_app(ApiContext(store, secret, metrics, options.clock, options.zone)))
+    try:
+        await store.redis.ping()
+        sender = WebhookSender(store, options.targets, metrics, options.clock)
+        workers.append((sender, asyncio.create_task(sender.run(), name="webhooks")))
+        if options.broker is not None:
+            prefix = options.topic_prefix
+            feed = Feed(
+                store,
+                options.broker,
+                incidents_topic=prefix + INCIDENTS,
+                contacts_topic=prefix + ACCEPTED,
+                group=prefix + "correlate-api-feed",
+                metrics=metrics,
+            )
+            writer = NotificationWriter(store, options.broker, prefix + NOTIFICATIONS)
+            workers.append((feed, asyncio.create_task(feed.run(), name="feed")))
+            workers.append((writer, asyncio.create_task(writer.run(), name="notifications")))
+        else:
+            log.warning("no broker: serving the store as it is; no incidents or notifications flow")
+        await runner.setup()
+        site = web.TCPSite(runner, LOOPBACK, options.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        url = f"http://{LOOPBACK}:{port}"
+        state = {
+            "url": url,
+            "console": f"{url}/console",
+            "openapi": f"{url}/v1/openapi.yaml",
+            "pid": os.getpid(),
+            "store": _redact(store_url),
+            "broker": options.broker,
+            "started_at": options.clock(),
+        }
+        (home / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        log.info("correlate api on %s", url)
+        if ready is not None:
+            ready(url)
+        waiters = [asyncio.create_task(stop.wait()), *(task for _, task in workers)]
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiters[0] and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        waiters[0].cancel()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            state_path = home / STATE_FILE
+            if read_state(home) is None or json.loads(state_path.read_text()).get("pid") == os.getpid():
+                state_path.unlink()
+        for worker, _ in workers:
+            worker.stop()
+        for _, task in workers:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+        await runner.cleanup()
+        await store.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+def run(options: ApiOptions) -> int:
+    """Blocking entry point of ``correlate api``: SIGTERM and Ctrl-C stop it cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(options, stop, ready=lambda url: print(f"correlate api: {url} (console {url}/console)"))
+
+    asyncio.run(main())
+    return 0
+
+
+def zone(name: str | None) -> tzinfo:
+    return UTC if not name else ZoneInfo(name)
