@@ -142,9 +142,7 @@ def test_a_bad_banner_query_says_what_is_wrong(
 
 def test_a_repeated_dimension_is_refused(redis_url: str, tmp_path: Path) -> None:
     async def body(api: Api) -> Any:
-        response = await api.client.get(
-            "/v1/known-incidents?service=A&service=B", headers=api.token("agent")
-        )
+        response = await api.client.get("/v1/known-incidents?service=A&service=B", headers=api.token("agent"))
         return response.status, await response.json()
 
     status, answer = scenario(redis_url, tmp_path, 0.0, body)
@@ -305,7 +303,9 @@ def test_missing_and_forged_tokens_get_401_with_a_reason(redis_url: str, tmp_pat
         answers = []
         for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer " + forged}):
             response = await api.client.get("/v1/incidents", headers=headers)
-            answers.append((response.status, (await response.json())["error"], response.headers.get("WWW-Authenticate")))
+            answers.append(
+                (response.status, (await response.json())["error"], response.headers.get("WWW-Authenticate"))
+            )
         return answers, forged
 
     answers, forged = scenario(redis_url, tmp_path, 0.0, body)

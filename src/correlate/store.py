@@ -363,7 +363,9 @@ class IncidentStore:
                 "evidence": event.get("evidence", {}),
                 "confidence": event.get("confidence"),
                 "summary": event.get("summary"),
-                "follow_ups": sorted((json.loads(item) for item in followups), key=lambda f: (f["attached_at"], f["customer_id"])),
+                "follow_ups": sorted(
+                    (json.loads(item) for item in followups), key=lambda f: (f["attached_at"], f["customer_id"])
+                ),
                 "notifications": sorted((json.loads(item) for item in notices), key=lambda n: n["customer_id"]),
                 "escalations": [json.loads(item) for item in escalations],
                 "deliveries": sorted((json.loads(item) for item in deliveries), key=lambda d: d["webhook_id"]),

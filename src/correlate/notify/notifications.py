@@ -12,6 +12,7 @@ as one writer runs per store (``correlate api`` runs one).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Final
 
@@ -51,7 +52,9 @@ class NotificationWriter:
         found: list[str] = []
         try:
             await consumer.topics()  # fetches the metadata that partitions_for_topic reads
-            partitions = [TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())]
+            partitions = [
+                TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())
+            ]
             if not partitions:
                 return 0
             consumer.assign(partitions)
@@ -62,7 +65,7 @@ class NotificationWriter:
             remaining = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
             while remaining:
                 batches = await consumer.getmany(*remaining, timeout_ms=500)
-                for partition, records in batches.items():
+                for records in batches.values():
                     found.extend(record.key.decode() for record in records if record.key)
                 for partition in list(remaining):
                     if await consumer.position(partition) >= ends[partition]:
@@ -86,9 +89,7 @@ class NotificationWriter:
                     await self.store.set_offset(self._offset_name(meta.partition), meta.offset + 1)
                     self.written += 1
                 if not pending:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), self.poll)
-                    except TimeoutError:
-                        pass
         finally:
             await producer.stop()

@@ -13,6 +13,7 @@ loop around it is I/O only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -80,10 +81,8 @@ class WebhookSender:
             while not self._stopping.is_set():
                 sent = await self.send_due(session)
                 if not sent:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), self.poll)
-                    except TimeoutError:
-                        pass
 
     async def send_due(self, session: aiohttp.ClientSession) -> int:
         """Attempt every message due now; the number attempted."""
