@@ -72,6 +72,11 @@ def test_banner_wording(facts: BannerFacts, expected: str) -> None:
     assert banner_text(facts, NOW) == expected
 
 
+def test_an_old_incident_says_its_date() -> None:
+    facts = BannerFacts(OPENED, {"device_brand": "Vizo"}, 2, "E5")
+    assert banner_text(facts, OPENED + 30 * 86_400).startswith("Known incident since 4 Mar 16:20:")
+
+
 def test_times_are_in_the_agents_zone() -> None:
     facts = BannerFacts(OPENED, {"device_brand": "Vizo"}, 2, "E5")
     lisbon_summer = timezone(timedelta(hours=1))

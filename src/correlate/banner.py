@@ -74,8 +74,8 @@ def banner_text(facts: BannerFacts, now: float, zone: tzinfo = UTC) -> str:
     """The sentence, e.g. "Known incident since 16:20: error 3021 on Sonique devices with StreamPlus — 227
     customers, both vendors notified. Don't troubleshoot the device; add the customer to the follow-up list."
 
-    ``now`` only decides whether the start time needs its day (an incident older than a day says "since Mon
-    16:20"); times are shown in ``zone``, the agents' local time.
+    ``now`` only decides whether the start time needs its day (older than a day: "since Mon 16:20"; older than
+    six days: "since 2 Mar 16:20"); times are shown in ``zone``, the agents' local time.
     """
     since = _clock(facts.opened_at, now, zone)
     what = f"{describe_symptom(facts.category)} {describe_scope(facts.scope)}"
@@ -143,6 +143,8 @@ def _vendors(involved: Sequence[str], notified: Sequence[str]) -> str:
 
 def _clock(ts: float, now: float, zone: tzinfo) -> str:
     moment = datetime.fromtimestamp(ts, tz=zone)
+    if abs(now - ts) >= 6 * 86_400:
+        return f"{moment.day} {moment.strftime('%b %H:%M')}"  # a weekday would be ambiguous
     if now - ts >= 86_400 or now < ts - 60:
         return moment.strftime("%a %H:%M")
     return moment.strftime("%H:%M")

@@ -1,0 +1,93 @@
+"""`correlate api` as a user runs it: a process on loopback, fed from Kafka, found through <home>/api.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from correlate.api.serve import read_state
+from correlate.embedded import EmbeddedBroker
+from test_feed import event_records, make_topics, produce
+from test_store import replayed
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return replayed(tmp_path_factory.getbasetemp())[0]
+
+
+def correlate(*argv: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CORRELATE_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "correlate.cli", *argv], capture_output=True, text=True, env=env, check=True
+    )
+
+
+def get(url: str, token: str) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for(check: Any, what: str, limit: float = 60.0) -> Any:
+    """Poll until ``check()`` is truthy (the limit only stops a hung test; nothing here is timed)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"gave up waiting: {what}")
+
+
+def test_correlate_api_serves_what_the_topics_carry(
+    kafka_broker: EmbeddedBroker, redis_url: str, topic_prefix: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    home = tmp_path / "home"
+    bootstrap = kafka_broker.bootstrap
+    make_topics(bootstrap, topic_prefix + "incidents", topic_prefix + "contacts.accepted")
+    make_topics(bootstrap, topic_prefix + "notifications", partitions=1)
+    opened = events[0]
+    produce(bootstrap, topic_prefix + "incidents", event_records([opened]))
+    token = correlate("token", "--role", "agent", "--name", "ana", home=home).stdout.strip()
+    log = tmp_path / "api.log"
+    argv = ["--broker", bootstrap, "--store", redis_url, "--port", "0", "--topic-prefix", topic_prefix]
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "correlate.cli", "api", "--home", str(home), *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "CORRELATE_HOME": str(home)},
+        )
+    try:
+        state = wait_for(lambda: read_state(home), "api.json")
+        assert state["pid"] == process.pid
+        assert state["url"].startswith("http://127.0.0.1:")
+        url = state["url"]
+        query = f"{url}/v1/known-incidents?device_brand=Pixelle&service=StreamPlus"
+        found = wait_for(lambda: get(query, token)[1]["incidents"], "the incident through the feed")
+        assert found[0]["incident_id"] == opened["incident_id"]
+        assert found[0]["banner"].startswith("Known incident since 5 Mar 00:50: error E8860 on Pixelle devices")
+        vendor = correlate("token", "--role", "vendor", "--vendor", "arcus", home=home).stdout.strip()
+        assert get(f"{url}/v1/incidents/{opened['incident_id']}", vendor)[0] == 404
+        assert get(f"{url}/v1/incidents", "cor1.forged.token")[0] == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert read_state(home) is None and not (home / "api.json").exists()
+    text = log.read_text()
+    assert "correlate api" in text
+    assert token not in text and token.split(".")[2] not in text  # tokens are never logged
