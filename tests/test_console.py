@@ -128,7 +128,5 @@ def test_the_banner_widget_alone_for_an_agent_desktop(
 def test_a_page_without_a_token_says_how_to_get_one(browser: WebDriver, api_url: tuple[str, Path]) -> None:
     url, _ = api_url
     browser.get(f"{url}/console")
-    error = WebDriverWait(browser, 20).until(
-        expected_conditions.visibility_of_element_located((By.ID, "error"))
-    )
+    error = WebDriverWait(browser, 20).until(expected_conditions.visibility_of_element_located((By.ID, "error")))
     assert "correlate token --role agent" in error.text

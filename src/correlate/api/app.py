@@ -62,7 +62,13 @@ class ApiError(Exception):
 
 
 def build_app(context: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=_MAX_BODY)
+    # Request lines and headers up to 64 KiB reach the handlers, which refuse what is too long with a JSON
+    # reason; aiohttp's own refusal of longer ones (8 KiB by default) is plain text no client can parse.
+    app = web.Application(
+        middlewares=[_errors],
+        client_max_size=_MAX_BODY,
+        handler_args={"max_line_size": 65_536, "max_field_size": 65_536},
+    )
     app[CONTEXT] = context
     app.router.add_get("/v1/health", _health)
     app.router.add_get("/v1/openapi.yaml", _openapi)
@@ -172,6 +178,12 @@ async def _known_incidents(request: web.Request) -> web.Response:
             raise ApiError(400, f"{name!r} is not a dimension name (lower-case letters, digits and _)")
         else:
             dimensions[name] = value
+    if not dimensions and customer_id is not None:
+        # The agent knows who is calling but not what they own: take it from their latest contact.
+        journey = await context.store.journey(customer_id, limit=1)
+        if not journey or not journey[0].get("dimensions"):
+            raise ApiError(404, f"customer {customer_id!r} has no recent contact with dimensions; name them")
+        dimensions = dict(journey[0]["dimensions"])
     if not dimensions:
         raise ApiError(400, "name at least one dimension, e.g. ?device_brand=Sonique&service=StreamPlus")
     if len(dimensions) > MAX_QUERY_DIMENSIONS:
@@ -195,7 +207,7 @@ async def _known_incidents(request: web.Request) -> web.Response:
                 "banner": banner_text(facts, now, context.zone),
             }
         )
-    return web.json_response({"incidents": incidents, "count": len(incidents)})
+    return web.json_response({"incidents": incidents, "count": len(incidents), "dimensions": dimensions})
 
 
 async def _journey(request: web.Request) -> web.Response:
