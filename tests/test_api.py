@@ -100,7 +100,7 @@ def test_an_agent_gets_the_banner_for_the_callers_device_and_service(
     assert incident["on_follow_up_list"] is None
     assert on_list["incidents"][0]["on_follow_up_list"] is True
     assert "already on the follow-up list" in on_list["incidents"][0]["banner"]
-    assert other == {"incidents": [], "count": 0}
+    assert other == {"incidents": [], "count": 0, "dimensions": {"device_brand": "Arcus", "service": "StreamPlus"}}
 
 
 def test_the_banner_says_which_vendors_were_told(redis_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> None:
@@ -119,6 +119,37 @@ def test_the_banner_says_which_vendors_were_told(redis_url: str, tmp_path: Path,
     assert "vendors not yet notified" in before["incidents"][0]["banner"]
     assert "1 of 3 vendors notified" in after["incidents"][0]["banner"]
     assert after["incidents"][0]["vendors_notified"] == ["pixelle"]
+
+
+def test_the_customer_alone_is_enough_when_they_contacted_us_recently(
+    redis_url: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    opened = of(events, 0)[0]
+    contact = validate(
+        {
+            "contact_id": "ct-1",
+            "ts": opened["at"],
+            "channel": "voice",
+            "customer_id": "cu-5",
+            "source": "centre",
+            "dimensions": {"device_brand": "Pixelle", "device_model": "Pixelle Max32", "service": "RadioGo"},
+        }
+    )
+    assert isinstance(contact, Contact)
+
+    async def body(api: Api) -> Any:
+        await api.store.apply(opened)
+        await api.store.add_contact(contact)
+        return await api.get("/v1/known-incidents", customer_id="cu-5"), await api.get(
+            "/v1/known-incidents", customer_id="cu-unknown"
+        )
+
+    (status, found), (missing, reason) = scenario(redis_url, tmp_path, parse_timestamp(opened["at"]), body)
+    assert status == 200
+    assert found["dimensions"] == {"device_brand": "Pixelle", "device_model": "Pixelle Max32", "service": "RadioGo"}
+    assert [i["incident_id"] for i in found["incidents"]] == [opened["incident_id"]]
+    assert found["incidents"][0]["on_follow_up_list"] is False
+    assert missing == 404 and "no recent contact" in reason["error"]
 
 
 @pytest.mark.parametrize(

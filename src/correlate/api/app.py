@@ -14,14 +14,14 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from importlib.resources import files
 from typing import Any, Final
 
 from aiohttp import web
 
-from correlate.access import AccessError, Claims, verify
+from correlate.access import AccessError, Claims, Verifier
 from correlate.banner import banner_text, facts_from_event
 from correlate.contracts import parse_timestamp
 from correlate.metrics import Metrics
@@ -49,6 +49,11 @@ class ApiContext:
     metrics: Metrics
     clock: Callable[[], float]
     zone: tzinfo = UTC
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verifier", Verifier(self.secret))
+
+    verifier: Verifier = field(init=False, repr=False, compare=False)
 
 
 CONTEXT: Final = web.AppKey("context", ApiContext)
@@ -118,7 +123,7 @@ def _claims(request: web.Request, roles: frozenset[str]) -> Claims:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "send 'Authorization: Bearer <token>' (correlate token --role agent|noc|vendor)")
     try:
-        claims = verify(request.app[CONTEXT].secret, token.strip())
+        claims = request.app[CONTEXT].verifier(token.strip())
     except AccessError as error:
         raise ApiError(401, str(error)) from None
     if claims.role not in roles:

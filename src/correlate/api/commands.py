@@ -39,6 +39,7 @@ def _api(args: argparse.Namespace) -> int:
         targets=parse_delivery(config.section("delivery")),
         zone=agents_zone,
         topic_prefix=args.topic_prefix,
+        access_log=args.access_log,
     )
     return run(options)
 
@@ -66,6 +67,7 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     api.add_argument("--home", help="state directory (default $CORRELATE_HOME or ~/.correlate)")
     api.add_argument("--config", "-c", help="settings file with [delivery.<vendor>] tables")
     api.add_argument("--zone", help="agents' time zone for banner times, e.g. Europe/Lisbon (default UTC)")
+    api.add_argument("--access-log", action="store_true", help="log a line per request (default off)")
     api.add_argument("--topic-prefix", default="", help=argparse.SUPPRESS)
     api.set_defaults(func=_api)
 
