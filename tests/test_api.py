@@ -50,7 +50,7 @@ async def running_api(redis_url: str, home: Path, now: float, **store_options: A
     clock = [now]
     store = IncidentStore.connect(redis_url, clock=lambda: clock[0], **store_options)
     secret = load_secret(home)
-    app = build_app(ApiContext(store, secret, Metrics(), lambda: clock[0]))
+    app = build_app(ApiContext(store, secret, Metrics(), lambda: clock[0], banner_max_age=0.0))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         try:
             yield Api(client, store, secret, clock)

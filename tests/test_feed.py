@@ -90,8 +90,9 @@ def test_the_feed_fills_the_store_continues_after_a_restart_and_rebuilds_a_lost_
     make_topics(bootstrap, incidents, accepted)
     contact_lines = contacts_file.read_bytes().splitlines()[:200]
     first, rest = events[:8], events[8:]
-    produce(bootstrap, incidents, event_records(first))
-    produce(bootstrap, accepted, [(None, line) for line in contact_lines])
+    broken = [(b"x", b"not json"), (b"y", b'{"incident_id": "inc-x", "event": "opened"}')]
+    produce(bootstrap, incidents, [*broken, *event_records(first)])
+    produce(bootstrap, accepted, [(None, b'{"contact_id": "no-ts"}'), *[(None, line) for line in contact_lines]])
     customer = json.loads(contact_lines[0])["customer_id"]
 
     async def scenario() -> dict[str, Any]:
@@ -106,6 +107,7 @@ def test_the_feed_fills_the_store_continues_after_a_restart_and_rebuilds_a_lost_
 
         await until(lambda: holds(first), "the first events in the store")
         await until(lambda: running.feed.applied >= len(first) + len(contact_lines), "contacts in the store")
+        seen["skipped"] = running.feed.skipped
         seen["journey"] = await store.journey(customer)
         seen["open_before_restart"] = await store.incident_ids("open")
         await running.close()
@@ -129,6 +131,7 @@ def test_the_feed_fills_the_store_continues_after_a_restart_and_rebuilds_a_lost_
     assert [step["contact_id"] for step in seen["journey"]] == [
         c["contact_id"] for c in reversed([json.loads(line) for line in contact_lines]) if c["customer_id"] == customer
     ]
+    assert seen["skipped"] == 3  # two broken events and a contact without a time: skipped, the feed goes on
     still_open = {e["incident_id"]: e["event"] for e in first}
     assert seen["open_before_restart"] == [i for i, name in still_open.items() if name != "resolved"]
     # After the restart the feed read only what it had not committed: the rest and the 3 redelivered.

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from correlate.api.known import KnownIncidents
 from correlate.cli import main
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.delivery import DeliveryTarget
@@ -110,16 +111,17 @@ def test_the_banner_index_finds_open_incidents_by_their_scope(redis_url: str, ev
     assert scope == {"device_brand": "Pixelle"}
 
     async def body(store: IncidentStore) -> Any:
+        known = KnownIncidents(store, max_age=0).find
         await store.apply(opened)
         found = {
-            "exact": await store.known_incidents(scope),
-            "with more detail": await store.known_incidents({**scope, "service": "StreamPlus", "region": "West"}),
-            "other spelling": await store.known_incidents({"device_brand": "pixelle "}),
-            "other brand": await store.known_incidents({"device_brand": "Arcus", "service": "StreamPlus"}),
-            "service only": await store.known_incidents({"service": "StreamPlus"}),
+            "exact": await known(scope),
+            "with more detail": await known({**scope, "service": "StreamPlus", "region": "West"}),
+            "other spelling": await known({"device_brand": "pixelle "}),
+            "other brand": await known({"device_brand": "Arcus", "service": "StreamPlus"}),
+            "service only": await known({"service": "StreamPlus"}),
         }
         await store.apply(mine[-1])  # resolved
-        found["after resolving"] = await store.known_incidents(scope)
+        found["after resolving"] = await known(scope)
         return found
 
     found = with_store(redis_url, body)
@@ -140,11 +142,12 @@ def test_a_narrowed_scope_moves_the_incident_in_the_index(redis_url: str, events
     assert narrowed["scope"] == {"device_model": "Pixelle Max32"}
 
     async def body(store: IncidentStore) -> Any:
+        known = KnownIncidents(store, max_age=0).find
         for event in mine[: mine.index(narrowed) + 1]:
             await store.apply(event)
         return (
-            await store.known_incidents({"device_brand": "Pixelle", "device_model": "Pixelle Lite"}),
-            await store.known_incidents({"device_brand": "Pixelle", "device_model": "Pixelle Max32"}),
+            await known({"device_brand": "Pixelle", "device_model": "Pixelle Lite"}),
+            await known({"device_brand": "Pixelle", "device_model": "Pixelle Max32"}),
         )
 
     other_model, same_model = with_store(redis_url, body)

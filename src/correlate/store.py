@@ -2,9 +2,10 @@
 
 It holds, for every incident, its current state (the latest event by event time) and its whole timeline; the
 customers put on its follow-up list; its owner and escalations; the notifications sent to customers when it was
-resolved; and the webhook deliveries to its vendors. Open incidents are indexed by their scope so that the
-banner finds the incidents matching a caller's device and service in one round trip, whatever the number of
-incidents. It also keeps each customer's recent contacts (their journey across channels).
+resolved; and the webhook deliveries to its vendors. Open incidents are indexed by their scope (``scope:``
+keys, and :meth:`IncidentStore.open_views` for the API's in-process copy, :mod:`correlate.api.known`), with a
+change counter that tells copies when they are stale. It also keeps each customer's recent contacts (their
+journey across channels).
 
 Everything it learns from Kafka is applied idempotently: events arrive at least once, so applying an event
 twice changes nothing (the timeline is a sorted set of the events themselves, and each apply is one
@@ -28,46 +29,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any, Final
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, WatchError
+from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.delivery import DeliveryTarget, message_id, webhook_body
 
-__all__ = ["IncidentStore", "StoreError", "scope_signature"]
+__all__ = ["IncidentStore", "OpenView", "StoreError", "scope_signature"]
 
 _RANK: Final = {"opened": 0, "updated": 1, "resolved": 2}
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50
 JOURNEY_TTL: Final = 8 * 86_400
-# A banner query may name at most this many dimensions: the index is probed once per subset of them.
-MAX_QUERY_DIMENSIONS: Final = 8
-
-
-# The banner lookup in one round trip: the union of the scope keys, then each incident's current event, the
-# vendors its webhooks reached and whether the caller is on its follow-up list. A request per incident would cost
-# a round trip and a reply parse each (the banner's latency budget is 10 ms at p99). It reads keys derived from
-# the ids it finds, so the store needs a single Redis (or one shard), not a cluster.
-_KNOWN_SCRIPT: Final = """
-local out = {}
-for _, id in ipairs(redis.call('SUNION', unpack(KEYS))) do
-  local base = ARGV[1] .. 'incident:' .. id
-  local current = redis.call('HGET', base, 'current')
-  if current then
-    local on_list = 0
-    if ARGV[2] ~= '' then on_list = redis.call('HEXISTS', base .. ':followups', ARGV[2]) end
-    table.insert(out, current)
-    table.insert(out, table.concat(redis.call('SMEMBERS', base .. ':notified'), ','))
-    table.insert(out, on_list)
-  end
-end
-return out
-"""
 
 
 class StoreError(Exception):
@@ -107,12 +85,13 @@ def notification_id(incident_id: str, customer_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class KnownIncident:
-    """An open incident matching a banner query, with what the banner needs."""
+class OpenView:
+    """An open incident as the banner sees it: its scope signature, banner view, vendors told, follow-ups."""
 
+    sig: str
     event: dict[str, Any]
     notified: list[str]
-    on_follow_up: bool | None
+    followups: frozenset[str]
 
 
 class IncidentStore:
@@ -137,7 +116,6 @@ class IncidentStore:
         self.targets = dict(targets or {})
         self.clock = clock or time.time
         self.prefix = prefix
-        self._known_sha: str | None = None
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> IncidentStore:
@@ -211,7 +189,9 @@ class IncidentStore:
             pipe.sadd(self.key("vendor", vendor), incident_id)
         if current is None or _order(event) >= _order(current):
             sig = scope_signature(event["scope"].items())
-            pipe.hset(head, mapping={"current": member, "sig": sig, "status": _status(event)})
+            pipe.hset(
+                head, mapping={"current": member, "banner": _banner_view(event), "sig": sig, "status": _status(event)}
+            )
             if old_sig is not None:
                 pipe.srem(self.key("scope", old_sig), incident_id)
             if event["event"] == "resolved":
@@ -222,6 +202,7 @@ class IncidentStore:
         self._queue_webhooks(pipe, event)
         if event["event"] == "resolved":
             self._queue_notifications(pipe, event, customers)
+        self._bump(pipe)
 
     def _queue_webhooks(self, pipe: Any, event: Mapping[str, Any]) -> None:
         incident_id = str(event["incident_id"])
@@ -258,6 +239,37 @@ class IncidentStore:
             pipe.hsetnx(self.key("incident", incident_id, "notifications"), customer, text)
             pipe.hsetnx(self.key("notifications", "pending"), ntf, text)
 
+    def _bump(self, pipe: Any) -> None:
+        """Count a change the banner can show, so that copies of the open incidents know they are stale. The
+        epoch is new whenever the store is (a rebuilt store counting up again is not mistaken for the old one)."""
+        pipe.set(self.key("epoch"), secrets.token_hex(8), nx=True)
+        pipe.incr(self.key("version"))
+
+    async def version(self) -> tuple[str, int]:
+        """(epoch, changes so far): equal answers mean nothing the banner shows has changed in between."""
+        epoch, count = await self.redis.mget([self.key("epoch"), self.key("version")])
+        return epoch or "", int(count or 0)
+
+    async def open_views(self) -> list[OpenView]:
+        """Every open incident as the banner needs it, in two round trips (for an in-process copy)."""
+        ids = sorted(await self.redis.smembers(self.key("open")))
+        pipe = self.redis.pipeline(transaction=False)
+        for incident_id in ids:
+            base = self.key("incident", incident_id)
+            pipe.hmget(base, ["banner", "sig"])
+            pipe.smembers(base + ":notified")
+            pipe.hkeys(base + ":followups")
+        replies = await pipe.execute()
+        views = []
+        for index in range(len(ids)):
+            (banner, sig), delivered, followups = replies[3 * index : 3 * index + 3]
+            if banner is None or sig is None:
+                continue
+            event = json.loads(banner)
+            if event["event"] != "resolved":
+                views.append(OpenView(sig, event, self._notified(event, delivered), frozenset(followups)))
+        return views
+
     # -- contacts and journeys -----------------------------------------------------------------------------
     async def add_contact(self, contact: Contact) -> None:
         """Remember an accepted contact in its customer's journey (idempotent: the same contact, same entry)."""
@@ -285,48 +297,6 @@ class IncidentStore:
         return [json.loads(item) for item in raw]
 
     # -- reading -------------------------------------------------------------------------------------------
-    async def known_incidents(
-        self, dimensions: Mapping[str, str], customer_id: str | None = None
-    ) -> list[KnownIncident]:
-        """Open incidents whose every scope dimension equals the given value, newest first.
-
-        The index holds open incidents by exact scope, so the query probes the signature of every subset of
-        the given dimensions (at most 2**8 keys), in one script call.
-        """
-        pairs = sorted(dimensions.items())
-        if len(pairs) > MAX_QUERY_DIMENSIONS:
-            raise StoreError(400, f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
-        keys = [
-            self.key("scope", scope_signature(subset))
-            for size in range(len(pairs) + 1)
-            for subset in combinations(pairs, size)
-        ]
-        try:
-            reply = await self.redis.evalsha(
-                await self._known_script(), len(keys), *keys, self.prefix, customer_id or ""
-            )
-        except NoScriptError:  # Redis restarted or lost since the script was loaded
-            self._known_sha = None
-            reply = await self.redis.evalsha(
-                await self._known_script(), len(keys), *keys, self.prefix, customer_id or ""
-            )
-        found = []
-        for index in range(0, len(reply), 3):
-            event = json.loads(reply[index])
-            if event["event"] == "resolved":
-                continue
-            delivered = [vendor for vendor in reply[index + 1].split(",") if vendor]
-            on_list = bool(reply[index + 2]) if customer_id is not None else None
-            found.append(KnownIncident(event, self._notified(event, delivered), on_list))
-        found.sort(key=lambda known: known.event["opened_at"], reverse=True)
-        return found
-
-    async def _known_script(self) -> str:
-        """Load the banner lookup script once per client; its SHA is then all that crosses the wire."""
-        if self._known_sha is None:
-            self._known_sha = str(await self.redis.script_load(_KNOWN_SCRIPT))
-        return self._known_sha
-
     def _notified(self, event: Mapping[str, Any], delivered: Iterable[str]) -> list[str]:
         """Vendors told about the incident: a webhook delivered, or their topic (on unless configured off)."""
         told = {vendor for vendor in delivered}
@@ -433,6 +403,7 @@ class IncidentStore:
                     entry["attached_at"] = format_time(self.clock())
                     pipe.multi()
                     pipe.hset(followups, customer_id, _canonical(entry))
+                    self._bump(pipe)
                     await pipe.execute()
                     return entry, True
                 except WatchError:
@@ -482,6 +453,7 @@ class IncidentStore:
         if delivered:
             pipe.zrem(self.key("webhooks", "due"), ref)
             pipe.sadd(self.key("incident", incident_id, "notified"), vendor)
+            self._bump(pipe)
         elif retry_at is not None:
             pipe.zadd(self.key("webhooks", "due"), {ref: retry_at})
         else:
@@ -504,6 +476,15 @@ class IncidentStore:
 
     async def set_offset(self, name: str, offset: int) -> None:
         await self.redis.hset(self.key("offsets"), name, offset)
+
+
+def _banner_view(event: Mapping[str, Any]) -> str:
+    """The part of the current event the banner needs: a tenth of the event's size, parsed on every lookup."""
+    evidence = event.get("evidence") or {}
+    view = {key: event[key] for key in ("event", "incident_id", "kind", "opened_at", "at", "scope") if key in event}
+    view["vendors"] = event.get("vendors") or {"at_fault": [], "affected": []}
+    view["evidence"] = {"customers": evidence.get("customers", 0), "categories": evidence.get("categories", {})}
+    return _canonical(view)
 
 
 def _status(event: Mapping[str, Any]) -> str:

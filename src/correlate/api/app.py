@@ -22,10 +22,11 @@ from typing import Any, Final
 from aiohttp import web
 
 from correlate.access import AccessError, Claims, Verifier
+from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
 from correlate.banner import banner_text, facts_from_event
 from correlate.contracts import parse_timestamp
 from correlate.metrics import Metrics
-from correlate.store import MAX_QUERY_DIMENSIONS, IncidentStore, StoreError
+from correlate.store import IncidentStore, StoreError
 
 __all__ = ["ApiContext", "build_app"]
 
@@ -49,11 +50,14 @@ class ApiContext:
     metrics: Metrics
     clock: Callable[[], float]
     zone: tzinfo = UTC
+    banner_max_age: float = 0.25  # how far behind the store a banner may be (seconds)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verifier", Verifier(self.secret))
+        object.__setattr__(self, "known", KnownIncidents(self.store, self.banner_max_age))
 
     verifier: Verifier = field(init=False, repr=False, compare=False)
+    known: KnownIncidents = field(init=False, repr=False, compare=False)
 
 
 CONTEXT: Final = web.AppKey("context", ApiContext)
@@ -194,7 +198,7 @@ async def _known_incidents(request: web.Request) -> web.Response:
     if len(dimensions) > MAX_QUERY_DIMENSIONS:
         raise ApiError(400, f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
     now = context.clock()
-    found = await context.store.known_incidents(dimensions, customer_id)
+    found = await context.known.find(dimensions, customer_id)
     incidents = []
     for known in found:
         event = known.event
@@ -315,6 +319,7 @@ async def _attach(request: web.Request) -> web.Response:
     if not body:
         raise ApiError(400, "give customer_id or contact_id")
     entry, added = await context.store.attach(incident_id, claims.who, body.get("customer_id"), body.get("contact_id"))
+    context.known.invalidate()
     return web.json_response({**entry, "added": added}, status=201 if added else 200)
 
 

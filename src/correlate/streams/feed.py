@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from correlate.contracts import Contact, validate
+from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
 from correlate.streams.topics import ACCEPTED, INCIDENTS
@@ -101,8 +101,9 @@ class Feed:
             self._skip(topic, "not JSON")
             return
         if topic == self.incidents_topic:
-            if not isinstance(record, dict) or not {"incident_id", "event", "at", "opened_at", "scope"} <= set(record):
-                self._skip(topic, "not an incident event")
+            problem = _not_an_event(record)
+            if problem is not None:
+                self._skip(topic, problem)
                 return
             await self.store.apply(record)
         else:
@@ -128,3 +129,22 @@ class Feed:
                 behind[partition.topic] = behind.get(partition.topic, 0) + max(0, highwater - position)
         for topic, records in behind.items():
             self.metrics.set_consumer_lag(topic, records)
+
+
+def _not_an_event(record: Any) -> str | None:
+    """Why a record is not an incident event the store can apply, or None. Checked here so that one bad record
+    is skipped with a reason instead of stopping the feed (store errors, by contrast, must stop it: skipping
+    them would lose events)."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name in ("incident_id", "event", "kind", "at", "opened_at"):
+        if not isinstance(record.get(name), str):
+            return f"{name}: missing or not a string"
+    if not isinstance(record.get("scope"), dict) or not all(isinstance(v, str) for v in record["scope"].values()):
+        return "scope: must be an object of strings"
+    for name in ("at", "opened_at"):
+        try:
+            parse_timestamp(record[name])
+        except Exception:  # the contract's own error type is private to it
+            return f"{name}: not an RFC 3339 time"
+    return None
