@@ -232,3 +232,24 @@ def test_new_events_queue_one_webhook_per_vendor_with_a_webhook(redis_url: str, 
     due = with_store(redis_url, body, targets=targets, clock=lambda: 1000.0)
     assert len(due) == len(mine)
     assert all(ref.startswith("pixelle|msg_") for ref in due)
+
+
+def test_the_banner_copy_is_at_most_max_age_behind_unless_invalidated(redis_url: str, events_and_contacts: Any) -> None:
+    mine = first_incident(events_and_contacts[0])
+    now = [100.0]
+
+    async def body(store: IncidentStore) -> Any:
+        known = KnownIncidents(store, max_age=0.25, clock=lambda: now[0])
+        seen = [len(await known.find({"device_brand": "Pixelle"}))]  # first lookup loads: nothing open
+        await store.apply(mine[0])
+        seen.append(len(await known.find({"device_brand": "Pixelle"})))  # within max_age: the old copy
+        now[0] += 0.3
+        seen.append(len(await known.find({"device_brand": "Pixelle"})))  # checked again: the new incident
+        await store.attach(mine[0]["incident_id"], "ana", customer_id="cu-1")
+        known.invalidate()  # this process made the change: the next lookup checks at once
+        on_list = (await known.find({"device_brand": "Pixelle"}, customer_id="cu-1"))[0].on_follow_up
+        return seen, on_list
+
+    seen, on_list = with_store(redis_url, body)
+    assert seen == [0, 0, 1]
+    assert on_list is True
