@@ -91,3 +91,28 @@ def test_correlate_api_serves_what_the_topics_carry(
     text = log.read_text()
     assert "correlate api" in text
     assert token not in text and token.split(".")[2] not in text  # tokens are never logged
+
+
+def test_correlate_api_alone_runs_a_store_of_its_own(tmp_path: Path) -> None:
+    """No broker, no store given: it starts its own Redis under <home> and serves it; stopping stops both."""
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "correlate.cli", "api", "--home", str(home), "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        state = wait_for(lambda: read_state(home), "api.json")
+        token = correlate("token", "--role", "noc", home=home).stdout.strip()
+        assert get(f"{state['url']}/v1/incidents?status=all", token) == (200, {"incidents": [], "count": 0})
+        assert state["store"].startswith("redis://127.0.0.1:")
+        assert (home / "api-redis").is_dir()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert read_state(home) is None
+    port = int(state["store"].rsplit(":", 1)[1].split("/")[0])
+    import socket
+
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # its Redis stopped with it

@@ -206,3 +206,60 @@ def test_delivery_tables_are_checked_on_load() -> None:
     for section, reason in bad:
         with pytest.raises(ConfigError, match=reason):
             parse_delivery(section)
+
+
+def test_delivery_comes_from_the_settings_file(tmp_path: Any) -> None:
+    from correlate.config import load_config
+
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        '[delivery.sonique]\nwebhook = "http://127.0.0.1:9000/hook"\nsecret = "0123456789abcdef"\nbackoff = 1\n'
+        "[delivery.flixco]\ntopic = false\n"
+    )
+    targets = parse_delivery(load_config(path).section("delivery"))
+    assert targets == {
+        "sonique": DeliveryTarget("sonique", True, "http://127.0.0.1:9000/hook", "0123456789abcdef", backoff=1.0),
+        "flixco": DeliveryTarget("flixco", topic=False),
+    }
+
+
+def test_a_hanging_vendor_delays_only_its_own_messages(redis_url: str, events: list[dict[str, Any]]) -> None:
+    pixelle = [e for e in events if e["incident_id"] == events[0]["incident_id"]]  # vendors: pixelle, streamplus
+    happened: list[str] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        happened.append("slow vendor: request in")
+        await asyncio.sleep(1.0)
+        happened.append("slow vendor: answered")
+        return web.Response(status=204)
+
+    async def quick(request: web.Request) -> web.Response:
+        happened.append("quick vendor")
+        return web.Response(status=204)
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_post("/slow", slow)
+        app.router.add_post("/quick", quick)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        targets = {
+            "pixelle": DeliveryTarget("pixelle", webhook=base + "/slow", secret=SECRET),
+            "streamplus": DeliveryTarget("streamplus", webhook=base + "/quick", secret=SECRET),
+        }
+        store = IncidentStore.connect(redis_url, targets=targets)
+        try:
+            for event in pixelle[:2]:
+                await store.apply(event)
+            async with aiohttp.ClientSession() as session:
+                await WebhookSender(store, targets, Metrics(), clock=Ticking()).send_due(session)
+        finally:
+            await store.close()
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert happened.count("quick vendor") == 2
+    first_answer = happened.index("slow vendor: answered")
+    assert happened[:first_answer].count("quick vendor") == 2

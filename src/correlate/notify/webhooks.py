@@ -85,10 +85,21 @@ class WebhookSender:
                         await asyncio.wait_for(self._stopping.wait(), self.poll)
 
     async def send_due(self, session: aiohttp.ClientSession) -> int:
-        """Attempt every message due now; the number attempted."""
+        """Attempt every message due now; the number attempted.
+
+        Vendors are served side by side, each vendor's messages one after the other: a vendor whose endpoint
+        hangs until the timeout delays only its own messages.
+        """
         refs = await self.store.due_webhooks(self.clock())
+        by_vendor: dict[str, list[str]] = {}
         for ref in refs:
-            await self._attempt(session, ref)
+            by_vendor.setdefault(ref.split("|", 1)[0], []).append(ref)
+
+        async def vendor_queue(queue: list[str]) -> None:
+            for ref in queue:
+                await self._attempt(session, ref)
+
+        await asyncio.gather(*(vendor_queue(queue) for queue in by_vendor.values()))
         return len(refs)
 
     async def _attempt(self, session: aiohttp.ClientSession, ref: str) -> None:
