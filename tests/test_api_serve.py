@@ -116,3 +116,40 @@ def test_correlate_api_alone_runs_a_store_of_its_own(tmp_path: Path) -> None:
 
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # its Redis stopped with it
+
+
+def test_a_failing_worker_is_restarted_until_it_stops(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from correlate.api.serve import keep_running
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.runs = 0
+
+        def stop(self) -> None:
+            pass
+
+        async def run(self) -> None:
+            self.runs += 1
+            if self.runs < 3:
+                raise ConnectionError("store away")
+
+    flaky = Flaky()
+    asyncio.run(keep_running("flaky", flaky, asyncio.Event(), first_delay=0.01))
+    assert flaky.runs == 3
+    assert caplog.text.count("flaky failed; restarting") == 2
+
+
+def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
+    from correlate.embedded import free_port
+
+    store = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    result = subprocess.run(
+        [sys.executable, "-m", "correlate.cli", "api", "--home", str(tmp_path), "--port", "0", "--store", store],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "correlate api: cannot reach the store at redis://:***@127.0.0.1:" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout

@@ -19,11 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from correlate.access import load_secret
 from correlate.api.app import ApiContext, build_app
@@ -101,15 +102,17 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         store_url = embedded.url
     metrics = Metrics(clock=options.clock)
     store = IncidentStore.connect(store_url, targets=options.targets, clock=options.clock)
-    workers: list[tuple[Any, asyncio.Task[None]]] = []
+    workers: list[tuple[Worker, asyncio.Task[None]]] = []
     # No access log unless asked: at 500 banner requests a second it is 43 million lines a day, and the
     # formatting costs a tenth of a request.
     app = build_app(ApiContext(store, secret, metrics, options.clock, options.zone))
     runner = web.AppRunner(app) if options.access_log else web.AppRunner(app, access_log=None)
     try:
-        await store.redis.ping()
-        sender = WebhookSender(store, options.targets, metrics, options.clock)
-        workers.append((sender, asyncio.create_task(sender.run(), name="webhooks")))
+        try:
+            await store.redis.ping()
+        except RedisError as error:
+            raise ConnectionError(f"cannot reach the store at {_redact(store_url)}: {error}") from None
+        plan: list[tuple[str, Worker]] = [("webhooks", WebhookSender(store, options.targets, metrics, options.clock))]
         if options.broker is not None:
             prefix = options.topic_prefix
             feed = Feed(
@@ -120,11 +123,14 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
                 group=prefix + "correlate-api-feed",
                 metrics=metrics,
             )
-            writer = NotificationWriter(store, options.broker, prefix + NOTIFICATIONS)
-            workers.append((feed, asyncio.create_task(feed.run(), name="feed")))
-            workers.append((writer, asyncio.create_task(writer.run(), name="notifications")))
+            plan += [
+                ("feed", feed),
+                ("notifications", NotificationWriter(store, options.broker, prefix + NOTIFICATIONS)),
+            ]
         else:
             log.warning("no broker: serving the store as it is; no incidents or notifications flow")
+        for name, worker in plan:
+            workers.append((worker, asyncio.create_task(keep_running(name, worker, stop), name=name)))
         await runner.setup()
         site = web.TCPSite(runner, LOOPBACK, options.port)
         await site.start()
@@ -143,17 +149,13 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         log.info("correlate api on %s", url)
         if ready is not None:
             ready(url)
-        waiters = [asyncio.create_task(stop.wait()), *(task for _, task in workers)]
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not waiters[0] and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-        waiters[0].cancel()
+        await stop.wait()
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, ValueError):
             state_path = home / STATE_FILE
-            if read_state(home) is None or json.loads(state_path.read_text()).get("pid") == os.getpid():
+            if json.loads(state_path.read_text()).get("pid") == os.getpid():
                 state_path.unlink()
+        stop.set()
         for worker, _ in workers:
             worker.stop()
         for _, task in workers:
@@ -163,6 +165,31 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         await store.close()
         if embedded is not None:
             embedded.stop()
+
+
+class Worker(Protocol):
+    """A loop beside the API: runs until stopped, or fails."""
+
+    def stop(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+async def keep_running(name: str, worker: Worker, stopping: asyncio.Event, first_delay: float = 1.0) -> None:
+    """Run ``worker`` until ``stopping``, restarting it when it fails (its Redis or Kafka away for a while),
+    after 1, 2, 4 ... 30 s. The API keeps answering from what the store holds meanwhile; the feed resumes from
+    its committed offsets and the senders from their outboxes, so a restart loses nothing."""
+    delay = first_delay
+    while not stopping.is_set():
+        try:
+            await worker.run()
+        except Exception:
+            log.exception("%s failed; restarting in %g s", name, delay)
+        else:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        delay = min(30.0, delay * 2)
 
 
 def run(options: ApiOptions) -> int:
