@@ -153,3 +153,13 @@ def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "correlate api: cannot reach the store at redis://:***@127.0.0.1:" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_state_file_left_by_a_killed_process_is_not_a_running_api(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "api.json").write_text(json.dumps({"url": "http://127.0.0.1:1", "pid": dead.pid}))
+    assert read_state(tmp_path) is None
+    (tmp_path / "api.json").write_text(json.dumps({"url": "http://127.0.0.1:1", "pid": os.getpid()}))
+    assert read_state(tmp_path) == {"url": "http://127.0.0.1:1", "pid": os.getpid()}
+    assert read_state(tmp_path / "nowhere") is None
