@@ -65,6 +65,7 @@ def test_correlate_api_serves_what_the_topics_carry(
     token = correlate("token", "--role", "agent", "--name", "ana", home=home).stdout.strip()
     log = tmp_path / "api.log"
     argv = ["--broker", bootstrap, "--store", redis_url, "--port", "0", "--topic-prefix", topic_prefix]
+    argv += ["--metrics-port", "0"]
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "correlate.cli", "api", "--home", str(home), *argv],
@@ -84,6 +85,8 @@ def test_correlate_api_serves_what_the_topics_carry(
         vendor = correlate("token", "--role", "vendor", "--vendor", "arcus", home=home).stdout.strip()
         assert get(f"{url}/v1/incidents/{opened['incident_id']}", vendor)[0] == 404
         assert get(f"{url}/v1/incidents", "cor1.forged.token")[0] == 401
+        with urllib.request.urlopen(state["metrics"], timeout=10) as response:
+            assert b"correlate_consumer_lag_records" in response.read()
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from correlate.access import ROLES, AccessError, Claims, load_secret, mint
 from correlate.config import ConfigError, load_config
+from correlate.embedded import LOOPBACK
 
 __all__ = ["add_parsers"]
 
@@ -40,6 +41,9 @@ def _api(args: argparse.Namespace) -> int:
         zone=agents_zone,
         topic_prefix=args.topic_prefix,
         access_log=args.access_log,
+        host=args.host,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
     return run(options)
 
@@ -63,7 +67,12 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     api.add_argument("--broker", help="Kafka bootstrap servers (default $CORRELATE_BROKER; none: no feed)")
     api.add_argument("--store", help="Redis URL (default $CORRELATE_STORE; none: a Redis of its own in <home>)")
-    api.add_argument("--port", type=int, default=8480, help="port on 127.0.0.1 (default 8480; 0: any free port)")
+    api.add_argument("--port", type=int, default=8480, help="port (default 8480; 0: any free port)")
+    api.add_argument(
+        "--host", default=LOOPBACK, help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)"
+    )
+    api.add_argument("--metrics-port", type=int, help="also serve /metrics on this port (the API serves it too)")
+    api.add_argument("--metrics-host", default=LOOPBACK, help="address of the metrics port (default 127.0.0.1)")
     api.add_argument("--home", help="state directory (default $CORRELATE_HOME or ~/.correlate)")
     api.add_argument("--config", "-c", help="settings file with [delivery.<vendor>] tables")
     api.add_argument("--zone", help="agents' time zone for banner times, e.g. Europe/Lisbon (default UTC)")

@@ -30,7 +30,7 @@ from correlate.access import load_secret
 from correlate.api.app import ApiContext, build_app
 from correlate.delivery import DeliveryTarget
 from correlate.embedded import LOOPBACK, EmbeddedRedis
-from correlate.metrics import Metrics
+from correlate.metrics import Metrics, MetricsServer
 from correlate.notify.notifications import NotificationWriter
 from correlate.notify.webhooks import WebhookSender
 from correlate.store import IncidentStore
@@ -68,6 +68,11 @@ def read_state(home: Path | None = None) -> dict[str, Any] | None:
     return state if isinstance(state, dict) else None
 
 
+def _reachable(host: str) -> str:
+    """The address a local client uses for a server bound to ``host`` (all interfaces: loopback)."""
+    return LOOPBACK if host in ("0.0.0.0", "::", "") else host
+
+
 def _redact(url: str) -> str:
     """A store URL without its password, fit for a state file and a log."""
     parts = urlsplit(url)
@@ -88,6 +93,10 @@ class ApiOptions:
     topic_prefix: str = ""
     clock: Callable[[], float] = time.time
     access_log: bool = False
+    # Loopback unless told otherwise: a container that is reached from outside must say 0.0.0.0 explicitly.
+    host: str = LOOPBACK
+    metrics_port: int | None = None  # a separate exporter for Prometheus (the API also serves /metrics)
+    metrics_host: str = LOOPBACK
 
 
 async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str], None] | None = None) -> None:
@@ -103,6 +112,7 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
     metrics = Metrics(clock=options.clock)
     store = IncidentStore.connect(store_url, targets=options.targets, clock=options.clock)
     workers: list[tuple[Worker, asyncio.Task[None]]] = []
+    exporter: MetricsServer | None = None
     # No access log unless asked: at 500 banner requests a second it is 43 million lines a day, and the
     # formatting costs a tenth of a request.
     app = build_app(ApiContext(store, secret, metrics, options.clock, options.zone))
@@ -132,10 +142,12 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         for name, worker in plan:
             workers.append((worker, asyncio.create_task(keep_running(name, worker, stop), name=name)))
         await runner.setup()
-        site = web.TCPSite(runner, LOOPBACK, options.port)
+        site = web.TCPSite(runner, options.host, options.port)
         await site.start()
         port = runner.addresses[0][1]
-        url = f"http://{LOOPBACK}:{port}"
+        url = f"http://{_reachable(options.host)}:{port}"
+        if options.metrics_port is not None:
+            exporter = metrics.serve(options.metrics_port, options.metrics_host)
         state = {
             "url": url,
             "console": f"{url}/console",
@@ -145,6 +157,8 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
             "broker": options.broker,
             "started_at": options.clock(),
         }
+        if exporter is not None:
+            state["metrics"] = f"http://{_reachable(exporter.host)}:{exporter.port}/metrics"
         (home / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
         log.info("correlate api on %s", url)
         if ready is not None:
@@ -162,6 +176,8 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
         await runner.cleanup()
+        if exporter is not None:
+            exporter.close()
         await store.close()
         if embedded is not None:
             embedded.stop()
