@@ -113,3 +113,36 @@ def test_a_crash_between_writing_and_remembering_does_not_notify_twice(
     assert written == 1
     records = on_topic(kafka_broker.bootstrap, topic)
     assert sorted(r["customer_id"] for r in records) == ["cu-1", "cu-2"]
+
+
+def test_two_api_replicas_write_each_notification_once(
+    kafka_broker: EmbeddedBroker, redis_url: str, topic_prefix: str, events: list[dict[str, Any]]
+) -> None:
+    topic = topic_prefix + "notifications"
+    make_topics(kafka_broker.bootstrap, topic, partitions=2)
+    pixelle = [e for e in events if e["incident_id"] == events[0]["incident_id"]]
+
+    async def scenario() -> list[int]:
+        store = IncidentStore.connect(redis_url)
+        try:
+            for event in pixelle[:-1]:
+                await store.apply(event)
+            for customer in ("cu-1", "cu-2", "cu-3", "cu-4"):
+                await store.attach(pixelle[0]["incident_id"], "ana", customer_id=customer)
+            writers = [NotificationWriter(store, kafka_broker.bootstrap, topic, poll=0.02) for _ in range(2)]
+            tasks = [asyncio.create_task(writer.run()) for writer in writers]
+            await asyncio.sleep(0.2)  # both running, one holding the lease
+            await store.apply(pixelle[-1])
+            for _ in range(600):
+                await asyncio.sleep(0.05)
+                if not await store.pending_notifications():
+                    break
+            for writer in writers:
+                writer.stop()
+            await asyncio.gather(*tasks)
+            return sorted(writer.written for writer in writers)
+        finally:
+            await store.close()
+
+    assert asyncio.run(scenario()) == [0, 4]
+    assert sorted(r["customer_id"] for r in on_topic(kafka_broker.bootstrap, topic)) == ["cu-1", "cu-2", "cu-3", "cu-4"]

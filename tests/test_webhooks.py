@@ -263,3 +263,32 @@ def test_a_hanging_vendor_delays_only_its_own_messages(redis_url: str, events: l
     assert happened.count("quick vendor") == 2
     first_answer = happened.index("slow vendor: answered")
     assert happened[:first_answer].count("quick vendor") == 2
+
+
+def test_two_api_replicas_post_each_message_once(redis_url: str, events: list[dict[str, Any]]) -> None:
+    pixelle = [e for e in events if e["incident_id"] == events[0]["incident_id"]]
+
+    async def scenario() -> Receiver:
+        async with receiving(Receiver(down_for=0)) as receiver:
+            targets = {"pixelle": target(receiver.url)}
+            store = IncidentStore.connect(redis_url, targets=targets)
+            senders = [WebhookSender(store, targets, Metrics(), clock=time.time, poll=0.02) for _ in range(2)]
+            tasks = [asyncio.create_task(sender.run()) for sender in senders]
+            try:
+                for event in pixelle:
+                    await store.apply(event)
+                for _ in range(600):
+                    await asyncio.sleep(0.05)
+                    if not await store.due_webhooks(float("inf")):
+                        break
+            finally:
+                for sender in senders:
+                    sender.stop()
+                await asyncio.gather(*tasks)
+                await store.close()
+            return receiver
+
+    receiver = asyncio.run(scenario())
+    assert sorted(request["id"] for request in receiver.requests) == sorted(
+        message_id(e["incident_id"], e["event"], e["at"]) for e in pixelle
+    )

@@ -5,8 +5,8 @@ transaction that applies the ``resolved`` event, keyed by a notification id made
 This writer drains that queue to Kafka. The gap between "Kafka has it" and "the store knows Kafka has it" is
 closed on start-up: the writer remembers, per partition, the offset after its last acknowledged write, and reads
 the topic from there to its end; any notification found there was written before a crash and is only marked
-sent, not written again. So each notification is on the topic once, across restarts and redeliveries — as long
-as one writer runs per store (``correlate api`` runs one).
+sent, not written again. So each notification is on the topic once, across restarts and redeliveries. API
+replicas share one store: only the holder of a lease in it writes (:mod:`correlate.notify.lease`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from correlate.notify.lease import Lease
 from correlate.store import IncidentStore
 from correlate.streams.topics import NOTIFICATIONS
 
@@ -77,19 +78,34 @@ class NotificationWriter:
         return len(found)
 
     async def run(self) -> None:
-        await self.reconcile()
+        """Write pending notifications while this process holds the writers' lease (one writer per store,
+        however many API replicas run); reconcile with the topic each time the lease is taken."""
+        lease = Lease(self.store.redis, self.store.key("lease", "notifications"))
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False)
         await producer.start()
+        leading = False
         try:
             while not self._stopping.is_set():
-                pending = await self.store.pending_notifications()
-                for notification_id, text in sorted(pending.items()):
-                    meta = await producer.send_and_wait(self.topic, key=notification_id.encode(), value=text.encode())
-                    await self.store.notifications_sent([notification_id])
-                    await self.store.set_offset(self._offset_name(meta.partition), meta.offset + 1)
-                    self.written += 1
+                pending: dict[str, str] = {}
+                if await lease.hold():
+                    if not leading:
+                        await self.reconcile()  # the last holder may have written without marking
+                        leading = True
+                    pending = await self.store.pending_notifications()
+                    for notification_id, text in sorted(pending.items()):
+                        if not await lease.hold():
+                            break
+                        meta = await producer.send_and_wait(
+                            self.topic, key=notification_id.encode(), value=text.encode()
+                        )
+                        await self.store.notifications_sent([notification_id])
+                        await self.store.set_offset(self._offset_name(meta.partition), meta.offset + 1)
+                        self.written += 1
+                else:
+                    leading = False
                 if not pending:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), self.poll)
         finally:
             await producer.stop()
+            await lease.release()

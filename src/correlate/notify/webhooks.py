@@ -23,6 +23,7 @@ import aiohttp
 
 from correlate.delivery import DeliveryTarget, retry_delay, webhook_headers
 from correlate.metrics import Metrics
+from correlate.notify.lease import Lease
 from correlate.store import IncidentStore
 
 __all__ = ["Step", "WebhookSender", "next_step"]
@@ -77,12 +78,18 @@ class WebhookSender:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Send due messages while this process holds the senders' lease: API replicas share one outbox, and
+        two senders would post every message twice."""
+        lease = Lease(self.store.redis, self.store.key("lease", "webhooks"))
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-            while not self._stopping.is_set():
-                sent = await self.send_due(session)
-                if not sent:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), self.poll)
+            try:
+                while not self._stopping.is_set():
+                    sent = await self.send_due(session) if await lease.hold() else 0
+                    if not sent:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stopping.wait(), self.poll)
+            finally:
+                await lease.release()
 
     async def send_due(self, session: aiohttp.ClientSession) -> int:
         """Attempt every message due now; the number attempted.
