@@ -360,3 +360,19 @@ def test_the_openapi_document_the_console_and_metrics_are_served(redis_url: str,
     assert texts["/console"][0] == 200 and "<title>correlate" in texts["/console"][1]
     assert "correlate_webhook_deliveries_total" in texts["/metrics"][1]
     assert texts["/v1/nowhere"] == (404, json.dumps({"error": "no such route", "status": 404}))
+
+
+def test_a_base64_customer_id_has_a_journey(redis_url: str, tmp_path: Path) -> None:
+    contact = validate(
+        {"contact_id": "e-1", "ts": 1_772_000_000, "channel": "email", "customer_id": "Zm9v+YmFy=", "source": "c"}
+    )
+    assert isinstance(contact, Contact)
+
+    async def body(api: Api) -> Any:
+        await api.store.add_contact(contact)
+        return await api.get("/v1/customers/Zm9v+YmFy=/journey"), await api.get("/v1/customers/%20x/journey")
+
+    (status, journey), (bad, reason) = scenario(redis_url, tmp_path, 1_772_000_600.0, body)
+    assert status == 200 and [c["contact_id"] for c in journey["contacts"]] == ["e-1"]
+    assert journey["contacts"][0]["ago"] == "10 minutes ago"
+    assert bad == 400 and "starting with a letter or digit" in reason["error"]

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _DIMENSION = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+# Customer ids are the senders' (a salted hash may be base64): anything printable but '/', starting alnum.
+_CUSTOMER_ID = re.compile(r"[A-Za-z0-9][^/\x00-\x1f\x7f]{0,127}")
 _MAX_TEXT: Final = 500
 _MAX_BODY: Final = 16 * 1024
 READERS: Final = frozenset({"agent", "noc", "vendor"})
@@ -143,7 +145,10 @@ async def _visible(context: ApiContext, claims: Claims, incident_id: str) -> Non
 
 def _path_id(request: web.Request, name: str) -> str:
     value = request.match_info[name]
-    if not _ID.fullmatch(value):
+    if name == "customer_id":
+        if not _CUSTOMER_ID.fullmatch(value):
+            raise ApiError(400, f"{name}: 1-128 printable characters but '/', starting with a letter or digit")
+    elif not _ID.fullmatch(value):
         raise ApiError(400, f"{name}: 1-128 letters, digits and . _ : @ -, starting with a letter or digit")
     return value
 
