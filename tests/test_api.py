@@ -376,3 +376,15 @@ def test_a_base64_customer_id_has_a_journey(redis_url: str, tmp_path: Path) -> N
     assert status == 200 and [c["contact_id"] for c in journey["contacts"]] == ["e-1"]
     assert journey["contacts"][0]["ago"] == "10 minutes ago"
     assert bad == 400 and "starting with a letter or digit" in reason["error"]
+
+
+def test_a_store_that_is_away_is_a_503_with_a_reason(tmp_path: Path) -> None:
+    from correlate.embedded import free_port
+
+    async def go() -> tuple[int, Any]:
+        async with running_api(f"redis://127.0.0.1:{free_port()}/0", tmp_path, 0.0) as api:
+            return await api.get("/v1/incidents", role="noc")
+
+    status, body = asyncio.run(go())
+    assert status == 503
+    assert body == {"error": "the incident store is not reachable; try again shortly", "status": 503}

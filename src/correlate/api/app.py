@@ -20,6 +20,7 @@ from importlib.resources import files
 from typing import Any, Final
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from correlate.access import AccessError, Claims, Verifier
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
@@ -67,6 +68,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
+    """A refusal with its HTTP status and a reason the caller can act on (the middleware answers it as JSON)."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -109,6 +112,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(error.status, str(error), **headers)
     except StoreError as error:
         return _error(error.status, str(error))
+    except RedisError:
+        log.warning("store unreachable during %s %s", request.method, request.path)
+        return _error(503, "the incident store is not reachable; try again shortly")
     except web.HTTPException as error:
         if error.status < 400:
             raise
