@@ -116,7 +116,11 @@ def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> di
 
 
 def webhook_body(event: Mapping[str, Any]) -> bytes:
-    """The incident event as the vendor receives it: the same JSON as on its topic, keys sorted."""
+    """The incident event as the vendor receives it, keys sorted, without ``evidence.sample_texts``: those are
+    customers' own words (names, phone numbers), which the API does not show vendors either."""
+    evidence = event.get("evidence")
+    if isinstance(evidence, Mapping) and "sample_texts" in evidence:
+        event = {**event, "evidence": {k: v for k, v in evidence.items() if k != "sample_texts"}}
     return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
