@@ -388,3 +388,44 @@ def test_a_store_that_is_away_is_a_503_with_a_reason(tmp_path: Path) -> None:
     status, body = asyncio.run(go())
     assert status == 503
     assert body == {"error": "the incident store is not reachable; try again shortly", "status": 503}
+
+
+ROLES = {"agent": ("agent", None), "noc": ("noc", None), "vendor": ("vendor", "pixelle"), "other": ("vendor", "vizo")}
+PERMISSIONS = [
+    # method, path, body, {role: status}
+    ("GET", "/v1/known-incidents?device_brand=Pixelle", None, {"agent": 200, "noc": 200, "vendor": 403, "other": 403}),
+    ("GET", "/v1/customers/cu-1/journey", None, {"agent": 200, "noc": 200, "vendor": 403, "other": 403}),
+    ("GET", "/v1/incidents", None, {"agent": 200, "noc": 200, "vendor": 200, "other": 200}),
+    ("GET", "/v1/incidents/{id}", None, {"agent": 200, "noc": 200, "vendor": 200, "other": 404}),
+    ("POST", "/v1/incidents/{id}/follow-ups", {"customer_id": "cu-9"}, {"agent": 201, "noc": 201, "vendor": 403}),
+    ("PUT", "/v1/incidents/{id}/owner", {"owner": "nora"}, {"agent": 403, "noc": 200, "vendor": 403, "other": 403}),
+    ("POST", "/v1/incidents/{id}/escalations", {"to": "vendor:pixelle"}, {"agent": 403, "noc": 201, "vendor": 403}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "role", "expected"),
+    [(m, p, b, role, status) for m, p, b, statuses in PERMISSIONS for role, status in statuses.items()],
+)
+def test_who_may_do_what(
+    redis_url: str,
+    tmp_path: Path,
+    events: list[dict[str, Any]],
+    method: str,
+    path: str,
+    body: Any,
+    role: str,
+    expected: int,
+) -> None:
+    opened = of(events, 0)[0]  # pixelle at fault; radiogo, streamplus affected; vizo not involved
+
+    async def go(api: Api) -> int:
+        await api.store.apply(opened)
+        await api.store.assign(opened["incident_id"], "nora", "nora")
+        kind, vendor = ROLES[role]
+        response = await api.client.request(
+            method, path.format(id=opened["incident_id"]), json=body, headers=api.token(kind, vendor, "x")
+        )
+        return response.status
+
+    assert scenario(redis_url, tmp_path, parse_timestamp(opened["at"]), go) == expected
