@@ -86,7 +86,8 @@ def test_correlate_api_serves_what_the_topics_carry(
         assert get(f"{url}/v1/incidents/{opened['incident_id']}", vendor)[0] == 404
         assert get(f"{url}/v1/incidents", "cor1.forged.token")[0] == 401
         with urllib.request.urlopen(state["metrics"], timeout=10) as response:
-            assert b"correlate_consumer_lag_records" in response.read()
+            exposed = response.read().decode()
+        assert f'correlate_consumer_lag_records{{topic="{topic_prefix}incidents"}} 0.0' in exposed  # caught up
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
