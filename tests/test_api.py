@@ -284,6 +284,7 @@ def test_the_noc_assigns_an_owner_and_escalations_report_back_to_them(
     assert "assign one first" in answers[0][1]["error"]
     detail = answers[-1][1]
     assert detail["owner"] == "nora"
+    assert detail["owner_assigned"]["by"] == "nora"
     assert [(e["to"], e["report_back_to"], e["by"], e["note"]) for e in detail["escalations"]] == [
         ("vendor:arcus", "nora", "nora", "firmware?")
     ]

@@ -338,14 +338,22 @@ class IncidentStore:
         """Everything about one incident: state, evidence timeline, people, notifications, deliveries."""
         base = self.key("incident", incident_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(base, ["current", "owner"])
+        pipe.hmget(base, ["current", "owner", "assigned"])
         pipe.zrange(base + ":timeline", 0, -1)
         pipe.hvals(base + ":followups")
         pipe.hvals(base + ":notifications")
         pipe.lrange(base + ":escalations", 0, -1)
         pipe.hvals(base + ":deliveries")
         pipe.smembers(base + ":notified")
-        (current, owner), timeline, followups, notices, escalations, deliveries, delivered = await pipe.execute()
+        (
+            (current, owner, assigned),
+            timeline,
+            followups,
+            notices,
+            escalations,
+            deliveries,
+            delivered,
+        ) = await pipe.execute()
         if current is None:
             return None
         event = json.loads(current)
@@ -364,6 +372,7 @@ class IncidentStore:
                 "escalations": [json.loads(item) for item in escalations],
                 "deliveries": sorted((json.loads(item) for item in deliveries), key=lambda d: d["webhook_id"]),
                 "vendors_notified": self._notified(event, delivered),
+                "owner_assigned": json.loads(assigned) if assigned else None,
             }
         )
         return detail
@@ -410,9 +419,11 @@ class IncidentStore:
                     continue
 
     async def assign(self, incident_id: str, owner: str, by: str) -> None:
+        """Make ``owner`` the incident's owner; who assigned it, and when, is kept beside it."""
         if not await self.redis.exists(self.key("incident", incident_id)):
             raise StoreError(404, f"incident {incident_id!r} not found")
-        await self.redis.hset(self.key("incident", incident_id), "owner", owner)
+        assigned = _canonical({"by": by, "at": format_time(self.clock())})
+        await self.redis.hset(self.key("incident", incident_id), mapping={"owner": owner, "assigned": assigned})
 
     async def escalate(self, incident_id: str, to: str, note: str, by: str) -> dict[str, Any]:
         """Record an escalation; whoever it goes to reports back to the incident's owner."""

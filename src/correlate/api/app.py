@@ -290,6 +290,7 @@ def _vendor_view(detail: dict[str, Any], vendor: str) -> dict[str, Any]:
     """A vendor sees the fault, not the customers: counts instead of customer ids, only its own deliveries."""
     view = dict(detail)
     view["owner"] = None
+    view["owner_assigned"] = None
     view["follow_ups"] = []
     view["notifications"] = []
     view["escalations"] = [e for e in detail["escalations"] if e.get("to") == f"vendor:{vendor}"]
