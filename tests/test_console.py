@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from correlate.api.serve import read_state
+from correlate.contracts import Contact, validate
 from correlate.store import IncidentStore
 from test_api_serve import correlate, wait_for
 from test_store import replayed
@@ -58,6 +60,21 @@ def api_url(redis_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> Ite
         store = IncidentStore.connect(redis_url)
         for event in [*pixelle[:3], arcus_opened]:
             await store.apply(event)
+        now = time.time()
+        for contact_id, channel, ago, text in (("e-1", "email", 7300, "no channels"), ("c-1", "chat", 3700, None)):
+            contact = validate(
+                {
+                    "contact_id": contact_id,
+                    "ts": now - ago,
+                    "channel": channel,
+                    "customer_id": "cu-42",
+                    "source": "centre",
+                    "category": "E8860",
+                    "text": text,
+                }
+            )
+            assert isinstance(contact, Contact)
+            await store.add_contact(contact)
         await store.close()
 
     asyncio.run(fill())
@@ -86,6 +103,10 @@ def test_an_agent_sees_the_banner_adds_the_customer_and_reads_the_incident(
     assert banner.text.startswith("Known incident since 5 Mar 00:50: error E8860 on Pixelle devices")
     assert banner.text.endswith("Don't troubleshoot the device; add the customer to the follow-up list.")
     assert token not in browser.current_url  # the token left the address bar
+    journey = wait.until(expected_conditions.visibility_of_element_located((By.ID, "journey")))
+    wait.until(lambda driver: "chat" in journey.text)
+    rows = [row.text for row in journey.find_elements(By.TAG_NAME, "tr")[1:]]
+    assert rows == ["chat an hour ago E8860", "email 2 hours ago no channels"]
 
     rows = wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#incidents .incident"))
     assert len(rows) == 2
