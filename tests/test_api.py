@@ -430,3 +430,29 @@ def test_who_may_do_what(
         return response.status
 
     assert scenario(redis_url, tmp_path, parse_timestamp(opened["at"]), go) == expected
+
+
+def test_the_noc_filters_incidents_by_dimension(redis_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    pixelle = of(events, 0)[0]  # open: {device_brand: Pixelle}
+    arcus = of(events, 1)  # resolved: {device_brand: Arcus, service: RadioGo}
+    cases = [
+        ("noc", {"device_brand": "Pixelle"}, [pixelle["incident_id"]]),
+        ("noc", {"device_brand": "pixelle", "service": "StreamPlus"}, [pixelle["incident_id"]]),
+        ("noc", {"device_brand": "Arcus", "service": "RadioGo"}, []),  # resolved; open is the default
+        ("noc", {"status": "resolved", "device_brand": "Arcus", "service": "RadioGo"}, [arcus[0]["incident_id"]]),
+        ("noc", {"status": "resolved", "device_brand": "Arcus"}, []),  # its scope also names a service
+        ("noc", {"status": "all", "service": "RadioGo", "device_brand": "arcus"}, [arcus[0]["incident_id"]]),
+        ("vizo", {"device_brand": "Pixelle"}, []),
+    ]
+
+    async def body(api: Api) -> Any:
+        for event in [pixelle, *arcus]:
+            await api.store.apply(event)
+        found = []
+        for who, params, _ in cases:
+            role, vendor = ("vendor", "vizo") if who == "vizo" else ("noc", None)
+            status, answer = await api.get("/v1/incidents", role=role, vendor=vendor, **params)
+            found.append((status, [i["incident_id"] for i in answer["incidents"]]))
+        return found
+
+    assert scenario(redis_url, tmp_path, 0.0, body) == [(200, expected) for _, _, expected in cases]

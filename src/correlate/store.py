@@ -2,9 +2,10 @@
 
 It holds, for every incident, its current state (the latest event by event time) and its whole timeline; the
 customers put on its follow-up list; its owner and escalations; the notifications sent to customers when it was
-resolved; and the webhook deliveries to its vendors. Open incidents are indexed by their scope (``scope:``
-keys, and :meth:`IncidentStore.open_views` for the API's in-process copy, :mod:`correlate.api.known`), with a
-change counter that tells copies when they are stale. It also keeps each customer's recent contacts (their
+resolved; and the webhook deliveries to its vendors. Open incidents are indexed by their exact scope
+(``scope:<signature>`` sets, for lookups by dimension values), and :meth:`IncidentStore.open_views` hands the
+banner's in-process copy (:mod:`correlate.api.known`) the same signatures, with a change counter that tells
+such copies when they are stale. It also keeps each customer's recent contacts (their
 journey across channels).
 
 Everything it learns from Kafka is applied idempotently: events arrive at least once, so applying an event
@@ -14,7 +15,7 @@ webhook messages for vendors, customer notifications on resolve — are queued i
 outbox), so they happen once, and are sent by the senders in :mod:`correlate.notify`.
 
 If the store is lost, :mod:`correlate.streams.feed` replays the ``incidents`` topic into an empty one (see
-:meth:`IncidentStore.is_built`). What only people wrote here (owners, escalations, follow-up lists) is not on
+:meth:`IncidentStore.unbuilt`). What only people wrote here (owners, escalations, follow-up lists) is not on
 any topic: run Redis append-only (as ``correlate up`` does) so it survives restarts.
 
 Key layout (prefix ``correlate:``): ``incident:<id>`` (hash), ``incident:<id>:timeline`` (events by time),
@@ -32,6 +33,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -306,15 +308,37 @@ class IncidentStore:
                 told.add(vendor)
         return sorted(told)
 
-    async def incident_ids(self, status: str = "all", vendor: str | None = None, limit: int = 100) -> list[str]:
-        """Incident ids, newest opened first; ``vendor`` keeps only those it may see."""
+    async def incident_ids(
+        self,
+        status: str = "all",
+        vendor: str | None = None,
+        limit: int = 100,
+        dimensions: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Incident ids, newest opened first; ``vendor`` keeps only those it may see; ``dimensions`` only those
+        whose every scope dimension equals the given value: open ones from the ``scope:`` index (one SUNION over
+        the signatures of every subset of the given pairs), resolved ones by their last scope's signature."""
         ids = [member for member in await self.redis.zrevrange(self.key("incidents"), 0, -1)]
         if vendor is not None:
             visible = {member for member in await self.redis.smembers(self.key("vendor", vendor))}
             ids = [incident_id for incident_id in ids if incident_id in visible]
+        opened = {member for member in await self.redis.smembers(self.key("open"))}
         if status != "all":
-            opened = {member for member in await self.redis.smembers(self.key("open"))}
             ids = [incident_id for incident_id in ids if (incident_id in opened) == (status == "open")]
+        if dimensions:
+            pairs = sorted(dimensions.items())
+            signatures = [
+                scope_signature(subset) for size in range(len(pairs) + 1) for subset in combinations(pairs, size)
+            ]
+            matching = set(await self.redis.sunion([self.key("scope", sig) for sig in signatures]))
+            closed = [incident_id for incident_id in ids if incident_id not in opened]
+            if closed:  # resolved incidents left the index: compare their last scope's signature
+                pipe = self.redis.pipeline(transaction=False)
+                for incident_id in closed:
+                    pipe.hget(self.key("incident", incident_id), "sig")
+                wanted = set(signatures)
+                matching |= {i for i, sig in zip(closed, await pipe.execute(), strict=True) if sig in wanted}
+            ids = [incident_id for incident_id in ids if incident_id in matching]
         return ids[:limit]
 
     async def summaries(self, ids: Sequence[str]) -> list[dict[str, Any]]:

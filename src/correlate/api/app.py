@@ -183,21 +183,8 @@ async def _metrics(request: web.Request) -> web.Response:
 async def _known_incidents(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     _claims(request, PEOPLE)
-    dimensions: dict[str, str] = {}
-    customer_id: str | None = None
-    for name in request.query:
-        values = request.query.getall(name)
-        if len(values) != 1:
-            raise ApiError(400, f"{name}: give it once, not {len(values)} times")
-        value = values[0]
-        if not value.strip() or len(value) > _MAX_TEXT:
-            raise ApiError(400, f"{name}: must be 1-{_MAX_TEXT} characters, not blank")
-        if name == "customer_id":
-            customer_id = value
-        elif not _DIMENSION.fullmatch(name):
-            raise ApiError(400, f"{name!r} is not a dimension name (lower-case letters, digits and _)")
-        else:
-            dimensions[name] = value
+    dimensions = _dimensions(request, reserved=("customer_id",))
+    customer_id = request.query.get("customer_id")
     if not dimensions and customer_id is not None:
         # The agent knows who is calling but not what they own: take it from their latest contact.
         journey = await context.store.journey(customer_id, limit=1)
@@ -206,8 +193,6 @@ async def _known_incidents(request: web.Request) -> web.Response:
         dimensions = dict(journey[0]["dimensions"])
     if not dimensions:
         raise ApiError(400, "name at least one dimension, e.g. ?device_brand=Sonique&service=StreamPlus")
-    if len(dimensions) > MAX_QUERY_DIMENSIONS:
-        raise ApiError(400, f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
     now = context.clock()
     found = await context.known.find(dimensions, customer_id)
     incidents = []
@@ -228,6 +213,26 @@ async def _known_incidents(request: web.Request) -> web.Response:
             }
         )
     return web.json_response({"incidents": incidents, "count": len(incidents), "dimensions": dimensions})
+
+
+def _dimensions(request: web.Request, reserved: tuple[str, ...]) -> dict[str, str]:
+    """Query parameters other than ``reserved`` are dimensions: each given once, non-blank, a dimension name."""
+    dimensions: dict[str, str] = {}
+    for name in request.query:
+        values = request.query.getall(name)
+        if len(values) != 1:
+            raise ApiError(400, f"{name}: give it once, not {len(values)} times")
+        value = values[0]
+        if not value.strip() or len(value) > _MAX_TEXT:
+            raise ApiError(400, f"{name}: must be 1-{_MAX_TEXT} characters, not blank")
+        if name in reserved:
+            continue
+        if not _DIMENSION.fullmatch(name):
+            raise ApiError(400, f"{name!r} is not a dimension name (lower-case letters, digits and _)")
+        dimensions[name] = value
+    if len(dimensions) > MAX_QUERY_DIMENSIONS:
+        raise ApiError(400, f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
+    return dimensions
 
 
 async def _journey(request: web.Request) -> web.Response:
@@ -256,16 +261,14 @@ def ago(seconds: float) -> str:
 async def _incidents(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     claims = _claims(request, READERS)
-    unknown = sorted(set(request.query) - {"status", "limit"})
-    if unknown:
-        raise ApiError(400, f"unknown parameter(s) {', '.join(unknown)}; known: limit, status")
+    dimensions = _dimensions(request, reserved=("status", "limit"))
     status = request.query.get("status", "open")
     if status not in ("open", "resolved", "all"):
         raise ApiError(400, f"status: one of open, resolved, all; not {status!r}")
     limit_text = request.query.get("limit", "100")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
         raise ApiError(400, f"limit: a whole number from 1 to 1000, not {limit_text!r}")
-    ids = await context.store.incident_ids(status, claims.vendor, int(limit_text))
+    ids = await context.store.incident_ids(status, claims.vendor, int(limit_text), dimensions)
     summaries = await context.store.summaries(ids)
     if claims.role == "vendor":
         for summary in summaries:
