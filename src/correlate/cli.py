@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_parser(subparsers)
     evaluate.add_parser(subparsers)
     # The edges register their own commands (each module owns its parsers):
+    __import__("correlate.api.commands", fromlist=["add_parsers"]).add_parsers(subparsers)
     return parser
 
 

@@ -1,0 +1,92 @@
+"""Command-line parsers of the people-facing edge: ``correlate api`` and ``correlate token``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from correlate.access import ROLES, AccessError, Claims, load_secret, mint
+from correlate.config import ConfigError, load_config
+from correlate.embedded import LOOPBACK
+
+__all__ = ["add_parsers"]
+
+
+def _home(args: argparse.Namespace) -> Path:
+    from correlate.api.serve import default_home
+
+    return Path(args.home) if args.home else default_home()
+
+
+def _api(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from correlate.api.serve import ApiOptions, run, zone
+    from correlate.delivery import parse_delivery
+
+    config = load_config(args.config)
+    try:
+        agents_zone = zone(args.zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--zone: {args.zone!r} is not a time zone name (e.g. Europe/Lisbon)") from None
+    options = ApiOptions(
+        home=_home(args),
+        port=args.port,
+        store_url=args.store or os.environ.get("CORRELATE_STORE") or None,
+        broker=args.broker or os.environ.get("CORRELATE_BROKER") or None,
+        targets=parse_delivery(config.section("delivery")),
+        zone=agents_zone,
+        topic_prefix=args.topic_prefix,
+        access_log=args.access_log,
+        host=args.host,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
+    return run(options)
+
+
+def _token(args: argparse.Namespace) -> int:
+    try:
+        claims = Claims(args.role, vendor=args.vendor, name=args.name, issued_at=time.time())
+    except AccessError as error:
+        print(f"correlate token: {error}", file=sys.stderr)
+        return 2
+    print(mint(load_secret(_home(args)), claims))
+    return 0
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    api = subparsers.add_parser(
+        "api",
+        help="serve the incident API, the agent console and vendor webhooks",
+        description="HTTP API on 127.0.0.1 (banner, journeys, follow-ups, incidents), fed from the incidents and "
+        "contacts.accepted topics; sends vendor webhooks and customer notifications. Writes <home>/api.json.",
+    )
+    api.add_argument("--broker", help="Kafka bootstrap servers (default $CORRELATE_BROKER; none: no feed)")
+    api.add_argument("--store", help="Redis URL (default $CORRELATE_STORE; none: a Redis of its own in <home>)")
+    api.add_argument("--port", type=int, default=8480, help="port (default 8480; 0: any free port)")
+    api.add_argument(
+        "--host", default=LOOPBACK, help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)"
+    )
+    api.add_argument("--metrics-port", type=int, help="also serve /metrics on this port (the API serves it too)")
+    api.add_argument("--metrics-host", default=LOOPBACK, help="address of the metrics port (default 127.0.0.1)")
+    api.add_argument("--home", help="state directory (default $CORRELATE_HOME or ~/.correlate)")
+    api.add_argument("--config", "-c", help="settings file with [delivery.<vendor>] tables")
+    api.add_argument("--zone", help="agents' time zone for banner times, e.g. Europe/Lisbon (default UTC)")
+    api.add_argument("--access-log", action="store_true", help="log a line per request (default off)")
+    api.add_argument("--topic-prefix", default="", help=argparse.SUPPRESS)
+    api.set_defaults(func=_api)
+
+    token = subparsers.add_parser(
+        "token",
+        help="mint a bearer token for the API",
+        description="Prints a token signed with <home>/api-secret (created on first use). Treat it as a password.",
+    )
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--vendor", help="the vendor id, with --role vendor")
+    token.add_argument("--name", help="who the bearer is (recorded as the one who attaches, assigns, escalates)")
+    token.add_argument("--home", help="state directory (default $CORRELATE_HOME or ~/.correlate)")
+    token.set_defaults(func=_token)
