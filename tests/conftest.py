@@ -1,5 +1,7 @@
+import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,15 +27,26 @@ def topic_prefix(request: pytest.FixtureRequest) -> str:
     return "t" + str(abs(hash(request.node.nodeid)) % 10**10) + "."
 
 
+@dataclass(frozen=True)
+class RunningRedis:
+    url: str
+
+
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRedis | EmbeddedRedis]:
+    """The Redis the tests share: ``CORRELATE_TEST_REDIS`` if set (CI starts Debian's redis-server), else one
+    started here on loopback. Each test gets it empty (``redis_url``)."""
+    external = os.environ.get("CORRELATE_TEST_REDIS")
+    if external:
+        yield RunningRedis(external)
+        return
     directory = tmp_path_factory.mktemp("redis")
     with EmbeddedRedis().start(directory, log=directory / "redis.log") as server:
         yield server
 
 
 @pytest.fixture
-def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+def redis_url(redis_server: RunningRedis | EmbeddedRedis) -> Iterator[str]:
     """A Redis URL with an empty database for this test."""
     import redis
 
