@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from correlate.config import ConfigError, load_config
 from correlate.engine import Engine
 from correlate.replay import run_replay
+from correlate.streams import commands as streams_commands
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_parser(subparsers)
     evaluate.add_parser(subparsers)
     # The edges register their own commands (each module owns its parsers):
+    streams_commands.add_parsers(subparsers)
     return parser
 
 
