@@ -36,6 +36,7 @@ from correlate.streams.topics import ACCEPTED, INCIDENTS, REJECTS
 from correlate.streams.validate import dead_letter
 
 PROGRESS_EVERY = 1.0  # seconds between progress reports to the store
+YIELD_EVERY = 500  # contacts taken in between two yields to the event loop (~40 ms of engine work)
 UPSTREAM_EVERY = 0.1  # seconds between reads of the validate stage's lag reports
 
 
@@ -149,7 +150,7 @@ class DetectStage:
             progress = Progress(leader=self.worker_id)
             last_report = last_upstream = 0.0
             while not lost.is_set():
-                batches = await reader.getmany(timeout_ms=50, max_records=20_000)
+                batches = await reader.getmany(timeout_ms=50, max_records=5_000)
                 now = time.time()
                 for tp, records in batches.items():
                     for record in records:
@@ -167,7 +168,9 @@ class DetectStage:
                 for partition in self._upstream_lag:
                     merge.pending(partition, now)
                 done = progress.offsets
-                for held in merge.pop_ready(now):
+                for count, held in enumerate(merge.pop_ready(now), start=1):
+                    if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
+                        await asyncio.sleep(0)
                     outcome = monitor.accept(held.contact, held.record)
                     if outcome.rejection is not None and held.offset >= reported.get(held.partition, 0):
                         letter = dead_letter(outcome.rejection, accepted_topic, held.partition, held.offset)
