@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO
 
 import orjson
 from aiokafka import TopicPartition
@@ -72,14 +72,22 @@ async def produce(
         await writer.flush()
         return count
     finally:
-        await client.stop()
+        await kafka_io.stop(client)
 
 
-async def wait_for_topic(client: Any, topic: str, timeout: float | None) -> list[TopicPartition]:
-    """The partitions of ``topic`` once it exists (a vendor's topic appears with its first incident)."""
+async def wait_for_topic(bootstrap: str, topic: str, timeout: float | None) -> list[TopicPartition]:
+    """The partitions of ``topic`` once it exists (a vendor's topic appears with its first incident).
+
+    A consumer learns the cluster's topics when it starts; a fresh one per try sees topics made since.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        partitions = client.partitions_for_topic(topic) if topic in await client.topics() else None
+        probe = kafka_io.consumer(bootstrap)
+        await probe.start()
+        try:
+            partitions = probe.partitions_for_topic(topic)
+        finally:
+            await kafka_io.stop(probe)
         if partitions:
             return [TopicPartition(topic, p) for p in sorted(partitions)]
         if deadline is not None and time.monotonic() > deadline:
@@ -98,13 +106,13 @@ async def subscribe(
 ) -> int:
     """Print the events on ``topic`` as JSON lines; stop after ``count`` events or ``idle_timeout`` seconds
     without one (both optional: by default follow until interrupted). Returns the number printed."""
+    partitions = await wait_for_topic(bootstrap, topic, idle_timeout)
+    if not partitions:
+        return 0
     client = kafka_io.consumer(bootstrap)
     await client.start()
     printed = 0
     try:
-        partitions = await wait_for_topic(client, topic, idle_timeout)
-        if not partitions:
-            return 0
         client.assign(partitions)
         if from_beginning:
             await client.seek_to_beginning(*partitions)
@@ -127,7 +135,7 @@ async def subscribe(
         return printed
     finally:
         out.flush()
-        await client.stop()
+        await kafka_io.stop(client)
 
 
 def stdout() -> IO[bytes]:

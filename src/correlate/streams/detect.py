@@ -84,10 +84,9 @@ async def read_all(bootstrap: str, topic: str) -> list[bytes]:
     The end is the highwater a fetch reports, not ListOffsets: Tansu answers ListOffsets with the first
     offset of the last batch, which would miss the last events.
     """
-    client = kafka_io.consumer(bootstrap)
+    client = kafka_io.consumer(bootstrap)  # a fresh client: its metadata has every topic there is now
     await client.start()
     try:
-        await client.topics()  # refresh metadata: the topic may have been created after we connected
         partitions = [TopicPartition(topic, p) for p in sorted(client.partitions_for_topic(topic) or ())]
         if not partitions:
             return []
@@ -103,7 +102,7 @@ async def read_all(bootstrap: str, topic: str) -> list[bytes]:
             if all(end is not None and positions[tp] >= end for tp, end in ends.items()):
                 return values
     finally:
-        await client.stop()
+        await kafka_io.stop(client)
 
 
 class DetectStage:
@@ -133,7 +132,6 @@ class DetectStage:
         await reader.start()
         await writer_client.start()
         try:
-            await reader.topics()
             numbers = sorted(reader.partitions_for_topic(accepted_topic) or ())
             partitions = [TopicPartition(accepted_topic, p) for p in numbers]
             inputs = {t: reader.partitions_for_topic(t) or set() for t in map(settings.topic, settings.input_topics)}
@@ -185,8 +183,8 @@ class DetectStage:
                     self._report(progress, engine, at_takeover, partitions, reader, next_offset)
                     await self.store.set(settings.progress_key, progress.to_json())
         finally:
-            await reader.stop()
-            await writer_client.stop()
+            await kafka_io.stop(reader)
+            await kafka_io.stop(writer_client)
 
     def _hold(
         self,

@@ -116,3 +116,14 @@ def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
         return create_topics(admin, specs)
     finally:
         admin.close()
+
+
+async def stop(client: Any) -> None:
+    """Stop an aiokafka client. aiokafka's consumer can raise CancelledError from a task of its own when
+    stopped soon after starting; that is not our cancellation, so it is swallowed unless we are cancelled."""
+    try:
+        await client.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise

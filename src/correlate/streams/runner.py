@@ -93,5 +93,5 @@ async def _report_lag(reader: Any, store: Any, key: str) -> None:
 
 
 async def _stop(reader: Any, client: Any) -> None:
-    await reader.stop()
-    await client.stop()
+    await kafka_io.stop(reader)
+    await kafka_io.stop(client)
