@@ -182,11 +182,12 @@ def _check_vendor_topics(broker: str, prefix: str, published: list[bytes]) -> No
         assert list(dict.fromkeys(on_topic)) == expected, vendor  # a crash may repeat one, never lose one
 
 
+@pytest.mark.parametrize("runner", ["aiokafka", "faust"])
 def test_the_pipeline_gives_the_same_incidents_as_replay_byte_for_byte(
-    kafka_broker: EmbeddedBroker, redis_url: str, topic_prefix: str, stream: Stream, tmp_path: Path
+    kafka_broker: EmbeddedBroker, redis_url: str, topic_prefix: str, stream: Stream, tmp_path: Path, runner: str
 ) -> None:
     broker = kafka_broker.bootstrap
-    worker = Worker(broker, redis_url, topic_prefix, tmp_path, "worker")
+    worker = Worker(broker, redis_url, topic_prefix, tmp_path, "worker", CORRELATE_VALIDATE_RUNNER=runner)
     try:
         producer = produce(broker, topic_prefix, stream.path)
         assert producer.wait(60) == 0, producer.stderr.read() if producer.stderr else ""

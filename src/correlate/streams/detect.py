@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,8 +120,9 @@ class DetectStage:
         self.worker_id = worker_id
         self._upstream_lag: set[int] = set()
 
-    async def lead(self, lost: asyncio.Event) -> None:
-        """Rebuild from the start of ``contacts.accepted``, then follow it, until ``lost`` is set."""
+    async def lead(self, lost: asyncio.Event, beat: Callable[[], None] = lambda: None) -> None:
+        """Rebuild from the start of ``contacts.accepted``, then follow it, until ``lost`` is set; ``beat``
+        is called every round (the lease is only renewed while it is)."""
         settings = self.settings
         accepted_topic = settings.topic(ACCEPTED)
         log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
@@ -148,6 +150,7 @@ class DetectStage:
             progress = Progress(leader=self.worker_id)
             last_report = last_upstream = 0.0
             while not lost.is_set():
+                beat()
                 batches = await reader.getmany(timeout_ms=50, max_records=5_000)
                 now = time.time()
                 for tp, records in batches.items():

@@ -26,9 +26,10 @@ from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, REJECTS
-from correlate.streams.validate import check, dead_letter
+from correlate.streams.validate import check, observe, route
 
 logger = logging.getLogger(__name__)
+YIELD_EVERY = 1_000  # records between two yields to the event loop
 
 
 async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
@@ -51,17 +52,15 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
             batches = await reader.getmany(timeout_ms=200, max_records=10_000)
             for tp, records in batches.items():
                 for record in records:
+                    if record.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
+                        await asyncio.sleep(0)
                     verdict = check(record.value)
-                    if verdict.contact is not None:
-                        writer.add_to(accepted, tp.partition, verdict.key, record.value, record.timestamp)
-                        metrics.observe_outcome(verdict.contact, None)
-                    elif verdict.rejection is not None:
-                        if verdict.decodable:
-                            metrics.observe_outcome(None, verdict.rejection)
-                        else:
-                            metrics.observe_undecodable()
-                        letter = dead_letter(verdict.rejection, tp.topic, tp.partition, record.offset)
-                        writer.add(rejects, None, letter)
+                    observe(metrics, verdict)
+                    out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
+                    if out.accepted:
+                        writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp)
+                    else:
+                        writer.add(rejects, None, out.value)
             if batches:
                 await writer.flush()
                 try:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from correlate.contracts import Contact, Rejection, validate
+from correlate.metrics import Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,31 @@ def dead_letter(rejection: Rejection, topic: str, partition: int, offset: int) -
     """The rejects-topic record: the reason and the record, and where to find the original."""
     letter: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset, **rejection.to_json()}
     return orjson.dumps(letter)
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Where one checked record goes: ``accepted`` (to the partition of its input partition's number) or
+    ``rejects`` (any partition), with the key and value to write."""
+
+    accepted: bool
+    key: bytes | None
+    value: bytes
+
+
+def route(verdict: Checked, value: bytes | None, topic: str, partition: int, offset: int) -> Forward:
+    """The record to write for a verdict: the original bytes when accepted, a dead letter when not."""
+    if verdict.contact is not None and value is not None:
+        return Forward(True, verdict.key, value)
+    rejection = verdict.rejection or Rejection("", "no contact and no reason (a bug in the validate stage)", None)
+    return Forward(False, None, dead_letter(rejection, topic, partition, offset))
+
+
+def observe(metrics: Metrics, verdict: Checked) -> None:
+    """Count the record: a contact taken in, a rejection by its field, or an undecodable record."""
+    if verdict.contact is not None:
+        metrics.observe_outcome(verdict.contact, None)
+    elif not verdict.decodable:
+        metrics.observe_undecodable()
+    else:
+        metrics.observe_outcome(None, verdict.rejection)

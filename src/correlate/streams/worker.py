@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +23,12 @@ from correlate.config import Config
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
-from correlate.streams.lease import Lease
+from correlate.streams.lease import Lease, Renewer
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 
 logger = logging.getLogger(__name__)
+MAX_STALL = 30.0  # seconds the detect loop may not come round before its lease is let go
 RETRY_PAUSE = 1.0  # seconds before a stage that failed (broker away, store away) tries again
 
 
@@ -65,7 +67,7 @@ async def run_worker(options: WorkerOptions) -> int:
         detect = DetectStage(settings, options.config, options.broker, store, metrics, me)
         tasks = [
             asyncio.create_task(_forever("validate", lambda: _validate(settings, options.broker, metrics, store))),
-            asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, settings.lease_ttl))),
+            asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, options.store))),
         ]
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -108,18 +110,25 @@ async def _forever(name: str, stage: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(RETRY_PAUSE)
 
 
-async def _contend(lease: Lease, detect: DetectStage, metrics: Metrics, ttl: float) -> None:
+async def _contend(lease: Lease, detect: DetectStage, metrics: Metrics, store_url: str) -> None:
     """Stand by until the lease is free, then lead until it is lost."""
     while not await lease.acquire():
-        await asyncio.sleep(ttl / 4)
+        await asyncio.sleep(lease.ttl_ms / 4000)
     print(f"worker {lease.holder}: leading the detect stage", file=sys.stderr, flush=True)
     metrics.set_leader(True)
     lost = asyncio.Event()
-    renewing = asyncio.create_task(_renew(lease, lost, ttl))
+    loop = asyncio.get_running_loop()
+
+    def on_lost() -> None:
+        logger.warning("lost the detect lease; standing by")
+        loop.call_soon_threadsafe(lost.set)
+
+    renewer = Renewer(store_url, lease, on_lost, max_stall=MAX_STALL, clock=time.monotonic)
+    renewer.start()
     try:
-        await detect.lead(lost)
+        await detect.lead(lost, renewer.beat)
     finally:
-        renewing.cancel()
+        await asyncio.to_thread(renewer.stop)
         metrics.set_leader(False)
         await asyncio.shield(_release(lease))
 
@@ -129,20 +138,6 @@ async def _release(lease: Lease) -> None:
         await lease.release()
     except Exception:
         logger.warning("could not release the lease; it lapses by itself", exc_info=True)
-
-
-async def _renew(lease: Lease, lost: asyncio.Event, ttl: float) -> None:
-    while True:
-        await asyncio.sleep(ttl / 3)
-        try:
-            still_ours = await lease.renew()
-        except Exception:
-            logger.warning("lease renewal failed", exc_info=True)
-            still_ours = False
-        if not still_ours:
-            logger.warning("lost the detect lease; standing by")
-            lost.set()
-            return
 
 
 def main_worker(options: WorkerOptions) -> int:
