@@ -37,6 +37,7 @@ def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 def build_parser() -> argparse.ArgumentParser:
     from correlate import demo, evaluate, simulate
     from correlate.api import commands as api_commands
+    from correlate.streams import commands as streams_commands
 
     parser = argparse.ArgumentParser(prog="correlate", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_parser(subparsers)
     evaluate.add_parser(subparsers)
     # The edges register their own commands (each module owns its parsers):
+    streams_commands.add_parsers(subparsers)
     api_commands.add_parsers(subparsers)
     return parser
 

@@ -1,8 +1,15 @@
-"""Topic names: the one place they are spelled (partitions, keys and retention: deploy/topics.md)."""
+"""Topic names, partitions, keys and retention: the one place they are spelled (explained in deploy/topics.md).
+
+Tansu and a locked-down Kafka create no topic on first use, so the workers create what they need
+(:func:`create_topics`, idempotent); operators who want other partition counts create them first.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 CONTACTS = "contacts"  # channel adapters and partner feeds write here (more input topics configurable)
 ACCEPTED = "contacts.accepted"  # contacts that passed the contract, as validated
@@ -12,6 +19,7 @@ NOTIFICATIONS = "notifications"  # customer-notification events (one per attache
 VENDOR_PREFIX = "incidents.vendor."
 
 _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+FOREVER = "-1"
 
 
 def vendor_topic(vendor_id: str) -> str:
@@ -19,3 +27,54 @@ def vendor_topic(vendor_id: str) -> str:
     if not _VENDOR_ID.fullmatch(vendor_id):
         raise ValueError(f"vendor id {vendor_id!r} must be lower-case letters, digits and '-'")
     return VENDOR_PREFIX + vendor_id
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as the pipeline needs it: how many partitions, what the key is, and how long records stay."""
+
+    name: str
+    partitions: int
+    key: str
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+def pipeline_topics(input_topics: Iterable[str], input_partitions: int, prefix: str = "") -> list[TopicSpec]:
+    """Every fixed topic of the pipeline (vendor topics are made on demand by :func:`vendor_spec`).
+
+    ``contacts.accepted`` keeps its records as long as the detector's history needs them (forever here):
+    a new detect leader rebuilds its state by reading it from the start, so its retention *is* the
+    detector's memory. ``incidents`` is compacted: the last event of every incident stays.
+    """
+    specs = [TopicSpec(prefix + name, input_partitions, "none (random) or customer_id") for name in input_topics]
+    specs += [
+        TopicSpec(prefix + ACCEPTED, input_partitions, "customer_id", {"retention.ms": FOREVER}),
+        TopicSpec(prefix + REJECTS, 1, "none", {"retention.ms": str(30 * 86_400_000)}),
+        TopicSpec(prefix + INCIDENTS, 1, "incident_id", {"cleanup.policy": "compact"}),
+        TopicSpec(prefix + NOTIFICATIONS, 1, "customer_id"),
+    ]
+    return specs
+
+
+def vendor_spec(vendor_id: str, prefix: str = "") -> TopicSpec:
+    """A vendor's topic: one partition, so a vendor reads its incidents in the order they happened."""
+    return TopicSpec(prefix + vendor_topic(vendor_id), 1, "incident_id", {"retention.ms": str(90 * 86_400_000)})
+
+
+def create_topics(admin: Any, specs: Iterable[TopicSpec], replication: int = 1) -> list[str]:
+    """Create the topics of ``specs`` that do not exist yet on the cluster ``admin`` (a kafka-python
+    ``KafkaAdminClient``) talks to; returns the names created. Existing topics are left as they are."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    existing = set(admin.list_topics())
+    wanted = [spec for spec in specs if spec.name not in existing]
+    created: list[str] = []
+    for spec in wanted:  # one by one: a topic another worker created meanwhile must not fail the others
+        topic = NewTopic(spec.name, spec.partitions, replication, topic_configs=dict(spec.config))
+        try:
+            admin.create_topics([topic])
+        except TopicAlreadyExistsError:
+            continue
+        created.append(spec.name)
+    return created

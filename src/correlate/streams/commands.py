@@ -1,0 +1,174 @@
+"""The pipeline's commands: ``up``, ``status``, ``worker``, ``produce``, ``subscribe``.
+
+``cli.build_parser`` calls :func:`add_parsers`; each command reads the ``[stack]`` settings
+(:mod:`correlate.streams.settings`), and ``produce``/``subscribe``/``worker`` fall back to the running local
+stack's state file when no broker is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from contextlib import ExitStack
+from typing import IO, Any
+
+from correlate.config import Config, ConfigError, load_config
+from correlate.streams.settings import StackSettings, load_stack_settings
+from correlate.streams.topics import INCIDENTS, vendor_topic
+
+
+def _stack(args: argparse.Namespace) -> tuple[Config, StackSettings]:
+    config = load_config(args.config)
+    overrides = {name: getattr(args, name, None) for name in ("broker", "store", "home")}
+    return config, load_stack_settings(config.section("stack"), **overrides)
+
+
+def _broker(settings: StackSettings, command: str) -> str:
+    """The configured broker, else the local stack's."""
+    if settings.broker:
+        return settings.broker
+    from correlate.streams.stack import read_state
+
+    state = read_state(settings.home_path)
+    if state is None:
+        raise ConfigError(
+            f"no broker: give --broker (or CORRELATE_BROKER), or start a local stack with `correlate up` "
+            f"(none found in {settings.home_path})"
+        )
+    return str(state["broker"])
+
+
+def _up(args: argparse.Namespace) -> int:
+    from correlate.streams.stack import run_up
+
+    _config, settings = _stack(args)
+    return run_up(settings, args.config, workers=args.workers)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from correlate.streams.stack import stack_status
+
+    _config, settings = _stack(args)
+    status = stack_status(settings.home_path)
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        state = "healthy" if status["healthy"] else "NOT healthy"
+        print(f"stack in {status['home']}: {state}")
+        for name in ("broker", "store", "api", "leader"):
+            print(f"  {name}: {status.get(name)}")
+        for url in status.get("metrics", []):
+            print(f"  metrics: {url}")
+        for check, ok in status.get("checks", {}).items():
+            print(f"  {check}: {'ok' if ok else 'FAILING'}")
+        if "reason" in status:
+            print(f"  {status['reason']}")
+    return 0 if status["healthy"] else 1
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from correlate.streams.worker import WorkerOptions, main_worker
+
+    config, settings = _stack(args)
+    broker = _broker(settings, "worker")
+    store = settings.store
+    if store is None:
+        from correlate.streams.stack import read_state
+
+        state = read_state(settings.home_path)
+        if state is None:
+            raise ConfigError("no store: give --store (or CORRELATE_STORE), or start a local stack with `correlate up`")
+        store = str(state["store"])
+    options = WorkerOptions(settings, config, broker, store, args.metrics_port, args.metrics_host)
+    return main_worker(options)
+
+
+def _produce(args: argparse.Namespace) -> int:
+    import time
+
+    from correlate.streams.client import produce
+
+    _config, settings = _stack(args)
+    broker = _broker(settings, "produce")
+    topic = settings.topic(args.topic or settings.input_topics[0])
+    started = time.monotonic()
+    with ExitStack() as stack:
+        lines: Any = sys.stdin.buffer if args.input == "-" else stack.enter_context(open(args.input, "rb"))
+        count = asyncio.run(produce(broker, topic, lines, speed=args.speed, rate=args.rate))
+    seconds = time.monotonic() - started
+    print(
+        f"produce: {count} records to {topic} in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f}/s)", file=sys.stderr
+    )
+    return 0
+
+
+def _subscribe(args: argparse.Namespace) -> int:
+    from correlate.streams.client import stdout, subscribe
+
+    _config, settings = _stack(args)
+    broker = _broker(settings, "subscribe")
+    topic = settings.topic(INCIDENTS if args.all else vendor_topic(args.vendor))
+    out: IO[bytes] = stdout()
+    asyncio.run(
+        subscribe(broker, topic, out, count=args.count, idle_timeout=args.timeout, from_beginning=not args.new_only)
+    )
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", help="settings file (TOML or JSON; a [stack] table for these commands)")
+    parser.add_argument("--home", help="where the local stack keeps its state (default ~/.correlate, CORRELATE_HOME)")
+
+
+def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the pipeline's commands."""
+    up = subparsers.add_parser(
+        "up",
+        help="run the whole pipeline locally (embedded broker and Redis unless configured)",
+        description="Starts Tansu and Redis (unless --broker/--store), creates the topics, runs the workers; "
+        "Ctrl-C or SIGTERM stops everything.",
+    )
+    _common(up)
+    up.add_argument("--broker", help="use this Kafka instead of starting Tansu")
+    up.add_argument("--store", help="use this Redis instead of starting one")
+    up.add_argument("--workers", type=int, default=1, help="worker processes to run (default 1)")
+    up.set_defaults(func=_up)
+
+    status = subparsers.add_parser("status", help="is the local stack up and healthy (exit 0) or not (exit 1)")
+    _common(status)
+    status.add_argument("--json", action="store_true", help="print where everything is, as JSON")
+    status.set_defaults(func=_status)
+
+    worker = subparsers.add_parser(
+        "worker",
+        help="a pipeline worker: validates its share of the input, stands by to lead detection",
+    )
+    _common(worker)
+    worker.add_argument("--broker", help="Kafka bootstrap servers (env CORRELATE_BROKER)")
+    worker.add_argument("--store", help="Redis URL for the leader lease (env CORRELATE_STORE)")
+    worker.add_argument("--metrics-port", type=int, default=0, help="Prometheus metrics port (0: any free port)")
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="metrics address (default loopback)")
+    worker.set_defaults(func=_worker)
+
+    produce = subparsers.add_parser("produce", help="publish a JSONL file of contacts to the input topic")
+    _common(produce)
+    produce.add_argument("input", help="contacts file (JSONL), '-' for stdin")
+    produce.add_argument("--broker", help="Kafka bootstrap servers (default: the local stack's)")
+    produce.add_argument("--topic", help="input topic (default the first of input_topics)")
+    pace = produce.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, help="pace by event time, this many times faster than real time")
+    pace.add_argument("--rate", type=float, help="pace at this many records a second")
+    produce.set_defaults(func=_produce)
+
+    subscribe = subparsers.add_parser("subscribe", help="print incident events as JSON lines (as replay writes)")
+    _common(subscribe)
+    which = subscribe.add_mutually_exclusive_group(required=True)
+    which.add_argument("--vendor", help="one vendor's incidents (incidents.vendor.<id>)")
+    which.add_argument("--all", action="store_true", help="every incident event (the incidents topic)")
+    subscribe.add_argument("--broker", help="Kafka bootstrap servers (default: the local stack's)")
+    subscribe.add_argument("--count", type=int, help="stop after this many events")
+    subscribe.add_argument("--timeout", type=float, help="stop after this many seconds without an event")
+    subscribe.add_argument("--new-only", action="store_true", help="only events published from now on")
+    subscribe.set_defaults(func=_subscribe)

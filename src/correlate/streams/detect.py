@@ -1,0 +1,238 @@
+"""The detect stage: the elected leader reads every accepted contact, in event-time order, into one Engine.
+
+Why one leader and not a partitioned table: attribution compares a parent cell with its children (a brand
+with each brand x service pair), so all of them must be counted in one place; a cell-partitioned design
+would split a parent from its children. And why no Faust table: the leader's state is *rebuilt* on
+takeover by replaying ``contacts.accepted`` from the start (its retention covers the detector's history), so
+there is no changelog to restore and nothing a rebalance can get wrong. The Engine drops repeated
+contact_ids, so a contact the validate stage forwarded twice (at-least-once) is still counted once.
+
+Events the rebuilt engine releases again are held back by the :class:`~correlate.streams.publish.PublishedLog`
+read from ``incidents``; dead letters for late contacts are held back for the offsets the previous leader
+reported done (:class:`Progress`, kept in Redis, also what ``correlate status`` shows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import TopicPartition
+
+from correlate.config import Config
+from correlate.contracts import Contact, Rejection, validate
+from correlate.engine import Engine
+from correlate.metrics import Metrics
+from correlate.monitor import EngineMonitor
+from correlate.streams import kafka_io, upstream
+from correlate.streams.merge import EventTimeMerge
+from correlate.streams.publish import PublishedLog, Publisher
+from correlate.streams.settings import StackSettings
+from correlate.streams.topics import ACCEPTED, INCIDENTS, REJECTS
+from correlate.streams.validate import dead_letter
+
+PROGRESS_EVERY = 1.0  # seconds between progress reports to the store
+YIELD_EVERY = 500  # contacts taken in between two yields to the event loop (~40 ms of engine work)
+UPSTREAM_EVERY = 0.1  # seconds between reads of the validate stage's lag reports
+
+
+@dataclass
+class Progress:
+    """What the leader has done so far: counts as the engine holds them and the offsets it has read up to."""
+
+    leader: str = ""
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)  # partition of contacts.accepted -> next offset
+    rebuilt: bool = False  # caught up with what was on the topic at takeover
+    updated_at: float = 0.0
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, value: bytes | str | None) -> Progress:
+        if not value:
+            return cls()
+        try:
+            raw = orjson.loads(value)
+            return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+        except (orjson.JSONDecodeError, TypeError):
+            return cls()
+
+
+@dataclass
+class _Held:
+    """One accepted contact waiting in the merge."""
+
+    contact: Contact
+    record: Any
+    produced_at: float  # wall time the contact was first written (Kafka timestamp), for detection latency
+    partition: int
+    offset: int
+
+
+async def read_all(bootstrap: str, topic: str) -> list[bytes]:
+    """Every value on ``topic`` up to its end now (a takeover reads what earlier leaders published).
+
+    The end is the highwater a fetch reports, not ListOffsets: Tansu answers ListOffsets with the first
+    offset of the last batch, which would miss the last events.
+    """
+    client = kafka_io.consumer(bootstrap)  # a fresh client: its metadata has every topic there is now
+    await client.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(client.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return []
+        client.assign(partitions)
+        await client.seek_to_beginning(*partitions)
+        values: list[bytes] = []
+        while True:
+            batches = await client.getmany(timeout_ms=100, max_records=10_000)
+            for records in batches.values():
+                values.extend(r.value for r in records if r.value is not None)
+            positions = {tp: await client.position(tp) for tp in partitions}
+            ends = {tp: client.highwater(tp) for tp in partitions}
+            if all(end is not None and positions[tp] >= end for tp, end in ends.items()):
+                return values
+    finally:
+        await kafka_io.stop(client)
+
+
+class DetectStage:
+    """Runs the Engine while this worker holds the lease; a fresh one on every takeover."""
+
+    def __init__(
+        self, settings: StackSettings, config: Config, bootstrap: str, store: Any, metrics: Metrics, worker_id: str
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.bootstrap = bootstrap
+        self.store = store
+        self.metrics = metrics
+        self.worker_id = worker_id
+        self._upstream_lag: set[int] = set()
+
+    async def lead(self, lost: asyncio.Event, beat: Callable[[], None] = lambda: None) -> None:
+        """Rebuild from the start of ``contacts.accepted``, then follow it, until ``lost`` is set; ``beat``
+        is called every round (the lease is only renewed while it is)."""
+        settings = self.settings
+        accepted_topic = settings.topic(ACCEPTED)
+        log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
+        previous = Progress.from_json(await self.store.get(settings.progress_key))
+        engine = Engine(self.config.settings, self.config.vendors)
+        monitor = EngineMonitor(engine, self.metrics, intake=False)
+        reader = kafka_io.consumer(self.bootstrap, max_partition_fetch_bytes=1_048_576)
+        writer_client = kafka_io.producer(self.bootstrap)
+        await reader.start()
+        await writer_client.start()
+        try:
+            numbers = sorted(reader.partitions_for_topic(accepted_topic) or ())
+            partitions = [TopicPartition(accepted_topic, p) for p in numbers]
+            inputs = {t: reader.partitions_for_topic(t) or set() for t in map(settings.topic, settings.input_topics)}
+            fed = upstream.feeders(inputs, len(numbers))
+            reader.assign(partitions)
+            await reader.seek_to_beginning(*partitions)
+            at_takeover: dict[int, int] = {}  # partition -> its end when first fetched: before it, a rebuild
+            reported = {int(p): n for p, n in previous.offsets.items()}
+            publisher = Publisher(writer_client, self.bootstrap, settings.topic_prefix, self.metrics, log)
+            dead_letters = kafka_io.BatchWriter(writer_client)
+            await dead_letters.prepare([settings.topic(REJECTS)])
+            merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle, time.time())
+            next_offset = dict.fromkeys(numbers, 0)
+            progress = Progress(leader=self.worker_id)
+            last_report = last_upstream = 0.0
+            while not lost.is_set():
+                beat()
+                batches = await reader.getmany(timeout_ms=50, max_records=5_000)
+                now = time.time()
+                for tp, records in batches.items():
+                    for record in records:
+                        self._hold(merge, tp.partition, record, now, dead_letters, accepted_topic)
+                    next_offset[tp.partition] = records[-1].offset + 1
+                for tp in partitions:  # not yet fetched, or known to hold more: keep holding the others
+                    highwater = reader.highwater(tp)
+                    if highwater is None or highwater > next_offset[tp.partition]:
+                        merge.pending(tp.partition, now)
+                    if highwater is not None:
+                        at_takeover.setdefault(tp.partition, highwater)
+                if now - last_upstream >= UPSTREAM_EVERY:
+                    last_upstream = now
+                    self._upstream_lag = upstream.behind(await self.store.hgetall(settings.lag_key), fed, now)
+                for partition in self._upstream_lag:
+                    merge.pending(partition, now)
+                done = progress.offsets
+                for count, held in enumerate(merge.pop_ready(now), start=1):
+                    if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
+                        await asyncio.sleep(0)
+                    outcome = monitor.accept(held.contact, held.record)
+                    if outcome.rejection is not None and held.offset >= reported.get(held.partition, 0):
+                        letter = dead_letter(outcome.rejection, accepted_topic, held.partition, held.offset)
+                        dead_letters.add(settings.topic(REJECTS), None, letter)
+                    if outcome.events:
+                        live = held.offset >= at_takeover.get(held.partition, 0)
+                        await publisher.publish(outcome.events, held.produced_at if live else None)
+                    done[str(held.partition)] = held.offset + 1
+                await dead_letters.flush()
+                if now - last_report >= PROGRESS_EVERY:
+                    last_report = now
+                    self._report(progress, engine, at_takeover, partitions, reader, next_offset)
+                    await self.store.set(settings.progress_key, progress.to_json())
+        finally:
+            await kafka_io.stop(reader)
+            await kafka_io.stop(writer_client)
+
+    def _hold(
+        self,
+        merge: EventTimeMerge[_Held],
+        partition: int,
+        record: Any,
+        now: float,
+        dead_letters: kafka_io.BatchWriter,
+        topic: str,
+    ) -> None:
+        """Decode one accepted record into the merge; a record that is not a contact (written to the topic
+        by something other than the validate stage) becomes a dead letter, never a crash."""
+        try:
+            verdict: Contact | Rejection = validate(orjson.loads(record.value))
+        except (orjson.JSONDecodeError, TypeError):
+            verdict = Rejection("", "not valid JSON on the accepted topic", repr(record.value)[:200])
+        if isinstance(verdict, Rejection):
+            self.metrics.observe_outcome(None, verdict)
+            dead_letters.add(self.settings.topic(REJECTS), None, dead_letter(verdict, topic, partition, record.offset))
+            return
+        held = _Held(verdict, None, record.timestamp / 1000, partition, record.offset)
+        merge.add(partition, (verdict.ts, verdict.contact_id), held, now)
+
+    def _report(
+        self,
+        progress: Progress,
+        engine: Engine,
+        at_takeover: dict[int, int],
+        partitions: list[TopicPartition],
+        reader: Any,
+        next_offset: dict[int, int],
+    ) -> None:
+        counts = engine.counts
+        progress.accepted = counts.accepted
+        progress.duplicates = counts.duplicates
+        progress.rejected = dict(counts.rejected)
+        progress.events = dict(Counter(counts.events))
+        progress.rebuilt = progress.rebuilt or (
+            len(at_takeover) == len(partitions)
+            and all(int(progress.offsets.get(str(p), 0)) >= end for p, end in at_takeover.items())
+        )
+        progress.updated_at = time.time()
+        behind = 0
+        for tp in partitions:
+            highwater = reader.highwater(tp)
+            if highwater is not None:
+                behind += max(0, highwater - next_offset[tp.partition])
+        self.metrics.set_consumer_lag(self.settings.topic(ACCEPTED), behind)

@@ -1,0 +1,129 @@
+"""Small adapters over aiokafka and kafka-python, so the stages read as wiring.
+
+Batching is what makes the pipeline fast: :class:`BatchWriter` fills aiokafka's record batches directly (one
+Python call per record instead of a future and a task per ``send``), partitioning keys the way Kafka's own
+clients do (murmur2), so a customer's contacts land in the same partition whichever client wrote them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
+
+from correlate.streams.topics import TopicSpec, create_topics
+
+# Tansu answers an empty fetch only after the full max wait: keep it short, or an idle partition stalls reads.
+FETCH_MAX_WAIT_MS = 30
+
+
+def producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
+    settings: dict[str, Any] = {"linger_ms": 5, "max_batch_size": 262_144, "acks": "all"}
+    settings.update(options)
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, **settings)
+
+
+def consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    settings: dict[str, Any] = {
+        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_partition_fetch_bytes": 4 * 1_048_576,
+    }
+    settings.update(options)
+    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **settings)
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (Java clients, kafka-python, aiokafka): murmur2 of the key."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class BatchWriter:
+    """Records collected into per-partition batches and sent together; :meth:`flush` waits for the acks."""
+
+    def __init__(self, client: AIOKafkaProducer) -> None:
+        self.client = client
+        self._partitions: dict[str, int] = {}
+        self._batches: dict[tuple[str, int], Any] = {}
+        self._inflight: list[asyncio.Future[Any]] = []
+        self._round = 0
+        self._full: list[tuple[str, int, Any]] = []
+
+    async def prepare(self, topics: Iterable[str]) -> None:
+        """Learn the partition counts (once per topic, before the hot loop)."""
+        for topic in topics:
+            if topic not in self._partitions:
+                found = await self.client.partitions_for(topic)
+                self._partitions[topic] = len(found)
+
+    def add(self, topic: str, key: bytes | None, value: bytes, timestamp_ms: int | None = None) -> None:
+        """Queue one record; keyed records go to the key's partition, others round-robin. Nothing is sent
+        before :meth:`flush`: no await per record on the hot path."""
+        count = self._partitions[topic]
+        if key is not None:
+            partition = partition_for(key, count)
+        else:
+            self._round += 1
+            partition = self._round % count
+        self.add_to(topic, partition, key, value, timestamp_ms)
+
+    def add_to(
+        self, topic: str, partition: int, key: bytes | None, value: bytes, timestamp_ms: int | None = None
+    ) -> None:
+        """Queue one record for a chosen partition (``partition`` is taken modulo the topic's count)."""
+        partition %= self._partitions[topic]
+        batch = self._batches.get((topic, partition))
+        if batch is None:
+            batch = self._batches[(topic, partition)] = self.client.create_batch()
+        stamp = None if timestamp_ms is None else timestamp_ms / 1000
+        if batch.append(key=key, value=value, timestamp=stamp) is None:
+            self._full.append((topic, partition, batch))
+            batch = self._batches[(topic, partition)] = self.client.create_batch()
+            batch.append(key=key, value=value, timestamp=stamp)
+
+    async def _send(self, topic: str, partition: int, batch: Any) -> None:
+        self._inflight.append(await self.client.send_batch(batch, topic, partition=partition))
+
+    async def flush(self) -> None:
+        """Send every open batch and wait until the broker has them all."""
+        full, self._full = self._full, []
+        batches, self._batches = self._batches, {}
+        for topic, partition, batch in full:
+            await self._send(topic, partition, batch)
+        for (topic, partition), batch in batches.items():
+            if batch.record_count():
+                await self._send(topic, partition, batch)
+        inflight, self._inflight = self._inflight, []
+        if inflight:
+            await asyncio.gather(*inflight)
+
+
+async def end_offsets(client: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    ends: dict[TopicPartition, int] = await client.end_offsets(partitions)
+    return ends
+
+
+def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create missing topics (blocking: kafka-python's admin client; call it from a thread in async code)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="correlate-admin")
+    try:
+        return create_topics(admin, specs)
+    finally:
+        admin.close()
+
+
+async def stop(client: Any) -> None:
+    """Stop an aiokafka client. aiokafka's consumer can raise CancelledError from a task of its own when
+    stopped soon after starting; that is not our cancellation, so it is swallowed unless we are cancelled."""
+    try:
+        await client.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise

@@ -1,0 +1,107 @@
+"""Publishing incident events: vendor copies first, then ``incidents``; never the same event twice on takeover.
+
+Order matters for a crash in between: the ``incidents`` topic is the record of what was published, and a new
+leader re-publishes everything that is not there. Writing the vendor copies first means a crash can only
+cause a vendor to see an event twice, never miss one.
+
+:class:`PublishedLog` is that record as the new leader reads it back: the last ``(at, event)`` mark per
+incident. The rebuilt engine releases the same events again (it is deterministic, and incident ids are a hash
+of scope and opening time), and every event at or before the mark is held back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from correlate.contracts import parse_timestamp
+from correlate.metrics import Metrics
+from correlate.streams.topics import INCIDENTS, vendor_spec
+from correlate.vendors import vendor_slug
+
+_RANK = {"opened": 0, "updated": 1, "resolved": 2}
+Mark = tuple[float, int]
+
+
+def mark(event: Mapping[str, Any]) -> Mark:
+    """Where an event sits in its incident's life: event time, then opened < updated < resolved."""
+    return parse_timestamp(event["at"]), _RANK.get(str(event["event"]), len(_RANK))
+
+
+def vendors_of(event: Mapping[str, Any]) -> list[str]:
+    """The vendor ids whose topic gets this event: at fault or affected, each once, as topic-safe slugs."""
+    vendors = event.get("vendors") or {}
+    named = [*(vendors.get("at_fault") or ()), *(vendors.get("affected") or ())]
+    return sorted({vendor_slug(str(v)) for v in named})
+
+
+class PublishedLog:
+    """The last published mark of every incident, to publish each event once across leaders."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, Mark] = {}
+
+    def note(self, event: Mapping[str, Any]) -> None:
+        incident_id = str(event["incident_id"])
+        here = mark(event)
+        if here > self.last.get(incident_id, (float("-inf"), -1)):
+            self.last[incident_id] = here
+
+    def is_new(self, event: Mapping[str, Any]) -> bool:
+        return mark(event) > self.last.get(str(event["incident_id"]), (float("-inf"), -1))
+
+    @classmethod
+    def from_values(cls, values: Iterable[bytes]) -> PublishedLog:
+        """Rebuilt from the values on the ``incidents`` topic (undecodable values are skipped: not ours)."""
+        log = cls()
+        for value in values:
+            try:
+                log.note(orjson.loads(value))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+        return log
+
+
+class Publisher:
+    """Writes events to the vendor topics and ``incidents``; creates a vendor's topic the first time."""
+
+    def __init__(self, producer: Any, bootstrap: str, prefix: str, metrics: Metrics, log: PublishedLog) -> None:
+        self.producer = producer
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.metrics = metrics
+        self.log = log
+        self._known_topics: set[str] = set()
+
+    async def publish(self, events: Iterable[Mapping[str, Any]], arrived_at: float | None = None) -> int:
+        """Publish the events not yet published; ``arrived_at`` (wall time the tipping contact was produced)
+        feeds the detection-latency histogram. Returns how many were published."""
+        count = 0
+        for event in events:
+            if not self.log.is_new(event):
+                continue
+            value = orjson.dumps(event)
+            key = str(event["incident_id"]).encode()
+            for vendor in vendors_of(event):
+                topic = await self._vendor_topic(vendor)
+                await self.producer.send_and_wait(topic, value, key=key)
+                self.metrics.observe_published(topic)
+            await self.producer.send_and_wait(self.prefix + INCIDENTS, value, key=key)
+            self.metrics.observe_published(INCIDENTS)
+            self.log.note(event)
+            if arrived_at is not None:
+                self.metrics.observe_detection_latency(arrived_at)
+            count += 1
+        return count
+
+    async def _vendor_topic(self, vendor: str) -> str:
+        spec = vendor_spec(vendor, self.prefix)
+        if spec.name not in self._known_topics:
+            from correlate.streams.kafka_io import ensure_topics
+
+            await asyncio.to_thread(ensure_topics, self.bootstrap, [spec])
+            self._known_topics.add(spec.name)
+        return spec.name

@@ -1,0 +1,96 @@
+"""The validate stage as a plain aiokafka loop (``validate_runner = "aiokafka"``, the default).
+
+A consumer in group ``correlate`` over the input topics, so workers split the input partitions between them.
+Each fetched batch is checked, forwarded in batches (accepted to ``contacts.accepted``, dead letters to
+``contacts.rejects``), and only once the broker has acknowledged them all are the input offsets committed:
+at-least-once, so a worker killed mid-batch leaves its records to be checked again by whoever takes its
+partitions, never lost. The duplicates that can cause are dropped by the detect stage (repeated contact_id).
+
+Input partition *p* is forwarded to accepted partition *p* (co-partitioned: the same key hashes to the same
+partition on both): each accepted partition then has exactly one writer and keeps its input partition's
+order, which is what lets the detect leader merge the partitions back into event-time order. Writing by
+key instead would interleave whole fetched batches of different input partitions (hours of event time
+apart while catching up on a backlog) and make contacts late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from correlate.metrics import Metrics
+from correlate.streams import kafka_io, upstream
+from correlate.streams.settings import StackSettings
+from correlate.streams.topics import ACCEPTED, REJECTS
+from correlate.streams.validate import check, observe, route
+
+logger = logging.getLogger(__name__)
+YIELD_EVERY = 1_000  # records between two yields to the event loop
+
+
+async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
+    """Validate until cancelled; ``store`` (redis.asyncio) receives the lag reports (:mod:`.upstream`)."""
+    accepted, rejects = settings.topic(ACCEPTED), settings.topic(REJECTS)
+    reader = kafka_io.consumer(
+        bootstrap,
+        *(settings.topic(t) for t in settings.input_topics),
+        group_id=settings.group,
+        session_timeout_ms=6_000,  # a killed worker's partitions move on within seconds
+        heartbeat_interval_ms=1_000,
+    )
+    client = kafka_io.producer(bootstrap)
+    await client.start()
+    await reader.start()
+    try:
+        writer = kafka_io.BatchWriter(client)
+        await writer.prepare([accepted, rejects])
+        while True:
+            batches = await reader.getmany(timeout_ms=200, max_records=10_000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
+                        await asyncio.sleep(0)
+                    verdict = check(record.value)
+                    observe(metrics, verdict)
+                    out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
+                    if out.accepted:
+                        writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp)
+                    else:
+                        writer.add(rejects, None, out.value)
+            if batches:
+                await writer.flush()
+                try:
+                    await reader.commit()
+                except (CommitFailedError, IllegalStateError) as error:
+                    # A rebalance took the partitions away: their new owner checks these records again.
+                    logger.warning("validate: commit failed after a rebalance (%s); records are re-checked", error)
+            await _report_lag(reader, store, settings.lag_key)
+    except KafkaError:
+        logger.exception("validate: Kafka error")
+        raise
+    finally:
+        await asyncio.shield(_stop(reader, client))
+
+
+async def _report_lag(reader: Any, store: Any, key: str) -> None:
+    """Records fetched-but-not-forwarded are none here (flushed above): the lag is what the broker holds
+    beyond our position. A partition not fetched yet is not reported (the leader treats it as behind)."""
+    now = time.time()
+    mapping: dict[str, bytes] = {}
+    for tp in reader.assignment():
+        highwater = reader.highwater(tp)
+        if highwater is None:
+            continue
+        position = await reader.position(tp)
+        mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(max(0, highwater - position), now)
+    if mapping:
+        await store.hset(key, mapping=mapping)
+
+
+async def _stop(reader: Any, client: Any) -> None:
+    await kafka_io.stop(reader)
+    await kafka_io.stop(client)

@@ -1,0 +1,116 @@
+"""Settings of the Kafka edge (the ``[stack]`` table): each declared once, with its meaning and its variable.
+
+They sit apart from the detection :class:`~correlate.config.Settings` because they say *where* the pipeline
+runs, not *what* it finds: the same stream gives the same incidents whatever the broker or partition count.
+Each may come from the ``[stack]`` table of the settings file, or from ``CORRELATE_<NAME>`` in the
+environment, which wins (so a container can point a packaged config at its own broker).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from correlate.config import ConfigError
+
+RUNNERS = ("aiokafka", "faust")
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Where the pipeline runs and how it is cut into partitions. Times are wall-clock seconds."""
+
+    broker: str | None = _setting(None, "Kafka bootstrap servers (host:port,...); none: `up` starts Tansu.")
+    store: str | None = _setting(None, "Redis URL for the leader lease; none: `up` starts a Redis.")
+    home: str = _setting("~/.correlate", "Where `up` keeps its state file, logs and the embedded Redis data.")
+    input_topics: tuple[str, ...] = _setting(("contacts",), "Topics contacts are read from (JSON, one a record).")
+    input_partitions: int = _setting(4, "Partitions of the input and accepted topics: the most validate workers.")
+    topic_prefix: str = _setting("", "Prefix for every topic, the consumer group and the lease (one cluster, many).")
+    lease_ttl: float = _setting(10.0, "Life of the detect leader's lease; a dead leader is replaced after this.")
+    merge_idle: float = _setting(0.5, "How long a quiet partition may hold back the others in the event-time merge.")
+    validate_runner: str = _setting("aiokafka", "Runner of the validate stage: aiokafka (default) or faust.")
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser()
+
+    def topic(self, name: str) -> str:
+        """A topic name as it is on the cluster (with the prefix)."""
+        return self.topic_prefix + name
+
+    @property
+    def group(self) -> str:
+        """The consumer group of the validate stage."""
+        return self.topic_prefix + "correlate"
+
+    @property
+    def lease_key(self) -> str:
+        return self.topic_prefix + "correlate:detect-leader"
+
+    @property
+    def lag_key(self) -> str:
+        """Where validate workers report how far behind each input partition they are."""
+        return self.topic_prefix + "correlate:validate-lag"
+
+    @property
+    def progress_key(self) -> str:
+        return self.topic_prefix + "correlate:detect-progress"
+
+
+def setting_docs() -> dict[str, str]:
+    """Name -> meaning, for the README table and ``--help``."""
+    return {f.name: str(f.metadata["doc"]) for f in fields(StackSettings)}
+
+
+def load_stack_settings(
+    section: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> StackSettings:
+    """Defaults, then the ``[stack]`` table, then ``CORRELATE_<NAME>``, then explicit overrides (flags) not None."""
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(StackSettings)}
+    values: dict[str, Any] = dict(section or {})
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"[stack]: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for name in known:
+        variable = f"CORRELATE_{name.upper()}"
+        if environ.get(variable):
+            values[name] = environ[variable]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(StackSettings(), **{name: _coerce(name, value) for name, value in values.items()})
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "input_topics":
+        topics = tuple(t.strip() for t in value.split(",")) if isinstance(value, str) else tuple(map(str, value))
+        if not topics or not all(topics):
+            raise ConfigError("input_topics: must name at least one topic")
+        return topics
+    if name == "input_partitions":
+        try:
+            partitions = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"input_partitions: must be a whole number, not {value!r}") from None
+        if partitions < 1:
+            raise ConfigError("input_partitions: must be >= 1")
+        return partitions
+    if name in ("lease_ttl", "merge_idle"):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}: must be a number of seconds, not {value!r}") from None
+        if seconds <= 0:
+            raise ConfigError(f"{name}: must be > 0")
+        return seconds
+    if name == "validate_runner" and value not in RUNNERS:
+        raise ConfigError(f"validate_runner: must be one of {', '.join(RUNNERS)}, not {value!r}")
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{name}: must be text, not {value!r}")
+    return value

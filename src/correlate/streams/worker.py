@@ -1,0 +1,145 @@
+"""``correlate worker``: one process of the pipeline — a validate stage, and a bid for the detect lease.
+
+Every worker validates its share of the input partitions (the consumer group splits them). Every worker
+also contends for the detect lease; the one that holds it runs :class:`~correlate.streams.detect.DetectStage`,
+the others stand by and take over when the lease lapses. SIGINT and SIGTERM stop the worker cleanly: the
+validate stage commits what it forwarded, the leader releases the lease so a standby starts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from correlate.config import Config
+from correlate.metrics import Metrics
+from correlate.streams import kafka_io
+from correlate.streams.detect import DetectStage
+from correlate.streams.lease import Lease, Renewer
+from correlate.streams.settings import StackSettings
+from correlate.streams.topics import pipeline_topics
+
+logger = logging.getLogger(__name__)
+MAX_STALL = 30.0  # seconds the detect loop may not come round before its lease is let go
+RETRY_PAUSE = 1.0  # seconds before a stage that failed (broker away, store away) tries again
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    settings: StackSettings
+    config: Config
+    broker: str
+    store: str
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def run_worker(options: WorkerOptions) -> int:
+    """Run until SIGINT or SIGTERM; returns the exit code."""
+    import redis.asyncio
+
+    settings = options.settings
+    metrics = Metrics()
+    server = metrics.serve(options.metrics_port, host=options.metrics_host)
+    me = worker_id()
+    print(f"worker {me}: metrics at http://{options.metrics_host}:{server.port}/metrics", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    store = redis.asyncio.Redis.from_url(options.store)
+    lease = Lease(store, settings.lease_key, me, settings.lease_ttl)
+    try:
+        specs = pipeline_topics(settings.input_topics, settings.input_partitions, settings.topic_prefix)
+        await asyncio.to_thread(kafka_io.ensure_topics, options.broker, specs)
+        detect = DetectStage(settings, options.config, options.broker, store, metrics, me)
+        tasks = [
+            asyncio.create_task(_forever("validate", lambda: _validate(settings, options.broker, metrics, store))),
+            asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, options.store))),
+        ]
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stopping.cancel()
+    finally:
+        try:
+            await lease.release()
+        except Exception:  # the store may be gone already; the lease then lapses on its own
+            logger.warning("worker: could not release the lease", exc_info=True)
+        metrics.set_leader(False)
+        await store.aclose()
+        server.close()
+    print(f"worker {me}: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+async def _validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
+    if settings.validate_runner == "faust":
+        from correlate.streams.app import run_faust_validate
+
+        await run_faust_validate(settings, bootstrap, metrics, store)
+    else:
+        from correlate.streams.runner import run_validate
+
+        await run_validate(settings, bootstrap, metrics, store)
+
+
+async def _forever(name: str, stage: Callable[[], Awaitable[None]]) -> None:
+    """Keep a stage running: an error (a broker restart, a store hiccup) is logged and the stage restarts."""
+    while True:
+        try:
+            await stage()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s stage failed; restarting in %g s", name, RETRY_PAUSE)
+        await asyncio.sleep(RETRY_PAUSE)
+
+
+async def _contend(lease: Lease, detect: DetectStage, metrics: Metrics, store_url: str) -> None:
+    """Stand by until the lease is free, then lead until it is lost."""
+    while not await lease.acquire():
+        await asyncio.sleep(lease.ttl_ms / 4000)
+    print(f"worker {lease.holder}: leading the detect stage", file=sys.stderr, flush=True)
+    metrics.set_leader(True)
+    lost = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_lost() -> None:
+        logger.warning("lost the detect lease; standing by")
+        loop.call_soon_threadsafe(lost.set)
+
+    renewer = Renewer(store_url, lease, on_lost, max_stall=MAX_STALL, clock=time.monotonic)
+    renewer.start()
+    try:
+        await detect.lead(lost, renewer.beat)
+    finally:
+        await asyncio.to_thread(renewer.stop)
+        metrics.set_leader(False)
+        await asyncio.shield(_release(lease))
+
+
+async def _release(lease: Lease) -> None:
+    try:
+        await lease.release()
+    except Exception:
+        logger.warning("could not release the lease; it lapses by itself", exc_info=True)
+
+
+def main_worker(options: WorkerOptions) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(run_worker(options))

@@ -1,0 +1,111 @@
+"""``correlate up`` as a user runs it: one command, a healthy stack, incidents out, nothing left behind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from correlate.contracts import parse_timestamp
+from correlate.engine import Engine
+from correlate.replay import replay
+from correlate.simulate import simulate
+
+START = parse_timestamp("2026-03-02T00:00:00Z")
+
+
+def _correlate(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CORRELATE_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "correlate.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def stack(home: Path) -> Iterator[subprocess.Popen[str]]:
+    """``correlate up`` started before the test body runs, stopped with SIGINT (Ctrl-C) after it."""
+    env = {**os.environ, "CORRELATE_HOME": str(home)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "correlate.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _wait_healthy(home: Path, up: subprocess.Popen[str], timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert up.poll() is None, up.stdout.read() if up.stdout else ""
+        result = _correlate(home, "status", "--json")
+        if result.returncode == 0:
+            status: dict[str, object] = json.loads(result.stdout)
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"stack not healthy within {timeout:g} s: {_correlate(home, 'status').stdout}")
+
+
+def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
+    home: Path, tmp_path: Path, stack: subprocess.Popen[str]
+) -> None:
+    sim = simulate(seed=5, days=4, contacts_per_day=2_000, start=START, faults=3)
+    contacts = tmp_path / "contacts.jsonl"
+    contacts.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in sim.contacts))
+    out = io.BytesIO()
+    replay(Engine(), contacts.read_bytes().splitlines(keepends=True), out, None)
+    first = json.loads(out.getvalue().splitlines()[0])
+    vendor = first["vendors"]["at_fault"][0]
+
+    status = _wait_healthy(home, stack)
+    assert {"broker", "store", "api", "metrics", "leader"} <= set(status)
+    assert status["api"] is None  # no API process yet
+    assert str(status["broker"]).startswith("127.0.0.1:") and str(status["store"]).startswith("redis://127.0.0.1:")
+    pids = dict(json.loads((home / "stack.json").read_text())["pids"])
+    assert {"broker", "store", "worker-1"} <= set(pids)
+
+    produced = _correlate(home, "produce", str(contacts))
+    assert produced.returncode == 0, produced.stderr
+    subscribed = _correlate(home, "subscribe", "--vendor", vendor, "--count", "1", "--timeout", "60", timeout=90)
+    assert subscribed.returncode == 0, subscribed.stderr
+    assert subscribed.stdout.splitlines() == [json.dumps(first, separators=(",", ":"), ensure_ascii=False)]
+
+    stack.send_signal(signal.SIGINT)
+    assert stack.wait(30) == 0
+    assert not (home / "stack.json").exists()
+    assert [role for role, pid in pids.items() if _alive(pid)] == []
+    assert _correlate(home, "status").returncode != 0
+
+
+def test_status_is_not_healthy_when_no_stack_runs(home: Path) -> None:
+    result = _correlate(home, "status", "--json")
+    assert result.returncode == 1
+    status = json.loads(result.stdout)
+    assert status["healthy"] is False and status["api"] is None
