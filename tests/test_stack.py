@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +75,24 @@ def _wait_healthy(home: Path, up: subprocess.Popen[str], timeout: float = 60) ->
     raise AssertionError(f"stack not healthy within {timeout:g} s: {_correlate(home, 'status').stdout}")
 
 
+def _api_lists(api: str, token: str, incident_id: str, limit: float = 60.0) -> bool:
+    """Whether the API lists the incident, once its feed has caught up (the limit only stops a hung test)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(f"{api}/v1/incidents?status=all", headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                listed = json.load(response)
+        except urllib.error.HTTPError as error:
+            assert error.code == 503, error  # the store is still starting: "try again shortly"
+            time.sleep(0.5)
+            continue
+        if incident_id in {item["incident_id"] for item in listed["incidents"]}:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
     home: Path, tmp_path: Path, stack: subprocess.Popen[str]
 ) -> None:
@@ -86,16 +106,19 @@ def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
 
     status = _wait_healthy(home, stack)
     assert {"broker", "store", "api", "metrics", "leader"} <= set(status)
-    assert status["api"] is None  # no API process yet
+    assert str(status["api"]).startswith("http://127.0.0.1:")
     assert str(status["broker"]).startswith("127.0.0.1:") and str(status["store"]).startswith("redis://127.0.0.1:")
     pids = dict(json.loads((home / "stack.json").read_text())["pids"])
-    assert {"broker", "store", "worker-1"} <= set(pids)
+    assert {"broker", "store", "worker-1", "api"} <= set(pids)
 
     produced = _correlate(home, "produce", str(contacts))
     assert produced.returncode == 0, produced.stderr
     subscribed = _correlate(home, "subscribe", "--vendor", vendor, "--count", "1", "--timeout", "60", timeout=90)
     assert subscribed.returncode == 0, subscribed.stderr
     assert subscribed.stdout.splitlines() == [json.dumps(first, separators=(",", ":"), ensure_ascii=False)]
+    # The same incident reaches the people: the API of the stack lists it to the NOC.
+    token = _correlate(home, "token", "--role", "noc").stdout.strip()
+    assert _api_lists(status["api"], token, first["incident_id"])
 
     stack.send_signal(signal.SIGINT)
     assert stack.wait(30) == 0

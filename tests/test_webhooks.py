@@ -201,6 +201,7 @@ def test_delivery_tables_are_checked_on_load() -> None:
         ({"Sonique": {}}, "lower-case"),
         ({"x": {"webhook": "ftp://a"}}, "not an http"),
         ({"x": {"webhook": "http://a"}}, "needs a secret"),
+        ({"x": {"webhook": "http://a", "secret": "whsec_not-base64-at-all"}}, "is base64"),
         ({"x": {"topic": "yes"}}, "true or false"),
         ({"x": {"retries": 3}}, "unknown key"),
         ({"x": {"backoff": 0}}, "positive number"),

@@ -73,6 +73,11 @@ def parse_delivery(section: Mapping[str, Any]) -> dict[str, DeliveryTarget]:
                 raise ConfigError(f"{where}.webhook: {webhook!r} is not an http(s) URL")
             if not isinstance(secret, str) or len(secret) < 16:
                 raise ConfigError(f"{where}.secret: a webhook needs a secret of at least 16 characters")
+            if secret.startswith("whsec_"):
+                try:
+                    base64.b64decode(secret[len("whsec_") :], validate=True)
+                except ValueError:
+                    raise ConfigError(f"{where}.secret: after 'whsec_' a secret is base64, and this is not") from None
         numbers = {}
         for key, default in (("max_attempts", 30), ("backoff", 5.0), ("max_backoff", 3600.0)):
             value = table.get(key, default)

@@ -6,7 +6,8 @@ the topics, starts the worker processes and writes where everything is to ``<hom
 children in order (workers first, so they release the lease and commit; then the servers) and remove the
 file. Children die with ``up`` even if it is killed outright (Linux parent-death signal).
 
-Further child processes (the API of issue 4) plug in through :data:`EXTRA_CHILDREN`.
+Beside the workers, ``up`` runs the HTTP API (``correlate api``: banner, journeys, incidents, webhooks) on a
+loopback port; ``status --json`` shows its URL, and its ``/metrics`` is scraped like the workers'.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +54,7 @@ class StackPlaces:
     store: str
     home: Path
     config: str | None
-
-
-# Hook for more processes under `up` (e.g. the API): each factory returns the child to start, or None.
-ChildFactory = Callable[[StackPlaces], Child | None]
-EXTRA_CHILDREN: list[ChildFactory] = []
+    topic_prefix: str = ""
 
 
 def state_path(home: Path) -> Path:
@@ -90,6 +86,19 @@ def _worker_child(places: StackPlaces, index: int) -> Child:
     return Child(f"worker-{index}", argv, metrics=f"http://{LOOPBACK}:{port}/metrics")
 
 
+def _api_child(places: StackPlaces) -> Child:
+    """The API on a port chosen now, so that the state file can say where it is before it answers."""
+    port = free_port()
+    argv = [sys.executable, "-m", "correlate.cli", "api", "--broker", places.broker, "--store", places.store]
+    argv += ["--home", str(places.home), "--port", str(port)]
+    if places.topic_prefix:
+        argv += ["--topic-prefix", places.topic_prefix]
+    if places.config:
+        argv += ["--config", places.config]
+    url = f"http://{LOOPBACK}:{port}"
+    return Child("api", argv, url=url, metrics=f"{url}/metrics")
+
+
 def run_up(settings: StackSettings, config: str | None, workers: int = 1) -> int:
     """Start the stack and keep it up until SIGINT or SIGTERM."""
     home = settings.home_path
@@ -119,9 +128,9 @@ def run_up(settings: StackSettings, config: str | None, workers: int = 1) -> int
                 store, pids["store"] = redis_server.url, _pid(redis_server.process)
             specs = pipeline_topics(settings.input_topics, settings.input_partitions, settings.topic_prefix)
             kafka_io.ensure_topics(broker, specs)
-            places = StackPlaces(broker, store, home, config)
+            places = StackPlaces(broker, store, home, config, settings.topic_prefix)
             children = [_worker_child(places, i + 1) for i in range(workers)]
-            children += [child for factory in EXTRA_CHILDREN if (child := factory(places)) is not None]
+            children.append(_api_child(places))
             env = {**os.environ, "CORRELATE_HOME": str(home), "CORRELATE_TOPIC_PREFIX": settings.topic_prefix}
             for child in children:
                 log = open(home / f"{child.role}.log", "ab")  # noqa: SIM115 - the child holds it
