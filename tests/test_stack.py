@@ -41,6 +41,19 @@ def _alive(pid: int) -> bool:
     return not (status.exists() and "State:\tZ" in status.read_text())
 
 
+def _children_of(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
@@ -110,6 +123,8 @@ def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
     assert str(status["broker"]).startswith("127.0.0.1:") and str(status["store"]).startswith("redis://127.0.0.1:")
     pids = dict(json.loads((home / "stack.json").read_text())["pids"])
     assert {"broker", "store", "worker-1", "api"} <= set(pids)
+    grandchildren = _children_of(pids["worker-1"])  # the worker's detect process
+    assert grandchildren
 
     produced = _correlate(home, "produce", str(contacts))
     assert produced.returncode == 0, produced.stderr
@@ -124,6 +139,7 @@ def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
     assert stack.wait(30) == 0
     assert not (home / "stack.json").exists()
     assert [role for role, pid in pids.items() if _alive(pid)] == []
+    assert [pid for pid in grandchildren if _alive(pid)] == []
     assert _correlate(home, "status").returncode != 0
 
 

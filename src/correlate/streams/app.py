@@ -29,6 +29,7 @@ from correlate.streams.validate import check, observe, route
 
 YIELD_EVERY = 500  # records between two yields to the event loop
 REPORT_EVERY = 0.2  # seconds between lag reports (see correlate.streams.upstream)
+FETCH_SLACK = 1.0  # seconds to assume a fetch is old when Faust's consumer thread cannot say
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -73,6 +74,7 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
     accepted = app.topic(settings.topic(ACCEPTED), key_serializer="raw", value_serializer="raw")
     rejects = app.topic(settings.topic(REJECTS), key_serializer="raw", value_serializer="raw")
     forwarded: dict[Any, int] = {}  # input partition -> next offset to forward
+    delivery: dict[Any, Any] = {}  # input partition -> the future of its last forward
 
     async def validate(stream: Any) -> None:
         async for event in stream.events():
@@ -80,16 +82,25 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
             verdict = check(message.value)
             observe(metrics, verdict)
             out = route(verdict, message.value, message.topic, message.partition, message.offset)
+            # force=True: sent now, in order. Faust would otherwise attach the send to the event and publish it
+            # when the event is acknowledged, out of order and after this partition was reported forwarded.
             if out.accepted:
-                await accepted.send(key=out.key, value=out.value, partition=message.partition)
+                sent = await accepted.send(
+                    key=out.key, value=out.value, partition=message.partition, timestamp=message.timestamp, force=True
+                )
             else:
-                await rejects.send(value=out.value)
+                sent = await rejects.send(value=out.value, force=True)
             forwarded[message.tp] = message.offset + 1
+            delivery[message.tp] = sent  # the last send of a partition is acknowledged after the earlier ones
             if message.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
                 await asyncio.sleep(0)
 
     async def report_lag() -> None:
         consumer = app.consumer
+        done_before_flush = dict(forwarded)
+        # What is reported forwarded must be on the broker: wait for the acknowledgements, not just the buffer.
+        await app.producer.flush()
+        await asyncio.gather(*delivery.values(), return_exceptions=True)
         now = time.time()
         committed: dict[Any, int | None] = getattr(consumer, "_committed_offset", {})
         mapping: dict[str, bytes] = {}
@@ -97,18 +108,29 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            done = forwarded.get(tp)
+            done = done_before_flush.get(tp)
             if done is None:
                 # Nothing of this partition forwarded yet. Faust's fetch position runs ahead of its buffers,
                 # so the floor is the group's committed offset (Faust keeps it, privately, after the seek).
                 done = committed.get(tp) or 0
-            mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(max(0, highwater - done), now)
+            fetched_at = _last_fetch(consumer, tp) or now - FETCH_SLACK
+            lag = max(0, highwater - done)
+            mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(lag, fetched_at, now)
         if mapping:
             await store.hset(settings.lag_key, mapping=mapping)
 
     app.agent(inputs, name="validate")(validate)
     app.timer(REPORT_EVERY)(report_lag)
     return app
+
+
+def _last_fetch(consumer: Any, tp: Any) -> float | None:
+    """When the consumer thread's aiokafka client last fetched ``tp`` (Faust does not expose it)."""
+    try:
+        millis = consumer._thread._ensure_consumer().last_poll_timestamp(tp)
+    except (AttributeError, KeyError, TypeError, AssertionError):
+        return None
+    return millis / 1000 if millis else None
 
 
 async def run_faust_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:

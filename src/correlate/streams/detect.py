@@ -30,7 +30,7 @@ from correlate.engine import Engine
 from correlate.metrics import Metrics
 from correlate.monitor import EngineMonitor
 from correlate.streams import kafka_io, upstream
-from correlate.streams.merge import EventTimeMerge
+from correlate.streams.merge import NEVER, EventTimeMerge
 from correlate.streams.publish import PublishedLog, Publisher
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, INCIDENTS, REJECTS
@@ -118,7 +118,6 @@ class DetectStage:
         self.store = store
         self.metrics = metrics
         self.worker_id = worker_id
-        self._upstream_lag: set[int] = set()
 
     async def lead(self, lost: asyncio.Event, beat: Callable[[], None] = lambda: None) -> None:
         """Rebuild from the start of ``contacts.accepted``, then follow it, until ``lost`` is set; ``beat``
@@ -145,31 +144,33 @@ class DetectStage:
             publisher = Publisher(writer_client, self.bootstrap, settings.topic_prefix, self.metrics, log)
             dead_letters = kafka_io.BatchWriter(writer_client)
             await dead_letters.prepare([settings.topic(REJECTS)])
-            merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle, time.time())
+            merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle)
             next_offset = dict.fromkeys(numbers, 0)
             progress = Progress(leader=self.worker_id)
             last_report = last_upstream = 0.0
+            forwarded: dict[int, tuple[float, float]] = {}
             while not lost.is_set():
                 beat()
                 batches = await reader.getmany(timeout_ms=50, max_records=5_000)
                 now = time.time()
                 for tp, records in batches.items():
                     for record in records:
-                        self._hold(merge, tp.partition, record, now, dead_letters, accepted_topic)
+                        self._hold(merge, tp.partition, record, dead_letters, accepted_topic)
                     next_offset[tp.partition] = records[-1].offset + 1
-                for tp in partitions:  # not yet fetched, or known to hold more: keep holding the others
-                    highwater = reader.highwater(tp)
-                    if highwater is None or highwater > next_offset[tp.partition]:
-                        merge.pending(tp.partition, now)
-                    if highwater is not None:
-                        at_takeover.setdefault(tp.partition, highwater)
                 if now - last_upstream >= UPSTREAM_EVERY:
                     last_upstream = now
-                    self._upstream_lag = upstream.behind(await self.store.hgetall(settings.lag_key), fed, now)
-                for partition in self._upstream_lag:
-                    merge.pending(partition, now)
+                    forwarded = upstream.quiet_until(await self.store.hgetall(settings.lag_key), fed)
+                for tp in partitions:
+                    highwater = reader.highwater(tp)
+                    if highwater is None:
+                        continue
+                    at_takeover.setdefault(tp.partition, highwater)
+                    read_at = (reader.last_poll_timestamp(tp) or 0) / 1000
+                    until, acknowledged = forwarded.get(tp.partition, (NEVER, NEVER))
+                    if highwater <= next_offset[tp.partition] and read_at >= acknowledged:
+                        merge.prove_quiet(tp.partition, min(until, read_at))
                 done = progress.offsets
-                for count, held in enumerate(merge.pop_ready(now), start=1):
+                for count, held in enumerate(merge.pop_ready(), start=1):
                     if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
                         await asyncio.sleep(0)
                     outcome = monitor.accept(held.contact, held.record)
@@ -194,7 +195,6 @@ class DetectStage:
         merge: EventTimeMerge[_Held],
         partition: int,
         record: Any,
-        now: float,
         dead_letters: kafka_io.BatchWriter,
         topic: str,
     ) -> None:
@@ -209,7 +209,7 @@ class DetectStage:
             dead_letters.add(self.settings.topic(REJECTS), None, dead_letter(verdict, topic, partition, record.offset))
             return
         held = _Held(verdict, None, record.timestamp / 1000, partition, record.offset)
-        merge.add(partition, (verdict.ts, verdict.contact_id), held, now)
+        merge.add(partition, (verdict.ts, verdict.contact_id), held, held.produced_at)
 
     def _report(
         self,

@@ -1,15 +1,19 @@
-"""Merging partitions back into event-time order: a k-way merge that a quiet partition cannot stall for ever.
+"""Merging partitions back into event-time order: a k-way merge that waits only as long as it must.
 
 Kafka keeps order only inside a partition. The detect leader reads every partition of ``contacts.accepted``
 and must hand the engine one stream whose disorder stays within the engine's lateness, or contacts would be
 rejected as late depending on which partition happened to be fetched first (a rebuild reads hours of one
-partition in one fetch). So records wait here until every partition has shown what comes next, and the
-smallest ``(ts, contact_id)`` head goes first: the order a single sorted file would have.
+partition in one fetch; a validate worker that is behind forwards one partition's backlog before another's).
+So records wait here, and the smallest ``(ts, contact_id)`` head goes first: the order a single sorted file
+would have.
 
-A partition with nothing buffered holds the others back, but only while it may still have something to say:
-once it has been quiet for ``idle`` seconds (no record, and the reader did not report records pending) it
-stops blocking, so one idle partition delays detection by at most ``idle``. Time is passed in (``now``),
-never read here: the merge is pure and tested without a broker.
+A partition with nothing buffered holds the others back until there is *proof* that it holds nothing
+produced before the head waiting to go: :meth:`prove_quiet` says "everything written to this partition
+before wall time ``until`` has been read" (the reader knows it from its validate workers' reports and its own
+fetches). The head, produced at ``produced_at``, goes once every empty partition is proven quiet up to
+``produced_at + slack``; the slack covers the producer's batching and clock skew between hosts. Records
+produced later than the head may still carry an earlier event time — that is ordinary disorder, which the
+engine's lateness absorbs. Nothing here reads a clock: the merge is pure and tested without a broker.
 """
 
 from __future__ import annotations
@@ -21,61 +25,63 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 Key = tuple[float, str]
+NEVER = float("-inf")
 
 
 class EventTimeMerge(Generic[T]):
     """Items from several partitions, each in arrival order, released in ``(ts, id)`` order across them."""
 
-    def __init__(self, partitions: Iterable[int], idle: float, now: float) -> None:
-        self.idle = idle
-        self._buffers: dict[int, deque[tuple[Key, T]]] = {p: deque() for p in partitions}
-        self._heard: dict[int, float] = dict.fromkeys(self._buffers, now)
-        self._heads: list[tuple[Key, int, int, T]] = []  # (key, sequence, partition, item): one per partition
+    def __init__(self, partitions: Iterable[int], slack: float) -> None:
+        self.slack = slack
+        self._buffers: dict[int, deque[tuple[Key, float, T]]] = {p: deque() for p in partitions}
+        self._quiet_until: dict[int, float] = dict.fromkeys(self._buffers, NEVER)
+        self._heads: list[tuple[Key, int, float, int, T]] = []  # (key, sequence, produced_at, partition, item)
+        self._with_head: set[int] = set()
         self._sequence = 0
 
     def __len__(self) -> int:
         return sum(len(buffer) for buffer in self._buffers.values()) + len(self._heads)
 
-    def add(self, partition: int, key: Key, item: T, now: float) -> None:
+    def add(self, partition: int, key: Key, item: T, produced_at: float) -> None:
         """One record read from ``partition`` (records of a partition are added in the order read)."""
-        self._heard[partition] = now
-        buffer = self._buffers[partition]
-        if buffer or self._has_head(partition):
-            buffer.append((key, item))
+        if partition in self._with_head:
+            self._buffers[partition].append((key, produced_at, item))
         else:
-            self._push(partition, key, item)
+            self._push(partition, key, produced_at, item)
 
-    def pending(self, partition: int, now: float) -> None:
-        """The reader knows ``partition`` has records not yet read: it must keep holding the others back."""
-        self._heard[partition] = now
+    def prove_quiet(self, partition: int, until: float) -> None:
+        """Everything written to ``partition`` before wall time ``until`` has been added."""
+        if until > self._quiet_until[partition]:
+            self._quiet_until[partition] = until
 
-    def pop_ready(self, now: float) -> list[T]:
-        """Every item that can go now: while each partition has a head or has been quiet for ``idle``."""
+    def pop_ready(self) -> list[T]:
+        """Every item that can go now, in order."""
         ready: list[T] = []
         heads = self._heads
         while heads:
-            if len(heads) < len(self._buffers) and self._blocked(now):
+            _key, _sequence, produced_at, partition, item = heads[0]
+            if len(heads) < len(self._buffers) and self._blocked(produced_at + self.slack):
                 break
-            _key, _sequence, partition, item = heapq.heappop(heads)
+            heapq.heappop(heads)
+            self._with_head.discard(partition)
             ready.append(item)
             buffer = self._buffers[partition]
             if buffer:
-                key, next_item = buffer.popleft()
-                self._push(partition, key, next_item)
+                key, next_produced_at, next_item = buffer.popleft()
+                self._push(partition, key, next_produced_at, next_item)
         return ready
 
     def drain(self) -> list[T]:
-        """Everything still held, in order, as if every partition had gone quiet (end of input)."""
-        return self.pop_ready(float("inf"))
+        """Everything still held, in order, as if every partition were proven quiet (end of input)."""
+        for partition in self._quiet_until:
+            self._quiet_until[partition] = float("inf")
+        return self.pop_ready()
 
-    def _blocked(self, now: float) -> bool:
-        """A partition without a head that may still deliver one (heard from less than ``idle`` ago)."""
-        with_head = {entry[2] for entry in self._heads}
-        return any(p not in with_head and now - heard < self.idle for p, heard in self._heard.items())
+    def _blocked(self, needed: float) -> bool:
+        """An empty partition not yet proven quiet up to ``needed``."""
+        return any(until < needed for p, until in self._quiet_until.items() if p not in self._with_head)
 
-    def _has_head(self, partition: int) -> bool:
-        return any(entry[2] == partition for entry in self._heads)
-
-    def _push(self, partition: int, key: Key, item: T) -> None:
+    def _push(self, partition: int, key: Key, produced_at: float, item: T) -> None:
         self._sequence += 1
-        heapq.heappush(self._heads, (key, self._sequence, partition, item))
+        heapq.heappush(self._heads, (key, self._sequence, produced_at, partition, item))
+        self._with_head.add(partition)

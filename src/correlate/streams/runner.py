@@ -77,16 +77,18 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
 
 
 async def _report_lag(reader: Any, store: Any, key: str) -> None:
-    """Records fetched-but-not-forwarded are none here (flushed above): the lag is what the broker holds
-    beyond our position. A partition not fetched yet is not reported (the leader treats it as behind)."""
+    """After the forwards are acknowledged: per input partition, the records the broker holds beyond our
+    position, and when we last fetched it (what a lag of 0 proves, see :mod:`.upstream`). A partition not
+    fetched yet is not reported: the leader counts it as behind."""
     now = time.time()
     mapping: dict[str, bytes] = {}
     for tp in reader.assignment():
         highwater = reader.highwater(tp)
-        if highwater is None:
+        fetched_ms = reader.last_poll_timestamp(tp)
+        if highwater is None or not fetched_ms:
             continue
-        position = await reader.position(tp)
-        mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(max(0, highwater - position), now)
+        lag = max(0, highwater - await reader.position(tp))
+        mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(lag, fetched_ms / 1000, now)
     if mapping:
         await store.hset(key, mapping=mapping)
 

@@ -34,7 +34,9 @@ class StackSettings:
     input_partitions: int = _setting(4, "Partitions of the input and accepted topics: the most validate workers.")
     topic_prefix: str = _setting("", "Prefix for every topic, the consumer group and the lease (one cluster, many).")
     lease_ttl: float = _setting(10.0, "Life of the detect leader's lease; a dead leader is replaced after this.")
-    merge_idle: float = _setting(0.5, "How long a quiet partition may hold back the others in the event-time merge.")
+    merge_idle: float = _setting(
+        0.5, "Slack of the event-time merge: how long after a contact was produced a quiet partition may still hold it."
+    )
     validate_runner: str = _setting("aiokafka", "Runner of the validate stage: aiokafka (default) or faust.")
 
     @property

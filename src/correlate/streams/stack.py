@@ -12,7 +12,6 @@ loopback port; ``status --json`` shows its URL, and its ``/metrics`` is scraped 
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from urllib.request import urlopen
 
 from correlate.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis, free_port
 from correlate.streams import kafka_io
+from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 
@@ -68,13 +68,6 @@ def read_state(home: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return state
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when ``up`` dies, so a killed ``up`` leaves no orphan."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _worker_child(places: StackPlaces, index: int) -> Child:
@@ -141,7 +134,7 @@ def run_up(settings: StackSettings, config: str | None, workers: int = 1) -> int
                         stderr=subprocess.STDOUT,
                         env=env,
                         start_new_session=True,
-                        preexec_fn=_die_with_parent,
+                        preexec_fn=die_with_parent,
                     )
             state = {
                 "home": str(home),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -17,19 +18,27 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from correlate.config import Config
-from correlate.metrics import Metrics
+from correlate.metrics import Metrics, MetricsServer
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
+from correlate.streams.exposition import MergedCollector
 from correlate.streams.lease import Lease, Renewer
+from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 
 logger = logging.getLogger(__name__)
 MAX_STALL = 30.0  # seconds the detect loop may not come round before its lease is let go
 RETRY_PAUSE = 1.0  # seconds before a stage that failed (broker away, store away) tries again
+CHILD_START_TIMEOUT = 60.0  # seconds for the detect process to import correlate and serve its metrics
+STOP_GRACE = 15.0  # seconds the detect process gets to stop cleanly
 
 
 @dataclass(frozen=True)
@@ -47,27 +56,33 @@ def worker_id() -> str:
 
 
 async def run_worker(options: WorkerOptions) -> int:
-    """Run until SIGINT or SIGTERM; returns the exit code."""
+    """Run until SIGINT or SIGTERM; returns the exit code.
+
+    Two processes: this one validates; a child (started here, killed by the kernel if this one dies) bids
+    for the detect lease and, when it holds it, runs the Engine. On a 2-core machine the Engine then has a
+    core of its own instead of sharing one with the validate stage. One ``/metrics`` serves both.
+    """
     import redis.asyncio
 
     settings = options.settings
     metrics = Metrics()
-    server = metrics.serve(options.metrics_port, host=options.metrics_host)
     me = worker_id()
+    detect = DetectProcess(options, me)
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(MergedCollector(metrics.registry, detect.metrics_url))
+    server = MetricsServer(registry, options.metrics_port, options.metrics_host)
     print(f"worker {me}: metrics at http://{options.metrics_host}:{server.port}/metrics", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     store = redis.asyncio.Redis.from_url(options.store)
-    lease = Lease(store, settings.lease_key, me, settings.lease_ttl)
     try:
         specs = pipeline_topics(settings.input_topics, settings.input_partitions, settings.topic_prefix)
         await asyncio.to_thread(kafka_io.ensure_topics, options.broker, specs)
-        detect = DetectStage(settings, options.config, options.broker, store, metrics, me)
         tasks = [
             asyncio.create_task(_forever("validate", lambda: _validate(settings, options.broker, metrics, store))),
-            asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, options.store))),
+            asyncio.create_task(_forever("detect process", detect.run)),
         ]
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -76,15 +91,89 @@ async def run_worker(options: WorkerOptions) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         stopping.cancel()
     finally:
-        try:
-            await lease.release()
-        except Exception:  # the store may be gone already; the lease then lapses on its own
-            logger.warning("worker: could not release the lease", exc_info=True)
-        metrics.set_leader(False)
+        await asyncio.to_thread(detect.stop)
         await store.aclose()
         server.close()
     print(f"worker {me}: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+class DetectProcess:
+    """The detect stage's process: started, watched (restarted if it dies), stopped with SIGTERM."""
+
+    def __init__(self, options: WorkerOptions, holder: str) -> None:
+        self.options = options
+        self.holder = holder
+        self.process: BaseProcess | None = None
+        self.port: int | None = None
+
+    def metrics_url(self) -> str | None:
+        return None if self.port is None else f"http://127.0.0.1:{self.port}/metrics"
+
+    async def run(self) -> None:
+        """Start the process and wait for it; returning means it died (``_forever`` starts another)."""
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=detect_main, args=(self.options, self.holder, os.getpid(), send), name="correlate-detect"
+        )
+        process.start()
+        self.process = process
+        send.close()
+        try:
+            if await asyncio.to_thread(receive.poll, CHILD_START_TIMEOUT):
+                self.port = int(receive.recv())
+            while process.is_alive():
+                await asyncio.sleep(0.5)
+            logger.warning("detect process exited with code %s", process.exitcode)
+        finally:
+            receive.close()
+            self.port = None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or not process.is_alive():
+            return
+        process.terminate()  # SIGTERM: it releases the lease, so a standby takes over at once
+        process.join(STOP_GRACE)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def detect_main(options: WorkerOptions, holder: str, parent: int, port_out: Connection) -> None:
+    """Entry point of the detect process: dies with its worker (SIGKILL, as if it had crashed with it)."""
+    die_with_parent(signal.SIGKILL, parent)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(_detect_process(options, holder, port_out))
+
+
+async def _detect_process(options: WorkerOptions, holder: str, port_out: Connection) -> None:
+    import redis.asyncio
+
+    settings = options.settings
+    metrics = Metrics()
+    server = metrics.serve(0, host="127.0.0.1")
+    port_out.send(server.port)
+    port_out.close()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    store = redis.asyncio.Redis.from_url(options.store)
+    lease = Lease(store, settings.lease_key, holder, settings.lease_ttl)
+    detect = DetectStage(settings, options.config, options.broker, store, metrics, holder)
+    task = asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, options.store)))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([stopping, task], return_when=asyncio.FIRST_COMPLETED)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        stopping.cancel()
+    finally:
+        await _release(lease)
+        await store.aclose()
+        server.close()
 
 
 async def _validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
