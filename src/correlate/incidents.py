@@ -263,7 +263,9 @@ class IncidentBook:
         if first_this_step and finding.scope != incident.scope and movable:
             incident.scope = finding.scope
             incident.evidence = _gather(finding.scope, recent)
-        if first_this_step or finding.p_value < incident.finding.p_value:
+        # Once customers speak, their finding is the incident's headline; the heartbeats stay in its evidence.
+        outranked = incident.finding.kind in (SILENCE, VENDOR) and finding.kind == RATE
+        if first_this_step or outranked or finding.p_value < incident.finding.p_value:
             incident.finding = finding
 
     # -- vendors' declared incidents -----------------------------------------------------------------------
@@ -308,6 +310,8 @@ class IncidentBook:
             return False
         if incident.scope != incident.reported_scope:
             return True
+        if CONTACTS not in incident.evidence_kinds:
+            return False  # the contacts in a silence's or a vendor's scope are not its evidence: no news
         grown = incident.evidence.reporters - incident.reported_reporters
         return grown >= 3 and incident.evidence.reporters >= (1.0 + self.growth) * incident.reported_reporters
 

@@ -63,7 +63,8 @@ def validate_status(record: Mapping[str, Any]) -> VendorStatus | Rejection:
         if not scope:
             raise _Invalid("scope", 'is required: the dimension values the component stands for, e.g. {"service": "X"}')
         if any(not value.strip() for value in scope.values()):
-            raise _Invalid("scope", "values must not be blank")
+            blank = next(name for name, value in scope.items() if not value.strip())
+            raise _Invalid(f"scope.{blank}", "must not be blank")
         message = record.get("message")
         if message is not None and not isinstance(message, str):
             raise _Invalid("message", f"must be a string or null, not {_json_type(message)}")
