@@ -261,7 +261,7 @@ class Engine:
             findings.extend(detector.close_step(step_end))
         statuses = sorted(self._statuses.pop(step, ()), key=lambda s: (s.ts, s.vendor, s.status_id, s.status))
         events = self.book.step(
-            step_end, findings, stitched, self._recent, self._still_elevated, self.rate.implied, statuses
+            step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses
         )
         if self.silence is not None and self.silence.notifications:
             events.extend(self._notification(quiet) for quiet in self.silence.notifications)
@@ -299,6 +299,18 @@ class Engine:
         horizon = now - max(self.settings.windows)
         while self._recent and self._recent[0].contact.ts < horizon:
             self._recent.popleft()
+
+    def _implied(self, scope: Scope) -> Scope:
+        """Values the scope implies, as the contacts and the heartbeats have taught: a model its brand, a firmware
+        its model (heartbeats alone carry firmware)."""
+        implied = self.rate.implied(scope)
+        if self.silence is None:
+            return implied
+        more = self.silence.implied(scope)
+        if not more:
+            return implied
+        names = {name for name, _ in implied}
+        return tuple(sorted({*implied, *(pair for pair in more if pair[0] not in names)}))
 
     def _still_elevated(self, scope: Scope) -> bool:
         return any(detector.is_elevated(scope) for detector in self.detectors)

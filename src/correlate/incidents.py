@@ -165,6 +165,8 @@ class IncidentBook:
             else:
                 incident = existing
                 self._support(incident, finding, supported, recent)
+                if incident.kind == SILENCE and incident.scope == finding.scope:
+                    events.extend(self._merge_silences(incident, step_end, implied))
             supported.add(incident.incident_id)
         for incident_id in sorted(self.open):
             incident = self.open[incident_id]
@@ -191,7 +193,30 @@ class IncidentBook:
             theirs = (*incident.scope, *implied(incident.scope))
             if overlapping(theirs, scope) or theirs == scope:  # equal: the empty scope, every population
                 matches.append((not related(theirs, scope), incident.opened_at, incident_id))
-        return self.open[min(matches)[2]] if matches else None
+        if not matches:
+            return None
+        # A silence or a vendor's declaration names a whole population: a finding on exactly that scope is
+        # theirs, even when an older incident on a related scope (a model failing at the same time) also fits.
+        exact = [
+            m for m in matches if self.open[m[2]].kind in (SILENCE, VENDOR) and self.open[m[2]].scope == finding.scope
+        ]
+        return self.open[min(exact or matches)[2]]
+
+    def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[dict[str, Any]]:
+        """Silences its (widened) scope now covers are the same fault: a brand's heartbeats go quiet, the
+        monitored devices of each of its firmwares first, the partner's summaries of the brand ten minutes later.
+        Those incidents end here, each with a last event that names the incident they were merged into."""
+        events = []
+        for other_id in sorted(self.open):
+            other = self.open[other_id]
+            if other is incident or other.kind != SILENCE or other.evidence_kinds != {TELEMETRY}:
+                continue
+            if contains(incident.scope, (*other.scope, *implied(other.scope))):
+                event = self._event("resolved", other, at, implied)
+                event["merged_into"] = incident.incident_id
+                events.append(event)
+                del self.open[other_id]
+        return events
 
     def _absorbed_by(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident | None:
         """The open incident that already holds most of the finding's recent reporters: a partner's batch

@@ -33,6 +33,7 @@ import numpy as np
 from correlate.detectors.attribution import Attribution, WindowCounts
 from correlate.detectors.base import Finding
 from correlate.detectors.baseline import SeasonalBaseline
+from correlate.detectors.implication import implied_parents, implied_values, learn_implications
 from correlate.detectors.tail import negbin_cdf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
@@ -133,7 +134,14 @@ class SilenceDetector:
         self._devices: dict[str, _Device] = {}
         self._deadlines: list[tuple[float, str, float]] = []  # (deadline, device, last_seen when set)
         self.notifications: list[DeviceSilence] = []
-        self.lattice = Lattice(max_depth=max_depth, dimensions=dimensions, on_new_cell=self._on_new_cell)
+        self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first value's cell, second value's cell)
+        self._implies: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self.lattice = Lattice(
+            max_depth=max_depth,
+            dimensions=dimensions,
+            on_new_cell=self._on_new_cell,
+            implied_parents=lambda scope: implied_parents(scope, self._implies),
+        )
 
     # -- Detector protocol ---------------------------------------------------------------------------------
     def observe(self, contact: StitchedContact) -> None:
@@ -142,8 +150,11 @@ class SilenceDetector:
     def observe_telemetry(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
         """Count one heartbeat or summary of the current step (``profile``: its canonical dimension values)."""
         if isinstance(record, HeartbeatSummary):
+            # A summary counts when it arrives if every window holds a whole number of its periods (one every
+            # ten minutes, counted in ten-minute windows); otherwise it is spread over the steps of one period,
+            # so that a window never catches one summary more or less than the next.
             steps = max(1, round(record.period / self.step))
-            if steps == 1:
+            if steps == 1 or all(round(w / self.step) % steps == 0 for w in self.windows):
                 self._this_step[profile] += record.devices
             else:
                 step = int(record.ts // self.step)
@@ -167,6 +178,9 @@ class SilenceDetector:
         hour, weekday = int(step_start % DAY // 3600), (int(step_start // DAY) + 3) % 7
         if hour != self._hour:
             self._baseline.refresh_shape()
+            if self._pairs:
+                level = self._baseline.level()
+                self._implies = learn_implications(self._pairs, self.lattice.scopes, level, self._baseline.rate_sum)
             self._hour = hour
         expected = self._baseline.expected(step_start % DAY / 3600.0, weekday)
         self._slide(counts, expected)
@@ -174,7 +188,12 @@ class SilenceDetector:
         findings = self._score(step_end, n) if warmed else []
         unusual = self._last_p[:n] < self.elevated_p
         learned = np.where(unusual, expected + _DEFICIT_LEARNING_RATE * (counts - expected), counts)
-        self._baseline.learn(hour, weekday, learned, expected, np.zeros(n, dtype=bool), learn_weekday=warmed)
+        # The baseline caps what it learns from a step at a few deviations above what it expected, which keeps a
+        # burst of contacts from teaching it that bursts are normal. Heartbeats are the other way round: more of
+        # them is no fault, and thousands a minute from a level that starts at zero would take days to learn.
+        # So the cap is lifted to the count itself; a shortfall is what is damped (above).
+        ceiling = np.maximum(expected, learned)
+        self._baseline.learn(hour, weekday, learned, ceiling, np.zeros(n, dtype=bool), learn_weekday=warmed)
         shortest = int(np.argmin(self._window_steps))
         length = int(self._window_steps[shortest])
         if warmed and self._step_number % length == 0:
@@ -187,6 +206,10 @@ class SilenceDetector:
                 length,
             )
         return findings
+
+    def implied(self, scope: Scope) -> Scope:
+        """Values every heartbeat of the scope carries, as learned: a firmware implies its model and brand."""
+        return implied_values(scope, self._implies)
 
     def is_elevated(self, scope: Scope) -> bool:
         """Whether the scope is still well below its usual heartbeats (a silence on it is not over)."""
@@ -323,3 +346,7 @@ class SilenceDetector:
                 grown[:, :capacity] = old
                 setattr(self, name, grown)
         self._created[cell] = self._step_number
+        if len(scope) == 2:
+            first, second = self.lattice.index.get(scope[:1]), self.lattice.index.get(scope[1:])
+            if first is not None and second is not None:
+                self._pairs.append((cell, first, second))
