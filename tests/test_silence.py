@@ -211,3 +211,41 @@ def test_repeated_heartbeats_change_nothing(repeat: int) -> None:
     base = fleet(devices=40, quiet=[Quiet({"device_id": "dev-0001"}, START + DAY, 2 * HOUR)])
     doubled = [record for record in base for _ in range(repeat)]
     assert notifications(replay(doubled)) == notifications(replay(base))
+
+
+def test_devices_reported_offline_by_their_gateway_count_as_silent() -> None:
+    records = fleet()
+    for record in records:
+        if record["dimensions"]["region"] == "East" and SILENCE_AT <= record["ts"] < SILENCE_AT + 2 * HOUR:
+            record["status"] = "offline"
+    found = incidents(replay(records))
+    assert [timeline[-1]["scope"] for timeline in found.values()] == [{"region": "East"}]
+
+
+def summaries(*, period: float = 60.0, quiet: Iterable[Quiet] = (), days: float = 2.0) -> list[dict[str, Any]]:
+    """A partner's counts per brand and region: 'N devices reported in the last ``period`` seconds'."""
+    rng = np.random.default_rng(11)
+    quiet = list(quiet)
+    rows = []
+    for number, ts in enumerate(np.arange(START + period, START + days * DAY, period).tolist()):
+        for brand, brand_share in BRANDS.items():
+            for region, region_share in REGIONS.items():
+                dims = {"device_brand": brand, "region": region}
+                mean = 5000 * brand_share * region_share * period / 60.0 * (1.0 - 0.3 * ((ts % DAY) < 6 * HOUR))
+                if any(g.start <= ts < g.start + g.duration and dims | dict(g.scope) == dims for g in quiet):
+                    mean *= 0.1
+                record = {"type": "heartbeat-summary", "summary_id": f"{number}-{brand}-{region}", "ts": ts}
+                record |= {"source": "partner:fleet", "dimensions": dims, "period": period}
+                rows.append(record | {"devices": int(rng.poisson(mean))})
+    return rows
+
+
+@pytest.mark.parametrize("period", [60.0, 300.0, 420.0])
+def test_summaries_of_a_fleet_find_a_brand_that_goes_quiet(period: float) -> None:
+    quiet = Quiet({"device_brand": "Rokit"}, SILENCE_AT, 2 * HOUR)
+    events = replay(summaries(period=period, quiet=[quiet]))
+    found = incidents(events)
+    assert [timeline[-1]["scope"] for timeline in found.values()] == [{"device_brand": "Rokit"}]
+    opened = epoch(next(iter(found.values()))[0]["opened_at"])
+    assert SILENCE_AT < opened <= SILENCE_AT + period + 15 * 60
+    assert notifications(events) == [], "summaries name no device"
