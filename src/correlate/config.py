@@ -65,7 +65,7 @@ class Settings:
         0.3, "Least share of a population's expected heartbeats missing for a finding."
     )
     device_quiet_factor: float = _setting(
-        3.0, "A monitored device is silent after this many of its usual heartbeat gaps."
+        3.0, "A monitored device is silent after at least this many of its usual heartbeat gaps."
     )
     device_min_gaps: int = _setting(5, "Heartbeat gaps a device must have shown before its silence is reported.")
 

@@ -14,9 +14,10 @@ The root is a parent here: when every feed goes quiet at once, that is one findi
 
 *Has one monitored device gone quiet?* Each device's usual gap between heartbeats is learned from its own
 history (an exponentially weighted mean of its gaps, each gap capped so that one outage does not teach it that
-outages are normal). A device not heard from for ``device_quiet_factor`` usual gaps, once it has shown at least
-``device_min_gaps`` of them, is reported once per silence as a :class:`DeviceSilence`: the alert its customer
-expected to get. A device that announces ``standby`` is not waited for until it reports again.
+outages are normal). A device not heard from for ``device_quiet_factor`` usual gaps (more if it often loses a
+heartbeat: see ``_allowed_gap``), once it has shown at least ``device_min_gaps`` of them, is reported once per
+silence as a :class:`DeviceSilence`: the alert its customer expected to get. A device that announces ``standby``
+is not waited for until it reports again.
 
 Like every detector it scores a step before it learns from it, and everything is a function of event time.
 """
@@ -24,6 +25,7 @@ Like every detector it scores a step before it learns from it, and everything is
 from __future__ import annotations
 
 import heapq
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +47,13 @@ DAY = 86_400.0
 _DEFICIT_LEARNING_RATE = 0.1
 # Learning rate of a device's usual gap (about the last ten gaps count).
 _GAP_LEARNING_RATE = 0.1
+# How many false "your device is offline" alerts one device may cost its customer: one a year. A device that
+# often loses a heartbeat (a weak link) is therefore waited for longer than one that never does.
+_FALSE_ALERTS_PER_DEVICE_DAY = 1.0 / 365.0
+# A gap this much longer than usual is a lost heartbeat; its rate is learned per device (slowly: ~1000 gaps),
+# starting from a prior of 1% worth 50 gaps.
+_LOST = 1.5
+_LOSS_DECAY, _LOSS_PRIOR, _LOSS_PRIOR_GAPS = 0.999, 0.01, 50.0
 # A device forgotten after this long without a heartbeat (its silence, if any, was reported long before).
 _FORGET_DEVICE = 7 * DAY
 
@@ -69,6 +78,8 @@ class _Device:
     last_seen: float
     usual_gap: float = 0.0
     gaps: int = 0
+    lost: float = 0.0  # gaps that lost a heartbeat, decayed
+    counted: float = 0.0  # gaps, decayed
     notified: bool = False
     standby: bool = False
 
@@ -301,6 +312,8 @@ class SilenceDetector:
                 if device.gaps == 0:
                     device.usual_gap = gap
                 else:
+                    device.lost = _LOSS_DECAY * device.lost + (gap > _LOST * device.usual_gap)
+                    device.counted = _LOSS_DECAY * device.counted + 1.0
                     capped = min(gap, self.device_quiet_factor * device.usual_gap)
                     device.usual_gap += _GAP_LEARNING_RATE * (capped - device.usual_gap)
                 device.gaps += 1
@@ -308,9 +321,19 @@ class SilenceDetector:
             device.notified = False
         device.standby = beat.status == "standby"
         if device.gaps >= self.device_min_gaps and not device.standby:
-            deadline = device.last_seen + self.device_quiet_factor * device.usual_gap
+            deadline = device.last_seen + self._allowed_gap(device)
             heapq.heappush(self._deadlines, (deadline, beat.device_id, device.last_seen))
         return True
+
+    def _allowed_gap(self, device: _Device) -> float:
+        """How long a device may stay quiet: ``device_quiet_factor`` usual gaps at least, and more for a device
+        that often loses a heartbeat: enough missed heartbeats in a row (plus half a gap for timing jitter) that,
+        at its own loss rate, a false alert comes less than once a year."""
+        loss = (device.lost + _LOSS_PRIOR * _LOSS_PRIOR_GAPS) / (device.counted + _LOSS_PRIOR_GAPS)
+        beats_per_day = DAY / max(device.usual_gap, 1e-9)
+        # loss ** missed * beats_per_day <= budget, solved for the number of heartbeats missed in a row.
+        missed = math.ceil(math.log(_FALSE_ALERTS_PER_DEVICE_DAY / beats_per_day) / math.log(min(loss, 0.5)))
+        return max(self.device_quiet_factor, missed + 1.5) * device.usual_gap
 
     def _quiet_devices(self, now: float) -> list[DeviceSilence]:
         """Devices whose deadline passed by ``now`` without a heartbeat since it was set: once per silence."""
@@ -322,7 +345,7 @@ class SilenceDetector:
             if device is None or device.last_seen != last_seen or device.notified or device.standby:
                 continue  # heard from since, or already reported
             device.notified = True
-            allowed = self.device_quiet_factor * device.usual_gap
+            allowed = self._allowed_gap(device)
             found.append(
                 DeviceSilence(device_id, device.customer_id, device.profile, now, last_seen, device.usual_gap, allowed)
             )
