@@ -64,6 +64,9 @@ class Settings:
     silence_min_deficit: float = _setting(
         0.3, "Least share of a population's expected heartbeats missing for a finding."
     )
+    silence_min_devices: int = _setting(
+        3, "Devices a silence finding needs gone quiet at least (fewer: single devices)."
+    )
     device_quiet_factor: float = _setting(
         3.0, "A monitored device is silent after at least this many of its usual heartbeat gaps."
     )

@@ -105,6 +105,7 @@ class Engine:
                 level_half_life=settings.level_half_life,
                 device_quiet_factor=settings.device_quiet_factor,
                 device_min_gaps=settings.device_min_gaps,
+                min_devices=settings.silence_min_devices,
             )
             self.detectors.append(self.silence)
         self.book = IncidentBook(

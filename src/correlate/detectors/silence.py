@@ -91,8 +91,9 @@ class SilenceDetector:
       step, windows (seconds; heartbeats are counted in each), warmup (history before any test, and before a new
       cell is tested), false_alarms_per_day (over every cell and window tested), min_deficit (least share of
       expected heartbeats missing), elevated_p (a cell still counts as silent below it), attribution_ratio,
-      max_depth, dimensions, level_half_life (as for the rate detector); device_quiet_factor and device_min_gaps
-      (single devices, see the module docstring).
+      max_depth, dimensions, level_half_life (as for the rate detector); min_devices (a population is at least
+      this many devices gone quiet: fewer are single devices, each notified on its own); device_quiet_factor and
+      device_min_gaps (single devices, see the module docstring).
     """
 
     kind = "silence"
@@ -112,6 +113,7 @@ class SilenceDetector:
         level_half_life: float = DAY,
         device_quiet_factor: float = 3.0,
         device_min_gaps: int = 5,
+        min_devices: int = 3,
     ) -> None:
         self.step = step
         self.windows = tuple(windows)
@@ -125,6 +127,7 @@ class SilenceDetector:
         self.level_half_life = level_half_life
         self.device_quiet_factor = device_quiet_factor
         self.device_min_gaps = device_min_gaps
+        self.min_devices = min_devices
 
         self._window_steps = np.asarray([max(1, round(w / step)) for w in self.windows])
         self._ring_length = int(self._window_steps.max())
@@ -143,6 +146,9 @@ class SilenceDetector:
         # Summaries spread their devices over the steps of their period: (last step, per step, profile).
         self._spread: list[tuple[int, float, Profile]] = []
         self._devices: dict[str, _Device] = {}
+        # How many devices each profile holds: monitored devices by id, and the latest count of each summary.
+        self._device_profiles: dict[Profile, float] = defaultdict(float)
+        self._summarised: dict[Profile, float] = {}
         self._deadlines: list[tuple[float, str, float]] = []  # (deadline, device, last_seen when set)
         self.notifications: list[DeviceSilence] = []
         self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first value's cell, second value's cell)
@@ -164,6 +170,10 @@ class SilenceDetector:
             # A summary counts when it arrives if every window holds a whole number of its periods (one every
             # ten minutes, counted in ten-minute windows); otherwise it is spread over the steps of one period,
             # so that a window never catches one summary more or less than the next.
+            # The population a summary stands for is the most it counted lately (fading over a day), not its
+            # latest count: that is zero exactly when the population has gone quiet.
+            fading = 0.5 ** (record.period / DAY) * self._summarised.get(profile, 0.0)
+            self._summarised[profile] = max(fading, float(record.devices))
             steps = max(1, round(record.period / self.step))
             if steps == 1 or all(round(w / self.step) % steps == 0 for w in self.windows):
                 self._this_step[profile] += record.devices
@@ -268,13 +278,19 @@ class SilenceDetector:
             p_value[rows, cells] = negbin_cdf(observed[rows, cells], expected[rows, cells], dispersion[cells])
         self._last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
-        for w in np.flatnonzero((short & (p_value < threshold)).any(axis=1)):
+        found = short & (p_value < threshold)
+        if found.any():
+            # A population, not a device or two: the shortfall must stand for at least min_devices devices.
+            missing = (1.0 - observed / np.maximum(expected, 1e-9)) * self._population(n)[None, :]
+            short &= missing >= self.min_devices
+            found &= short
+        for w in np.flatnonzero(found.any(axis=1)):
             counts = WindowCounts(observed[w], expected[w], observed[w], expected[w], dispersion, p_value[w])
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(
                 self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio, lower=True, root_parent=True
             )
-            significant = np.flatnonzero(short[w] & (p_value[w] < threshold))
+            significant = np.flatnonzero(found[w])
             for cause, p in attribution.causes(significant).items():
                 # The scope blamed must itself be well short: a brand that went dark in one region leaves the
                 # brand's other regions, and everything, only a little short.
@@ -298,12 +314,22 @@ class SilenceDetector:
             for cause, (p, w) in order
         ]
 
+    def _population(self, n: int) -> np.ndarray:
+        """Devices per cell: the monitored devices known, plus what each population's latest summary counted."""
+        population = np.zeros(len(self.lattice))
+        for profiles in (self._device_profiles, self._summarised):
+            for profile, devices in profiles.items():
+                if devices:
+                    population[self.lattice.cells_of(profile)] += devices
+        return population[:n]
+
     # -- single devices ------------------------------------------------------------------------------------
     def _device_heard(self, beat: Heartbeat, profile: Profile) -> bool:
         """Note a device's heartbeat; False for a repeat of one already seen (same device, same time)."""
         device = self._devices.get(beat.device_id)
         if device is None:
             self._devices[beat.device_id] = device = _Device(beat.customer_id, profile, beat.ts)
+            self._device_profiles[profile] += 1
         elif beat.ts <= device.last_seen:
             return beat.ts < device.last_seen  # an older one, late but new; the same one again is a repeat
         else:
@@ -317,6 +343,9 @@ class SilenceDetector:
                     capped = min(gap, self.device_quiet_factor * device.usual_gap)
                     device.usual_gap += _GAP_LEARNING_RATE * (capped - device.usual_gap)
                 device.gaps += 1
+            if profile != device.profile:
+                self._device_profiles[device.profile] -= 1
+                self._device_profiles[profile] += 1
             device.last_seen, device.customer_id, device.profile = beat.ts, beat.customer_id, profile
             device.notified = False
         device.standby = beat.status == "standby"
@@ -352,7 +381,7 @@ class SilenceDetector:
         if self._step_number % 1440 == 0 and self._devices:
             horizon = now - _FORGET_DEVICE
             for device_id in [d for d, device in self._devices.items() if device.last_seen < horizon]:
-                del self._devices[device_id]
+                self._device_profiles[self._devices.pop(device_id).profile] -= 1
         return sorted(found, key=lambda s: (s.last_seen, s.device_id))
 
     # -- cells ---------------------------------------------------------------------------------------------
