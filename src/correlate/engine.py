@@ -305,8 +305,8 @@ class Engine:
         """Values the scope implies, as the contacts and the heartbeats have taught: a model its brand, a firmware
         its model (heartbeats alone carry firmware)."""
         implied = self.rate.implied(scope)
-        if self.silence is None:
-            return implied
+        if self.silence is None or not self.silence.learned_implications:
+            return implied  # no telemetry: exactly the contacts' answer, at the contacts' cost
         more = self.silence.implied(scope)
         if not more:
             return implied

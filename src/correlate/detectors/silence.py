@@ -228,6 +228,10 @@ class SilenceDetector:
             )
         return findings
 
+    @property
+    def learned_implications(self) -> bool:
+        return bool(self._implies)
+
     def implied(self, scope: Scope) -> Scope:
         """Values every heartbeat of the scope carries, as learned: a firmware implies its model and brand."""
         return implied_values(scope, self._implies)
