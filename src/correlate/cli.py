@@ -14,7 +14,7 @@ from correlate.replay import run_replay
 def _replay(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     engine = Engine(config.settings, config.vendors)
-    summary = run_replay(engine, args.input, args.output, args.rejects)
+    summary = run_replay(engine, args.input, args.output, args.rejects, args.merge)
     print(summary.line(), file=sys.stderr)
     return 0
 
@@ -30,6 +30,9 @@ def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.add_argument("--config", "-c", help="settings file (TOML or JSON)")
     parser.add_argument(
         "--rejects", default="-", help="where rejected records go, with the reason (JSONL; default stderr)"
+    )
+    parser.add_argument(
+        "--merge", action="append", default=[], metavar="FILE", help="more input (e.g. telemetry), merged by event time"
     )
     parser.set_defaults(func=_replay)
 

@@ -54,6 +54,23 @@ class Settings:
     symptoms: bool = _setting(True, "Run the rare-symptom detector on free texts.")
     symptom_window: float = _setting(3600.0, "Window in which near-duplicate texts form a cluster.")
     symptom_min_customers: int = _setting(3, "Distinct customers a rare-symptom cluster needs.")
+    silence: bool = _setting(True, "Run the silence detector on heartbeats (telemetry records).")
+    silence_window: float = _setting(
+        600.0, "Shortest window in which heartbeats are counted; a second, four times as long, finds partial silences."
+    )
+    silence_false_alarms_per_day: float = _setting(
+        0.05, "Expected false silence findings per day over all cells tested."
+    )
+    silence_min_deficit: float = _setting(
+        0.3, "Least share of a population's expected heartbeats missing for a finding."
+    )
+    silence_min_devices: int = _setting(
+        3, "Devices a silence finding needs gone quiet at least (fewer: single devices)."
+    )
+    device_quiet_factor: float = _setting(
+        3.0, "A monitored device is silent after at least this many of its usual heartbeat gaps."
+    )
+    device_min_gaps: int = _setting(5, "Heartbeat gaps a device must have shown before its silence is reported.")
 
 
 @dataclass(frozen=True)

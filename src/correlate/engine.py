@@ -1,6 +1,12 @@
-"""The detection core as one object: contacts in, incident events out.
+"""The detection core as one object: contacts (and telemetry, and vendors' status records) in, incident events out.
 
     record ─► validate ─► order by event time ─► stitch ─► detectors ─► incident book ─► events
+    (intake.py: a record's ``type`` says which contract it answers to)
+
+Heartbeats and heartbeat summaries go to the silence detector (populations that went quiet, and single devices
+that did: ``customer-notification`` events); vendors' status records go straight to the incident book. They are
+ordered by event time with the contacts, through the same steps, so one input or several merged give the same
+events.
 
 ``correlate replay`` feeds it a file; the stream workers feed it a Kafka topic. Both call :meth:`Engine.process`
 for each record and :meth:`Engine.close` at the end, so both give the same incidents for the same contacts.
@@ -19,13 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from correlate.config import Settings
-from correlate.contracts import Contact, Rejection, format_time, validate
+from correlate.contracts import Contact, Rejection, format_time
 from correlate.detectors.base import Detector, Finding
 from correlate.detectors.rate import RateDetector
+from correlate.detectors.silence import DeviceSilence, SilenceDetector
 from correlate.incidents import IncidentBook
-from correlate.scope import Scope
+from correlate.intake import validate_record
+from correlate.scope import Scope, covers
+from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact, Stitcher
+from correlate.telemetry import Heartbeat, HeartbeatSummary
 from correlate.vendors import VendorRegistry
+
+NOTIFICATION = "customer-notification"
 
 Event = dict[str, Any]
 
@@ -44,6 +56,8 @@ class Counts:
 
     accepted: int = 0
     duplicates: int = 0
+    telemetry: int = 0
+    statuses: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
 
@@ -76,6 +90,24 @@ class Engine:
                     dimensions=settings.dimensions,
                 )
             )
+        self.silence: SilenceDetector | None = None
+        if settings.silence:
+            self.silence = SilenceDetector(
+                step=settings.step,
+                windows=(settings.silence_window, 4 * settings.silence_window),
+                warmup=settings.warmup,
+                false_alarms_per_day=settings.silence_false_alarms_per_day,
+                min_deficit=settings.silence_min_deficit,
+                elevated_p=settings.elevated_p,
+                attribution_ratio=settings.attribution_ratio,
+                max_depth=settings.max_depth,
+                dimensions=settings.dimensions,
+                level_half_life=settings.level_half_life,
+                device_quiet_factor=settings.device_quiet_factor,
+                device_min_gaps=settings.device_min_gaps,
+                min_devices=settings.silence_min_devices,
+            )
+            self.detectors.append(self.silence)
         self.book = IncidentBook(
             vendors or VendorRegistry(),
             quiet_period=settings.quiet_period,
@@ -84,6 +116,8 @@ class Engine:
         self.stitcher = Stitcher(window=max(settings.windows))
         self.counts = Counts()
         self._buckets: dict[int, list[Contact]] = {}
+        self._telemetry: dict[int, list[Heartbeat | HeartbeatSummary]] = {}
+        self._statuses: dict[int, list[VendorStatus]] = {}
         self._next_step: int | None = None
         self._next_close = float("-inf")  # the watermark at which the next step closes
         self._latest_ts: float | None = None
@@ -94,10 +128,56 @@ class Engine:
     # -- input ---------------------------------------------------------------------------------------------
     def process(self, record: object) -> Outcome:
         """Validate one decoded record, buffer it, and close every step the watermark has passed."""
-        checked = validate(record)
+        checked = validate_record(record)
+        if type(checked) is Contact:
+            return self.accept(checked, record)
         if isinstance(checked, Rejection):
             return self._reject(checked)
-        return self.accept(checked, record)
+        assert not isinstance(checked, Contact)
+        return self.accept_other(checked, record)
+
+    def accept_other(self, item: Heartbeat | HeartbeatSummary | VendorStatus, record: object = None) -> Outcome:
+        """Take an already validated heartbeat, heartbeat summary or vendor status record."""
+        if isinstance(item, HeartbeatSummary):
+            key = f"summary\x1f{item.source}\x1f{item.summary_id}"
+            if key in self._seen_ids:
+                self.counts.duplicates += 1
+                return Outcome()
+        step = self._step_of(item.ts)
+        shown = record if record is not None else {"ts": format_time(item.ts)}
+        if self._next_step is not None and step < self._next_step:
+            return self._reject(
+                Rejection(
+                    "ts",
+                    f"late: {format_time(item.ts)} is before {format_time(self._next_step * self.settings.step)}, "
+                    f"already scored (allowed lateness {self.settings.lateness:g} s)",
+                    shown,
+                )
+            )
+        if self._latest_ts is not None and item.ts > self._latest_ts + self.settings.max_clock_jump:
+            return self._reject(
+                Rejection(
+                    "ts",
+                    f"{format_time(item.ts)} is more than {self.settings.max_clock_jump:g} s ahead of the stream "
+                    f"({format_time(self._latest_ts)}): a wrong clock would close every open step",
+                    shown,
+                )
+            )
+        if isinstance(item, VendorStatus):
+            self.counts.statuses += 1
+            self._statuses.setdefault(step, []).append(item)
+        else:
+            if isinstance(item, HeartbeatSummary):
+                self._seen_ids.add(key)
+                self._id_order.append((item.ts, key))
+            self.counts.telemetry += 1
+            self._telemetry.setdefault(step, []).append(item)
+        if self._latest_ts is None or item.ts > self._latest_ts:
+            self._latest_ts = item.ts
+            watermark = item.ts - self.settings.lateness
+            if watermark >= self._next_close:
+                return Outcome(events=self._advance(watermark))
+        return Outcome()
 
     def accept(self, contact: Contact, record: object = None) -> Outcome:
         """Take an already validated contact (the stream workers validate before partitioning)."""
@@ -143,11 +223,12 @@ class Engine:
 
     # -- steps ---------------------------------------------------------------------------------------------
     def _advance(self, watermark: float) -> list[Event]:
-        if not self._buckets and self._next_step is None:
-            return []
         if self._next_step is None:
-            # Contacts up to one lateness before the first one to arrive are still on time.
-            self._next_step = self._step_of(min(self._buckets) * self.settings.step - self.settings.lateness)
+            pending = [*self._buckets, *self._telemetry, *self._statuses]
+            if not pending:
+                return []
+            # Records up to one lateness before the first one to arrive are still on time.
+            self._next_step = self._step_of(min(pending) * self.settings.step - self.settings.lateness)
         step_seconds = self.settings.step
         events: list[Event] = []
         while (self._next_step + 1) * step_seconds <= watermark:
@@ -171,19 +252,66 @@ class Engine:
             for item in stitched:
                 detector.observe(item)
         self._remember(stitched, step_end)
+        telemetry = self._telemetry.pop(step, None)
+        if telemetry is not None and self.silence is not None:
+            profile = self.stitcher.profile
+            for beat in sorted(telemetry, key=_telemetry_order):
+                self.silence.observe_telemetry(beat, profile(beat.dimensions))
         findings: list[Finding] = []
         for detector in self.detectors:
             findings.extend(detector.close_step(step_end))
-        events = self.book.step(step_end, findings, stitched, self._recent, self._still_elevated, self.rate.implied)
+        statuses = sorted(self._statuses.pop(step, ()), key=lambda s: (s.ts, s.vendor, s.status_id, s.status))
+        events = self.book.step(
+            step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses
+        )
+        if self.silence is not None and self.silence.notifications:
+            events.extend(self._notification(quiet) for quiet in self.silence.notifications)
         for event in events:
             self.counts.events[event["event"]] += 1
         return events
+
+    def _notification(self, quiet: DeviceSilence) -> Event:
+        """The alert a monitored device's customer expected: it stopped reporting. Names the open incident that
+        covers the device, if any, so that the message can say it is a known, wider fault."""
+        covering = sorted(
+            (incident.opened_at, incident_id)
+            for incident_id, incident in self.book.open.items()
+            if incident.scope and covers(incident.scope, quiet.profile)
+        )
+        silent = quiet.at - quiet.last_seen
+        return {
+            "event": NOTIFICATION,
+            "device_id": quiet.device_id,
+            "customer_id": quiet.customer_id,
+            "at": format_time(quiet.at),
+            "last_seen_at": format_time(quiet.last_seen),
+            "silent_minutes": round(silent / 60.0, 1),
+            "usual_gap_minutes": round(quiet.usual_gap / 60.0, 2),
+            "dimensions": dict(quiet.profile),
+            "related_incident": covering[0][1] if covering else None,
+            "summary": (
+                f"device {quiet.device_id} has not reported for {silent / 60.0:.0f} min; it usually reports every "
+                f"{quiet.usual_gap / 60.0:.1f} min"
+            ),
+        }
 
     def _remember(self, stitched: Iterable[StitchedContact], now: float) -> None:
         self._recent.extend(stitched)
         horizon = now - max(self.settings.windows)
         while self._recent and self._recent[0].contact.ts < horizon:
             self._recent.popleft()
+
+    def _implied(self, scope: Scope) -> Scope:
+        """Values the scope implies, as the contacts and the heartbeats have taught: a model its brand, a firmware
+        its model (heartbeats alone carry firmware)."""
+        implied = self.rate.implied(scope)
+        if self.silence is None or not self.silence.learned_implications:
+            return implied  # no telemetry: exactly the contacts' answer, at the contacts' cost
+        more = self.silence.implied(scope)
+        if not more:
+            return implied
+        names = {name for name, _ in implied}
+        return tuple(sorted({*implied, *(pair for pair in more if pair[0] not in names)}))
 
     def _still_elevated(self, scope: Scope) -> bool:
         return any(detector.is_elevated(scope) for detector in self.detectors)
@@ -194,6 +322,12 @@ class Engine:
     def _reject(self, rejection: Rejection) -> Outcome:
         self.counts.rejected[rejection.field or "record"] += 1
         return Outcome(rejection=rejection)
+
+
+def _telemetry_order(item: Heartbeat | HeartbeatSummary) -> tuple[float, str, str]:
+    if isinstance(item, Heartbeat):
+        return (item.ts, "heartbeat", item.device_id)
+    return (item.ts, "summary", item.summary_id)
 
 
 def _as_record(contact: Contact) -> dict[str, Any]:

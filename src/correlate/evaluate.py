@@ -22,6 +22,16 @@ Metrics, over non-decoy faults F and incidents I:
   (as low as -5); median and 90th percentile (linear interpolation) over detected faults, overall and per
   fault kind.
 
+* lead over the customers: for a fault whose truth names its ``first_contact_at`` (a silent fault: the
+  heartbeats stop, customers call later), the first contact's time minus the ``opened_at`` of the first incident
+  hitting it, in minutes (positive: found before anyone called); median, and how many were found ahead.
+
+An incident whose last event says ``merged_into`` another is part of that one (a silence first seen on each of
+a brand's firmwares, then on the brand). ``customer-notification`` events are scored on their own against the
+truth's ``device`` entries (one monitored device that stops reporting): *device recall* is the share of those
+devices notified while quiet (from the start of the silence to ``grace`` after its end); a notification is
+*right* when it names such a device then, or a device inside a silent fault's scope during that fault.
+
 A ratio with nothing to divide by (no faults, no incidents, nothing detected) is None, printed "n/a".
 """
 
@@ -42,6 +52,8 @@ from correlate.scope import Scope, describe, make_scope
 
 __all__ = ["Fault", "FaultOutcome", "Incident", "KindSummary", "Report", "add_parser", "evaluate", "run"]
 
+DEVICE = "device"  # truth entries for one monitored device that stops reporting
+NOTIFICATION = "customer-notification"
 EARLY = 5 * 60.0  # how long before a fault's start an incident may open and still count
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -64,6 +76,7 @@ class Fault:
     scope: Scope
     start: float
     end: float
+    first_contact: float | None = None
 
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> Fault:
@@ -71,7 +84,17 @@ class Fault:
         start = _time(entry["start"])
         end = _time(entry.get("end", entry["start"]))
         kind, pattern = str(entry.get("kind", "rate")), str(entry.get("pattern", ""))
-        return cls(str(entry["fault_id"]), kind, decoy, pattern, make_scope(entry["scope"]), start, end)
+        first = entry.get("first_contact_at")
+        return cls(
+            str(entry["fault_id"]),
+            kind,
+            decoy,
+            pattern,
+            make_scope(entry["scope"]),
+            start,
+            end,
+            None if first is None else _time(first),
+        )
 
     def in_window(self, ts: float, grace: float) -> bool:
         return self.start - EARLY <= ts <= self.end + grace
@@ -95,6 +118,7 @@ class FaultOutcome:
     exact: bool
     incidents: tuple[str, ...]
     minutes_to_detect: float | None
+    lead_minutes: float | None = None
 
     @property
     def detected(self) -> bool:
@@ -112,6 +136,7 @@ class FaultOutcome:
             "detected": self.detected,
             "incidents": list(self.incidents),
             "minutes_to_detect": self.minutes_to_detect,
+            "lead_minutes": self.lead_minutes,
         }
 
 
@@ -140,12 +165,27 @@ class Report:
     p90_minutes: float | None
     by_kind: dict[str, KindSummary]
     outcomes: tuple[FaultOutcome, ...]
+    median_lead_minutes: float | None = None
+    found_ahead_of_customers: int = 0
+    devices: int = 0
+    devices_notified: int = 0
+    notifications: int = 0
+    notifications_right: int = 0
+
+    @property
+    def device_recall(self) -> float | None:
+        return _share(self.devices_notified, self.devices)
+
+    @property
+    def notification_precision(self) -> float | None:
+        return _share(self.notifications_right, self.notifications)
 
     def to_json(self) -> dict[str, Any]:
         summary: dict[str, Any] = {
             field.name: getattr(self, field.name) for field in fields(self) if field.name not in _NESTED
         }
         summary["by_kind"] = {kind: asdict(each) for kind, each in self.by_kind.items()}
+        summary["device_recall"], summary["notification_precision"] = self.device_recall, self.notification_precision
         summary["outcomes"] = [outcome.to_json() for outcome in self.outcomes]
         return summary
 
@@ -160,6 +200,16 @@ class Report:
             f"fragmentation             {_number(self.fragmentation)}",
             f"time to detect (min)      median {_number(self.median_minutes)}, p90 {_number(self.p90_minutes)}",
         ]
+        if any(o.fault.first_contact is not None for o in self.outcomes):
+            lines.append(
+                f"lead over first contact     median {_number(self.median_lead_minutes)} min, found ahead of the "
+                f"customers {self.found_ahead_of_customers}"
+            )
+        if self.devices or self.notifications:
+            lines.append(
+                f"devices gone quiet        notified {self.devices_notified}/{self.devices}; notifications "
+                f"{self.notifications}, right {self.notifications_right}"
+            )
         for kind, each in sorted(self.by_kind.items()):
             lines.append(
                 f"  {kind:<8} detected {each.detected}/{each.faults}, exact {each.exact}/{each.faults}, "
@@ -203,16 +253,29 @@ def overlaps(a: Scope, b: Scope) -> bool:
 def collect_incidents(events: Iterable[Mapping[str, Any]]) -> list[Incident]:
     """One :class:`Incident` per ``incident_id``, as it stood at its last event."""
     grouped: dict[str, list[tuple[float, int, Mapping[str, Any]]]] = {}
+    merged: dict[str, str] = {}
     for order, event in enumerate(events):
+        if "incident_id" not in event:
+            continue  # a customer notification, scored on its own
         at = _time(event.get("at") or event["opened_at"])
         grouped.setdefault(str(event["incident_id"]), []).append((at, order, event))
-    incidents = []
+        if event.get("merged_into"):
+            merged[str(event["incident_id"])] = str(event["merged_into"])
+    incidents: dict[str, Incident] = {}
     for incident_id, timeline in grouped.items():
         timeline.sort(key=lambda item: (item[0], item[1]))
         first, last = timeline[0][2], timeline[-1][2]
         opened = _time(last.get("opened_at") or first.get("opened_at") or first["at"])
-        incidents.append(Incident(incident_id, str(last.get("kind", "")), opened, make_scope(last["scope"])))
-    return sorted(incidents, key=lambda incident: (incident.opened_at, incident.incident_id))
+        incidents[incident_id] = Incident(incident_id, str(last.get("kind", "")), opened, make_scope(last["scope"]))
+    for incident_id, target in sorted(merged.items()):
+        while target in merged and target != incident_id:
+            target = merged[target]
+        if target in incidents and incident_id in incidents:
+            part, whole = incidents.pop(incident_id), incidents[target]
+            incidents[target] = Incident(
+                whole.incident_id, whole.kind, min(part.opened_at, whole.opened_at), whole.scope
+            )
+    return sorted(incidents.values(), key=lambda incident: (incident.opened_at, incident.incident_id))
 
 
 def _hits(fault: Fault, incident: Incident, grace: float) -> bool:
@@ -223,7 +286,10 @@ def _outcome(fault: Fault, incidents: list[Incident], grace: float) -> FaultOutc
     hitting = [incident for incident in incidents if _hits(fault, incident, grace)]
     exact = any(_canonical(incident.scope) == _canonical(fault.scope) for incident in hitting)
     minutes = (hitting[0].opened_at - fault.start) / 60.0 if hitting else None
-    return FaultOutcome(fault, exact, tuple(incident.incident_id for incident in hitting), minutes)
+    lead = None
+    if hitting and fault.first_contact is not None:
+        lead = (fault.first_contact - hitting[0].opened_at) / 60.0
+    return FaultOutcome(fault, exact, tuple(incident.incident_id for incident in hitting), minutes, lead)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -248,7 +314,8 @@ def _by_kind(outcomes: list[FaultOutcome]) -> dict[str, KindSummary]:
 
 def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace: float = 3600.0) -> Report:
     """Score incident events against truth entries; ``grace``: how late (seconds) a detection still counts."""
-    entries = [Fault.from_json(entry) for entry in truth]
+    entries = [Fault.from_json(entry) for entry in truth if entry.get("kind") != DEVICE]
+    devices = [Fault.from_json(entry) for entry in truth if entry.get("kind") == DEVICE]
     faults = [fault for fault in entries if not fault.decoy]
     decoys = [fault for fault in entries if fault.decoy]
     incidents = collect_incidents(events)
@@ -262,6 +329,8 @@ def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace
     detected = [o for o in outcomes if o.detected]
     fragmentation = sum(len(o.incidents) for o in detected) / len(detected) if detected else None
     median, p90 = _quantiles(outcomes)
+    leads = [o.lead_minutes for o in outcomes if o.lead_minutes is not None]
+    notified, notifications, right = _notifications(devices, faults, events, grace)
     return Report(
         faults=len(faults),
         decoys=len(decoys),
@@ -275,7 +344,36 @@ def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace
         p90_minutes=p90,
         by_kind=_by_kind(outcomes),
         outcomes=tuple(outcomes),
+        median_lead_minutes=float(np.median(leads)) if leads else None,
+        found_ahead_of_customers=sum(lead > 0 for lead in leads),
+        devices=len(devices),
+        devices_notified=notified,
+        notifications=notifications,
+        notifications_right=right,
     )
+
+
+def _notifications(
+    devices: list[Fault], faults: list[Fault], events: list[dict[str, Any]], grace: float
+) -> tuple[int, int, int]:
+    """(devices notified while quiet, notifications, notifications that name a device quiet then)."""
+    sent = [event for event in events if event.get("event") == NOTIFICATION]
+    quiet_devices = {(dict(device.scope).get("device_id"), device) for device in devices}
+    notified: set[str] = set()
+    right = 0
+    for notice in sent:
+        at, device_id = _time(notice["at"]), notice.get("device_id")
+        dims = make_scope({str(k): str(v) for k, v in (notice.get("dimensions") or {}).items()})
+        mine = [d for key, d in quiet_devices if key == device_id and d.start <= at <= d.end + grace]
+        notified.update(d.fault_id for d in mine)
+        inside = any(f.kind == "silence" and f.start <= at <= f.end + grace and _covers(f.scope, dims) for f in faults)
+        right += bool(mine or inside)
+    return len(notified), len(sent), right
+
+
+def _covers(scope: Scope, dims: Scope) -> bool:
+    canonical = set(_canonical(dims))
+    return all(pair in canonical for pair in _canonical(scope))
 
 
 def _read_jsonl(path: str) -> list[dict[str, Any]]:

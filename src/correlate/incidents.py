@@ -6,6 +6,14 @@ scope belongs to that incident; the incident's scope follows the latest attribut
 first seen on one pair can widen to the whole brand as reports come in. ``updated`` events are rate-limited;
 ``resolved`` comes after the scope has been back at baseline for the quiet period.
 
+Evidence comes in three kinds: *contacts* (rate and rare-symptom findings), *telemetry* (silence findings: the
+heartbeats that stopped coming) and a *vendor*'s own declared incident (a status-feed record). They meet in one
+incident when their scopes meet: a silence on a region that customers of that region start calling about is one
+incident carrying both, with a confidence that combines both (Fisher's method on the two adjusted p-values); a
+vendor's declaration that names a scope we already have an incident on is shown on that incident. An incident that
+contacts opened keeps the contacts' attribution; one that telemetry or a vendor opened may be widened by contacts
+but not narrowed (the heartbeats see the whole population, the callers only part of it).
+
 Everything here is a function of event time, so the same contacts give byte-identical events in ``replay`` and
 in the stream workers.
 """
@@ -13,6 +21,7 @@ in the stream workers.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,12 +29,18 @@ from typing import Any
 
 from correlate.contracts import format_time
 from correlate.detectors.base import Finding
-from correlate.scope import Scope, covers, describe, overlapping, related
+from correlate.scope import Scope, contains, covers, describe, overlapping, related
+from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact
 from correlate.vendors import VendorRegistry
 
 SAMPLE_TEXTS = 3
 RATE = "rate"
+SILENCE = "silence"
+VENDOR = "vendor"
+CONTACTS, TELEMETRY = "contacts", "telemetry"
+# Which kind of evidence each detector's findings are.
+EVIDENCE_OF = {RATE: CONTACTS, "symptom": CONTACTS, SILENCE: TELEMETRY}
 # A finding whose recent reporters are at least this share inside an open incident is that incident's evidence.
 ABSORBED_SHARE = 0.5
 
@@ -85,6 +100,15 @@ class Incident:
     reported_scope: Scope
     quiet_since: float | None = None
     supporting_texts: tuple[str, ...] = ()
+    evidence_kinds: set[str] = field(default_factory=set)
+    silence: Finding | None = None  # the latest telemetry finding, whoever owns the scope
+    vendor_status: VendorStatus | None = None
+    declared_at: float | None = None
+
+    @property
+    def detected(self) -> bool:
+        """Whether our own data (contacts or telemetry) supports the incident, not only a vendor's word."""
+        return bool(self.evidence_kinds - {VENDOR})
 
 
 class IncidentBook:
@@ -117,6 +141,7 @@ class IncidentBook:
         recent: Sequence[StitchedContact],
         still_elevated: Callable[[Scope], bool],
         implied: Callable[[Scope], Scope],
+        statuses: Sequence[VendorStatus] = (),
     ) -> list[dict[str, Any]]:
         """Fold one step in; return its events in a stable order."""
         for incident in self.open.values():
@@ -124,12 +149,14 @@ class IncidentBook:
                 if covers(incident.scope, stitched.profile):
                     incident.evidence.add(stitched)
         events: list[dict[str, Any]] = []
+        for status in statuses:
+            events.extend(self._declare(status, step_end, recent, implied))
         supported: set[str] = set()
         findings = [replace(f, scope=_minimal(f.scope, implied)) for f in findings]
         for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
             existing = self._belongs_to(finding, implied)
             if existing is None:
-                holder = self._absorbed_by(finding, recent)
+                holder = self._absorbed_by(finding, recent) if finding.kind != SILENCE else None
                 if holder is not None:
                     supported.add(holder.incident_id)  # more evidence for it, not a reason to move its scope
                     continue
@@ -138,10 +165,13 @@ class IncidentBook:
             else:
                 incident = existing
                 self._support(incident, finding, supported, recent)
+                if incident.kind == SILENCE and incident.scope == finding.scope:
+                    events.extend(self._merge_silences(incident, step_end, implied))
             supported.add(incident.incident_id)
         for incident_id in sorted(self.open):
             incident = self.open[incident_id]
-            if incident_id in supported or still_elevated(incident.scope):
+            declared = incident.vendor_status is not None and not incident.vendor_status.resolved
+            if incident_id in supported or still_elevated(incident.scope) or declared:
                 incident.quiet_since = None
             elif incident.quiet_since is None:
                 incident.quiet_since = step_end
@@ -161,9 +191,32 @@ class IncidentBook:
         matches = []
         for incident_id, incident in self.open.items():
             theirs = (*incident.scope, *implied(incident.scope))
-            if overlapping(theirs, scope):
+            if overlapping(theirs, scope) or theirs == scope:  # equal: the empty scope, every population
                 matches.append((not related(theirs, scope), incident.opened_at, incident_id))
-        return self.open[min(matches)[2]] if matches else None
+        if not matches:
+            return None
+        # A silence or a vendor's declaration names a whole population: a finding on exactly that scope is
+        # theirs, even when an older incident on a related scope (a model failing at the same time) also fits.
+        exact = [
+            m for m in matches if self.open[m[2]].kind in (SILENCE, VENDOR) and self.open[m[2]].scope == finding.scope
+        ]
+        return self.open[min(exact or matches)[2]]
+
+    def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[dict[str, Any]]:
+        """Silences its (widened) scope now covers are the same fault: a brand's heartbeats go quiet, the
+        monitored devices of each of its firmwares first, the partner's summaries of the brand ten minutes later.
+        Those incidents end here, each with a last event that names the incident they were merged into."""
+        events = []
+        for other_id in sorted(self.open):
+            other = self.open[other_id]
+            if other is incident or other.kind != SILENCE or other.evidence_kinds != {TELEMETRY}:
+                continue
+            if contains(incident.scope, (*other.scope, *implied(other.scope))):
+                event = self._event("resolved", other, at, implied)
+                event["merged_into"] = incident.incident_id
+                events.append(event)
+                del self.open[other_id]
+        return events
 
     def _absorbed_by(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident | None:
         """The open incident that already holds most of the finding's recent reporters: a partner's batch
@@ -197,6 +250,8 @@ class IncidentBook:
             reported_reporters=0,
             reported_scope=finding.scope,
             supporting_texts=finding.sample_texts,
+            evidence_kinds={EVIDENCE_OF.get(finding.kind, finding.kind)},
+            silence=finding if finding.kind == SILENCE else None,
         )
         self.open[incident_id] = incident
         self.opened_total += 1
@@ -211,20 +266,77 @@ class IncidentBook:
     ) -> None:
         if finding.sample_texts and not incident.supporting_texts:
             incident.supporting_texts = finding.sample_texts
-        if finding.kind != incident.kind and finding.kind != RATE:
+        incident.evidence_kinds.add(EVIDENCE_OF.get(finding.kind, finding.kind))
+        if finding.kind == SILENCE:
+            silence = incident.silence
+            if silence is None or silence.at != finding.at or finding.p_value < silence.p_value:
+                incident.silence = finding
+            if CONTACTS in incident.evidence_kinds:
+                return  # the contacts' attribution owns the scope once customers have spoken
+            if incident.kind == VENDOR:
+                incident.finding = finding if incident.finding.kind == VENDOR else incident.finding
+                return  # the vendor's declared scope stands; the heartbeats only back it
+        elif finding.kind != incident.kind and finding.kind != RATE:
             return  # a text cluster adds its words to a rate incident, but the rate attribution owns the scope
         first_this_step = incident.incident_id not in supported
-        if first_this_step and finding.scope != incident.scope:
+        # Telemetry and vendors see a whole population; callers may widen their scope, never narrow it.
+        movable = (
+            incident.kind not in (SILENCE, VENDOR)
+            or finding.kind == incident.kind
+            or contains(finding.scope, incident.scope)
+        )
+        if first_this_step and finding.scope != incident.scope and movable:
             incident.scope = finding.scope
             incident.evidence = _gather(finding.scope, recent)
-        if first_this_step or finding.p_value < incident.finding.p_value:
+        # Once customers speak, their finding is the incident's headline; the heartbeats stay in its evidence.
+        outranked = incident.finding.kind in (SILENCE, VENDOR) and finding.kind == RATE
+        if first_this_step or outranked or finding.p_value < incident.finding.p_value:
             incident.finding = finding
+
+    # -- vendors' declared incidents -----------------------------------------------------------------------
+    def _declare(
+        self, status: VendorStatus, at: float, recent: Sequence[StitchedContact], implied: Callable[[Scope], Scope]
+    ) -> list[dict[str, Any]]:
+        """Show a vendor's declaration on the incident it concerns: the one it already updated, else an open
+        incident on the same scope (or one that meets it), else a new incident of kind ``vendor``."""
+        incident = self._declared_by(status) or self._same_scope(status.scope, implied)
+        if incident is None:
+            if status.resolved:
+                return []  # over before we heard of it: nothing to show
+            declared = Finding(VENDOR, status.scope, at, 0.0, 0.0, 1.0, 0.0, 1, 0.0)
+            incident = self._open(declared, recent)
+            incident.vendor_status, incident.declared_at = status, status.ts
+            return [self._event("opened", incident, at, implied)]
+        incident.evidence_kinds.add(VENDOR)
+        if incident.declared_at is None:
+            incident.declared_at = status.ts
+        incident.vendor_status = status
+        if status.resolved and not incident.detected:
+            del self.open[incident.incident_id]
+            return [self._event("resolved", incident, at, implied)]
+        return [self._event("updated", incident, at, implied)]
+
+    def _declared_by(self, status: VendorStatus) -> Incident | None:
+        for incident_id in sorted(self.open):
+            declared = self.open[incident_id].vendor_status
+            if declared is not None and (declared.vendor, declared.status_id) == (status.vendor, status.status_id):
+                return self.open[incident_id]
+        return None
+
+    def _same_scope(self, scope: Scope, implied: Callable[[Scope], Scope]) -> Incident | None:
+        """The open incident on exactly this scope, else the one whose scope meets it (as findings match)."""
+        exact = sorted((i.opened_at, i.incident_id) for i in self.open.values() if i.scope == scope)
+        if exact:
+            return self.open[exact[0][1]]
+        return self._belongs_to(Finding(VENDOR, scope, 0.0, 0.0, 0.0, 1.0, 0.0, 1, 0.0), implied)
 
     def _worth_update(self, incident: Incident, now: float) -> bool:
         if now - incident.last_event_at < self.update_interval:
             return False
         if incident.scope != incident.reported_scope:
             return True
+        if CONTACTS not in incident.evidence_kinds:
+            return False  # the contacts in a silence's or a vendor's scope are not its evidence: no news
         grown = incident.evidence.reporters - incident.reported_reporters
         return grown >= 3 and incident.evidence.reporters >= (1.0 + self.growth) * incident.reported_reporters
 
@@ -237,7 +349,7 @@ class IncidentBook:
         finding = incident.finding
         at_fault, affected = self.vendors.involved(incident.scope, implied(incident.scope), evidence.shares())
         texts = list(incident.supporting_texts) or evidence.texts
-        return {
+        event = {
             "event": name,
             "incident_id": incident.incident_id,
             "kind": incident.kind,
@@ -263,6 +375,55 @@ class IncidentBook:
             "p_value": float(f"{finding.p_value:.3e}"),
             "summary": _summary(incident, at_fault),
         }
+        if incident.evidence_kinds != {CONTACTS}:  # contacts alone: the events as they always were
+            _beyond_contacts(event, incident)
+        return event
+
+
+def _beyond_contacts(event: dict[str, Any], incident: Incident) -> None:
+    """What telemetry and vendors add to an event: the kinds of evidence, the heartbeats, the vendor's word, and
+    a confidence that reflects every independent kind of our own evidence."""
+    event["evidence_kinds"] = sorted(incident.evidence_kinds)
+    silence = incident.silence
+    if silence is not None:
+        event["evidence"]["telemetry"] = {
+            "scope": dict(silence.scope),
+            "heartbeats": round(silence.observed, 3),
+            "expected": round(silence.expected, 3),
+            "window_minutes": round(silence.window / 60.0, 1),
+            "p_value": float(f"{silence.p_value:.3e}"),
+        }
+    main = incident.finding
+    if main.kind == VENDOR:
+        event["confidence"], event["p_value"] = 1.0, None  # the vendor's own word, nothing of ours to test
+    elif silence is not None and main.kind != SILENCE:
+        event["confidence"] = round(1.0 - combined_p(_adjusted(main), _adjusted(silence)), 6)
+    status = incident.vendor_status
+    if status is not None:
+        event["vendor_status"] = {
+            "vendor": status.vendor,
+            "status_id": status.status_id,
+            "status": status.status,
+            "component": status.component,
+            "scope": dict(status.scope),
+            "message": status.message,
+            "declared_at": format_time(incident.declared_at if incident.declared_at is not None else status.ts),
+            "updated_at": format_time(status.ts),
+        }
+
+
+def _adjusted(finding: Finding) -> float:
+    return min(1.0, finding.p_value * max(1, finding.tests))
+
+
+def combined_p(first: float, second: float) -> float:
+    """Fisher's method for two independent p-values: P(chi2 with 4 degrees of freedom >= -2 ln(first * second)).
+
+    Two independent kinds of evidence that each say "unlikely by chance" together say "more unlikely": 0.01 and
+    0.01 combine to 0.001, and a p-value of 1 (no evidence) leaves the other almost as it was.
+    """
+    product = max(first * second, 1e-300)
+    return min(1.0, product * (1.0 - math.log(product)))
 
 
 def _minimal(scope: Scope, implied: Callable[[Scope], Scope]) -> Scope:
@@ -283,7 +444,18 @@ def _gather(scope: Scope, recent: Sequence[StitchedContact]) -> Evidence:
 def _summary(incident: Incident, at_fault: list[str]) -> str:
     finding = incident.finding
     blame = ", ".join(at_fault) or "no registered vendor"
-    return (
-        f"{incident.kind} incident on {describe(incident.scope)}: {finding.observed:.0f} customers in "
-        f"{finding.window / 60:.0f} min against {finding.expected:.1f} expected; at fault: {blame}"
+    head = f"{incident.kind} incident on {describe(incident.scope)}"
+    if finding.kind == VENDOR and incident.vendor_status is not None:
+        status = incident.vendor_status
+        said = f": {status.message}" if status.message else ""
+        return f"{head}: {status.vendor} declares {status.component!r} {status.status}{said}; at fault: {blame}"
+    unit = "heartbeats" if finding.kind == SILENCE else "customers"
+    text = (
+        f"{head}: {finding.observed:.0f} {unit} in {finding.window / 60:.0f} min against "
+        f"{finding.expected:.1f} expected; at fault: {blame}"
     )
+    if {CONTACTS, TELEMETRY} <= incident.evidence_kinds:
+        text += "; customers' contacts and device heartbeats agree"
+    if incident.vendor_status is not None:
+        text += f"; {incident.vendor_status.vendor} says {incident.vendor_status.status}"
+    return text

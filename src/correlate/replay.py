@@ -2,19 +2,22 @@
 
 Reads contacts line by line (in event-time order, tolerating disorder up to the configured lateness), writes
 incident events as JSONL, and writes every record it could not accept to the rejects output with the reason.
+Heartbeats and vendor status records may sit in the same input (their ``type`` tells them apart), or come from
+other files merged by event time (``--merge``): each file in event-time order, the merge keeps it so.
 """
 
 from __future__ import annotations
 
+import heapq
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
-from correlate.contracts import Rejection
+from correlate.contracts import Rejection, parse_timestamp
 from correlate.engine import Engine
 
 
@@ -26,10 +29,16 @@ class ReplaySummary:
     rejected: int
     events: dict[str, int]
 
+    telemetry: int = 0
+    statuses: int = 0
+
     def line(self) -> str:
         events = ", ".join(f"{n} {name}" for name, n in sorted(self.events.items())) or "no incidents"
+        others = (
+            f", {self.telemetry} telemetry, {self.statuses} vendor status" if self.telemetry or self.statuses else ""
+        )
         return (
-            f"replay: {self.lines} lines, {self.accepted} accepted, {self.duplicates} repeated ids, "
+            f"replay: {self.lines} lines, {self.accepted} accepted{others}, {self.duplicates} repeated ids, "
             f"{self.rejected} rejected; {events}"
         )
 
@@ -65,13 +74,42 @@ def replay(
     for event in engine.close():
         write(orjson.dumps(event) + b"\n")
     counts = engine.counts
-    return ReplaySummary(count, counts.accepted, counts.duplicates, sum(counts.rejected.values()), dict(counts.events))
+    return ReplaySummary(
+        count,
+        counts.accepted,
+        counts.duplicates,
+        sum(counts.rejected.values()),
+        dict(counts.events),
+        counts.telemetry,
+        counts.statuses,
+    )
 
 
-def run_replay(engine: Engine, source: str, output: str, rejects: str | None) -> ReplaySummary:
-    """Open the named files (``-`` is stdin/stdout) and replay."""
+def event_time(line: bytes) -> float:
+    """A line's event time for merging; a line without a readable one sorts first (it is rejected anyway)."""
+    try:
+        record = orjson.loads(line)
+        return parse_timestamp(record["ts"]) if type(record) is dict and "ts" in record else float("-inf")
+    except Exception:  # a broken line: replay rejects it with the reason
+        return float("-inf")
+
+
+def merge_by_event_time(inputs: Sequence[Iterable[bytes]]) -> Iterator[bytes]:
+    """Lines of several inputs, each in event-time order, as one input in event-time order (ties: input order)."""
+    if len(inputs) == 1:
+        return iter(inputs[0])
+    return heapq.merge(*inputs, key=event_time)
+
+
+def run_replay(
+    engine: Engine, source: str, output: str, rejects: str | None, merge: Sequence[str] = ()
+) -> ReplaySummary:
+    """Open the named files (``-`` is stdin/stdout) and replay; ``merge``: more inputs, merged by event time
+    (rejects then name lines by their number in the merged stream)."""
     with ExitStack() as stack:
-        lines: Iterator[bytes] = iter(sys.stdin.buffer) if source == "-" else stack.enter_context(open(source, "rb"))
+        first: Iterable[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
+        more = [stack.enter_context(open(path, "rb")) for path in merge]
+        lines = merge_by_event_time([first, *more])
         out = sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))
         rejects_out = None
         if rejects == "-":

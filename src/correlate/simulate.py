@@ -47,7 +47,7 @@ import argparse
 import math
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -146,6 +146,7 @@ class Simulation:
 
     contacts: list[Any]
     truth: list[dict[str, Any]]
+    telemetry: list[Any] = field(default_factory=list)
 
 
 def _zipf(rnd: random.Random, n: int) -> FloatArray:
@@ -662,11 +663,16 @@ def simulate(
     start: float,
     faults: int | None = None,
     bad_records: float = 0.0,
+    telemetry: bool = False,
 ) -> Simulation:
     """A stream of ``days`` days from ``start`` (epoch seconds), about ``contacts_per_day`` contacts a day.
 
     ``faults`` defaults to ``max(4, round(0.7 * days))``; a stream too short to fit them after the 3-day
     warm-up raises ``ValueError``. ``bad_records`` is the fraction of lines that break the contract.
+
+    ``telemetry`` adds a monitored fleet's heartbeats (``Simulation.telemetry``) with silent faults, whose
+    customers call later (their contacts join ``contacts``), and single devices that go quiet. It draws from
+    random generators of its own: the contact stream without it is unchanged.
     """
     if days <= 0 or contacts_per_day <= 0:
         raise ValueError("days and contacts_per_day must be positive")
@@ -684,7 +690,212 @@ def simulate(
     _background(w)
     _partner_background(w)
     truth = _inject(w, plans)
-    return Simulation(_with_bad_records(w.emitter.finish(end), bad_records, rnd), truth)
+    contacts = _with_bad_records(w.emitter.finish(end), bad_records, rnd)
+    if not telemetry:
+        return Simulation(contacts, truth)
+    heartbeats, callers, silent = _fleet(seed, w, [(plan.start, plan.end) for plan in plans])
+    return Simulation(_merged(contacts, callers), truth + silent, heartbeats)
+
+
+# -- telemetry: a monitored fleet, its silent faults, single devices that go quiet ----------------------------
+# Individually monitored devices (alarm panels, gateways) report every 5 or 15 minutes; 30% of them go to standby
+# for about five hours every night, and say so. A partner also summarises a much larger fleet per model and region
+# every 10 minutes; that fleet is 35% quieter at night. A silent fault stops 60-100% of a population's heartbeats
+# (a region, a brand, a model, a brand in one region) for 1-3 hours; its customers start calling 20-60 minutes in,
+# at 2-5x the scope's usual level, until half an hour after it ends. A few single devices go quiet for 1-6 hours.
+_INTERVALS, _INTERVAL_SHARE = (300.0, 900.0), (0.7, 0.3)
+_DEVICES, _FLEET, _SLEEPERS, _SUMMARY_PERIOD = 300, 20_000, 0.3, 600.0
+_SILENT_PATTERNS = ("region", "brand", "model", "brand-region")
+
+
+@dataclass(frozen=True)
+class _Device:
+    device_id: str
+    customer_id: str
+    dims: Dims
+    interval: float
+    bedtime: float | None  # hour of day it goes to standby, None: always on
+
+
+def _fleet(seed: int, w: _World, busy: list[tuple[float, float]]) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+    """(heartbeats and summaries, the silent faults' callers, truth entries) from generators of their own.
+
+    Like the contact faults, each silent fault has a time of its own: it starts at least an hour after any
+    other fault or decoy (``busy``) ends, and ends, callers included, before the next one begins."""
+    rnd, g = random.Random(seed + 7919), np.random.default_rng(seed + 7919)
+    market, first = w.market, w.start + WARM_UP
+    devices = [_fleet_device(rnd, market, number) for number in range(_DEVICES)]
+    count, width = max(2, round(0.4 * (w.end - w.start) / DAY)), (w.end - HOUR - first)
+    faults: list[_Silent] = []
+    for _ in range(200 * count if width > 4 * HOUR else 0):
+        begin = rnd.uniform(first, w.end - 4 * HOUR)
+        finish = begin + rnd.uniform(HOUR, 3 * HOUR)
+        taken = [*busy, *((f[2], f[3]) for f in faults)]
+        if any(begin - 2 * HOUR < until and finish + 2 * HOUR > since for since, until in taken):
+            continue
+        pattern = _SILENT_PATTERNS[len(faults) % len(_SILENT_PATTERNS)]
+        faults.append((pattern, _silent_scope(rnd, market, pattern), begin, finish, rnd.uniform(0.6, 1.0)))
+        if len(faults) == count:
+            break
+    faults.sort(key=lambda fault: fault[2])
+    always_on = [device for device in devices if device.bedtime is None]
+    quiet = [(rnd.choice(always_on), rnd.uniform(first, w.end - 6 * HOUR)) for _ in range(2 * count)]
+    gaps = {(d.device_id, t, t + rnd.uniform(HOUR, 6 * HOUR)) for d, t in quiet}
+    records: list[tuple[float, dict[str, Any]]] = []
+    for device in devices:
+        records.extend(_heartbeats(rnd, g, device, w.start, w.end, faults, gaps))
+    records.extend(_summaries(g, market, w.start, w.end, faults))
+    records.sort(key=lambda item: item[0])
+    truth, callers = [], _Emitter(rnd)
+    for number, (pattern, scope, begin, end, drop) in enumerate(faults, 1):
+        first_call = _late_callers(w, callers, rnd, scope, begin, end, 6000 + number)
+        text = f"{pattern} silence: {drop:.0%} of the heartbeats stop"
+        entry = _truth(pattern, "silence", scope, (begin, end), text, _vendors(market, scope))
+        entry.update(fault_id=f"s{number}", strength=round(drop, 2))
+        entry["first_contact_at"] = format_time(first_call) if first_call is not None else None
+        truth.append(entry)
+    for number, (device_id, begin, end) in enumerate(sorted(gaps, key=lambda gap: gap[1]), 1):
+        device = next(d for d in devices if d.device_id == device_id)
+        text = f"device {device_id} of customer {device.customer_id} stops reporting"
+        entry = _truth("device", "device", {"device_id": device_id}, (begin, end), text, [])
+        entry.update(fault_id=f"q{number}", device_id=device_id, customer_id=device.customer_id)
+        truth.append(entry)
+    calls = [{**record, "contact_id": record["contact_id"].replace("ct-", "sf-")} for record in callers.finish(w.end)]
+    return [record for _, record in records], calls, truth
+
+
+def _fleet_device(rnd: random.Random, market: _Market, number: int) -> _Device:
+    dims = market.draw(rnd, {})
+    del dims["service"]  # a device's heartbeat knows its make and place, not what is watched on it
+    dims["firmware"] = f"{dims['device_model'].split()[-1]}-fw{rnd.choice((3, 4, 4, 5))}"
+    interval = rnd.choices(_INTERVALS, _INTERVAL_SHARE)[0]
+    bedtime = rnd.uniform(0.5, 2.0) if rnd.random() < _SLEEPERS else None
+    return _Device(f"dev-{number:05d}", f"cu-m{number:05d}", dims, interval, bedtime)
+
+
+def _silent_scope(rnd: random.Random, market: _Market, pattern: str) -> Dims:
+    brand = rnd.choice([b for i, b in enumerate(market.brands) if i != market.drift][:4])
+    region = market.regions[int(rnd.choices(range(len(market.regions)), list(market.region_share))[0])]
+    if pattern == "region":
+        return {"region": region}
+    if pattern == "brand":
+        return {"device_brand": brand}
+    if pattern == "model":
+        models = market.models[market.brands.index(brand)]
+        return {"device_model": models[0]}
+    return {"device_brand": brand, "region": region}
+
+
+def _within(dims: Dims, scope: Dims) -> bool:
+    return all(dims.get(name) == value for name, value in scope.items())
+
+
+_Silent = tuple[str, Dims, float, float, float]  # pattern, scope, start, end, share of heartbeats lost
+
+
+def _heartbeats(
+    rnd: random.Random,
+    g: np.random.Generator,
+    device: _Device,
+    start: float,
+    end: float,
+    faults: list[_Silent],
+    gaps: set[tuple[str, float, float]],
+) -> list[tuple[float, dict[str, Any]]]:
+    beats = np.arange(start + rnd.uniform(0, device.interval), end, device.interval)
+    beats = beats + g.uniform(-0.1, 0.1, len(beats)) * device.interval
+    keep = g.random(len(beats)) >= 0.01  # a heartbeat lost now and then
+    status = np.where(g.random(len(beats)) < 0.02, "degraded", "ok").astype(object)
+    if device.bedtime is not None:
+        hour = (beats % DAY) / HOUR
+        asleep = (hour >= device.bedtime) & (hour < device.bedtime + 5.0)
+        first = asleep & ~np.roll(asleep, 1)
+        status[first], keep = "standby", keep & (~asleep | first)
+    for _, scope, begin, finish, drop in faults:
+        if _within(device.dims, scope) and rnd.random() < drop:
+            keep &= (beats < begin) | (beats >= finish)
+    for device_id, begin, finish in gaps:
+        if device_id == device.device_id:
+            keep &= (beats < begin) | (beats >= finish)
+    base: dict[str, Any] = {"type": "heartbeat", "device_id": device.device_id, "customer_id": device.customer_id}
+    base |= {"source": "partner:monitorco", "dimensions": device.dims}
+    return [
+        (ts, {**base, "ts": round(ts, 3), "status": state})
+        for ts, state in zip(beats[keep].tolist(), status[keep].tolist(), strict=True)
+        if start <= ts < end
+    ]
+
+
+def _summaries(
+    g: np.random.Generator, market: _Market, start: float, end: float, faults: list[_Silent]
+) -> list[tuple[float, dict[str, Any]]]:
+    """Per model and region, every 10 minutes: how many of the partner's fleet reported (35% fewer at night)."""
+    ends = np.arange(start + _SUMMARY_PERIOD, end, _SUMMARY_PERIOD)
+    hour = (ends % DAY) / HOUR
+    awake = 1.0 - 0.35 * np.clip(np.minimum(hour - 0.5, 6.5 - hour), 0.0, 1.0)
+    busy = np.repeat(g.gamma(200.0, 1 / 200, len(ends) // 6 + 1), 6)[: len(ends)]
+    records = []
+    for b, brand in enumerate(market.brands):
+        brand_share = float(market.joint[b].sum())
+        for m, model in enumerate(market.models[b]):
+            for r, region in enumerate(market.regions):
+                size = _FLEET * brand_share * float(market.model_share[b][m]) * float(market.region_share[r])
+                if size < 5:
+                    continue
+                dims = {"device_brand": brand, "device_model": model, "region": region}
+                share = awake * busy
+                for _, scope, begin, finish, drop in faults:
+                    if _within(dims, scope):
+                        during = (ends > begin) & (ends - _SUMMARY_PERIOD < finish)
+                        share = share * np.where(during, 1.0 - drop, 1.0)
+                counts = g.poisson(size * share).tolist()
+                key = f"{model}|{region}"
+                for k, (ts, devices) in enumerate(zip(ends.tolist(), counts, strict=True)):
+                    record = {"type": "heartbeat-summary", "summary_id": f"fleet-{key}-{k}", "ts": ts}
+                    record |= {"source": "partner:monitorco", "dimensions": dims, "devices": devices}
+                    records.append((ts, {**record, "period": _SUMMARY_PERIOD}))
+    return records
+
+
+def _late_callers(
+    w: _World, callers: _Emitter, rnd: random.Random, scope: Dims, begin: float, end: float, code: int
+) -> float | None:
+    """Customers of a silent population who notice: from 20-60 minutes in, 2-5x the scope's usual level."""
+    calling_from, until = begin + rnd.uniform(20 * MINUTE, HOUR), end + 30 * MINUTE
+    minutes = np.arange(calling_from, until, MINUTE)
+    if not len(minutes):
+        return None
+    contact_scope = {name: value for name, value in scope.items() if name != "region"}
+    usual = w.usual(contact_scope, minutes)
+    if "region" in scope:
+        usual = usual * float(w.market.region_share[w.market.regions.index(scope["region"])])
+    extra = np.maximum((rnd.uniform(2.0, 5.0) - 1.0) * usual, _MIN_EXTRA)
+    phrase = f"my alarm panel is offline, no signal since earlier (E{code})"
+    first: float | None = None
+    arrivals = np.random.default_rng(rnd.randrange(2**32)).poisson(extra).tolist()
+    for minute, arriving in zip(minutes.tolist(), arrivals, strict=True):
+        for _ in range(arriving):
+            dims = w.market.draw(rnd, contact_scope)
+            if "region" in scope:
+                dims["region"] = scope["region"]
+            ts = minute + rnd.uniform(0, MINUTE)
+            first = ts if first is None else min(first, ts)
+            callers.problem(ts, f"cu-s{rnd.randrange(10**8):08d}", dims, (f"E{code}", phrase), 1, rnd.choice(_LADDER))
+    return first
+
+
+def _merged(contacts: list[Any], more: list[Any]) -> list[Any]:
+    """Two record lists, each in event-time order, as one (a bad record keeps its place after its neighbour)."""
+
+    def key(record: Any, previous: list[float]) -> float:
+        if isinstance(record, dict) and isinstance(record.get("ts"), str):
+            previous[0] = parse_timestamp(record["ts"])
+        return previous[0]
+
+    last = [float("-inf")]
+    keyed = [(key(record, last), 0, i, record) for i, record in enumerate(contacts)]
+    keyed += [(parse_timestamp(record["ts"]), 1, i, record) for i, record in enumerate(more)]
+    return [record for *_, record in sorted(keyed, key=lambda item: item[:3])]
 
 
 def _rfc3339(text: str) -> float:
@@ -718,15 +929,19 @@ def run(args: argparse.Namespace) -> int:
             start=args.start,
             faults=args.faults,
             bad_records=args.bad_records,
+            telemetry=args.telemetry is not None,
         )
     except ValueError as error:
         print(f"correlate simulate: {error}", file=sys.stderr)
         return 2
     _write_jsonl(args.output, sim.contacts)
     _write_jsonl(args.truth, sim.truth)
+    if args.telemetry is not None:
+        _write_jsonl(args.telemetry, sim.telemetry)
     faults = sum(not entry["decoy"] for entry in sim.truth)
+    heartbeats = f", {len(sim.telemetry)} telemetry records" if args.telemetry is not None else ""
     print(
-        f"wrote {len(sim.contacts)} contacts, {faults} faults, {len(sim.truth) - faults} decoys",
+        f"wrote {len(sim.contacts)} contacts{heartbeats}, {faults} faults, {len(sim.truth) - faults} decoys",
         file=sys.stderr,
     )
     return 0
@@ -744,4 +959,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--bad-records", type=float, default=0.0, metavar="FRACTION", help="share of bad lines")
     parser.add_argument("--output", default="-", metavar="FILE", help="contacts as JSONL ('-' for stdout)")
     parser.add_argument("--truth", required=True, metavar="FILE", help="where to write the truth JSONL")
+    parser.add_argument(
+        "--telemetry", metavar="FILE", help="also a monitored fleet's heartbeats, with silent faults, to this JSONL"
+    )
     parser.set_defaults(func=run)

@@ -17,6 +17,10 @@ at fault as a whole.
 
 Because the test is conditional on the parent's own count, a big x big pair (the most popular brand with the
 most popular service) separates from its huge marginals as cleanly as a small one.
+
+The same two questions, mirrored, attribute a *shortfall* (``lower=True``: heartbeats that stopped coming): a
+child owns a silence when its share of the parent falls clearly below its usual share and the rest of the parent
+is at baseline; a parent whose rest is still clearly short explains its children.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from correlate.detectors.tail import binomial_sf, negbin_sf
+from correlate.detectors.tail import binomial_cdf, binomial_sf, negbin_cdf, negbin_sf
 from correlate.lattice import Lattice
 
 
@@ -35,7 +39,7 @@ from correlate.lattice import Lattice
 class WindowCounts:
     """Per cell, in one window: observed and expected reporters (effect sizes), observed and expected
     independent events (single reports plus partner records: what the share tests count), dispersion, and the
-    cell's upper-tail p-value."""
+    cell's p-value (upper tail; lower tail when attributing a shortfall)."""
 
     observed: np.ndarray
     expected: np.ndarray
@@ -49,17 +53,27 @@ class Attribution:
     """Resolves significant cells to the scopes at fault, for one window at one step."""
 
     def __init__(
-        self, lattice: Lattice, counts: WindowCounts, elevated: Iterable[int], alpha: float, ratio: float
+        self,
+        lattice: Lattice,
+        counts: WindowCounts,
+        elevated: Iterable[int],
+        alpha: float,
+        ratio: float,
+        *,
+        lower: bool = False,
+        root_parent: bool = False,
     ) -> None:
         self.lattice = lattice
         self.counts = counts
         self.alpha = alpha
         self.ratio = ratio
+        self.lower = lower
+        self.root_parent = root_parent
         self._elevated = set(elevated)
         self._children: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for cell in sorted(self._elevated):
             scope = lattice.scopes[cell]
-            for parent in lattice.parent_cells(cell):
+            for parent in self._parents(cell):
                 extra = {name for name, _ in scope} - {name for name, _ in lattice.scopes[parent]}
                 if len(extra) == 1:  # a child by one more value, not by implication
                     self._children[parent][extra.pop()].append(cell)
@@ -76,6 +90,8 @@ class Attribution:
 
     # -- the two questions ---------------------------------------------------------------------------------
     def disproportionate(self, child: int, parent: int) -> bool:
+        if self.lower:
+            return self._short_within(child, parent)
         observed, expected = self.counts.observed, self.counts.expected
         share = expected[child] / expected[parent] if expected[parent] > 0 else 0.0
         if share >= 1.0:
@@ -97,6 +113,8 @@ class Attribution:
         return self.disproportionate(child, parent) and not self.rest_elevated(parent, [child])
 
     def rest_elevated(self, parent: int, children: list[int]) -> bool:
+        if self.lower:
+            return self._rest_short(parent, children)
         observed, expected = self.counts.observed, self.counts.expected
         events, expected_events = self.counts.events, self.counts.expected_events
         rest_observed = observed[parent] - observed[children].sum()
@@ -110,6 +128,31 @@ class Attribution:
         children_excess = observed[children].sum() / max(expected[children].sum(), 1e-12) - 1.0
         return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess
 
+    # -- the mirrored questions, for a shortfall ------------------------------------------------------------
+    def _short_within(self, child: int, parent: int) -> bool:
+        """The child's share of the parent's count is clearly below its usual share, and its rate relative to
+        baseline is at most 1 / ``ratio`` of its siblings'."""
+        observed, expected = self.counts.observed, self.counts.expected
+        share = expected[child] / expected[parent] if expected[parent] > 0 else 0.0
+        if share >= 1.0 or share <= 0.0:
+            return False
+        rest_rate = max(observed[parent] - observed[child], 0.0) / (expected[parent] - expected[child])
+        child_rate = observed[child] / expected[child]
+        if child_rate * self.ratio > rest_rate:
+            return False
+        return binomial_cdf(observed[child], observed[parent], share) < self.alpha
+
+    def _rest_short(self, parent: int, children: list[int]) -> bool:
+        observed, expected = self.counts.observed, self.counts.expected
+        rest_observed = observed[parent] - observed[children].sum()
+        rest_expected = expected[parent] - expected[children].sum()
+        if rest_expected <= 1e-9:
+            return False
+        p = negbin_cdf(np.array([rest_observed]), np.array([rest_expected]), self.counts.dispersion[parent])
+        rest_deficit = 1.0 - rest_observed / rest_expected
+        children_deficit = 1.0 - observed[children].sum() / max(expected[children].sum(), 1e-12)
+        return bool(p[0] < self.alpha) and rest_deficit >= 0.25 * children_deficit
+
     # -- walking the lattice -------------------------------------------------------------------------------
     def _resolve(self, cell: int, path: frozenset[int]) -> frozenset[int]:
         if cell in self._resolved:
@@ -121,10 +164,18 @@ class Attribution:
         self._resolved[cell] = result
         return result
 
+    def _parents(self, cell: int) -> list[int]:
+        """The lattice's parents; with ``root_parent``, single values also have the root (everything) above
+        them, so that every population going quiet at once is one finding."""
+        found = self.lattice.parent_cells(cell)
+        if self.root_parent and len(self.lattice.scopes[cell]) == 1:
+            return [0, *found]
+        return found
+
     def _up(self, cell: int, path: frozenset[int]) -> frozenset[int] | None:
         """An elevated parent in which this cell's excess is not concentrated explains it."""
         p_value = self.counts.p_value
-        candidates = [p for p in self.lattice.parent_cells(cell) if p in self._elevated]
+        candidates = [p for p in self._parents(cell) if p in self._elevated]
         for parent in sorted(candidates, key=lambda p: (p_value[p], self.lattice.scopes[p])):
             if parent not in path and not self.concentrated(cell, parent):
                 return self._resolve(parent, path)

@@ -20,16 +20,13 @@ from correlate.detectors.attribution import Attribution, WindowCounts
 from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.baseline import SeasonalBaseline
 from correlate.detectors.common_mode import common_mode_factor
+from correlate.detectors.implication import implied_parents, implied_values, learn_implications
 from correlate.detectors.tail import negbin_sf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 
 DAY = 86_400.0
-# A value carried by this share of another value's contacts is implied by it (a model implies its brand).
-IMPLIED_SHARE = 0.98
-# ... once the implying value rests on at least this many reports.
-IMPLIED_EVIDENCE = 30.0
 # Estimates that move over tens of minutes are refreshed every this many steps.
 _SLOW_REFRESH_STEPS = 5
 # Kinds of count kept per cell: single reports, their expectation, aggregated reporters and aggregated records.
@@ -206,9 +203,7 @@ class RateDetector:
 
     def implied(self, scope: Scope) -> Scope:
         """Values every contact of the scope carries, by the learned baseline: a model implies its brand."""
-        names = {name for name, _ in scope}
-        found = {pair for value in scope for pair in self._implies.get(value, ()) if pair[0] not in names}
-        return tuple(sorted(found))
+        return implied_values(scope, self._implies)
 
     # -- counting ------------------------------------------------------------------------------------------
     def _take_counts(self) -> np.ndarray:
@@ -350,29 +345,12 @@ class RateDetector:
     def _refresh_implications(self) -> None:
         """Which values imply which (hourly): a pair as busy as one of its parents means that parent's value
         always comes with the other one."""
-        if not self._pairs:
-            return
-        pairs = np.asarray(self._pairs)
-        level, evidence = self._baseline.level(), self._baseline.rate_sum
-        implies: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-        for implying, implied in ((2, 1), (1, 2)):
-            parent = pairs[:, implying]
-            hits = (evidence[parent] >= IMPLIED_EVIDENCE) & (level[pairs[:, 0]] >= IMPLIED_SHARE * level[parent])
-            for row in np.flatnonzero(hits):
-                (value,) = self.lattice.scopes[pairs[row, implying]]
-                (other,) = self.lattice.scopes[pairs[row, implied]]
-                implies[value].add(other)
-        self._implies = {value: tuple(sorted(others)) for value, others in implies.items()}
+        if self._pairs:
+            level, evidence = self._baseline.level(), self._baseline.rate_sum
+            self._implies = learn_implications(self._pairs, self.lattice.scopes, level, evidence)
 
     def _implied_parents(self, scope: Scope) -> list[Scope]:
-        """More general scopes by implication: {model} within {brand}, {model, service} within {brand, service}."""
-        found = []
-        names = {name for name, _ in scope}
-        for pair in scope:
-            for other in self._implies.get(pair, ()):
-                if other[0] not in names:
-                    found.append(tuple(sorted((*(p for p in scope if p != pair), other))))
-        return found
+        return implied_parents(scope, self._implies)
 
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:

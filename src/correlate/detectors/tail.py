@@ -43,3 +43,25 @@ def per_test_threshold(false_alarms_per_day: float, tests_per_day: float) -> flo
     cross a threshold than ``day / window`` independent looks would suggest.
     """
     return false_alarms_per_day / max(tests_per_day, 1.0)
+
+
+def negbin_cdf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
+    """P(Y <= observed) for Y negative-binomial with the given mean and dispersion (vectorised): the lower tail,
+    for counts that fall short of what is expected (heartbeats that stop coming).
+
+    With size r and p = r / (mean + r): P(Y <= k) = I_p(r, k + 1), computed directly (not as one minus the upper
+    tail) so that it stays accurate at p = 1e-12.
+    """
+    size = 1.0 / np.maximum(dispersion, 1e-12)
+    mean = np.maximum(expected, 1e-300)
+    tail: np.ndarray = special.betainc(size, np.maximum(observed, 0.0) + 1.0, size / (mean + size))
+    return tail
+
+
+def binomial_cdf(successes: float, trials: float, share: float) -> float:
+    """P(X <= successes) for X ~ Binomial(trials, share): is a child's share of its parent's count too small?"""
+    if successes >= trials or share <= 0.0:
+        return 1.0
+    if share >= 1.0:
+        return 0.0
+    return float(special.betainc(trials - max(successes, 0.0), max(successes, 0.0) + 1.0, 1.0 - share))

@@ -1,0 +1,408 @@
+"""The silence detector: faults nobody has called about yet, seen in the heartbeats that stopped coming.
+
+Two questions, one per scale:
+
+*Has a population gone quiet?* Healthy heartbeats (and the devices a partner's summary says reported) are
+counted per cell of the dimension lattice in sliding windows, and compared with the cell's seasonal baseline —
+the same :class:`~correlate.detectors.baseline.SeasonalBaseline` as contacts use, so a fleet of set-top boxes
+that sleeps at night is expected to be quieter at night. The test is the negative binomial's *lower* tail, with a
+false-alarm budget split over every cell and window tested, and a finding also needs a real shortfall (at least
+``min_deficit`` of the expected heartbeats missing): with thousands of heartbeats a minute a 3% dip is
+"significant" and means nothing. Attribution is the rate detector's, mirrored (``Attribution(lower=True)``): the
+most general scope that explains the shortfall — a region that went dark is the region, not each of its brands.
+The root is a parent here: when every feed goes quiet at once, that is one finding on everything.
+
+*Has one monitored device gone quiet?* Each device's usual gap between heartbeats is learned from its own
+history (an exponentially weighted mean of its gaps, each gap capped so that one outage does not teach it that
+outages are normal). A device not heard from for ``device_quiet_factor`` usual gaps (more if it often loses a
+heartbeat: see ``_allowed_gap``), once it has shown at least ``device_min_gaps`` of them, is reported once per
+silence as a :class:`DeviceSilence`: the alert its customer expected to get. A device that announces ``standby``
+is not waited for until it reports again.
+
+Like every detector it scores a step before it learns from it, and everything is a function of event time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from correlate.detectors.attribution import Attribution, WindowCounts
+from correlate.detectors.base import Finding
+from correlate.detectors.baseline import SeasonalBaseline
+from correlate.detectors.implication import implied_parents, implied_values, learn_implications
+from correlate.detectors.tail import negbin_cdf, per_test_threshold
+from correlate.lattice import Lattice
+from correlate.scope import Scope
+from correlate.stitch import Profile, StitchedContact
+from correlate.telemetry import Heartbeat, HeartbeatSummary
+
+DAY = 86_400.0
+# A cell that learns during a silence takes in only this share of its shortfall.
+_DEFICIT_LEARNING_RATE = 0.1
+# Learning rate of a device's usual gap (about the last ten gaps count).
+_GAP_LEARNING_RATE = 0.1
+# How many false "your device is offline" alerts one device may cost its customer: one a year. A device that
+# often loses a heartbeat (a weak link) is therefore waited for longer than one that never does.
+_FALSE_ALERTS_PER_DEVICE_DAY = 1.0 / 365.0
+# A gap this much longer than usual is a lost heartbeat; its rate is learned per device (slowly: ~1000 gaps),
+# starting from a prior of 1% worth 50 gaps.
+_LOST = 1.5
+_LOSS_DECAY, _LOSS_PRIOR, _LOSS_PRIOR_GAPS = 0.999, 0.01, 50.0
+# A device forgotten after this long without a heartbeat (its silence, if any, was reported long before).
+_FORGET_DEVICE = 7 * DAY
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSilence:
+    """One monitored device not heard from for longer than its own usual gaps allow."""
+
+    device_id: str
+    customer_id: str
+    profile: Profile
+    at: float
+    last_seen: float
+    usual_gap: float
+    allowed_gap: float
+
+
+@dataclass(slots=True)
+class _Device:
+    customer_id: str
+    profile: Profile
+    last_seen: float
+    usual_gap: float = 0.0
+    gaps: int = 0
+    lost: float = 0.0  # gaps that lost a heartbeat, decayed
+    counted: float = 0.0  # gaps, decayed
+    notified: bool = False
+    standby: bool = False
+
+
+class SilenceDetector:
+    """Finds populations whose heartbeats fall well below their baseline, and single devices gone quiet.
+
+    Settings (constructor arguments, kept under the same names):
+      step, windows (seconds; heartbeats are counted in each), warmup (history before any test, and before a new
+      cell is tested), false_alarms_per_day (over every cell and window tested), min_deficit (least share of
+      expected heartbeats missing), elevated_p (a cell still counts as silent below it), attribution_ratio,
+      max_depth, dimensions, level_half_life (as for the rate detector); min_devices (a population is at least
+      this many devices gone quiet: fewer are single devices, each notified on its own); device_quiet_factor and
+      device_min_gaps (single devices, see the module docstring).
+    """
+
+    kind = "silence"
+
+    def __init__(
+        self,
+        *,
+        step: float = 60.0,
+        windows: Sequence[float] = (600.0, 2400.0),
+        warmup: float = DAY,
+        false_alarms_per_day: float = 0.05,
+        min_deficit: float = 0.3,
+        elevated_p: float = 1e-3,
+        attribution_ratio: float = 1.5,
+        max_depth: int = 2,
+        dimensions: Sequence[str] | None = None,
+        level_half_life: float = DAY,
+        device_quiet_factor: float = 3.0,
+        device_min_gaps: int = 5,
+        min_devices: int = 3,
+    ) -> None:
+        self.step = step
+        self.windows = tuple(windows)
+        self.warmup = warmup
+        self.false_alarms_per_day = false_alarms_per_day
+        self.min_deficit = min_deficit
+        self.elevated_p = elevated_p
+        self.attribution_ratio = attribution_ratio
+        self.max_depth = max_depth
+        self.dimensions = dimensions
+        self.level_half_life = level_half_life
+        self.device_quiet_factor = device_quiet_factor
+        self.device_min_gaps = device_min_gaps
+        self.min_devices = min_devices
+
+        self._window_steps = np.asarray([max(1, round(w / step)) for w in self.windows])
+        self._ring_length = int(self._window_steps.max())
+        self._warmup_steps = round(warmup / step)
+        self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
+        self._created = np.zeros(64, dtype=np.int64)
+        self._observed_ring = np.zeros((self._ring_length, 64))
+        self._expected_ring = np.zeros((self._ring_length, 64))
+        self._observed_sums = np.zeros((len(self.windows), 64))
+        self._expected_sums = np.zeros((len(self.windows), 64))
+        self._last_p = np.ones(64)
+        self._step_number = 0
+        self._first_step: int | None = None
+        self._hour: int | None = None
+        self._this_step: dict[Profile, float] = defaultdict(float)
+        # Summaries spread their devices over the steps of their period: (last step, per step, profile).
+        self._spread: list[tuple[int, float, Profile]] = []
+        self._devices: dict[str, _Device] = {}
+        # How many devices each profile holds: monitored devices by id, and the latest count of each summary.
+        self._device_profiles: dict[Profile, float] = defaultdict(float)
+        self._summarised: dict[Profile, float] = {}
+        self._deadlines: list[tuple[float, str, float]] = []  # (deadline, device, last_seen when set)
+        self.notifications: list[DeviceSilence] = []
+        self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first value's cell, second value's cell)
+        self._implies: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self.lattice = Lattice(
+            max_depth=max_depth,
+            dimensions=dimensions,
+            on_new_cell=self._on_new_cell,
+            implied_parents=lambda scope: implied_parents(scope, self._implies),
+        )
+
+    # -- Detector protocol ---------------------------------------------------------------------------------
+    def observe(self, contact: StitchedContact) -> None:
+        """Contacts are not heartbeats: the silence detector learns nothing from them."""
+
+    def observe_telemetry(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
+        """Count one heartbeat or summary of the current step (``profile``: its canonical dimension values)."""
+        if isinstance(record, HeartbeatSummary):
+            # A summary counts when it arrives if every window holds a whole number of its periods (one every
+            # ten minutes, counted in ten-minute windows); otherwise it is spread over the steps of one period,
+            # so that a window never catches one summary more or less than the next.
+            # The population a summary stands for is the most it counted lately (fading over a day), not its
+            # latest count: that is zero exactly when the population has gone quiet.
+            fading = 0.5 ** (record.period / DAY) * self._summarised.get(profile, 0.0)
+            self._summarised[profile] = max(fading, float(record.devices))
+            steps = max(1, round(record.period / self.step))
+            if steps == 1 or all(round(w / self.step) % steps == 0 for w in self.windows):
+                self._this_step[profile] += record.devices
+            else:
+                step = int(record.ts // self.step)
+                self._spread.append((step + steps - 1, record.devices / steps, profile))
+            return
+        if self._device_heard(record, profile):
+            self._this_step[profile] += record.devices
+        else:
+            self._this_step.setdefault(profile, 0.0)  # the cell exists even when nothing healthy came
+
+    def close_step(self, step_end: float) -> list[Finding]:
+        step_start = step_end - self.step
+        self._step_number = round(step_start / self.step)
+        self.notifications = self._quiet_devices(step_end)
+        if self._first_step is None:
+            if not self._this_step and not self._spread:
+                return []  # no telemetry yet: nothing to learn, nothing to test
+            self._first_step = self._step_number
+        counts = self._take_counts()
+        n = len(counts)
+        hour, weekday = int(step_start % DAY // 3600), (int(step_start // DAY) + 3) % 7
+        if hour != self._hour:
+            self._baseline.refresh_shape()
+            if self._pairs:
+                level = self._baseline.level()
+                self._implies = learn_implications(self._pairs, self.lattice.scopes, level, self._baseline.rate_sum)
+            self._hour = hour
+        expected = self._baseline.expected(step_start % DAY / 3600.0, weekday)
+        self._slide(counts, expected)
+        warmed = self._step_number - self._first_step >= self._warmup_steps
+        findings = self._score(step_end, n) if warmed else []
+        unusual = self._last_p[:n] < self.elevated_p
+        learned = np.where(unusual, expected + _DEFICIT_LEARNING_RATE * (counts - expected), counts)
+        # The baseline caps what it learns from a step at a few deviations above what it expected, which keeps a
+        # burst of contacts from teaching it that bursts are normal. Heartbeats are the other way round: more of
+        # them is no fault, and thousands a minute from a level that starts at zero would take days to learn.
+        # So the cap is lifted to the count itself; a shortfall is what is damped (above).
+        ceiling = np.maximum(expected, learned)
+        self._baseline.learn(hour, weekday, learned, ceiling, np.zeros(n, dtype=bool), learn_weekday=warmed)
+        shortest = int(np.argmin(self._window_steps))
+        length = int(self._window_steps[shortest])
+        if warmed and self._step_number % length == 0:
+            usable = self._step_number - self._created[:n] >= length
+            self._baseline.learn_dispersion(
+                self._observed_sums[shortest, :n],
+                self._expected_sums[shortest, :n],
+                self._baseline.dispersion(),
+                usable,
+                length,
+            )
+        return findings
+
+    @property
+    def learned_implications(self) -> bool:
+        return bool(self._implies)
+
+    def implied(self, scope: Scope) -> Scope:
+        """Values every heartbeat of the scope carries, as learned: a firmware implies its model and brand."""
+        return implied_values(scope, self._implies)
+
+    def is_elevated(self, scope: Scope) -> bool:
+        """Whether the scope is still well below its usual heartbeats (a silence on it is not over)."""
+        cell = self.lattice.index.get(scope)
+        return cell is not None and bool(self._last_p[cell] < self.elevated_p)
+
+    # -- counting ------------------------------------------------------------------------------------------
+    def _take_counts(self) -> np.ndarray:
+        step = self._step_number
+        for _last, per_step, profile in self._spread:
+            self._this_step[profile] += per_step
+        self._spread = [item for item in self._spread if item[0] > step]
+        tallies = [(self.lattice.cells_of(profile), value) for profile, value in self._this_step.items()]
+        n = len(self.lattice)
+        counts = np.zeros(n)
+        for cells, value in tallies:
+            counts[cells] += value
+        self._this_step.clear()
+        return counts
+
+    def _slide(self, counts: np.ndarray, expected: np.ndarray) -> None:
+        n = len(counts)
+        slot = self._step_number % self._ring_length
+        leaving = (self._step_number - self._window_steps) % self._ring_length
+        self._observed_sums[:, :n] += counts[None, :] - self._observed_ring[leaving, :n]
+        self._expected_sums[:, :n] += expected[None, :] - self._expected_ring[leaving, :n]
+        self._observed_ring[slot, :n] = counts
+        self._expected_ring[slot, :n] = expected
+
+    # -- scoring -------------------------------------------------------------------------------------------
+    def _score(self, step_end: float, n: int) -> list[Finding]:
+        observed, expected = self._observed_sums[:, :n], self._expected_sums[:, :n]
+        dispersion = self._baseline.dispersion()
+        # A window that is not yet full for a young cell would look short: only cells past their warm-up.
+        testable = (self._step_number - self._created[:n] >= self._warmup_steps)[None, :]
+        # A cell whose whole window could not show a significant shortfall spends none of the budget.
+        able = testable & (expected >= 1.0)
+        tested = int(able.sum())
+        threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
+        p_value = np.ones_like(observed)
+        short = able & (observed <= (1.0 - self.min_deficit) * expected)
+        below = able & (observed < expected)
+        if below.any():
+            rows, cells = np.nonzero(below)
+            p_value[rows, cells] = negbin_cdf(observed[rows, cells], expected[rows, cells], dispersion[cells])
+        self._last_p[:n] = p_value.min(axis=0)
+        best: dict[int, tuple[float, int]] = {}
+        found = short & (p_value < threshold)
+        if found.any():
+            # A population, not a device or two: the shortfall must stand for at least min_devices devices.
+            missing = (1.0 - observed / np.maximum(expected, 1e-9)) * self._population(n)[None, :]
+            short &= missing >= self.min_devices
+            found &= short
+        for w in np.flatnonzero(found.any(axis=1)):
+            counts = WindowCounts(observed[w], expected[w], observed[w], expected[w], dispersion, p_value[w])
+            elevated = np.flatnonzero(p_value[w] < self.elevated_p)
+            attribution = Attribution(
+                self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio, lower=True, root_parent=True
+            )
+            significant = np.flatnonzero(found[w])
+            for cause, p in attribution.causes(significant).items():
+                # The scope blamed must itself be well short: a brand that went dark in one region leaves the
+                # brand's other regions, and everything, only a little short.
+                if not short[w, cause]:
+                    continue
+                if cause not in best or p < best[cause][0]:
+                    best[cause] = (p, int(w))
+        order = sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]]))
+        return [
+            Finding(
+                kind=self.kind,
+                scope=self.lattice.scopes[cause],
+                at=step_end,
+                observed=float(observed[w, cause]),
+                expected=float(expected[w, cause]),
+                p_value=p,
+                threshold=threshold,
+                tests=tested,
+                window=self.windows[w],
+            )
+            for cause, (p, w) in order
+        ]
+
+    def _population(self, n: int) -> np.ndarray:
+        """Devices per cell: the monitored devices known, plus what each population's latest summary counted."""
+        population = np.zeros(len(self.lattice))
+        for profiles in (self._device_profiles, self._summarised):
+            for profile, devices in profiles.items():
+                if devices:
+                    population[self.lattice.cells_of(profile)] += devices
+        return population[:n]
+
+    # -- single devices ------------------------------------------------------------------------------------
+    def _device_heard(self, beat: Heartbeat, profile: Profile) -> bool:
+        """Note a device's heartbeat; False for a repeat of one already seen (same device, same time)."""
+        device = self._devices.get(beat.device_id)
+        if device is None:
+            self._devices[beat.device_id] = device = _Device(beat.customer_id, profile, beat.ts)
+            self._device_profiles[profile] += 1
+        elif beat.ts <= device.last_seen:
+            return beat.ts < device.last_seen  # an older one, late but new; the same one again is a repeat
+        else:
+            gap = beat.ts - device.last_seen
+            if not device.standby:
+                if device.gaps == 0:
+                    device.usual_gap = gap
+                else:
+                    device.lost = _LOSS_DECAY * device.lost + (gap > _LOST * device.usual_gap)
+                    device.counted = _LOSS_DECAY * device.counted + 1.0
+                    capped = min(gap, self.device_quiet_factor * device.usual_gap)
+                    device.usual_gap += _GAP_LEARNING_RATE * (capped - device.usual_gap)
+                device.gaps += 1
+            if profile != device.profile:
+                self._device_profiles[device.profile] -= 1
+                self._device_profiles[profile] += 1
+            device.last_seen, device.customer_id, device.profile = beat.ts, beat.customer_id, profile
+            device.notified = False
+        device.standby = beat.status == "standby"
+        if device.gaps >= self.device_min_gaps and not device.standby:
+            deadline = device.last_seen + self._allowed_gap(device)
+            heapq.heappush(self._deadlines, (deadline, beat.device_id, device.last_seen))
+        return True
+
+    def _allowed_gap(self, device: _Device) -> float:
+        """How long a device may stay quiet: ``device_quiet_factor`` usual gaps at least, and more for a device
+        that often loses a heartbeat: enough missed heartbeats in a row (plus half a gap for timing jitter) that,
+        at its own loss rate, a false alert comes less than once a year."""
+        loss = (device.lost + _LOSS_PRIOR * _LOSS_PRIOR_GAPS) / (device.counted + _LOSS_PRIOR_GAPS)
+        beats_per_day = DAY / max(device.usual_gap, 1e-9)
+        # loss ** missed * beats_per_day <= budget, solved for the number of heartbeats missed in a row.
+        missed = math.ceil(math.log(_FALSE_ALERTS_PER_DEVICE_DAY / beats_per_day) / math.log(min(loss, 0.5)))
+        return max(self.device_quiet_factor, missed + 1.5) * device.usual_gap
+
+    def _quiet_devices(self, now: float) -> list[DeviceSilence]:
+        """Devices whose deadline passed by ``now`` without a heartbeat since it was set: once per silence."""
+        found = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, device_id, last_seen = heapq.heappop(deadlines)
+            device = self._devices.get(device_id)
+            if device is None or device.last_seen != last_seen or device.notified or device.standby:
+                continue  # heard from since, or already reported
+            device.notified = True
+            allowed = self._allowed_gap(device)
+            found.append(
+                DeviceSilence(device_id, device.customer_id, device.profile, now, last_seen, device.usual_gap, allowed)
+            )
+        if self._step_number % 1440 == 0 and self._devices:
+            horizon = now - _FORGET_DEVICE
+            for device_id in [d for d, device in self._devices.items() if device.last_seen < horizon]:
+                self._device_profiles[self._devices.pop(device_id).profile] -= 1
+        return sorted(found, key=lambda s: (s.last_seen, s.device_id))
+
+    # -- cells ---------------------------------------------------------------------------------------------
+    def _on_new_cell(self, cell: int, scope: Scope) -> None:
+        self._baseline.grow(cell + 1)
+        capacity = len(self._created)
+        if cell >= capacity:
+            new = max(cell + 1, 2 * capacity)
+            self._created = np.concatenate([self._created, np.zeros(new - capacity, dtype=np.int64)])
+            self._last_p = np.concatenate([self._last_p, np.ones(new - capacity)])
+            for name in ("_observed_ring", "_expected_ring", "_observed_sums", "_expected_sums"):
+                old = getattr(self, name)
+                grown = np.zeros((old.shape[0], new))
+                grown[:, :capacity] = old
+                setattr(self, name, grown)
+        self._created[cell] = self._step_number
+        if len(scope) == 2:
+            first, second = self.lattice.index.get(scope[:1]), self.lattice.index.get(scope[1:])
+            if first is not None and second is not None:
+                self._pairs.append((cell, first, second))

@@ -1,0 +1,41 @@
+"""One input stream, several kinds of record: which contract a record answers to, told by its ``type`` field.
+
+    no "type" (or "contact")      -> a customer contact        (contracts.py, docs/contact-contract.md)
+    "heartbeat"                   -> one device's heartbeat    (telemetry.py, docs/telemetry-contract.md)
+    "heartbeat-summary"           -> devices that reported     (telemetry.py)
+    "vendor-status"               -> a vendor's declared incident (status_feed.py)
+
+Contact files written before telemetry existed carry no ``type`` and read exactly as before. The contact contract
+keeps unknown fields, so a contact that already carries a ``type`` of its own (``"type": "complaint"``) stays a
+contact as long as it looks like one (it has a ``contact_id`` or a ``channel``); anything else with a ``type``
+correlate does not know is rejected, with ``type`` as the field at fault.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from correlate.contracts import Contact, Rejection, _json_type, _show, validate
+from correlate.status_feed import VENDOR_STATUS, VendorStatus, validate_status
+from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary, validate_telemetry
+
+CONTACT: Final = "contact"
+TYPES: Final = (CONTACT, HEARTBEAT, SUMMARY, VENDOR_STATUS)
+
+Record = Contact | Heartbeat | HeartbeatSummary | VendorStatus
+
+
+def validate_record(record: object) -> Record | Rejection:
+    """The record checked against the contract its ``type`` names; never raises for bad input."""
+    if type(record) is not dict or "type" not in record:
+        return validate(record)  # the hot path: every contact file ever written
+    kind = record["type"]
+    if kind in (HEARTBEAT, SUMMARY):
+        return validate_telemetry(record)
+    if kind == VENDOR_STATUS:
+        return validate_status(record)
+    if kind == CONTACT or "contact_id" in record or "channel" in record:
+        return validate(record)
+    if not isinstance(kind, str):
+        return Rejection("type", f"must be a string naming the record's kind, not {_json_type(kind)}", record)
+    return Rejection("type", f"{_show(kind)} is not one of {', '.join(TYPES)}", record)
