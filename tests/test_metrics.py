@@ -107,6 +107,21 @@ def test_open_incidents_follow_their_events_and_vanish_when_resolved() -> None:
     assert value(metrics, "correlate_incident_events_total", event="resolved") == 3
 
 
+def test_a_customer_notification_is_not_an_incident_event() -> None:
+    metrics = Metrics()
+    metrics.observe_events([{"event": "customer-notification", "device_id": "d1", "customer_id": "c1"}])
+    assert {labels["event"] for labels in series(metrics, "correlate_incident_events_total")} == {
+        "opened",
+        "updated",
+        "resolved",
+    }
+    assert (
+        sum(value(metrics, "correlate_incident_events_total", event=name) for name in ("opened", "updated", "resolved"))
+        == 0
+    )
+    assert series(metrics, "correlate_incidents_open") == []
+
+
 def test_anomalous_cells_are_capped_and_removed_when_calm() -> None:
     metrics = Metrics(max_anomalous=2)
     metrics.set_anomalous(

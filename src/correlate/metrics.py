@@ -215,6 +215,8 @@ class Metrics:
         """Count incident events and keep the open-incident gauge: opened/updated set, resolved clears."""
         changed = False
         for event in events:
+            if "incident_id" not in event:
+                continue  # a customer-notification (a device gone quiet) is no incident's lifecycle
             name = str(event["event"])
             self.incident_events.labels(name).inc()
             incident_id = str(event["incident_id"])
