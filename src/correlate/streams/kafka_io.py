@@ -79,7 +79,7 @@ class BatchWriter:
         batch = self._batches.get((topic, partition))
         if batch is None:
             batch = self._batches[(topic, partition)] = self.client.create_batch()
-        stamp = None if timestamp_ms is None else timestamp_ms / 1000
+        stamp = timestamp_ms  # milliseconds, whatever aiokafka's docstring says (it stores the number as given)
         if batch.append(key=key, value=value, timestamp=stamp) is None:
             self._full.append((topic, partition, batch))
             batch = self._batches[(topic, partition)] = self.client.create_batch()
