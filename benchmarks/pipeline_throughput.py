@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import io
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -200,6 +201,7 @@ def latency(broker: str, store: str, lines: list[bytes], rate: float, runner: st
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers and workers on the way out
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--per-day", type=int, default=20_000)

@@ -209,6 +209,8 @@ def test_the_pipeline_gives_the_same_incidents_as_replay_byte_for_byte(
     broker = kafka_broker.bootstrap
     worker = Worker(broker, redis_url, topic_prefix, tmp_path, "worker", CORRELATE_VALIDATE_RUNNER=runner)
     try:
+        # The validate stage has joined its group and fetched every input partition (Faust takes seconds).
+        wait_for(lambda: lag_reports(redis_url, topic_prefix).count("lag") == 4, 60, worker.log)
         producer = produce(broker, topic_prefix, stream.path)
         assert producer.wait(60) == 0, producer.stderr.read() if producer.stderr else ""
         wait_for(
@@ -229,6 +231,9 @@ def test_the_pipeline_gives_the_same_incidents_as_replay_byte_for_byte(
         assert worker.metric("correlate_rejects_total") == stream.rejected
         assert worker.metric("correlate_contacts_total") == stream.accepted
         assert worker.metric("correlate_detector_leader") == 1
+        latency_count = worker.metric("correlate_detection_latency_seconds_count")
+        assert latency_count > 0  # timed from the contact's production (its Kafka timestamp, carried over)
+        assert 0 < worker.metric("correlate_detection_latency_seconds_sum") / latency_count < 60
     finally:
         worker.stop()
     assert worker.process.returncode == 0, worker.log()

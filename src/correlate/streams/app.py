@@ -21,7 +21,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from correlate.metrics import Metrics
-from correlate.streams import upstream
+from correlate.streams import kafka_io, upstream
 from correlate.streams.kafka_io import FETCH_MAX_WAIT_MS
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, REJECTS
@@ -85,8 +85,14 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
             # force=True: sent now, in order. Faust would otherwise attach the send to the event and publish it
             # when the event is acknowledged, out of order and after this partition was reported forwarded.
             if out.accepted:
+                fetched = _last_fetch(app.consumer, message.tp) or time.time()
                 sent = await accepted.send(
-                    key=out.key, value=out.value, partition=message.partition, timestamp=message.timestamp, force=True
+                    key=out.key,
+                    value=out.value,
+                    partition=message.partition,
+                    timestamp=message.timestamp,
+                    headers=kafka_io.visible_header(int(fetched * 1000)),
+                    force=True,
                 )
             else:
                 sent = await rejects.send(value=out.value, force=True)

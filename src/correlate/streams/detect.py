@@ -209,7 +209,8 @@ class DetectStage:
             dead_letters.add(self.settings.topic(REJECTS), None, dead_letter(verdict, topic, partition, record.offset))
             return
         held = _Held(verdict, None, record.timestamp / 1000, partition, record.offset)
-        merge.add(partition, (verdict.ts, verdict.contact_id), held, held.produced_at)
+        visible = kafka_io.visible_at(record)
+        merge.add(partition, (verdict.ts, verdict.contact_id), held, held.produced_at if visible is None else visible)
 
     def _report(
         self,

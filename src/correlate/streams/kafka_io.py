@@ -18,6 +18,24 @@ from correlate.streams.topics import TopicSpec, create_topics
 
 # Tansu answers an empty fetch only after the full max wait: keep it short, or an idle partition stalls reads.
 FETCH_MAX_WAIT_MS = 30
+# Header on accepted records: wall time (ms) by which the validate stage had fetched the input record, i.e. when
+# the record was visible on the broker at the latest. The event-time merge compares it with lag reports.
+VISIBLE_HEADER = "correlate-visible-ms"
+
+
+def visible_header(fetched_ms: int) -> list[tuple[str, bytes]]:
+    return [(VISIBLE_HEADER, str(fetched_ms).encode())]
+
+
+def visible_at(record: Any) -> float | None:
+    """The visibility time carried by an accepted record, in seconds; None when it has none."""
+    for name, value in record.headers or ():
+        if name == VISIBLE_HEADER:
+            try:
+                return int(value) / 1000
+            except ValueError:
+                return None
+    return None
 
 
 def producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
@@ -72,18 +90,25 @@ class BatchWriter:
         self.add_to(topic, partition, key, value, timestamp_ms)
 
     def add_to(
-        self, topic: str, partition: int, key: bytes | None, value: bytes, timestamp_ms: int | None = None
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         """Queue one record for a chosen partition (``partition`` is taken modulo the topic's count)."""
         partition %= self._partitions[topic]
         batch = self._batches.get((topic, partition))
         if batch is None:
             batch = self._batches[(topic, partition)] = self.client.create_batch()
-        stamp = None if timestamp_ms is None else timestamp_ms / 1000
-        if batch.append(key=key, value=value, timestamp=stamp) is None:
+        stamp = timestamp_ms  # milliseconds, whatever aiokafka's docstring says (it stores the number as given)
+        extra = headers or []
+        if batch.append(key=key, value=value, timestamp=stamp, headers=extra) is None:
             self._full.append((topic, partition, batch))
             batch = self._batches[(topic, partition)] = self.client.create_batch()
-            batch.append(key=key, value=value, timestamp=stamp)
+            batch.append(key=key, value=value, timestamp=stamp, headers=extra)
 
     async def _send(self, topic: str, partition: int, batch: Any) -> None:
         self._inflight.append(await self.client.send_batch(batch, topic, partition=partition))

@@ -5,15 +5,16 @@ and must hand the engine one stream whose disorder stays within the engine's lat
 rejected as late depending on which partition happened to be fetched first (a rebuild reads hours of one
 partition in one fetch; a validate worker that is behind forwards one partition's backlog before another's).
 So records wait here, and the smallest ``(ts, contact_id)`` head goes first: the order a single sorted file
-would have.
+would have. Each record comes with the wall time by which it was visible (``produced_at``: the validate
+stage's fetch of it, carried in a header of the accepted record).
 
 A partition with nothing buffered holds the others back until there is *proof* that it holds nothing
 produced before the head waiting to go: :meth:`prove_quiet` says "everything written to this partition
 before wall time ``until`` has been read" (the reader knows it from its validate workers' reports and its own
 fetches). The head, produced at ``produced_at``, goes once every empty partition is proven quiet up to
-``produced_at + slack``; the slack covers the producer's batching and clock skew between hosts. Records
-produced later than the head may still carry an earlier event time — that is ordinary disorder, which the
-engine's lateness absorbs. Nothing here reads a clock: the merge is pure and tested without a broker.
+``produced_at + slack``; the slack covers clock differences between the validate workers' hosts. Records
+that became visible later than the head may still carry an earlier event time — that is ordinary disorder,
+which the engine's lateness absorbs. Nothing here reads a clock: the merge is pure and tested without a broker.
 """
 
 from __future__ import annotations

@@ -48,9 +48,11 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
     try:
         writer = kafka_io.BatchWriter(client)
         await writer.prepare([accepted, rejects])
+        forwarded = _Forwarded()
         while True:
             batches = await reader.getmany(timeout_ms=200, max_records=10_000)
             for tp, records in batches.items():
+                visible = kafka_io.visible_header(reader.last_poll_timestamp(tp) or int(time.time() * 1000))
                 for record in records:
                     if record.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
                         await asyncio.sleep(0)
@@ -58,17 +60,18 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
                     observe(metrics, verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
                     if out.accepted:
-                        writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp)
+                        writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp, visible)
                     else:
                         writer.add(rejects, None, out.value)
             if batches:
                 await writer.flush()
+                forwarded.update(batches)
                 try:
                     await reader.commit()
                 except (CommitFailedError, IllegalStateError) as error:
                     # A rebalance took the partitions away: their new owner checks these records again.
                     logger.warning("validate: commit failed after a rebalance (%s); records are re-checked", error)
-            await _report_lag(reader, store, settings.lag_key)
+            await _report_lag(reader, store, settings.lag_key, forwarded)
     except KafkaError:
         logger.exception("validate: Kafka error")
         raise
@@ -76,18 +79,49 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
         await asyncio.shield(_stop(reader, client))
 
 
-async def _report_lag(reader: Any, store: Any, key: str) -> None:
-    """After the forwards are acknowledged: per input partition, the records the broker holds beyond our
-    position, and when we last fetched it (what a lag of 0 proves, see :mod:`.upstream`). A partition not
+class _Forwarded:
+    """Per input partition, the next offset this worker has forwarded (acknowledged) — not aiokafka's
+    ``position()``, which runs ahead into records fetched but not yet handed out. Forgotten whenever the
+    assignment changes: after a rebalance the group restarts a partition from its committed offset."""
+
+    def __init__(self) -> None:
+        self.next: dict[Any, int] = {}
+        self.start: dict[Any, int] = {}
+        self.assignment: frozenset[Any] = frozenset()
+
+    def update(self, batches: dict[Any, list[Any]]) -> None:
+        for tp, records in batches.items():
+            if records:
+                self.next[tp] = records[-1].offset + 1
+
+    async def base(self, reader: Any, tp: Any) -> int:
+        if tp in self.next:
+            return self.next[tp]
+        if tp not in self.start:
+            committed = await reader.committed(tp)
+            if committed is None:
+                committed = (await reader.beginning_offsets([tp]))[tp]
+            self.start[tp] = int(committed)
+        return self.start[tp]
+
+
+async def _report_lag(reader: Any, store: Any, key: str, forwarded: _Forwarded) -> None:
+    """After the forwards are acknowledged: per input partition, the records the broker holds beyond what we
+    forwarded, and when we last fetched it (what a lag of 0 proves, see :mod:`.upstream`). A partition not
     fetched yet is not reported: the leader counts it as behind."""
+    assignment = frozenset(reader.assignment())
+    if assignment != forwarded.assignment:
+        forwarded.next.clear()
+        forwarded.start.clear()
+        forwarded.assignment = assignment
     now = time.time()
     mapping: dict[str, bytes] = {}
-    for tp in reader.assignment():
+    for tp in assignment:
         highwater = reader.highwater(tp)
         fetched_ms = reader.last_poll_timestamp(tp)
         if highwater is None or not fetched_ms:
             continue
-        lag = max(0, highwater - await reader.position(tp))
+        lag = max(0, highwater - await forwarded.base(reader, tp))
         mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(lag, fetched_ms / 1000, now)
     if mapping:
         await store.hset(key, mapping=mapping)

@@ -35,7 +35,7 @@ class StackSettings:
     topic_prefix: str = _setting("", "Prefix for every topic, the consumer group and the lease (one cluster, many).")
     lease_ttl: float = _setting(10.0, "Life of the detect leader's lease; a dead leader is replaced after this.")
     merge_idle: float = _setting(
-        0.5, "Slack of the event-time merge: how long after a contact was produced a quiet partition may still hold it."
+        0.5, "Slack of the event-time merge: clock difference allowed between validate workers' hosts (seconds)."
     )
     validate_runner: str = _setting("aiokafka", "Runner of the validate stage: aiokafka (default) or faust.")
 
