@@ -119,7 +119,7 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
                 # Nothing of this partition forwarded yet. Faust's fetch position runs ahead of its buffers,
                 # so the floor is the group's committed offset (Faust keeps it, privately, after the seek).
                 done = committed.get(tp) or 0
-            fetched_at = _last_fetch(consumer, tp) or now - FETCH_SLACK
+            fetched_at = (_last_fetch(consumer, tp) or now - FETCH_SLACK) - upstream.FETCH_MARGIN
             lag = max(0, highwater - done)
             mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(lag, fetched_at, now)
         if mapping:

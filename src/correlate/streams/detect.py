@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,7 +30,7 @@ from correlate.engine import Engine
 from correlate.metrics import Metrics
 from correlate.monitor import EngineMonitor
 from correlate.streams import kafka_io, upstream
-from correlate.streams.merge import NEVER, EventTimeMerge
+from correlate.streams.merge import EventTimeMerge
 from correlate.streams.publish import PublishedLog, Publisher
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, INCIDENTS, REJECTS
@@ -39,6 +39,7 @@ from correlate.streams.validate import dead_letter
 PROGRESS_EVERY = 1.0  # seconds between progress reports to the store
 YIELD_EVERY = 500  # contacts taken in between two yields to the event loop (~40 ms of engine work)
 UPSTREAM_EVERY = 0.1  # seconds between reads of the validate stage's lag reports
+REPORTS_KEPT = 50  # lag reports remembered per partition (a few seconds' worth)
 
 
 @dataclass
@@ -148,7 +149,7 @@ class DetectStage:
             next_offset = dict.fromkeys(numbers, 0)
             progress = Progress(leader=self.worker_id)
             last_report = last_upstream = 0.0
-            forwarded: dict[int, tuple[float, float]] = {}
+            history: dict[int, deque[tuple[float, float]]] = {p: deque(maxlen=REPORTS_KEPT) for p in numbers}
             while not lost.is_set():
                 beat()
                 batches = await reader.getmany(timeout_ms=50, max_records=5_000)
@@ -159,16 +160,20 @@ class DetectStage:
                     next_offset[tp.partition] = records[-1].offset + 1
                 if now - last_upstream >= UPSTREAM_EVERY:
                     last_upstream = now
-                    forwarded = upstream.quiet_until(await self.store.hgetall(settings.lag_key), fed)
+                    reports = upstream.quiet_until(await self.store.hgetall(settings.lag_key), fed)
+                    for partition, report in reports.items():
+                        history[partition].append(report)
                 for tp in partitions:
                     highwater = reader.highwater(tp)
                     if highwater is None:
                         continue
                     at_takeover.setdefault(tp.partition, highwater)
-                    read_at = (reader.last_poll_timestamp(tp) or 0) / 1000
-                    until, acknowledged = forwarded.get(tp.partition, (NEVER, NEVER))
-                    if highwater <= next_offset[tp.partition] and read_at >= acknowledged:
-                        merge.prove_quiet(tp.partition, min(until, read_at))
+                    read_at = (reader.last_poll_timestamp(tp) or 0) / 1000 - upstream.FETCH_MARGIN
+                    if highwater <= next_offset[tp.partition]:
+                        # The latest report whose forwards our own read of the partition certainly includes.
+                        covered = [until for until, acknowledged in history[tp.partition] if acknowledged <= read_at]
+                        if covered:
+                            merge.prove_quiet(tp.partition, min(max(covered), read_at))
                 done = progress.offsets
                 for count, held in enumerate(merge.pop_ready(), start=1):
                     if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run

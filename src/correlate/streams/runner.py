@@ -50,7 +50,7 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
         await writer.prepare([accepted, rejects])
         forwarded = _Forwarded()
         while True:
-            batches = await reader.getmany(timeout_ms=200, max_records=10_000)
+            batches = await reader.getmany(timeout_ms=200, max_records=2_000)
             for tp, records in batches.items():
                 visible = kafka_io.visible_header(reader.last_poll_timestamp(tp) or int(time.time() * 1000))
                 for record in records:
@@ -122,7 +122,8 @@ async def _report_lag(reader: Any, store: Any, key: str, forwarded: _Forwarded) 
         if highwater is None or not fetched_ms:
             continue
         lag = max(0, highwater - await forwarded.base(reader, tp))
-        mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(lag, fetched_ms / 1000, now)
+        covered = fetched_ms / 1000 - upstream.FETCH_MARGIN
+        mapping[upstream.field_name(tp.topic, tp.partition)] = upstream.encode(lag, covered, now)
     if mapping:
         await store.hset(key, mapping=mapping)
 

@@ -18,6 +18,9 @@ from collections.abc import Iterable, Mapping
 import orjson
 
 NEVER = float("-inf")
+# aiokafka stamps a fetch when its response is handled, which a busy event loop can delay well after the broker
+# built it: a fetch counts as covering only what was visible this long before its stamp.
+FETCH_MARGIN = 0.5
 
 
 def field_name(topic: str, partition: int) -> str:
