@@ -171,3 +171,22 @@ def test_the_api_service_selects_the_api_pods() -> None:
     service, api = kind("Service"), named("Deployment", "correlate-api")
     labels = api["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
+
+
+def test_the_production_topic_script_creates_what_the_workers_expect() -> None:
+    """deploy/create-topics.sh (Apache Kafka's kafka-topics.sh) and streams/topics.py must agree: the workers
+    would create a missing topic, but with the broker's defaults, not the retention the detector relies on."""
+    from correlate.streams.topics import pipeline_topics
+
+    script = (DEPLOY / "create-topics.sh").read_text(encoding="utf-8")
+    created = {}
+    for line in script.splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 3 and words[0] == "create":
+            partitions = "input" if words[2] == '"$PARTITIONS"' else int(words[2])
+            created[words[1]] = (partitions, dict(word.split("=", 1) for word in words[3:]))
+    expected = {}
+    for spec in pipeline_topics(["contacts"], input_partitions=8):
+        partitions = "input" if spec.partitions == 8 else spec.partitions
+        expected[spec.name] = (partitions, dict(spec.config))
+    assert created == expected
