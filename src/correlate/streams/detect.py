@@ -142,7 +142,9 @@ class DetectStage:
             await reader.seek_to_beginning(*partitions)
             at_takeover: dict[int, int] = {}  # partition -> its end when first fetched: before it, a rebuild
             reported = {int(p): n for p, n in previous.offsets.items()}
-            publisher = Publisher(writer_client, self.bootstrap, settings.topic_prefix, self.metrics, log)
+            publisher = Publisher(
+                writer_client, self.bootstrap, settings.topic_prefix, self.metrics, log, self._without_topic()
+            )
             dead_letters = kafka_io.BatchWriter(writer_client)
             await dead_letters.prepare([settings.topic(REJECTS)])
             merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle)
@@ -194,6 +196,13 @@ class DetectStage:
         finally:
             await kafka_io.stop(reader)
             await kafka_io.stop(writer_client)
+
+    def _without_topic(self) -> frozenset[str]:
+        """Vendors configured with ``topic = false`` under ``[delivery.<vendor>]``: told by webhook only."""
+        from correlate.delivery import parse_delivery
+
+        targets = parse_delivery(self.config.section("delivery"))
+        return frozenset(vendor for vendor, target in targets.items() if not target.topic)
 
     def _hold(
         self,

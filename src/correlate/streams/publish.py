@@ -68,8 +68,18 @@ class PublishedLog:
 class Publisher:
     """Writes events to the vendor topics and ``incidents``; creates a vendor's topic the first time."""
 
-    def __init__(self, producer: Any, bootstrap: str, prefix: str, metrics: Metrics, log: PublishedLog) -> None:
+    def __init__(
+        self,
+        producer: Any,
+        bootstrap: str,
+        prefix: str,
+        metrics: Metrics,
+        log: PublishedLog,
+        without_topic: frozenset[str] = frozenset(),
+    ) -> None:
+        """``without_topic``: vendors whose delivery says ``topic = false`` (a webhook only, say)."""
         self.producer = producer
+        self.without_topic = without_topic
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.metrics = metrics
@@ -86,6 +96,8 @@ class Publisher:
             value = orjson.dumps(event)
             key = str(event["incident_id"]).encode()
             for vendor in vendors_of(event):
+                if vendor in self.without_topic:
+                    continue
                 topic = await self._vendor_topic(vendor)
                 await self.producer.send_and_wait(topic, value, key=key)
                 self.metrics.observe_published(topic)
