@@ -71,8 +71,12 @@ def stack(home: Path) -> Iterator[subprocess.Popen[str]]:
         text=True,
     )
     yield process
-    if process.poll() is None:
-        process.kill()
+    if process.poll() is None:  # the test stopped early: still Ctrl-C first, so that up stops its servers
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
         process.wait()
 
 

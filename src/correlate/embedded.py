@@ -17,9 +17,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from correlate.procs import die_with_parent
 
 LOOPBACK = "127.0.0.1"
 
@@ -51,6 +54,7 @@ class _ChildServer:
     """A server process we started and must stop, whatever happens to us."""
 
     name = "server"
+    death_signal = signal.SIGTERM  # what the kernel sends the server if we die without stopping it
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
@@ -59,8 +63,16 @@ class _ChildServer:
     def _spawn(self, argv: list[str], log: Path | None, env: dict[str, str] | None = None) -> None:
         out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
         try:
-            # Own process group: Ctrl-C at the terminal reaches us, and we stop the child in order.
-            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            # Own process group: Ctrl-C at the terminal reaches us, and we stop the child in order. If we are
+            # killed outright, the kernel stops the child: no orphan server keeps a port.
+            self.process = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=partial(die_with_parent, self.death_signal, os.getpid()),
+            )
         finally:
             if log is not None:
                 out.close()  # type: ignore[union-attr]
@@ -93,6 +105,7 @@ class EmbeddedBroker(_ChildServer):
     """Tansu with memory storage: topics must be created explicitly; data lives as long as the process."""
 
     name = "Tansu broker"
+    death_signal = signal.SIGKILL  # memory storage: nothing to save, and Tansu may ignore SIGTERM
 
     @property
     def bootstrap(self) -> str:

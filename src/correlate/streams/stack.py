@@ -26,8 +26,8 @@ from typing import Any
 from urllib.request import urlopen
 
 from correlate.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis, free_port
+from correlate.procs import die_with_parent
 from correlate.streams import kafka_io
-from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 

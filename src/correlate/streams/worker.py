@@ -26,11 +26,11 @@ from prometheus_client import CollectorRegistry
 
 from correlate.config import Config
 from correlate.metrics import Metrics, MetricsServer
+from correlate.procs import die_with_parent
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
 from correlate.streams.exposition import MergedCollector
 from correlate.streams.lease import Lease, Renewer
-from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 
