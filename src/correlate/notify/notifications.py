@@ -18,7 +18,7 @@ from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from correlate.notify.lease import Lease
+from correlate.lease import Lease
 from correlate.store import IncidentStore
 from correlate.streams.topics import NOTIFICATIONS
 

@@ -161,7 +161,7 @@ async def _detect_process(options: WorkerOptions, holder: str, port_out: Connect
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     store = redis.asyncio.Redis.from_url(options.store)
-    lease = Lease(store, settings.lease_key, holder, settings.lease_ttl)
+    lease = Lease(store, settings.lease_key, settings.lease_ttl, holder)
     detect = DetectStage(settings, options.config, options.broker, store, metrics, holder)
     task = asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, options.store)))
     stopping = asyncio.create_task(stop.wait())
