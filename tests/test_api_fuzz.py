@@ -63,7 +63,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomised: the same examples on every run, so CI is reproducible; a newly found case is fixed, not retried.
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_the_api_answers_as_its_document_says(case: Any, running: tuple[str, str]) -> None:
     _, token = running
     headers = {"Authorization": f"Bearer {token}"}

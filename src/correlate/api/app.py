@@ -38,6 +38,15 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 # Customer ids are the senders' (a salted hash may be base64): anything printable but '/', starting alnum.
 _CUSTOMER_ID = re.compile(r"[A-Za-z0-9][^/\x00-\x1f\x7f]{0,127}")
 _MAX_TEXT: Final = 500
+# Blank as the OpenAPI document's pattern '\S' means it (JSON Schema regexes are ECMA-262): Python's str.strip()
+# also strips the ASCII separators \x1c-\x1f, which the document counts as text.
+_ECMA_BLANK: Final = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
+
+
+def _blank(text: str) -> bool:
+    return _ECMA_BLANK.fullmatch(text) is not None
+
+
 _MAX_BODY: Final = 16 * 1024
 READERS: Final = frozenset({"agent", "noc", "vendor"})
 PEOPLE: Final = frozenset({"agent", "noc"})
@@ -223,7 +232,7 @@ def _dimensions(request: web.Request, reserved: tuple[str, ...]) -> dict[str, st
         if len(values) != 1:
             raise ApiError(400, f"{name}: give it once, not {len(values)} times")
         value = values[0]
-        if not value.strip() or len(value) > _MAX_TEXT:
+        if _blank(value) or len(value) > _MAX_TEXT:
             raise ApiError(400, f"{name}: must be 1-{_MAX_TEXT} characters, not blank")
         if name in reserved:
             continue
@@ -320,7 +329,7 @@ async def _body(request: web.Request, allowed: Mapping[str, bool]) -> dict[str, 
             if required:
                 raise ApiError(400, f"{name}: required")
             continue
-        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
+        if not isinstance(value, str) or _blank(value) or len(value) > _MAX_TEXT:
             raise ApiError(400, f"{name}: must be a non-blank string of at most {_MAX_TEXT} characters")
         out[name] = value
     return out
