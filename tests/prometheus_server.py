@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import time
 import urllib.parse
@@ -20,6 +21,7 @@ from typing import Any, Self
 import yaml
 
 from correlate.embedded import LOOPBACK, free_port, wait_for_port
+from correlate.procs import stop
 
 
 class Prometheus:
@@ -60,13 +62,7 @@ class Prometheus:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, signal.SIGTERM, grace=10)
 
     def __enter__(self) -> Self:
         return self

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from correlate.embedded import free_port
+from correlate.procs import stop
 from prometheus_server import Prometheus
 from streams import DAY, START, Fault, as_jsonl, stream
 
@@ -65,12 +66,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
             time.sleep(0.5)
         yield json.loads(_correlate("status", "--json", env=env, check=True).stdout), env
     finally:
-        up.send_signal(signal.SIGINT)
-        try:
-            up.wait(60)
-        except subprocess.TimeoutExpired:
-            up.kill()
-            up.wait()
+        stop(up, signal.SIGINT, grace=60)
         log.close()
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from correlate.contracts import parse_timestamp
 from correlate.engine import Engine
+from correlate.procs import stop
 from correlate.replay import replay
 from correlate.simulate import simulate
 
@@ -71,13 +72,7 @@ def stack(home: Path) -> Iterator[subprocess.Popen[str]]:
         text=True,
     )
     yield process
-    if process.poll() is None:  # the test stopped early: still Ctrl-C first, so that up stops its servers
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        process.wait()
+    stop(process, signal.SIGINT, grace=30)  # the test stopped early: still Ctrl-C, so that up stops its servers
 
 
 def _wait_healthy(home: Path, up: subprocess.Popen[str], timeout: float = 60) -> dict[str, object]:

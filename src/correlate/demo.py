@@ -29,6 +29,7 @@ from correlate.config import load_config
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.engine import Engine
 from correlate.evaluate import evaluate
+from correlate.procs import stop
 from correlate.replay import run_replay
 from correlate.simulate import simulate
 
@@ -100,12 +101,7 @@ def _through_the_stack(
         events = [orjson.loads(line) for line in published.stdout.splitlines()]
         return _banner(status["api"], env, events)
     finally:
-        up.send_signal(signal.SIGINT)
-        try:
-            up.wait(60)
-        except subprocess.TimeoutExpired:
-            up.kill()
-            up.wait()
+        stop(up, signal.SIGINT, grace=60)  # Ctrl-C: up stops its workers, the API and its servers in order
 
 
 def _wait_for_the_detector(home: Path, valid: int) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from correlate.procs import die_with_parent
+from correlate.procs import die_with_parent, stop
 
 LOOPBACK = "127.0.0.1"
 
@@ -60,6 +60,16 @@ class _ChildServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
+    def _start(self, argv: list[str], log: Path | None, timeout: float, env: dict[str, str] | None = None) -> None:
+        """Spawn the server and wait until it listens on ``self.port``; stop it if it never does."""
+        self._spawn(argv, log, env)
+        assert self.process is not None
+        try:
+            wait_for_port(LOOPBACK, self.port, self.process, timeout, self.name)
+        except EmbeddedServerError:
+            self.stop()
+            raise
+
     def _spawn(self, argv: list[str], log: Path | None, env: dict[str, str] | None = None) -> None:
         out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
         try:
@@ -79,14 +89,7 @@ class _ChildServer:
 
     def stop(self, grace: float = 3.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signal.SIGTERM, grace)
 
     @property
     def running(self) -> bool:
@@ -131,13 +134,7 @@ class EmbeddedBroker(_ChildServer):
             "memory://tansu/",
         ]
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._spawn(argv, log, env)
-        assert self.process is not None
-        try:
-            wait_for_port(LOOPBACK, self.port, self.process, timeout, self.name)
-        except EmbeddedServerError:
-            self.stop()
-            raise
+        self._start(argv, log, timeout, env)
         return self
 
 
@@ -192,11 +189,5 @@ class EmbeddedRedis(_ChildServer):
             "--protected-mode",
             "yes",
         ]
-        self._spawn(argv, log)
-        assert self.process is not None
-        try:
-            wait_for_port(LOOPBACK, self.port, self.process, timeout, self.name)
-        except EmbeddedServerError:
-            self.stop()
-            raise
+        self._start(argv, log, timeout)
         return self

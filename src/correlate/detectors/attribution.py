@@ -26,11 +26,12 @@ is at baseline; a parent whose rest is still clearly short explains its children
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from correlate.detectors.base import Finding
 from correlate.detectors.tail import binomial_cdf, binomial_sf, negbin_cdf, negbin_sf
 from correlate.lattice import Lattice
 
@@ -194,3 +195,33 @@ class Attribution:
         for child in best:
             causes |= self._resolve(child, path)
         return frozenset(causes)
+
+
+def findings_per_cause(
+    kind: str,
+    lattice: Lattice,
+    best: dict[int, tuple[float, int]],
+    at: float,
+    observed: np.ndarray,
+    expected: np.ndarray,
+    threshold: float,
+    tests: int,
+    windows: Sequence[float],
+) -> list[Finding]:
+    """One finding per attributed cause, from the window where it was most significant (``best``: cell ->
+    (p-value, window index)); most significant first, ties by scope, so the order never depends on dict order."""
+    order = sorted(best.items(), key=lambda item: (item[1][0], lattice.scopes[item[0]]))
+    return [
+        Finding(
+            kind=kind,
+            scope=lattice.scopes[cause],
+            at=at,
+            observed=float(observed[w, cause]),
+            expected=float(expected[w, cause]),
+            p_value=p,
+            threshold=threshold,
+            tests=tests,
+            window=windows[w],
+        )
+        for cause, (p, w) in order
+    ]

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from correlate.detectors.aggregates import AggregateBaseline, compound_sf
-from correlate.detectors.attribution import Attribution, WindowCounts
+from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
 from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.baseline import SeasonalBaseline
 from correlate.detectors.common_mode import common_mode_factor
@@ -302,21 +302,9 @@ class RateDetector:
             for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold)).items():
                 if cause not in best or p < best[cause][0]:
                     best[cause] = (p, int(w))
-        order = sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]]))
-        return [
-            Finding(
-                kind=self.kind,
-                scope=self.lattice.scopes[cause],
-                at=step_end,
-                observed=float(observed[w, cause]),
-                expected=float(expected_total[w, cause]),
-                p_value=p,
-                threshold=threshold,
-                tests=tested,
-                window=self.windows[w],
-            )
-            for cause, (p, w) in order
-        ]
+        return findings_per_cause(
+            self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
+        )
 
     def _compound_tail(
         self,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from correlate.detectors.attribution import Attribution, WindowCounts
+from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
 from correlate.detectors.base import Finding
 from correlate.detectors.baseline import SeasonalBaseline
 from correlate.detectors.implication import implied_parents, implied_values, learn_implications
@@ -302,21 +302,9 @@ class SilenceDetector:
                     continue
                 if cause not in best or p < best[cause][0]:
                     best[cause] = (p, int(w))
-        order = sorted(best.items(), key=lambda item: (item[1][0], self.lattice.scopes[item[0]]))
-        return [
-            Finding(
-                kind=self.kind,
-                scope=self.lattice.scopes[cause],
-                at=step_end,
-                observed=float(observed[w, cause]),
-                expected=float(expected[w, cause]),
-                p_value=p,
-                threshold=threshold,
-                tests=tested,
-                window=self.windows[w],
-            )
-            for cause, (p, w) in order
-        ]
+        return findings_per_cause(
+            self.kind, self.lattice, best, step_end, observed, expected, threshold, tested, self.windows
+        )
 
     def _population(self, n: int) -> np.ndarray:
         """Devices per cell: the monitored devices known, plus what each population's latest summary counted."""
