@@ -77,6 +77,8 @@ class Worker:
     def __init__(self, broker: str, store: str, prefix: str, home: Path, name: str, **env: str) -> None:
         self.metrics_port = free_port()
         self.log_path = home / f"{name}.log"
+        self.cwd = home / f"{name}.cwd"  # where it was started from, which it must leave as it found it
+        self.cwd.mkdir()
         environment = {
             **os.environ,
             "CORRELATE_TOPIC_PREFIX": prefix,
@@ -87,7 +89,7 @@ class Worker:
         argv = [sys.executable, "-m", "correlate.cli", "worker", "--broker", broker, "--store", store]
         argv += ["--metrics-port", str(self.metrics_port)]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=environment)
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=self.cwd)
 
     @property
     def pid(self) -> int:
@@ -237,6 +239,7 @@ def test_the_pipeline_gives_the_same_incidents_as_replay_byte_for_byte(
     finally:
         worker.stop()
     assert worker.process.returncode == 0, worker.log()
+    assert list(worker.cwd.iterdir()) == []  # Faust's table folders go to a temporary directory, then away
 
 
 def test_two_workers_split_the_input_and_survive_the_leader_being_killed(

@@ -14,6 +14,8 @@ default because it forwards whole batches without a future per record (see the R
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 from typing import Any
 
@@ -53,11 +55,16 @@ class _App(faust.App):
         return _Transport(self.conf.broker_consumer, self)
 
 
-def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> Any:
-    """A Faust app with one agent: input records in, accepted contacts and dead letters out."""
+def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, datadir: str) -> Any:
+    """A Faust app with one agent: input records in, accepted contacts and dead letters out.
+
+    ``datadir`` is where Faust keeps its table folders even with memory storage; without it Faust writes
+    them under the current directory.
+    """
     app = _App(
         settings.group,
         broker=f"kafka://{bootstrap}",
+        datadir=datadir,
         web_enabled=False,
         store="memory://",
         consumer_auto_offset_reset="earliest",
@@ -141,10 +148,12 @@ def _last_fetch(consumer: Any, tp: Any) -> float | None:
 
 async def run_faust_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
     """Run the Faust app until cancelled."""
-    app = build_app(settings, bootstrap, metrics, store)
+    datadir = tempfile.mkdtemp(prefix="correlate-faust-")
+    app = build_app(settings, bootstrap, metrics, store, datadir)
     await app.start()
     try:
         while True:
             await asyncio.sleep(3600)
     finally:
         await asyncio.shield(app.stop())
+        shutil.rmtree(datadir, ignore_errors=True)
