@@ -81,3 +81,17 @@ def test_a_detect_stage_behind_a_validate_stage_does_not_count_contacts_twice() 
     assert series(metrics, "correlate_contacts_total") == []
     assert value(metrics, "correlate_duplicates_total") == 1
     assert value(metrics, "correlate_event_time_seconds") == parse_timestamp(records[-1]["ts"]) - 300.0
+
+
+def test_a_leader_catching_up_publishes_the_cells_at_most_once_per_interval_and_the_latest_in_the_end() -> None:
+    now = [0.0]
+    metrics = Metrics()
+    monitor = EngineMonitor(Engine(Settings(symptoms=False)), metrics, refresh_every=1.0, clock=lambda: now[0])
+    outcomes = (monitor.process(record) for record in _fault_stream())
+    assert any(e["event"] == "opened" for outcome in outcomes for e in outcome.events)
+    # A burst of many steps within one second of wall time: the first step was published, no later one.
+    assert series(metrics, "correlate_anomalous_cell_observed") == []
+    now[0] = 1.0  # a second later the worker, idle, catches up: the fault's cells are out
+    monitor.catch_up()
+    scopes = {labels["scope"] for labels in series(metrics, "correlate_anomalous_cell_observed")}
+    assert "device_brand=Vizo" in scopes, scopes

@@ -2,12 +2,17 @@
 
 The stream workers call :meth:`EngineMonitor.process` (or :meth:`EngineMonitor.accept`) where they would call
 the engine's: the monitor passes the record on unchanged and records what happened to it. After every step the
-engine closes, it publishes the currently anomalous cells and the whole centre, observed against expected.
+engine closes, it publishes the currently anomalous cells and the whole centre, observed against expected; a
+leader catching up closes thousands of steps a second, so there it may publish at most once per
+``refresh_every`` seconds of wall time (a scrape comes once a second at most) and then on :meth:`catch_up`.
 
 The cells come from :meth:`RateDetector.readings <correlate.detectors.rate.RateDetector.readings>`.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from correlate.contracts import Contact, Rejection, validate
 from correlate.detectors.base import CellReading
@@ -27,15 +32,27 @@ class EngineMonitor:
     as the engine computes it; a step closes when it passes a step boundary, and then the cell gauges refresh.
     """
 
-    def __init__(self, engine: Engine, metrics: Metrics, *, intake: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        intake: bool = True,
+        refresh_every: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``intake=False`` where another stage already counted the contacts in: the Kafka pipeline's detect
         leader reads contacts its validate stage counted, and would count them twice. Rejections the engine
         makes (late contacts), repeats and events are recorded either way."""
         self.engine = engine
         self.metrics = metrics
         self.intake = intake
+        self.refresh_every = refresh_every
+        self.clock = clock
         self._latest_ts: float | None = None
         self._watermark_step: int | None = None
+        self._stale = False  # a step closed since the cells were last published
+        self._refreshed_at = float("-inf")
 
     def process(self, record: object) -> Outcome:
         """As :meth:`Engine.process`: validate one decoded record, then take it in."""
@@ -69,8 +86,16 @@ class EngineMonitor:
         self.refresh()
         return events
 
+    def catch_up(self) -> None:
+        """Publish the cells if a step closed since they were last published and ``refresh_every`` has passed
+        (the stream workers call it every round, so the last steps of a burst are published too)."""
+        if self._stale and self.clock() - self._refreshed_at >= self.refresh_every:
+            self.refresh()
+
     def refresh(self) -> None:
         """Publish the anomalous cells and the whole centre as the engine holds them now."""
+        self._stale = False
+        self._refreshed_at = self.clock()
         anomalous, centre = self.engine.rate.readings()
         self.metrics.set_anomalous([_values(reading) for reading in anomalous])
         for reading in centre:
@@ -84,4 +109,5 @@ class EngineMonitor:
         step = int(watermark // settings.step)
         if step != self._watermark_step:
             self._watermark_step = step
-            self.refresh()
+            self._stale = True
+            self.catch_up()

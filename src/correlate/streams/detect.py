@@ -40,6 +40,7 @@ PROGRESS_EVERY = 1.0  # seconds between progress reports to the store
 YIELD_EVERY = 500  # contacts taken in between two yields to the event loop (~40 ms of engine work)
 UPSTREAM_EVERY = 0.1  # seconds between reads of the validate stage's lag reports
 REPORTS_KEPT = 50  # lag reports remembered per partition (a few seconds' worth)
+CELLS_EVERY = 0.5  # seconds of wall time between two publications of the anomalous cells while catching up
 
 
 @dataclass
@@ -128,7 +129,7 @@ class DetectStage:
         log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
         previous = Progress.from_json(await self.store.get(settings.progress_key))
         engine = Engine(self.config.settings, self.config.vendors)
-        monitor = EngineMonitor(engine, self.metrics, intake=False)
+        monitor = EngineMonitor(engine, self.metrics, intake=False, refresh_every=CELLS_EVERY)
         reader = kafka_io.consumer(self.bootstrap, max_partition_fetch_bytes=1_048_576)
         writer_client = kafka_io.producer(self.bootstrap)
         await reader.start()
@@ -189,6 +190,7 @@ class DetectStage:
                         await publisher.publish(outcome.events, held.produced_at if live else None)
                     done[str(held.partition)] = held.offset + 1
                 await dead_letters.flush()
+                monitor.catch_up()
                 if now - last_report >= PROGRESS_EVERY:
                     last_report = now
                     self._report(progress, engine, at_takeover, partitions, reader, next_offset)
