@@ -54,7 +54,7 @@ class _App(faust.App):
 
 
 def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> Any:
-    """A Faust app with one agent: input records in, accepted contacts and dead letters out."""
+    """A Faust app with one agent: input records in, accepted records and dead letters out."""
     app = _App(
         settings.group,
         broker=f"kafka://{bootstrap}",
@@ -91,7 +91,9 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
                     value=out.value,
                     partition=message.partition,
                     timestamp=message.timestamp,
-                    headers=kafka_io.visible_header(int(fetched * 1000)),
+                    headers=kafka_io.accepted_headers(
+                        int(fetched * 1000), message.topic, message.partition, message.offset
+                    ),
                     force=True,
                 )
             else:
