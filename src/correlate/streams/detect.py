@@ -12,8 +12,8 @@ Contacts go to :meth:`Engine.accept`, telemetry and status records to :meth:`Eng
 
 Events the rebuilt engine releases again are held back by the :class:`~correlate.streams.publish.PublishedLog`
 read from ``incidents`` (and ``notifications``, for customer notifications); dead letters for late records are
-held back for the offsets the previous leader
-reported done (:class:`Progress`, kept in Redis, also what ``correlate status`` shows).
+held back for the offsets the previous leader reported done (:class:`Progress`, kept in Redis, also what
+``correlate status`` shows).
 """
 
 from __future__ import annotations
