@@ -21,7 +21,7 @@ create() {  # name partitions [config ...]
 }
 
 create contacts "$PARTITIONS"                               # channel adapters and partner feeds write here
-create contacts.accepted "$PARTITIONS" retention.ms=-1      # validated contacts: the log the detector rebuilds from
+create contacts.accepted "$PARTITIONS" retention.ms=-1      # validated records: the log the detector rebuilds from
 create contacts.rejects 1 retention.ms=2592000000           # records that broke the contract, with the reason (30 d)
 create incidents 1 cleanup.policy=compact                   # every incident event, keyed by incident id
 create notifications 1                                      # customer-notification events, keyed by customer id

@@ -254,6 +254,21 @@ def overview() -> Panel:
         ),
         (
             timeseries(
+                "Telemetry per minute by type and source",
+                "Heartbeats, heartbeat summaries and vendors' status records taken in after validation. A partner "
+                "whose line drops to zero has stopped sending: its devices' silences cannot be seen.",
+                [
+                    query(
+                        f"sum by (kind, source) (rate(correlate_telemetry_total[{RATE}])) * 60",
+                        "{{kind}} {{source}}",
+                    )
+                ],
+            ),
+            12,
+            8,
+        ),
+        (
+            timeseries(
                 "Whole centre: reporters in the window against expected",
                 "Distinct reporters in the last window (all channels) and what the seasonal baseline expects "
                 "at this hour and weekday. A storm or TV event lifts observed over expected everywhere.",

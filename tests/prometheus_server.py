@@ -58,7 +58,23 @@ class Prometheus:
         )
         log.close()
         wait_for_port(LOOPBACK, self.port, self.process, timeout, "prometheus")
+        self._wait_ready(timeout)
         return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until ``/-/ready`` says so: the port opens while the TSDB is still starting, and the API answers
+        503 until it has."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://{LOOPBACK}:{self.port}/-/ready", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:  # urllib's HTTPError (503) is one
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"prometheus not ready within {timeout:g} s; see {self.folder}/prometheus.log")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         process, self.process = self.process, None

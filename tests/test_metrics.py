@@ -48,6 +48,16 @@ def test_contacts_count_by_channel_and_source_and_stamp_the_last_contact() -> No
     assert value(metrics, "correlate_last_contact_timestamp_seconds") == 1234.5
 
 
+def test_telemetry_counts_by_type_and_sender_and_never_as_a_contact() -> None:
+    metrics = Metrics(max_partners=1)
+    metrics.observe_telemetry("heartbeat", "partner:alarmco")
+    metrics.observe_telemetry("heartbeat", "partner:alarmco")
+    metrics.observe_telemetry("vendor-status", "partner:vizo")  # beyond the partner cap
+    assert value(metrics, "correlate_telemetry_total", kind="heartbeat", source="alarmco") == 2
+    assert value(metrics, "correlate_telemetry_total", kind="vendor-status", source="other") == 1
+    assert series(metrics, "correlate_contacts_total") == []
+
+
 def test_partner_sources_beyond_the_cap_share_one_series() -> None:
     metrics = Metrics(max_partners=2)
     for partner in ("a", "b", "c", "d", "a"):
@@ -208,6 +218,7 @@ def test_every_declared_series_is_in_the_exposition_once_used() -> None:
     metrics = Metrics()
     metrics.observe_outcome(contact(), None, [event("opened", "inc-1", ["vizo"])])
     metrics.observe_duplicate()
+    metrics.observe_telemetry("heartbeat", "partner:alarmco")
     metrics.observe_published("incidents")
     metrics.observe_detection_latency(0.0)
     metrics.observe_webhook("vizo", "delivered")

@@ -24,6 +24,7 @@ from correlate.embedded import free_port
 from correlate.procs import stop
 from prometheus_server import Prometheus
 from streams import DAY, START, Fault, as_jsonl, stream
+from test_silence import fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
@@ -97,13 +98,14 @@ def test_prometheus_sees_the_incident_on_every_panel_and_fires_the_alert(tmp_pat
     status, env = stack
     targets = [urllib.parse.urlsplit(url).netloc for url in status["metrics"]]
     assert targets, status
-    contacts = tmp_path / "contacts.jsonl"
+    contacts, heartbeats = tmp_path / "contacts.jsonl", tmp_path / "heartbeats.jsonl"
     contacts.write_bytes(_contacts())
+    heartbeats.write_bytes(as_jsonl(fleet(devices=20, interval=600.0)))  # the telemetry panel's data
     folder = tmp_path / "prometheus"
     folder.mkdir()
     with Prometheus(folder, targets, [ALERTS]).start() as prometheus:
         prometheus.wait("every target scraped", prometheus.targets_up, 60)
-        _correlate("produce", str(contacts), env=env, check=True, timeout=300)
+        _correlate("produce", str(contacts), "--merge", str(heartbeats), env=env, check=True, timeout=300)
 
         def incident_alert() -> list[dict[str, Any]]:
             return [a for a in prometheus.firing() if a["labels"]["alertname"] == "CorrelateIncidentOpen"]

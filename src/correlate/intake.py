@@ -39,3 +39,15 @@ def validate_record(record: object) -> Record | Rejection:
     if not isinstance(kind, str):
         return Rejection("type", f"must be a string naming the record's kind, not {_json_type(kind)}", record)
     return Rejection("type", f"{_show(kind)} is not one of {', '.join(TYPES)}", record)
+
+
+def kind_and_source(item: Record) -> tuple[str, str]:
+    """A validated record's ``type`` and who sent it, as a contact's ``source`` names a sender (a status record's
+    sender is its vendor, a partner): the labels of its metrics."""
+    if isinstance(item, VendorStatus):
+        return VENDOR_STATUS, f"partner:{item.vendor}"
+    if isinstance(item, Heartbeat):
+        return HEARTBEAT, item.source
+    if isinstance(item, HeartbeatSummary):
+        return SUMMARY, item.source
+    return CONTACT, item.source

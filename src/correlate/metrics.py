@@ -11,6 +11,8 @@ counts.
 Every label is bounded:
 
 - ``source``: ``own`` or the partner's id, and at most ``max_partners`` partner ids (then ``other``);
+- ``kind``: a telemetry record's ``type`` (``heartbeat``, ``heartbeat-summary``, ``vendor-status``), or an
+  incident's kind;
 - ``reason``: a contract field name, ``late``, ``json`` or ``record`` (see :func:`reject_reason`);
 - ``vendor``: vendors named by the registry, joined with ``+`` when several share the fault;
 - ``scope``: only the ``max_anomalous`` most significant anomalous cells, removed when they calm down.
@@ -31,9 +33,10 @@ OWN: Final = "own"
 OTHER: Final = "other"
 NO_VENDOR: Final = "none"
 INCIDENT_EVENTS: Final = ("opened", "updated", "resolved")
-TOPIC_KINDS: Final = ("incidents", "vendor")
+TOPIC_KINDS: Final = ("incidents", "vendor", "notifications")
 WEBHOOK_OUTCOMES: Final = ("delivered", "failed", "retried")
 VENDOR_TOPIC_PREFIX: Final = "incidents.vendor."
+NOTIFICATIONS_TOPIC: Final = "notifications"
 # Detection latency runs from a step's length (seconds) to a stuck producer (tens of seconds).
 LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 REJECT_REASONS: Final = tuple(sorted({*KNOWN_FIELDS, "late", "json", "record", OTHER}))
@@ -60,8 +63,11 @@ def window_label(seconds: float) -> str:
 
 
 def topic_kind(topic: str) -> str:
-    """``incidents`` or ``vendor`` (``incidents.vendor.<id>``): the label never carries the vendor's topic."""
-    return "vendor" if topic.startswith(VENDOR_TOPIC_PREFIX) else "incidents"
+    """``incidents``, ``vendor`` (``incidents.vendor.<id>``) or ``notifications``: the label never carries the
+    vendor's topic."""
+    if topic.startswith(VENDOR_TOPIC_PREFIX):
+        return "vendor"
+    return "notifications" if topic == NOTIFICATIONS_TOPIC else "incidents"
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,16 @@ class Metrics:
         self.contacts = counter(
             "correlate_contacts_total", "Contacts taken in, by channel and source.", "channel", "source"
         )
+        self.telemetry = counter(
+            "correlate_telemetry_total",
+            "Telemetry and status records taken in, by type (heartbeat, heartbeat-summary, vendor-status) and source.",
+            "kind",
+            "source",
+        )
         self.rejects = counter("correlate_rejects_total", "Records rejected, by the field at fault.", "reason")
-        self.duplicates = counter("correlate_duplicates_total", "Contacts dropped as a repeated contact_id.")
+        self.duplicates = counter(
+            "correlate_duplicates_total", "Records dropped as repeats (a contact_id or a summary_id seen before)."
+        )
         self.incidents_open = gauge(
             "correlate_incidents_open", "Incidents open now, by kind and vendor at fault.", "kind", "vendor"
         )
@@ -128,7 +142,7 @@ class Metrics:
         )
         self.published = counter(
             "correlate_incident_events_published_total",
-            "Incident events written to Kafka, by topic kind.",
+            "Incident events (and customer notifications) written to Kafka, by topic kind.",
             "topic_kind",
         )
         self.latency = Histogram(
@@ -193,6 +207,10 @@ class Metrics:
             self.last_contact.set(self.clock())
         self.observe_events(events)
 
+    def observe_telemetry(self, kind: str, source: str) -> None:
+        """One telemetry or status record taken in: its ``type`` and its sender (``source`` as a contact's)."""
+        self.telemetry.labels(kind, self._source_label(source)).inc()
+
     def observe_undecodable(self) -> None:
         """A record that is not JSON at all (the worker could not decode it)."""
         self.rejects.labels("json").inc()
@@ -241,7 +259,7 @@ class Metrics:
             self.incidents_open.labels(kind, vendor).set(count)
 
     def observe_published(self, topic: str) -> None:
-        """One event written to ``topic`` (``incidents`` or ``incidents.vendor.<id>``)."""
+        """One event written to ``topic`` (``incidents``, ``incidents.vendor.<id>`` or ``notifications``)."""
         self.published.labels(topic_kind(topic)).inc()
 
     def observe_detection_latency(self, arrived_at: float) -> None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from correlate.contracts import Contact, Rejection, validate
+from correlate.contracts import Contact, Rejection
 from correlate.detectors.base import CellReading
 from correlate.engine import Engine, Event, Outcome
+from correlate.intake import kind_and_source, validate_record
 from correlate.metrics import CellValues, Metrics
 from correlate.scope import describe
+from correlate.status_feed import VendorStatus
+from correlate.telemetry import Heartbeat, HeartbeatSummary
 
 
 def _values(reading: CellReading) -> CellValues:
@@ -56,12 +59,14 @@ class EngineMonitor:
 
     def process(self, record: object) -> Outcome:
         """As :meth:`Engine.process`: validate one decoded record, then take it in."""
-        checked = validate(record)
+        checked = validate_record(record)
         if isinstance(checked, Rejection):
             outcome = self.engine.process(record)  # the engine counts the rejection as it always does
             self.metrics.observe_outcome(None, outcome.rejection, outcome.events)
             return outcome
-        return self.accept(checked, record)
+        if isinstance(checked, Contact):
+            return self.accept(checked, record)
+        return self.accept_other(checked, record)
 
     def accept(self, contact: Contact, record: object = None) -> Outcome:
         """As :meth:`Engine.accept`, recording the contact, rejection or repeat and the events released."""
@@ -74,6 +79,21 @@ class EngineMonitor:
         self.metrics.observe_outcome(taken_in, outcome.rejection, outcome.events)
         if outcome.rejection is None and (self._latest_ts is None or contact.ts > self._latest_ts):
             self._advance(contact.ts)
+        return outcome
+
+    def accept_other(self, item: Heartbeat | HeartbeatSummary | VendorStatus, record: object = None) -> Outcome:
+        """As :meth:`Engine.accept_other`: a heartbeat, summary or status record. Counted in by type and source
+        only with ``intake`` (the Kafka pipeline's validate stage counted it already)."""
+        repeats = self.engine.counts.duplicates
+        outcome = self.engine.accept_other(item, record)
+        if self.engine.counts.duplicates > repeats:
+            self.metrics.observe_duplicate()
+            return outcome
+        if outcome.rejection is None and self.intake:
+            self.metrics.observe_telemetry(*kind_and_source(item))
+        self.metrics.observe_outcome(None, outcome.rejection, outcome.events)
+        if outcome.rejection is None and (self._latest_ts is None or item.ts > self._latest_ts):
+            self._advance(item.ts)
         return outcome
 
     def undecodable(self) -> None:

@@ -56,7 +56,7 @@ class _App(faust.App):
 
 
 def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, datadir: str) -> Any:
-    """A Faust app with one agent: input records in, accepted contacts and dead letters out.
+    """A Faust app with one agent: input records in, accepted records and dead letters out.
 
     ``datadir`` is where Faust keeps its table folders even with memory storage; without it Faust writes
     them under the current directory.
@@ -98,7 +98,9 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
                     value=out.value,
                     partition=message.partition,
                     timestamp=message.timestamp,
-                    headers=kafka_io.visible_header(int(fetched * 1000)),
+                    headers=kafka_io.accepted_headers(
+                        int(fetched * 1000), message.topic, message.partition, message.offset
+                    ),
                     force=True,
                 )
             else:

@@ -88,6 +88,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _produce(args: argparse.Namespace) -> int:
     import time
 
+    from correlate.replay import merge_by_event_time
     from correlate.streams.client import produce
 
     _config, settings = _stack(args)
@@ -95,7 +96,9 @@ def _produce(args: argparse.Namespace) -> int:
     topic = settings.topic(args.topic or settings.input_topics[0])
     started = time.monotonic()
     with ExitStack() as stack:
-        lines: Any = sys.stdin.buffer if args.input == "-" else stack.enter_context(open(args.input, "rb"))
+        first: Any = sys.stdin.buffer if args.input == "-" else stack.enter_context(open(args.input, "rb"))
+        more = [stack.enter_context(open(path, "rb")) for path in args.merge]
+        lines = merge_by_event_time([first, *more])  # as replay --merge reads them: the same stream
         count = asyncio.run(produce(broker, topic, lines, speed=args.speed, rate=args.rate))
     seconds = time.monotonic() - started
     print(
@@ -152,9 +155,14 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     worker.add_argument("--metrics-host", default="127.0.0.1", help="metrics address (default loopback)")
     worker.set_defaults(func=_worker)
 
-    produce = subparsers.add_parser("produce", help="publish a JSONL file of contacts to the input topic")
+    produce = subparsers.add_parser(
+        "produce", help="publish a JSONL file of contacts (and telemetry, status records) to the input topic"
+    )
     _common(produce)
     produce.add_argument("input", help="contacts file (JSONL), '-' for stdin")
+    produce.add_argument(
+        "--merge", action="append", default=[], metavar="FILE", help="more input (e.g. telemetry), merged by event time"
+    )
     produce.add_argument("--broker", help="Kafka bootstrap servers (default: the local stack's)")
     produce.add_argument("--topic", help="input topic (default the first of input_topics)")
     pace = produce.add_mutually_exclusive_group()

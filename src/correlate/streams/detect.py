@@ -1,15 +1,19 @@
-"""The detect stage: the elected leader reads every accepted contact, in event-time order, into one Engine.
+"""The detect stage: the elected leader reads every accepted record, in event-time order, into one Engine.
 
 Why one leader and not a partitioned table: attribution compares a parent cell with its children (a brand
 with each brand x service pair), so all of them must be counted in one place; a cell-partitioned design
 would split a parent from its children. And why no Faust table: the leader's state is *rebuilt* on
 takeover by replaying ``contacts.accepted`` from the start (its retention covers the detector's history), so
 there is no changelog to restore and nothing a rebalance can get wrong. The Engine drops repeated
-contact_ids, so a contact the validate stage forwarded twice (at-least-once) is still counted once.
+contact_ids, so a contact the validate stage forwarded twice (at-least-once) is still counted once; telemetry
+and status records forwarded twice are known by their input position (:mod:`correlate.streams.identity`).
+Contacts go to :meth:`Engine.accept`, telemetry and status records to :meth:`Engine.accept_other`: the calls
+``correlate replay`` makes, in the same event-time order.
 
 Events the rebuilt engine releases again are held back by the :class:`~correlate.streams.publish.PublishedLog`
-read from ``incidents``; dead letters for late contacts are held back for the offsets the previous leader
-reported done (:class:`Progress`, kept in Redis, also what ``correlate status`` shows).
+read from ``incidents`` (and ``notifications``, for customer notifications); dead letters for late records are
+held back for the offsets the previous leader reported done (:class:`Progress`, kept in Redis, also what
+``correlate status`` shows).
 """
 
 from __future__ import annotations
@@ -25,15 +29,17 @@ import orjson
 from aiokafka import TopicPartition
 
 from correlate.config import Config
-from correlate.contracts import Contact, Rejection, validate
+from correlate.contracts import Contact, Rejection
 from correlate.engine import Engine
+from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
 from correlate.monitor import EngineMonitor
 from correlate.streams import kafka_io, upstream
+from correlate.streams.identity import Redeliveries, merge_key
 from correlate.streams.merge import EventTimeMerge
 from correlate.streams.publish import PublishedLog, Publisher
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import ACCEPTED, INCIDENTS, REJECTS
+from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS, REJECTS
 from correlate.streams.validate import dead_letter
 
 PROGRESS_EVERY = 1.0  # seconds between progress reports to the store
@@ -49,6 +55,8 @@ class Progress:
 
     leader: str = ""
     accepted: int = 0
+    telemetry: int = 0  # heartbeats and summaries taken in
+    statuses: int = 0  # vendors' status records taken in
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
@@ -72,11 +80,11 @@ class Progress:
 
 @dataclass
 class _Held:
-    """One accepted contact waiting in the merge."""
+    """One accepted record waiting in the merge."""
 
-    contact: Contact
-    record: Any
-    produced_at: float  # wall time the contact was first written (Kafka timestamp), for detection latency
+    item: Record
+    record: Any  # the decoded record, quoted in a late record's dead letter (contacts: rebuilt from the item)
+    produced_at: float  # wall time the record was first written (Kafka timestamp), for detection latency
     partition: int
     offset: int
 
@@ -127,6 +135,7 @@ class DetectStage:
         settings = self.settings
         accepted_topic = settings.topic(ACCEPTED)
         log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
+        log.note_notifications(await read_all(self.bootstrap, settings.topic(NOTIFICATIONS)))
         previous = Progress.from_json(await self.store.get(settings.progress_key))
         engine = Engine(self.config.settings, self.config.vendors)
         monitor = EngineMonitor(engine, self.metrics, intake=False, refresh_every=CELLS_EVERY)
@@ -149,6 +158,7 @@ class DetectStage:
             dead_letters = kafka_io.BatchWriter(writer_client)
             await dead_letters.prepare([settings.topic(REJECTS)])
             merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle)
+            redelivered = Redeliveries()
             next_offset = dict.fromkeys(numbers, 0)
             progress = Progress(leader=self.worker_id)
             last_report = last_upstream = 0.0
@@ -159,7 +169,7 @@ class DetectStage:
                 now = time.time()
                 for tp, records in batches.items():
                     for record in records:
-                        self._hold(merge, tp.partition, record, dead_letters, accepted_topic)
+                        self._hold(merge, tp.partition, record, dead_letters, accepted_topic, redelivered)
                     next_offset[tp.partition] = records[-1].offset + 1
                 if now - last_upstream >= UPSTREAM_EVERY:
                     last_upstream = now
@@ -181,7 +191,10 @@ class DetectStage:
                 for count, held in enumerate(merge.pop_ready(), start=1):
                     if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
                         await asyncio.sleep(0)
-                    outcome = monitor.accept(held.contact, held.record)
+                    if isinstance(held.item, Contact):
+                        outcome = monitor.accept(held.item, held.record)
+                    else:
+                        outcome = monitor.accept_other(held.item, held.record)
                     if outcome.rejection is not None and held.offset >= reported.get(held.partition, 0):
                         letter = dead_letter(outcome.rejection, accepted_topic, held.partition, held.offset)
                         dead_letters.add(settings.topic(REJECTS), None, letter)
@@ -213,20 +226,28 @@ class DetectStage:
         record: Any,
         dead_letters: kafka_io.BatchWriter,
         topic: str,
+        redelivered: Redeliveries,
     ) -> None:
-        """Decode one accepted record into the merge; a record that is not a contact (written to the topic
-        by something other than the validate stage) becomes a dead letter, never a crash."""
+        """Decode one accepted record into the merge; a record that breaks its contract (written to the topic
+        by something other than the validate stage) becomes a dead letter, never a crash. A telemetry or status
+        record forwarded twice is dropped here (a contact's repeat is the engine's to drop, as in replay)."""
         try:
-            verdict: Contact | Rejection = validate(orjson.loads(record.value))
+            decoded = orjson.loads(record.value)
+            verdict: Record | Rejection = validate_record(decoded)
         except (orjson.JSONDecodeError, TypeError):
             verdict = Rejection("", "not valid JSON on the accepted topic", repr(record.value)[:200])
         if isinstance(verdict, Rejection):
             self.metrics.observe_outcome(None, verdict)
             dead_letters.add(self.settings.topic(REJECTS), None, dead_letter(verdict, topic, partition, record.offset))
             return
-        held = _Held(verdict, None, record.timestamp / 1000, partition, record.offset)
+        if isinstance(verdict, Contact):
+            decoded = None  # quoted from the contact itself if ever late: less to hold in the merge
+        elif redelivered.repeated(kafka_io.input_position(record)):
+            self.metrics.observe_duplicate()
+            return
+        held = _Held(verdict, decoded, record.timestamp / 1000, partition, record.offset)
         visible = kafka_io.visible_at(record)
-        merge.add(partition, (verdict.ts, verdict.contact_id), held, held.produced_at if visible is None else visible)
+        merge.add(partition, merge_key(verdict), held, held.produced_at if visible is None else visible)
 
     def _report(
         self,
@@ -239,6 +260,8 @@ class DetectStage:
     ) -> None:
         counts = engine.counts
         progress.accepted = counts.accepted
+        progress.telemetry = counts.telemetry
+        progress.statuses = counts.statuses
         progress.duplicates = counts.duplicates
         progress.rejected = dict(counts.rejected)
         progress.events = dict(Counter(counts.events))

@@ -1,9 +1,10 @@
 """The feed: incident events and accepted contacts from Kafka into the incident store.
 
 It reads ``incidents`` (every lifecycle event, keyed by incident id) and ``contacts.accepted`` (for customer
-journeys) in a consumer group of its own, applies each record to the store, and commits offsets only after the
-store has them — so a restart continues where it stopped and a crash replays a little, which the store absorbs
-(applying an event twice is a no-op).
+journeys; the heartbeats and status records that share the topic are passed over) in a consumer group of its
+own, applies each record to the store, and commits offsets only after the store has them — so a restart
+continues where it stopped and a crash replays a little, which the store absorbs (applying an event twice is
+a no-op).
 
 If the store is new or was lost, the feed notices (per partition, see :meth:`IncidentStore.unbuilt`) and
 reads those partitions again from the beginning: the store is rebuilt from the topics.
@@ -19,7 +20,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from correlate.contracts import Contact, parse_timestamp, validate
+from correlate.contracts import Contact, Rejection, parse_timestamp
+from correlate.intake import validate_record
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
 from correlate.streams.topics import ACCEPTED, INCIDENTS
@@ -107,10 +109,12 @@ class Feed:
                 return
             await self.store.apply(record)
         else:
-            contact = validate(record)
-            if not isinstance(contact, Contact):
+            contact = validate_record(record)
+            if isinstance(contact, Rejection):
                 self._skip(topic, str(contact))
                 return
+            if not isinstance(contact, Contact):
+                return  # telemetry or a vendor's status record: no customer's journey
             await self.store.add_contact(contact)
         self.applied += 1
 

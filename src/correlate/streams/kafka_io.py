@@ -21,10 +21,30 @@ FETCH_MAX_WAIT_MS = 30
 # Header on accepted records: wall time (ms) by which the validate stage had fetched the input record, i.e. when
 # the record was visible on the broker at the latest. The event-time merge compares it with lag reports.
 VISIBLE_HEADER = "correlate-visible-ms"
+# Header on accepted records: where the validate stage read the record (``topic:partition:offset`` of the input).
+# A record forwarded twice (at-least-once) carries the same position twice: the detect leader drops the repeat.
+INPUT_HEADER = "correlate-input"
 
 
 def visible_header(fetched_ms: int) -> list[tuple[str, bytes]]:
     return [(VISIBLE_HEADER, str(fetched_ms).encode())]
+
+
+def accepted_headers(fetched_ms: int, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
+    """The headers of an accepted record: when it was visible, and where it came from."""
+    return [*visible_header(fetched_ms), (INPUT_HEADER, f"{topic}:{partition}:{offset}".encode())]
+
+
+def input_position(record: Any) -> tuple[str, int, int] | None:
+    """The input ``(topic, partition, offset)`` an accepted record was read from; None when it carries none."""
+    for name, value in record.headers or ():
+        if name == INPUT_HEADER:
+            topic, _, rest = bytes(value).decode(errors="replace").partition(":")
+            partition, _, offset = rest.partition(":")
+            if topic and partition.isdigit() and offset.isdigit():
+                return topic, int(partition), int(offset)
+            return None
+    return None
 
 
 def visible_at(record: Any) -> float | None:

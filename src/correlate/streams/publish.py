@@ -1,4 +1,6 @@
 """Publishing incident events: vendor copies first, then ``incidents``; never the same event twice on takeover.
+A ``customer-notification`` (a monitored device gone quiet: no incident's event, no ``incident_id``) goes to
+``notifications`` instead, keyed by the customer, as the line replay writes.
 
 Order matters for a crash in between: the ``incidents`` topic is the record of what was published, and a new
 leader re-publishes everything that is not there. Writing the vendor copies first means a crash can only
@@ -6,7 +8,8 @@ cause a vendor to see an event twice, never miss one.
 
 :class:`PublishedLog` is that record as the new leader reads it back: the last ``(at, event)`` mark per
 incident. The rebuilt engine releases the same events again (it is deterministic, and incident ids are a hash
-of scope and opening time), and every event at or before the mark is held back.
+of scope and opening time), and every event at or before the mark is held back. Notifications are marked by
+their time, and the devices notified at the last one (a crash may fall between two of one step).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 import orjson
 
 from correlate.contracts import parse_timestamp
+from correlate.engine import NOTIFICATION
 from correlate.metrics import Metrics
-from correlate.streams.topics import INCIDENTS, vendor_spec
+from correlate.streams.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
 from correlate.vendors import vendor_slug
 
 _RANK = {"opened": 0, "updated": 1, "resolved": 2}
@@ -38,20 +42,49 @@ def vendors_of(event: Mapping[str, Any]) -> list[str]:
     return sorted({vendor_slug(str(v)) for v in named})
 
 
+def is_device_notification(event: Mapping[str, Any]) -> bool:
+    """A ``customer-notification`` the detector released (a device gone quiet), not an incident's event. (The
+    notifier's own notices on ``notifications``, sent when an incident resolves, name their incident.)"""
+    return event.get("event") == NOTIFICATION and "incident_id" not in event
+
+
 class PublishedLog:
-    """The last published mark of every incident, to publish each event once across leaders."""
+    """The last published mark of every incident (and of the device notifications), to publish each event
+    once across leaders."""
 
     def __init__(self) -> None:
         self.last: dict[str, Mark] = {}
+        self.notified_at = float("-inf")  # the time of the last device notification published
+        self.notified: set[str] = set()  # the devices notified at that time
 
     def note(self, event: Mapping[str, Any]) -> None:
+        if is_device_notification(event):
+            at = parse_timestamp(event["at"])
+            if at > self.notified_at:
+                self.notified_at, self.notified = at, set()
+            if at == self.notified_at:
+                self.notified.add(str(event["device_id"]))
+            return
         incident_id = str(event["incident_id"])
         here = mark(event)
         if here > self.last.get(incident_id, (float("-inf"), -1)):
             self.last[incident_id] = here
 
     def is_new(self, event: Mapping[str, Any]) -> bool:
+        if is_device_notification(event):
+            at = parse_timestamp(event["at"])
+            return at > self.notified_at or (at == self.notified_at and str(event["device_id"]) not in self.notified)
         return mark(event) > self.last.get(str(event["incident_id"]), (float("-inf"), -1))
+
+    def note_notifications(self, values: Iterable[bytes]) -> None:
+        """What the ``notifications`` topic holds: device notifications are noted, the rest is not ours."""
+        for value in values:
+            try:
+                event = orjson.loads(value)
+                if isinstance(event, dict) and is_device_notification(event):
+                    self.note(event)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
 
     @classmethod
     def from_values(cls, values: Iterable[bytes]) -> PublishedLog:
@@ -94,6 +127,12 @@ class Publisher:
             if not self.log.is_new(event):
                 continue
             value = orjson.dumps(event)
+            if is_device_notification(event):
+                await self.producer.send_and_wait(self.prefix + NOTIFICATIONS, value, key=_customer_key(event))
+                self.metrics.observe_published(NOTIFICATIONS)
+                self.log.note(event)
+                count += 1
+                continue
             key = str(event["incident_id"]).encode()
             for vendor in vendors_of(event):
                 if vendor in self.without_topic:
@@ -117,3 +156,8 @@ class Publisher:
             await asyncio.to_thread(ensure_topics, self.bootstrap, [spec])
             self._known_topics.add(spec.name)
         return spec.name
+
+
+def _customer_key(event: Mapping[str, Any]) -> bytes | None:
+    customer = event.get("customer_id")
+    return str(customer).encode() if customer else None

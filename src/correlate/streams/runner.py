@@ -52,7 +52,7 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
         while True:
             batches = await reader.getmany(timeout_ms=200, max_records=2_000)
             for tp, records in batches.items():
-                visible = kafka_io.visible_header(reader.last_poll_timestamp(tp) or int(time.time() * 1000))
+                fetched_ms = reader.last_poll_timestamp(tp) or int(time.time() * 1000)
                 for record in records:
                     if record.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
                         await asyncio.sleep(0)
@@ -60,7 +60,8 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
                     observe(metrics, verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
                     if out.accepted:
-                        writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp, visible)
+                        headers = kafka_io.accepted_headers(fetched_ms, tp.topic, tp.partition, record.offset)
+                        writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp, headers)
                     else:
                         writer.add(rejects, None, out.value)
             if batches:

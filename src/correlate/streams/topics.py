@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CONTACTS = "contacts"  # channel adapters and partner feeds write here (more input topics configurable)
-ACCEPTED = "contacts.accepted"  # contacts that passed the contract, as validated
+ACCEPTED = "contacts.accepted"  # contacts, telemetry and status records that passed their contract, as they came
 REJECTS = "contacts.rejects"  # the record plus the reason it was refused
 INCIDENTS = "incidents"  # every lifecycle event, keyed by incident id, compacted
-NOTIFICATIONS = "notifications"  # customer-notification events (one per attached customer on resolve)
+NOTIFICATIONS = "notifications"  # customer-notification events: devices gone quiet; customers attached on resolve
 VENDOR_PREFIX = "incidents.vendor."
 
 _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -48,7 +48,7 @@ def pipeline_topics(input_topics: Iterable[str], input_partitions: int, prefix: 
     """
     specs = [TopicSpec(prefix + name, input_partitions, "none (random) or customer_id") for name in input_topics]
     specs += [
-        TopicSpec(prefix + ACCEPTED, input_partitions, "customer_id", {"retention.ms": FOREVER}),
+        TopicSpec(prefix + ACCEPTED, input_partitions, "customer_id or none", {"retention.ms": FOREVER}),
         TopicSpec(prefix + REJECTS, 1, "none", {"retention.ms": str(30 * 86_400_000)}),
         TopicSpec(prefix + INCIDENTS, 1, "incident_id", {"cleanup.policy": "compact"}),
         TopicSpec(prefix + NOTIFICATIONS, 1, "customer_id"),

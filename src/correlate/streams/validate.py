@@ -1,13 +1,16 @@
-"""The validate stage: one raw input record in, either an accepted contact or a dead letter with the reason.
+"""The validate stage: one raw input record in, either an accepted record or a dead letter with the reason.
 
 :func:`check` is pure (bytes in, a :class:`Checked` out) and is what both runners call — the plain aiokafka
 loop (:mod:`correlate.streams.runner`) and the Faust agent (:mod:`correlate.streams.app`). It uses the same
-:func:`correlate.contracts.validate` as ``correlate replay``, so a record is refused for the same reason
-whichever way it came in.
+:func:`correlate.intake.validate_record` as ``correlate replay``: a record's ``type`` says which contract it
+answers to (a contact, a heartbeat, a heartbeat summary, a vendor's status record), and a record is refused
+for the same reason whichever way it came in.
 
-An accepted record is forwarded as the *same bytes* it arrived as (no re-encoding: cheaper, and the detect
-stage reads exactly what the sender wrote), keyed by ``customer_id``, into the partition of the same number
-as the input partition it came from (see :mod:`correlate.streams.runner` for why).
+An accepted record — contact, telemetry or status alike — is forwarded as the *same bytes* it arrived as (no
+re-encoding: cheaper, and the detect stage reads exactly what the sender wrote), keyed by ``customer_id``
+(none for a summary or a status record), into the partition of the same number as the input partition it came
+from (see :mod:`correlate.streams.runner` for why). They share ``contacts.accepted`` because the detect leader
+must merge them into one event-time order: the engine orders them together, as replay does with one file.
 
 A refused record becomes a JSON dead letter on the rejects topic: where it came
 from, the field at fault, the reason, and the record itself (as text when it was not even JSON).
@@ -20,21 +23,27 @@ from typing import Any
 
 import orjson
 
-from correlate.contracts import Contact, Rejection, validate
+from correlate.contracts import Contact, Rejection
+from correlate.intake import Record, kind_and_source, validate_record
 from correlate.metrics import Metrics
+from correlate.telemetry import Heartbeat
 
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """The verdict on one input record: ``contact`` set when accepted, ``rejection`` when not."""
+    """The verdict on one input record: ``record`` set when accepted (a contact, heartbeat, heartbeat summary
+    or vendor status record), ``rejection`` when not."""
 
-    contact: Contact | None
+    record: Record | None
     rejection: Rejection | None
     decodable: bool = True
 
     @property
     def key(self) -> bytes | None:
-        return self.contact.customer_id.encode() if self.contact is not None else None
+        """The customer's id where the record has one (contacts, heartbeats), else none."""
+        if isinstance(self.record, Contact | Heartbeat):
+            return self.record.customer_id.encode()
+        return None
 
 
 def check(value: bytes | None) -> Checked:
@@ -46,7 +55,7 @@ def check(value: bytes | None) -> Checked:
     except orjson.JSONDecodeError as error:
         text = value.decode("utf-8", errors="replace")
         return Checked(None, Rejection("", f"not valid JSON ({error})", text), decodable=False)
-    verdict = validate(record)
+    verdict = validate_record(record)
     if isinstance(verdict, Rejection):
         return Checked(None, verdict)
     return Checked(verdict, None)
@@ -70,16 +79,19 @@ class Forward:
 
 def route(verdict: Checked, value: bytes | None, topic: str, partition: int, offset: int) -> Forward:
     """The record to write for a verdict: the original bytes when accepted, a dead letter when not."""
-    if verdict.contact is not None and value is not None:
+    if verdict.record is not None and value is not None:
         return Forward(True, verdict.key, value)
-    rejection = verdict.rejection or Rejection("", "no contact and no reason (a bug in the validate stage)", None)
+    rejection = verdict.rejection or Rejection("", "no record and no reason (a bug in the validate stage)", None)
     return Forward(False, None, dead_letter(rejection, topic, partition, offset))
 
 
 def observe(metrics: Metrics, verdict: Checked) -> None:
-    """Count the record: a contact taken in, a rejection by its field, or an undecodable record."""
-    if verdict.contact is not None:
-        metrics.observe_outcome(verdict.contact, None)
+    """Count the record: a contact or a telemetry/status record taken in, a rejection by its field, or an
+    undecodable record."""
+    if isinstance(verdict.record, Contact):
+        metrics.observe_outcome(verdict.record, None)
+    elif verdict.record is not None:
+        metrics.observe_telemetry(*kind_and_source(verdict.record))
     elif not verdict.decodable:
         metrics.observe_undecodable()
     else:
