@@ -139,7 +139,7 @@ class Publisher:
                     continue
                 topic = await self._vendor_topic(vendor)
                 await self.producer.send_and_wait(topic, value, key=key)
-                self.metrics.observe_published(topic)
+                self.metrics.observe_published(topic.removeprefix(self.prefix))
             await self.producer.send_and_wait(self.prefix + INCIDENTS, value, key=key)
             self.metrics.observe_published(INCIDENTS)
             self.log.note(event)
