@@ -76,6 +76,7 @@ class RateDetector:
 
         self._window_steps = np.asarray([max(1, round(w / step)) for w in self.windows])
         self._ring_length = int(self._window_steps.max())
+        self._shortest = int(np.argmin(self._window_steps))
         self._warmup_steps = round(warmup / step)
         self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
         self._aggregates = AggregateBaseline(step)
@@ -102,6 +103,9 @@ class RateDetector:
         self._batch_model: tuple[np.ndarray, np.ndarray] | None = None
         self._tail_model: tuple[np.ndarray, np.ndarray] | None = None
         self._tail_cache: tuple[np.ndarray, np.ndarray] | None = None  # aggregated count, tail per window x cell
+        # Expected records and expected batched reporters per window x cell, for ``_batch_model``.
+        self._batch_expected: tuple[np.ndarray, np.ndarray] | None = None
+        self._batch_expected_model: tuple[np.ndarray, np.ndarray] | None = None
         self.lattice = Lattice(
             max_depth=max_depth,
             dimensions=dimensions,
@@ -147,7 +151,7 @@ class RateDetector:
         # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
         # would mark its cell unusual and never be learned.
         self._aggregates.learn(records, aggregated)
-        shortest = int(np.argmin(self._window_steps))
+        shortest = self._shortest
         length = int(self._window_steps[shortest])
         if self._warmed_up() and self._step_number % length == 0:
             # Every window counts, the unusual ones too (capped): leaving out the largest deviations would
@@ -229,8 +233,11 @@ class RateDetector:
     def _slide(self, counts: np.ndarray) -> None:
         n = counts.shape[1]
         slot = self._step_number % self._ring_length
-        leaving = (self._step_number - self._window_steps) % self._ring_length
-        self._window_sums[:, :, :n] += counts[:, None, :] - self._ring[:, leaving, :n]
+        # One window at a time: numpy is several times slower on the three-dimensional broadcast.
+        for window, steps in enumerate(self._window_steps.tolist()):
+            leaving = (self._step_number - steps) % self._ring_length
+            sums = self._window_sums[:, window, :n]
+            sums += counts - self._ring[:, leaving, :n]
         self._ring[:, slot, :n] = counts
 
     # -- scoring -------------------------------------------------------------------------------------------
@@ -270,13 +277,13 @@ class RateDetector:
         if self._batch_model is None or len(self._batch_model[0]) != n:
             self._refresh_slow_estimates(n)
         assert self._batch_model is not None
-        record_rate, batch_size = self._batch_model
-        expected_records = record_rate[None, :] * self._window_steps[:, None]
+        batch_size = self._batch_model[1]
+        expected_records, expected_batched = self._expected_batches()
         observed = singles + aggregated
-        expected_total = expected + expected_records * batch_size
+        expected_total = expected + expected_batched
         # A cell below min_reporters cannot raise a finding, so it spends none of the false-alarm budget.
         able = self._testable(n)[None, :] & (observed >= self.min_reporters)
-        tested = int(able.sum())
+        tested = int(np.count_nonzero(able))
         threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
         p_value = np.ones_like(observed)
         spread = np.sqrt(expected * (1.0 + expected * dispersion))
@@ -290,12 +297,15 @@ class RateDetector:
             p_batch = self._compound_tail(rows, cells, aggregated, expected_records, batch_size)
             # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
-        self._last_p[:n] = p_value.min(axis=0)
-        # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
-        events = singles + self._sums["records"][:, :n]
-        expected_events = expected + expected_records
+        self._last_p[:n] = _lowest(p_value)
         best: dict[int, tuple[float, int]] = {}
-        for w in np.flatnonzero((p_value < threshold).any(axis=1)):
+        below = p_value < threshold
+        significant = [w for w in range(len(below)) if below[w].any()]
+        if significant:
+            # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
+            events = singles + self._sums["records"][:, :n]
+            expected_events = expected + expected_records
+        for w in significant:
             counts = WindowCounts(observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w])
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
@@ -305,6 +315,16 @@ class RateDetector:
         return findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
+
+    def _expected_batches(self) -> tuple[np.ndarray, np.ndarray]:
+        """(expected records, expected batched reporters) per window x cell; kept while the batch model is."""
+        if self._batch_expected is None or self._batch_expected_model is not self._batch_model:
+            assert self._batch_model is not None
+            record_rate, batch_size = self._batch_model
+            expected_records = record_rate[None, :] * self._window_steps[:, None]
+            self._batch_expected = (expected_records, expected_records * batch_size)
+            self._batch_expected_model = self._batch_model
+        return self._batch_expected
 
     def _compound_tail(
         self,
@@ -401,6 +421,15 @@ def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
     weights = np.repeat(values, [len(cells) for cells, _ in counts])
     found: np.ndarray = np.bincount(np.concatenate([cells for cells, _ in counts]), weights=weights, minlength=n)
     return found
+
+
+def _lowest(rows: np.ndarray) -> np.ndarray:
+    """The minimum over rows, row by row: the same as ``rows.min(axis=0)`` at a fraction of the cost for a few
+    rows of a few hundred cells."""
+    lowest: np.ndarray = rows[0]
+    for row in rows[1:]:
+        lowest = np.minimum(lowest, row)
+    return lowest
 
 
 def _by_kind(stacked: np.ndarray) -> dict[str, np.ndarray]:
