@@ -63,12 +63,14 @@ class SeasonalBaseline:
         capacity = 64
         self.rate_sum = np.zeros(capacity)
         self.shape_sum = np.zeros(capacity)
-        self.hour_counts = np.zeros((capacity, HOURS))
-        self.hour_exposure = np.zeros((capacity, HOURS))
-        self.weekday_counts = np.zeros((capacity, WEEKDAYS))
-        self.weekday_exposure = np.zeros((capacity, WEEKDAYS))
-        self.hour_factor = np.ones((capacity, HOURS))
-        self.weekday_factor = np.ones((capacity, WEEKDAYS))
+        # Seasonal state is kept bin by cell (one row per hour or weekday): a step reads and updates one bin of
+        # every cell, which is then a contiguous row rather than a strided column.
+        self.hour_counts = np.zeros((HOURS, capacity))
+        self.hour_exposure = np.zeros((HOURS, capacity))
+        self.weekday_counts = np.zeros((WEEKDAYS, capacity))
+        self.weekday_exposure = np.zeros((WEEKDAYS, capacity))
+        self.hour_factor = np.ones((HOURS, capacity))
+        self.weekday_factor = np.ones((WEEKDAYS, capacity))
         self.moment_sum = np.zeros(capacity)
         self.square_sum = np.zeros(capacity)
         self.windows_seen = np.zeros(capacity)
@@ -97,9 +99,9 @@ class SeasonalBaseline:
             ):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
             for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
-                setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
-            self.hour_factor = _resized(self.hour_factor, new_capacity, 1.0)
-            self.weekday_factor = _resized(self.weekday_factor, new_capacity, 1.0)
+                setattr(self, name, _widened(getattr(self, name), new_capacity, 0.0))
+            self.hour_factor = _widened(self.hour_factor, new_capacity, 1.0)
+            self.weekday_factor = _widened(self.weekday_factor, new_capacity, 1.0)
         self.size = size
 
     def seed_level(self, cell: int, rate_per_step: float, weight_steps: float) -> None:
@@ -107,8 +109,8 @@ class SeasonalBaseline:
         self._level = None
         self.rate_sum[cell] = rate_per_step * weight_steps
         self.shape_sum[cell] = weight_steps
-        self.hour_factor[cell] = self.hour_factor[0]
-        self.weekday_factor[cell] = self.weekday_factor[0]
+        self.hour_factor[:, cell] = self.hour_factor[:, 0]
+        self.weekday_factor[:, cell] = self.weekday_factor[:, 0]
 
     def level(self) -> np.ndarray:
         """Seasonally adjusted reports per step, per cell (read-only: it is kept until the next change, because
@@ -123,7 +125,7 @@ class SeasonalBaseline:
     # -- predicting ----------------------------------------------------------------------------------------
     def seasonal(self, hour: int, weekday: int) -> np.ndarray:
         n = self.size
-        return self.hour_factor[:n, hour] * self.weekday_factor[:n, weekday]
+        return self.hour_factor[hour, :n] * self.weekday_factor[weekday, :n]
 
     def expected(self, hour_of_day: float, weekday: int) -> np.ndarray:
         """Expected new reporters per cell in one step at this time of day (fractional hours) of this weekday.
@@ -137,8 +139,8 @@ class SeasonalBaseline:
         lower = floor % HOURS
         upper = (lower + 1) % HOURS
         blend = position - floor
-        hourly = (1.0 - blend) * self.hour_factor[:n, lower] + blend * self.hour_factor[:n, upper]
-        expected: np.ndarray = self.level() * hourly * self.weekday_factor[:n, weekday]
+        hourly = (1.0 - blend) * self.hour_factor[lower, :n] + blend * self.hour_factor[upper, :n]
+        expected: np.ndarray = self.level() * hourly * self.weekday_factor[weekday, :n]
         return expected
 
     def dispersion(self) -> np.ndarray:
@@ -183,12 +185,12 @@ class SeasonalBaseline:
         # level and the hour factor expected at the time: a weekday first seen while a brand's share was a third
         # of today's is not mistaken for a quiet weekday. Weekdays are learned only once the level and the hour
         # factors have settled (after the warm-up): before that the level is still a running mean of the night.
-        _decay_add(self.hour_counts[:n, hour], self._hour_decay, learned)
-        _decay_add(self.hour_exposure[:n, hour], self._hour_decay, self.weekday_factor[:n, weekday])
+        _decay_add(self.hour_counts[hour, :n], self._hour_decay, learned)
+        _decay_add(self.hour_exposure[hour, :n], self._hour_decay, self.weekday_factor[weekday, :n])
         if learn_weekday:
             level = self.level()
-            _decay_add(self.weekday_counts[:n, weekday], self._weekday_decay, learned)
-            _decay_add(self.weekday_exposure[:n, weekday], self._weekday_decay, level * self.hour_factor[:n, hour])
+            _decay_add(self.weekday_counts[weekday, :n], self._weekday_decay, learned)
+            _decay_add(self.weekday_exposure[weekday, :n], self._weekday_decay, level * self.hour_factor[hour, :n])
             self.weekday_days[weekday] = self._weekday_decay * self.weekday_days[weekday] + self.step / 86_400.0
 
     def learn_dispersion(
@@ -221,15 +223,17 @@ class SeasonalBaseline:
 
     def refresh_shape(self) -> None:
         """Recompute hour and weekday factors (hourly: they move slowly and cost 31 values per cell)."""
-        self.hour_factor[: self.size] = self._factors(self.hour_counts, self.hour_exposure)
+        self.hour_factor[:, : self.size] = self._factors(self.hour_counts, self.hour_exposure).T
         # A weekday seen once says little about the next one: its factor earns its say over a few weeks.
         trust = (self.weekday_days / (self.weekday_days + _WEEKDAY_PRIOR_DAYS))[None, :]
         weekday = 1.0 + trust * (self._factors(self.weekday_counts, self.weekday_exposure) - 1.0)
-        self.weekday_factor[: self.size] = weekday / weekday.mean(axis=1, keepdims=True)
+        self.weekday_factor[:, : self.size] = (weekday / weekday.mean(axis=1, keepdims=True)).T
 
     def _factors(self, counts: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+        """Each cell's factor per bin (cell by bin), from state kept bin by cell."""
         n = self.size
-        counts, exposure = counts[:n], exposure[:n]
+        # Cell by bin, contiguous: the sums over bins below then add in the same order as they always have.
+        counts, exposure = np.ascontiguousarray(counts[:, :n].T), np.ascontiguousarray(exposure[:, :n].T)
         bins = counts.shape[1]
         seen = exposure > 0.5  # at least half a report was expected there
         rate = np.divide(counts, exposure, out=np.zeros_like(counts), where=seen)
@@ -252,6 +256,13 @@ def _decay_add(state: np.ndarray, decay: float, new: np.ndarray) -> None:
     """``state = decay * state + new``, in place: the same numbers without two temporary arrays."""
     state *= decay
     state += new
+
+
+def _widened(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:
+    """The array with room for ``capacity`` cells on its second axis (bin by cell)."""
+    grown = np.full((array.shape[0], capacity), fill)
+    grown[:, : array.shape[1]] = array
+    return grown
 
 
 def _resized(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:

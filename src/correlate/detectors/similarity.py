@@ -276,9 +276,8 @@ class SymptomIndex:
         get = self._buckets.get
         # Similar texts share most bands, so most candidates come several times: each is verified once, in the
         # order first found (the first best stays the first best).
-        return self._count_equal(
-            sketch, list(dict.fromkeys(chain.from_iterable([get(key, ()) for key in sketch.keys])))
-        )
+        found = dict.fromkeys(chain.from_iterable([get(key, ()) for key in sketch.keys]))
+        return self._count_equal(sketch, list(found))
 
     def _count_equal(self, sketch: Sketch, slots: list[int]) -> tuple[list[int], npt.NDArray[np.intp]]:
         if not slots:

@@ -412,8 +412,12 @@ class SymptomDetector:
         seen = everywhere * self._volume.counts.get(_scope_key(scope), 0) / max(1, self._volume.total)
         rare = self._rare(everywhere, span)
         if rare:  # the history on the scope itself, only when it matters: it costs a pass over profiles
-            inside = (n for h in histories for profile, n in h.counts.items() if all(p in profile for p in scope))
-            seen = max(seen, sum(inside))
+            inside = 0
+            for history in histories:
+                for profile, n in history.counts.items():
+                    if _within(scope, profile):
+                        inside += n
+            seen = max(seen, inside)
         expected = (seen + _PRIOR) * self.window / max(span, self.window)
         p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported
         return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
@@ -449,8 +453,13 @@ class SymptomDetector:
         """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
         found: dict[str, tuple[Sketch, int]] = {}
         for reporter in symptom.reporters.values():
-            if all(pair in reporter.profile for pair in scope):
-                for sketch in {m.sketch.text: m.sketch for m in reporter.members}.values():
+            if _within(scope, reporter.profile):
+                members = reporter.members
+                if len(members) == 1:  # most reporters wrote once
+                    sketches = [members[0].sketch]
+                else:
+                    sketches = list({m.sketch.text: m.sketch for m in members}.values())
+                for sketch in sketches:
                     known = found.get(sketch.text)
                     if known is not None:
                         found[sketch.text] = (sketch, known[1] + reporter.reporters)
@@ -481,3 +490,9 @@ class SymptomDetector:
 def _scope_key(scope: Scope) -> str:
     """A scope as text, one to one (``repr`` of its pairs): the key of the volume tally."""
     return repr(scope)
+
+
+def _within(scope: Scope, profile: Profile) -> bool:
+    """Whether the profile carries every pair of the scope (``map`` rather than a generator, which costs twice as
+    much: this runs for every reporter of a cluster)."""
+    return all(map(profile.__contains__, scope))
