@@ -44,10 +44,13 @@ class AggregateBaseline:
         self.size = max(self.size, size)
 
     def learn(self, records: np.ndarray, reporters: np.ndarray) -> None:
-        n = self.size
-        self.records[:n] = self._decay * self.records[:n] + records
-        self.reporters[:n] = self._decay * self.reporters[:n] + reporters
-        self.exposure[:n] = self._decay * self.exposure[:n] + 1.0
+        n, decay = self.size, self._decay
+        for state, new in ((self.records[:n], records), (self.reporters[:n], reporters)):
+            state *= decay  # in place: decay * state + new, without temporaries
+            state += new
+        exposure = self.exposure[:n]
+        exposure *= decay
+        exposure += 1.0
 
     def rate_and_size(self, single_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(records per step, mean reporters per record) per cell, with priors from all cells (cell 0)."""

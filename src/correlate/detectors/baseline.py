@@ -18,6 +18,8 @@ For each cell the expected number of new reporters in one step is ``level * hour
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 HOURS = 24
@@ -61,12 +63,14 @@ class SeasonalBaseline:
         capacity = 64
         self.rate_sum = np.zeros(capacity)
         self.shape_sum = np.zeros(capacity)
-        self.hour_counts = np.zeros((capacity, HOURS))
-        self.hour_exposure = np.zeros((capacity, HOURS))
-        self.weekday_counts = np.zeros((capacity, WEEKDAYS))
-        self.weekday_exposure = np.zeros((capacity, WEEKDAYS))
-        self.hour_factor = np.ones((capacity, HOURS))
-        self.weekday_factor = np.ones((capacity, WEEKDAYS))
+        # Seasonal state is kept bin by cell (one row per hour or weekday): a step reads and updates one bin of
+        # every cell, which is then a contiguous row rather than a strided column.
+        self.hour_counts = np.zeros((HOURS, capacity))
+        self.hour_exposure = np.zeros((HOURS, capacity))
+        self.weekday_counts = np.zeros((WEEKDAYS, capacity))
+        self.weekday_exposure = np.zeros((WEEKDAYS, capacity))
+        self.hour_factor = np.ones((HOURS, capacity))
+        self.weekday_factor = np.ones((WEEKDAYS, capacity))
         self.moment_sum = np.zeros(capacity)
         self.square_sum = np.zeros(capacity)
         self.windows_seen = np.zeros(capacity)
@@ -74,12 +78,14 @@ class SeasonalBaseline:
         self.weekday_days = np.zeros(WEEKDAYS)  # days of each weekday learned from (decayed)
         self.unusual_share = np.zeros(capacity)
         self._unusual_decay = _half_life_decay(_UNUSUAL_HALF_LIFE / step)
+        self._level: np.ndarray | None = None  # level() until rate_sum, shape_sum or size change
 
     # -- cells ---------------------------------------------------------------------------------------------
     def grow(self, size: int) -> None:
         """Make room for cells ``0..size-1``; new cells start with no history."""
         if size <= self.size:
             return
+        self._level = None
         capacity = len(self.rate_sum)
         if size > capacity:
             new_capacity = max(size, capacity * 2)
@@ -93,27 +99,33 @@ class SeasonalBaseline:
             ):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
             for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
-                setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
-            self.hour_factor = _resized(self.hour_factor, new_capacity, 1.0)
-            self.weekday_factor = _resized(self.weekday_factor, new_capacity, 1.0)
+                setattr(self, name, _widened(getattr(self, name), new_capacity, 0.0))
+            self.hour_factor = _widened(self.hour_factor, new_capacity, 1.0)
+            self.weekday_factor = _widened(self.weekday_factor, new_capacity, 1.0)
         self.size = size
 
     def seed_level(self, cell: int, rate_per_step: float, weight_steps: float) -> None:
         """Start a new cell at a prior rate, worth ``weight_steps`` steps of evidence."""
+        self._level = None
         self.rate_sum[cell] = rate_per_step * weight_steps
         self.shape_sum[cell] = weight_steps
-        self.hour_factor[cell] = self.hour_factor[0]
-        self.weekday_factor[cell] = self.weekday_factor[0]
+        self.hour_factor[:, cell] = self.hour_factor[:, 0]
+        self.weekday_factor[:, cell] = self.weekday_factor[:, 0]
 
     def level(self) -> np.ndarray:
-        n = self.size
-        shape = self.shape_sum[:n]
-        return np.divide(self.rate_sum[:n], shape, out=np.zeros(n), where=shape > 0)
+        """Seasonally adjusted reports per step, per cell (read-only: it is kept until the next change, because
+        a step asks for it up to four times)."""
+        if self._level is None:
+            n = self.size
+            shape = self.shape_sum[:n]
+            self._level = np.divide(self.rate_sum[:n], shape, out=np.zeros(n), where=shape > 0)
+            self._level.flags.writeable = False
+        return self._level
 
     # -- predicting ----------------------------------------------------------------------------------------
     def seasonal(self, hour: int, weekday: int) -> np.ndarray:
         n = self.size
-        return self.hour_factor[:n, hour] * self.weekday_factor[:n, weekday]
+        return self.hour_factor[hour, :n] * self.weekday_factor[weekday, :n]
 
     def expected(self, hour_of_day: float, weekday: int) -> np.ndarray:
         """Expected new reporters per cell in one step at this time of day (fractional hours) of this weekday.
@@ -123,11 +135,12 @@ class SeasonalBaseline:
         """
         n = self.size
         position = hour_of_day - 0.5
-        lower = int(np.floor(position)) % HOURS
+        floor = math.floor(position)
+        lower = floor % HOURS
         upper = (lower + 1) % HOURS
-        blend = position - np.floor(position)
-        hourly = (1.0 - blend) * self.hour_factor[:n, lower] + blend * self.hour_factor[:n, upper]
-        expected: np.ndarray = self.level() * hourly * self.weekday_factor[:n, weekday]
+        blend = position - floor
+        hourly = (1.0 - blend) * self.hour_factor[lower, :n] + blend * self.hour_factor[upper, :n]
+        expected: np.ndarray = self.level() * hourly * self.weekday_factor[weekday, :n]
         return expected
 
     def dispersion(self) -> np.ndarray:
@@ -155,28 +168,29 @@ class SeasonalBaseline:
         n = self.size
         spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
         ordinary = np.minimum(counts, expected + 3.0 * spread + 1.0)
-        share = self._unusual_decay * self.unusual_share[:n] + (1.0 - self._unusual_decay) * unusual
-        self.unusual_share[:n] = share
-        rate = np.maximum(self.excess_learning_rate, share)
-        damped = expected + rate * (counts - expected)
-        learned = np.where(unusual, np.minimum(damped, ordinary), ordinary)
-        self.rate_sum[:n] = self._level_decay * self.rate_sum[:n] + learned
-        self.shape_sum[:n] = self._level_decay * self.shape_sum[:n] + self.seasonal(hour, weekday)
+        if unusual.any():
+            share = self._unusual_decay * self.unusual_share[:n] + (1.0 - self._unusual_decay) * unusual
+            self.unusual_share[:n] = share
+            rate = np.maximum(self.excess_learning_rate, share)
+            damped = expected + rate * (counts - expected)
+            learned = np.where(unusual, np.minimum(damped, ordinary), ordinary)
+        else:  # the common step: the same numbers without the damping of cells that are not there
+            self.unusual_share[:n] *= self._unusual_decay
+            learned = ordinary
+        self._level = None
+        _decay_add(self.rate_sum[:n], self._level_decay, learned)
+        _decay_add(self.shape_sum[:n], self._level_decay, self.seasonal(hour, weekday))
         # An hour bin comes round every day, so a slow trend lifts all of them alike: its exposure is time
         # (weighted by the weekday's factor). A weekday bin comes round once a week, so its exposure is what the
         # level and the hour factor expected at the time: a weekday first seen while a brand's share was a third
         # of today's is not mistaken for a quiet weekday. Weekdays are learned only once the level and the hour
         # factors have settled (after the warm-up): before that the level is still a running mean of the night.
-        self.hour_counts[:n, hour] = self._hour_decay * self.hour_counts[:n, hour] + learned
-        self.hour_exposure[:n, hour] = (
-            self._hour_decay * self.hour_exposure[:n, hour] + self.weekday_factor[:n, weekday]
-        )
+        _decay_add(self.hour_counts[hour, :n], self._hour_decay, learned)
+        _decay_add(self.hour_exposure[hour, :n], self._hour_decay, self.weekday_factor[weekday, :n])
         if learn_weekday:
             level = self.level()
-            self.weekday_counts[:n, weekday] = self._weekday_decay * self.weekday_counts[:n, weekday] + learned
-            self.weekday_exposure[:n, weekday] = (
-                self._weekday_decay * self.weekday_exposure[:n, weekday] + level * self.hour_factor[:n, hour]
-            )
+            _decay_add(self.weekday_counts[weekday, :n], self._weekday_decay, learned)
+            _decay_add(self.weekday_exposure[weekday, :n], self._weekday_decay, level * self.hour_factor[hour, :n])
             self.weekday_days[weekday] = self._weekday_decay * self.weekday_days[weekday] + self.step / 86_400.0
 
     def learn_dispersion(
@@ -209,15 +223,17 @@ class SeasonalBaseline:
 
     def refresh_shape(self) -> None:
         """Recompute hour and weekday factors (hourly: they move slowly and cost 31 values per cell)."""
-        self.hour_factor[: self.size] = self._factors(self.hour_counts, self.hour_exposure)
+        self.hour_factor[:, : self.size] = self._factors(self.hour_counts, self.hour_exposure).T
         # A weekday seen once says little about the next one: its factor earns its say over a few weeks.
         trust = (self.weekday_days / (self.weekday_days + _WEEKDAY_PRIOR_DAYS))[None, :]
         weekday = 1.0 + trust * (self._factors(self.weekday_counts, self.weekday_exposure) - 1.0)
-        self.weekday_factor[: self.size] = weekday / weekday.mean(axis=1, keepdims=True)
+        self.weekday_factor[:, : self.size] = (weekday / weekday.mean(axis=1, keepdims=True)).T
 
     def _factors(self, counts: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+        """Each cell's factor per bin (cell by bin), from state kept bin by cell."""
         n = self.size
-        counts, exposure = counts[:n], exposure[:n]
+        # Cell by bin, contiguous: the sums over bins below then add in the same order as they always have.
+        counts, exposure = np.ascontiguousarray(counts[:, :n].T), np.ascontiguousarray(exposure[:, :n].T)
         bins = counts.shape[1]
         seen = exposure > 0.5  # at least half a report was expected there
         rate = np.divide(counts, exposure, out=np.zeros_like(counts), where=seen)
@@ -234,6 +250,19 @@ class SeasonalBaseline:
         # Renormalise so a factor of 1 means "an average bin" for every cell.
         normalised: np.ndarray = factors / np.maximum(factors.mean(axis=1, keepdims=True), 1e-12)
         return normalised
+
+
+def _decay_add(state: np.ndarray, decay: float, new: np.ndarray) -> None:
+    """``state = decay * state + new``, in place: the same numbers without two temporary arrays."""
+    state *= decay
+    state += new
+
+
+def _widened(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:
+    """The array with room for ``capacity`` cells on its second axis (bin by cell)."""
+    grown = np.full((array.shape[0], capacity), fill)
+    grown[:, : array.shape[1]] = array
+    return grown
 
 
 def _resized(array: np.ndarray, capacity: int, fill: float) -> np.ndarray:

@@ -26,12 +26,14 @@ def common_mode_factor(observed: np.ndarray, expected: np.ndarray, groups: list[
             continue
         o, e = observed[cells], expected[cells]
         keep = e > 0
-        o, e = o[keep], e[keep]
-        if len(e) < _MIN_VALUES:
-            continue
+        if not keep.all():  # after the first hours every value is expected somewhere: skip the copies
+            o, e = o[keep], e[keep]
+            if len(e) < _MIN_VALUES:
+                continue
         order = np.argsort(o / e, kind="stable")
-        weight = np.cumsum(e[order]) / e.sum()
-        middle = order[(weight > 0.25) & (weight - e[order] / e.sum() < 0.75)]
+        ranked, total = e[order], e.sum()
+        weight = np.cumsum(ranked) / total
+        middle = order[(weight > 0.25) & (weight - ranked / total < 0.75)]
         pooled_expected = e[middle].sum()
         if pooled_expected < _MIN_EXPECTED:
             continue

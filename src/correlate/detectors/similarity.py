@@ -274,8 +274,10 @@ class SymptomIndex:
     def _candidates(self, sketch: Sketch) -> tuple[list[int], npt.NDArray[np.intp]]:
         """Slots sharing a band with the sketch, and how many sketch values each has in common with it."""
         get = self._buckets.get
-        # Duplicates are left in: verifying a slot twice is cheaper than removing them in Python.
-        return self._count_equal(sketch, list(chain.from_iterable([get(key, ()) for key in sketch.keys])))
+        # Similar texts share most bands, so most candidates come several times: each is verified once, in the
+        # order first found (the first best stays the first best).
+        found = dict.fromkeys(chain.from_iterable([get(key, ()) for key in sketch.keys]))
+        return self._count_equal(sketch, list(found))
 
     def _count_equal(self, sketch: Sketch, slots: list[int]) -> tuple[list[int], npt.NDArray[np.intp]]:
         if not slots:

@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Final, NamedTuple
+from typing import Final, Generic, NamedTuple, TypeVar
 
 from scipy.special import pdtrc
 
@@ -58,25 +58,28 @@ _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certa
 _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
 _FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
+_Key = TypeVar("_Key")
 
 
-class _Tally:
-    """Reporters over a sliding horizon, in all and per scope or profile (an entry may count for several)."""
+class _Tally(Generic[_Key]):
+    """Reporters over a sliding horizon, in all and per key (a scope's text, a profile; an entry may count for
+    several)."""
 
     __slots__ = ("counts", "entries", "total")
 
     def __init__(self) -> None:
-        self.entries: deque[tuple[float, tuple[Scope, ...], int]] = deque()
-        self.counts: dict[Scope, int] = {}
+        self.entries: deque[tuple[float, tuple[_Key, ...], int]] = deque()
+        self.counts: dict[_Key, int] = {}
         self.total = 0
 
-    def add(self, ts: float, keys: tuple[Scope, ...], weight: int) -> None:
+    def add(self, ts: float, keys: tuple[_Key, ...], weight: int) -> None:
         self.entries.append((ts, keys, weight))
         self.total += weight
+        counts = self.counts
         for key in keys:
-            self.counts[key] = self.counts.get(key, 0) + weight
+            counts[key] = counts.get(key, 0) + weight
 
-    def prune(self, since: float) -> _Tally:
+    def prune(self, since: float) -> _Tally[_Key]:
         entries, counts = self.entries, self.counts
         while entries and entries[0][0] < since:
             _, keys, weight = entries.popleft()
@@ -90,8 +93,11 @@ class _Tally:
         return self
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class _Member:
+    """One text in a symptom's window (treated as immutable; not frozen: one is built per text, and frozen
+    dataclasses are slow to build)."""
+
     ts: float
     reporter: str  # the customer, or the record itself for an aggregated record
     weight: int  # reporters this contact adds to the history: 0 for a repeat within the window
@@ -104,6 +110,7 @@ class _Reporter:
     reporters: int  # 1, or ``count`` for an aggregated record
     members: list[_Member] = field(default_factory=list)
     profile: Profile = ()  # dimension values pooled over ``members`` (first value per dimension)
+    cells: int = 0  # how many scopes ``profile`` makes (see ``SymptomDetector._cells``)
 
 
 @dataclass(slots=True)
@@ -113,7 +120,7 @@ class _Symptom:
     profiles: dict[Profile, int] = field(default_factory=dict)  # pooled profile -> reporters in the window
     volume: int = 0  # distinct reporters in the window
     counted: dict[str, float] = field(default_factory=dict)  # reporter -> when last counted
-    history: _Tally = field(default_factory=_Tally)  # reporters per profile
+    history: _Tally[Profile] = field(default_factory=_Tally)  # reporters per profile
     last_seen: float = float("-inf")
     described: int = 0  # reporters ever counted
     version: int = 0  # bumped whenever the window changes
@@ -176,8 +183,9 @@ class SymptomDetector:
         self._fresh: dict[int, None] = {}  # the others with reporters in the window, oldest first
         self._hot: dict[tuple[int, Scope], None] = {}  # reported clusters still holding min_customers
         self._cells = 0  # (symptom, scope) cells with a reporter in the window, give or take shared scopes
-        self._volume = _Tally()  # reporters of any text, per scope: each scope's share of all texts
-        self._scopes_of: dict[Profile, tuple[Scope, ...]] = {}
+        self._volume: _Tally[str] = _Tally()  # reporters of any text, per scope: each scope's share of all texts
+        # A profile's scopes, as text: a string keeps its hash, a tuple of pairs is hashed again at every look-up.
+        self._scopes_of: dict[Profile, tuple[str, ...]] = {}
         self._near: dict[str, tuple[float, list[int]]] = {}  # normalised text -> (when, its neighbours)
         self._first_ts: float | None = None  # the first contact seen, with or without text
 
@@ -196,10 +204,13 @@ class SymptomDetector:
         since = window_start - self.rarity_horizon
         self._volume.prune(since)
         hot_ids = {sid for sid, _ in self._hot}
+        symptoms = self._symptoms
         clusters = [
             self._cluster(sid, scope, observed, [sid], since, span)
             for sid in self._crowded
-            if sid in hot_ids or self._may_be_rare(self._symptoms[sid], step_end, since, span)
+            # common_until is read here first: most crowded symptoms are common ones, known to be for a while
+            if sid in hot_ids
+            or (symptoms[sid].common_until <= step_end and self._may_be_rare(symptoms[sid], step_end, since, span))
             for scope, observed in self._clusters(sid)
         ]
         tests = max(1, self._cells, len(clusters))
@@ -274,7 +285,8 @@ class SymptomDetector:
             self._freshen(symptom_id, False)
         member = _Member(record.ts, key, weight, contact.profile, sketch)
         symptom.members.append(member)
-        symptom.last_seen = max(symptom.last_seen, record.ts)
+        if record.ts > symptom.last_seen:
+            symptom.last_seen = record.ts
         self._arrivals.append((record.ts, symptom_id))
         reporter = symptom.reporters.get(key)
         if reporter is None:
@@ -326,33 +338,36 @@ class SymptomDetector:
 
     def _pool(self, symptom: _Symptom, reporter: _Reporter, sign: int) -> None:
         """Add (+1) or remove (-1) a reporter's pooled profile to or from the symptom's window counts."""
-        if sign > 0 and len(reporter.members) == 1 and self._allowed is None:
-            reporter.profile = reporter.members[0].profile
-        elif sign > 0:
-            pooled: dict[str, str] = {}
-            for member in reporter.members:
-                for name, value in member.profile:
-                    if self._allowed is None or name in self._allowed:
-                        pooled.setdefault(name, value)
-            reporter.profile = tuple(sorted(pooled.items()))
-        before = symptom.profiles.get(reporter.profile, 0)
+        if sign > 0:
+            if len(reporter.members) == 1 and self._allowed is None:
+                reporter.profile = reporter.members[0].profile
+            else:
+                pooled: dict[str, str] = {}
+                for member in reporter.members:
+                    for name, value in member.profile:
+                        if self._allowed is None or name in self._allowed:
+                            pooled.setdefault(name, value)
+                reporter.profile = tuple(sorted(pooled.items()))
+            reporter.cells = len(self._scopes(reporter.profile))
+        profile, profiles = reporter.profile, symptom.profiles
+        before = profiles.get(profile, 0)
         left = before + sign * reporter.reporters
         if left:
-            symptom.profiles[reporter.profile] = left
+            profiles[profile] = left
         else:
-            del symptom.profiles[reporter.profile]
+            del profiles[profile]
         if not (before and left):  # a profile came or went: so did the cells its scopes make for the symptom
-            self._cells += sign * len(self._scopes(reporter.profile))
+            self._cells += sign * reporter.cells
         symptom.volume += sign * reporter.reporters
         symptom.version += 1
 
-    def _scopes(self, profile: Profile) -> tuple[Scope, ...]:
-        """Every scope of one to ``max_depth`` pairs that contains the profile."""
+    def _scopes(self, profile: Profile) -> tuple[str, ...]:
+        """Every scope of one to ``max_depth`` pairs that contains the profile, as text (:func:`_scope_key`)."""
         scopes = self._scopes_of.get(profile)
         if scopes is None:
             pairs = [pair for pair in profile if self._allowed is None or pair[0] in self._allowed]
             depths = range(1, min(self.max_depth, len(pairs)) + 1)
-            scopes = tuple(scope for depth in depths for scope in combinations(pairs, depth))
+            scopes = tuple(_scope_key(scope) for depth in depths for scope in combinations(pairs, depth))
             if len(self._scopes_of) >= 1 << 16:
                 self._scopes_of.clear()
             self._scopes_of[profile] = scopes
@@ -394,11 +409,15 @@ class SymptomDetector:
         """The rarity rule of the module docstring, with the history of the symptoms ``near``."""
         histories = [self._symptoms[sid].history.prune(since) for sid in near if sid in self._symptoms]
         everywhere = sum(history.total for history in histories)
-        seen = everywhere * self._volume.counts.get(scope, 0) / max(1, self._volume.total)
+        seen = everywhere * self._volume.counts.get(_scope_key(scope), 0) / max(1, self._volume.total)
         rare = self._rare(everywhere, span)
         if rare:  # the history on the scope itself, only when it matters: it costs a pass over profiles
-            inside = (n for h in histories for profile, n in h.counts.items() if all(p in profile for p in scope))
-            seen = max(seen, sum(inside))
+            inside = 0
+            for history in histories:
+                for profile, n in history.counts.items():
+                    if _within(scope, profile):
+                        inside += n
+            seen = max(seen, inside)
         expected = (seen + _PRIOR) * self.window / max(span, self.window)
         p_value = float(pdtrc(observed - 1, expected)) if rare else 1.0  # a common symptom is never reported
         return _Cluster(symptom_id, scope, observed, expected, p_value, rare)
@@ -434,8 +453,13 @@ class SymptomDetector:
         """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
         found: dict[str, tuple[Sketch, int]] = {}
         for reporter in symptom.reporters.values():
-            if all(pair in reporter.profile for pair in scope):
-                for sketch in {m.sketch.text: m.sketch for m in reporter.members}.values():
+            if _within(scope, reporter.profile):
+                members = reporter.members
+                if len(members) == 1:  # most reporters wrote once
+                    sketches = [members[0].sketch]
+                else:
+                    sketches = list({m.sketch.text: m.sketch for m in members}.values())
+                for sketch in sketches:
                     known = found.get(sketch.text)
                     if known is not None:
                         found[sketch.text] = (sketch, known[1] + reporter.reporters)
@@ -461,3 +485,14 @@ class SymptomDetector:
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
         return tuple(sorted((name, common[name]) for name in (owned + others)[: self.max_depth]))
+
+
+def _scope_key(scope: Scope) -> str:
+    """A scope as text, one to one (``repr`` of its pairs): the key of the volume tally."""
+    return repr(scope)
+
+
+def _within(scope: Scope, profile: Profile) -> bool:
+    """Whether the profile carries every pair of the scope (``map`` rather than a generator, which costs twice as
+    much: this runs for every reporter of a cluster)."""
+    return all(map(profile.__contains__, scope))
