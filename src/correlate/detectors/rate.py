@@ -274,9 +274,11 @@ class RateDetector:
         expected_records = record_rate[None, :] * self._window_steps[:, None]
         observed = singles + aggregated
         expected_total = expected + expected_records * batch_size
-        # A cell below min_reporters cannot raise a finding, so it spends none of the false-alarm budget.
-        able = self._testable(n)[None, :] & (observed >= self.min_reporters)
-        tested = int(able.sum())
+        # A cell below min_reporters raises no finding now, but any testable cell could have reached it: the
+        # budget is split over all of them (counting only the busy ones made the threshold laxest at night).
+        testable = self._testable(n)
+        able = testable[None, :] & (observed >= self.min_reporters)
+        tested = int(testable.sum()) * len(self.windows)
         threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
         p_value = np.ones_like(observed)
         spread = np.sqrt(expected * (1.0 + expected * dispersion))
