@@ -86,6 +86,7 @@ def test_a_pair_fault_is_not_redrawn_as_the_region_it_lifts() -> None:
     _step(book, 720.0, _finding({**MODEL_DIMS, "region": "North"}, 720.0, p=1e-16))
     (incident,) = book.open.values()
     assert incident.scope == make_scope(PAIR)
+    assert incident.finding.scope == make_scope(PAIR), "its figures (observed, expected, p) are the pair's"
 
 
 def test_a_text_cluster_gives_way_to_the_rate_attribution_even_on_another_cut() -> None:
@@ -103,6 +104,7 @@ def test_the_last_few_texts_of_a_fading_fault_do_not_narrow_its_scope() -> None:
     _step(book, 4200.0, _finding(MODEL_DIMS, 4200.0, kind="symptom", p=1e-5))
     (incident,) = book.open.values()
     assert incident.scope == make_scope({"device_brand": "Nuvo"})
+    assert incident.finding.scope == incident.scope, "the figures shown are those of the scope shown"
 
 
 def test_a_text_cluster_does_not_narrow_a_scope_the_rate_detector_attributed() -> None:

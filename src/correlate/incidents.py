@@ -376,7 +376,9 @@ class IncidentBook:
             decided.add(incident.incident_id)
         # Once customers speak, their finding is the incident's headline; the heartbeats stay in its evidence.
         outranked = incident.finding.kind in (SILENCE, VENDOR) and finding.kind == RATE
-        if first_this_step or outranked or finding.p_value < incident.finding.p_value:
+        # The headline describes the scope: a finding on a cut the incident did not move to is support only.
+        on_scope = finding.scope == incident.scope or incident.kind in (SILENCE, VENDOR)
+        if outranked or (on_scope and (first_this_step or finding.p_value < incident.finding.p_value)):
             incident.finding = finding
 
     # -- vendors' declared incidents -----------------------------------------------------------------------
