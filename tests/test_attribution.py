@@ -6,6 +6,9 @@ from itertools import pairwise
 
 import pytest
 
+from correlate.config import Settings
+from correlate.detectors.base import Finding
+from correlate.engine import Engine
 from streams import DAY, HOUR, START, Fault, opened_scopes, run, stream
 
 FAULT_AT = START + 2 * DAY + 13 * HOUR
@@ -79,3 +82,25 @@ def _epoch(text: object) -> float:
     from correlate.contracts import parse_timestamp
 
     return parse_timestamp(text)
+
+
+def test_the_bar_a_finding_must_beat_does_not_drop_at_night() -> None:
+    """The false-alarm budget is split over every cell that could have reported, not only the busy ones: at
+    04:00, when few cells have three reporters, a finding must still beat the daytime threshold."""
+    night, day = START + 2 * DAY + 4 * HOUR, START + 2 * DAY + 15 * HOUR
+    faults = [Fault({"service": "Tubo"}, night, HOUR, 3.0), Fault({"service": "Tubo"}, day, HOUR, 3.0)]
+    engine = Engine(Settings(symptoms=False))
+    tests: dict[bool, set[int]] = {True: set(), False: set()}
+    close_step = engine.rate.close_step
+
+    def recording(step_end: float) -> list[Finding]:
+        found = close_step(step_end)
+        for finding in found:
+            tests[step_end < START + 2 * DAY + 12 * HOUR].add(finding.tests)
+        return found
+
+    engine.rate.close_step = recording  # type: ignore[method-assign]
+    for record in stream(seed=QUIET_SEED, faults=faults):
+        engine.process(record)
+    assert tests[True] and tests[False], "both faults are found"
+    assert min(tests[True]) >= 0.9 * max(tests[False]), "as many tests are counted at night as by day"

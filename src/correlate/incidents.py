@@ -6,6 +6,16 @@ scope belongs to that incident; the incident's scope follows the latest attribut
 first seen on one pair can widen to the whole brand as reports come in. ``updated`` events are rate-limited;
 ``resolved`` comes after the scope has been back at baseline for the quiet period.
 
+Once the rate detector has attributed an incident, its scope moves only along its own line — wider or narrower,
+``{brand}`` to ``{brand, service}`` or back — never sideways to a cut that merely overlaps it: when a pair fault
+lifts its region, ``{region}`` is a side-effect of the fault, not a better description of it. Until then (an
+incident a text cluster opened) the rate detector's attribution, sideways or not, takes over the scope. Text
+clusters never move a scope the rate detector has attributed: the values three customers happen to share are a
+weaker answer than the lattice's attribution. Nor does a finding weaker than the one that drew the scope: as a fault
+fades, the few reporters left in the window share values by chance, and a late finding on a wider cut may be a
+partner's routine batch arriving on top. A new finding whose excess the open incidents' reporters account
+for is explained away rather than opened (see :meth:`IncidentBook._explained_by`).
+
 Evidence comes in three kinds: *contacts* (rate and rare-symptom findings), *telemetry* (silence findings: the
 heartbeats that stopped coming) and a *vendor*'s own declared incident (a status-feed record). They meet in one
 incident when their scopes meet: a silence on a region that customers of that region start calling about is one
@@ -26,6 +36,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from scipy.special import pdtrc
 
 from correlate.contracts import format_time
 from correlate.detectors.base import Finding
@@ -104,6 +116,8 @@ class Incident:
     silence: Finding | None = None  # the latest telemetry finding, whoever owns the scope
     vendor_status: VendorStatus | None = None
     declared_at: float | None = None
+    rate_scoped: bool = False  # the rate detector's attribution has set (or confirmed) the scope
+    scope_p: float = 1.0  # p-value of the strongest finding on the scope as it stands, of the kind that owns it
 
     @property
     def detected(self) -> bool:
@@ -152,22 +166,36 @@ class IncidentBook:
         for status in statuses:
             events.extend(self._declare(status, step_end, recent, implied))
         supported: set[str] = set()
+        decided: set[str] = set()  # incidents whose scope a rate finding (or opening) settled this step
+        sideways: dict[str, Finding] = {}  # per incident, its most significant sideways rate finding this step
         findings = [replace(f, scope=_minimal(f.scope, implied)) for f in findings]
         for finding in sorted(findings, key=lambda f: (f.p_value, f.kind, f.scope)):
             existing = self._belongs_to(finding, implied)
             if existing is None:
                 holder = self._absorbed_by(finding, recent) if finding.kind != SILENCE else None
+                if holder is None and finding.kind == RATE:
+                    holder = self._explained_by(finding, recent)
                 if holder is not None:
                     supported.add(holder.incident_id)  # more evidence for it, not a reason to move its scope
                     continue
                 incident = self._open(finding, recent)
                 events.append(self._event("opened", incident, step_end, implied))
+                decided.add(incident.incident_id)
             else:
                 incident = existing
-                self._support(incident, finding, supported, recent)
+                if self._sideways(incident, finding, implied):
+                    sideways.setdefault(incident.incident_id, finding)
+                    incident.evidence_kinds.add(EVIDENCE_OF.get(finding.kind, finding.kind))
+                    continue  # support, counted below unless a finding on its own line comes this step
+                self._support(incident, finding, supported, decided, recent)
                 if incident.kind == SILENCE and incident.scope == finding.scope:
                     events.extend(self._merge_silences(incident, step_end, implied))
             supported.add(incident.incident_id)
+        for incident_id, finding in sideways.items():
+            incident = self.open[incident_id]
+            if incident_id not in decided and not incident.rate_scoped:
+                self._support(incident, finding, supported, decided, recent)  # a text cluster's scope gives way
+            supported.add(incident_id)
         for incident_id in sorted(self.open):
             incident = self.open[incident_id]
             declared = incident.vendor_status is not None and not incident.vendor_status.resolved
@@ -201,6 +229,49 @@ class IncidentBook:
             m for m in matches if self.open[m[2]].kind in (SILENCE, VENDOR) and self.open[m[2]].scope == finding.scope
         ]
         return self.open[min(exact or matches)[2]]
+
+    @staticmethod
+    def _sideways(incident: Incident, finding: Finding, implied: Callable[[Scope], Scope]) -> bool:
+        """A rate finding on a cut that overlaps the incident's scope without containing it or lying inside it
+        (implied values included): ``{region: South}`` or ``{device_model: M}`` beside ``{brand, service}``."""
+        if finding.kind != RATE or incident.kind in (SILENCE, VENDOR):
+            return False
+        theirs = (*incident.scope, *implied(incident.scope))
+        return not related(theirs, (*finding.scope, *implied(finding.scope)))
+
+    def _explained_by(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident | None:
+        """The open incident whose reporters account for the finding's excess (explaining away).
+
+        A big pair fault lifts its region: ``{region: South}`` has 44 reporters against 2.3 expected, 40 of
+        them inside the open incident on ``{brand, service}``. Without them the region has 4 against 2.3 — no
+        finding at all. The finding's reporters in its window that fall inside open contact incidents are taken
+        out, and the rest is tested against the finding's own expectation at the finding's own threshold
+        (Poisson: it never calls a rest calm that the detector's over-dispersed test would call elevated). The
+        incident holding the most of them is credited.
+        """
+        since = finding.at - finding.window
+        inside: Counter[str] = Counter()
+        rest = 0
+        for stitched in recent:
+            if stitched.contact.ts < since or not stitched.reporters or not covers(finding.scope, stitched.profile):
+                continue
+            holders = [
+                incident_id
+                for incident_id, incident in self.open.items()
+                if CONTACTS in incident.evidence_kinds and incident.scope and covers(incident.scope, stitched.profile)
+            ]
+            if holders:
+                for incident_id in holders:
+                    inside[incident_id] += stitched.reporters
+            else:
+                rest += stitched.reporters
+        if not inside:
+            return None
+        observed = min(float(rest), finding.observed)
+        if observed > 0 and float(pdtrc(observed - 1.0, finding.expected)) < finding.threshold:
+            return None  # still elevated without the open incidents' reporters: a fault of its own
+        incident_id, _ = min(inside.items(), key=lambda item: (-item[1], item[0]))
+        return self.open[incident_id]
 
     def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[dict[str, Any]]:
         """Silences its (widened) scope now covers are the same fault: a brand's heartbeats go quiet, the
@@ -252,6 +323,8 @@ class IncidentBook:
             supporting_texts=finding.sample_texts,
             evidence_kinds={EVIDENCE_OF.get(finding.kind, finding.kind)},
             silence=finding if finding.kind == SILENCE else None,
+            rate_scoped=finding.kind == RATE,
+            scope_p=finding.p_value,
         )
         self.open[incident_id] = incident
         self.opened_total += 1
@@ -262,6 +335,7 @@ class IncidentBook:
         incident: Incident,
         finding: Finding,
         supported: set[str],
+        decided: set[str],
         recent: Sequence[StitchedContact],
     ) -> None:
         if finding.sample_texts and not incident.supporting_texts:
@@ -276,21 +350,35 @@ class IncidentBook:
             if incident.kind == VENDOR:
                 incident.finding = finding if incident.finding.kind == VENDOR else incident.finding
                 return  # the vendor's declared scope stands; the heartbeats only back it
-        elif finding.kind != incident.kind and finding.kind != RATE:
+        elif finding.kind != RATE and (finding.kind != incident.kind or incident.rate_scoped):
             return  # a text cluster adds its words to a rate incident, but the rate attribution owns the scope
-        first_this_step = incident.incident_id not in supported
+        # The first finding this step may move the scope; a rate finding may also move what a text cluster set.
+        first_this_step = incident.incident_id not in (decided if finding.kind == RATE else supported)
         # Telemetry and vendors see a whole population; callers may widen their scope, never narrow it.
         movable = (
             incident.kind not in (SILENCE, VENDOR)
             or finding.kind == incident.kind
             or contains(finding.scope, incident.scope)
         )
+        if incident.kind not in (SILENCE, VENDOR) and incident.rate_scoped == (finding.kind == RATE):
+            if finding.scope == incident.scope:
+                incident.scope_p = min(incident.scope_p, finding.p_value)
+            # The scope stays where the strongest evidence put it: a weaker finding on a wider or narrower cut
+            # (the few reporters left in the window as the fault fades) does not redraw it.
+            movable = movable and finding.p_value <= incident.scope_p
         if first_this_step and finding.scope != incident.scope and movable:
             incident.scope = finding.scope
             incident.evidence = _gather(finding.scope, recent)
+            incident.scope_p = finding.p_value
+        if first_this_step and movable and finding.kind == RATE:
+            if not incident.rate_scoped:
+                incident.rate_scoped, incident.scope_p = True, finding.p_value
+            decided.add(incident.incident_id)
         # Once customers speak, their finding is the incident's headline; the heartbeats stay in its evidence.
         outranked = incident.finding.kind in (SILENCE, VENDOR) and finding.kind == RATE
-        if first_this_step or outranked or finding.p_value < incident.finding.p_value:
+        # The headline describes the scope: a finding on a cut the incident did not move to is support only.
+        on_scope = finding.scope == incident.scope or incident.kind in (SILENCE, VENDOR)
+        if outranked or (on_scope and (first_this_step or finding.p_value < incident.finding.p_value)):
             incident.finding = finding
 
     # -- vendors' declared incidents -----------------------------------------------------------------------

@@ -12,8 +12,13 @@ attribution moves up.
 
 *Is the rest of a parent still elevated without its disproportionate children?* If removing the children that
 stand out along one dimension leaves the rest of the parent at baseline, the fault lives in those children
-(only Sonique x StreamPlus), and attribution moves down. If the rest is still clearly elevated, the parent is
-at fault as a whole.
+(only Sonique x StreamPlus), and attribution moves down. If the rest is still clearly elevated (significant, and
+holding at least a quarter of the children's extra reports), the parent is at fault as a whole. When children
+along two dimensions would both do, the fewer children win, then those holding more extra reports.
+
+Both questions count independent events — single reports, and a partner's aggregated record once — as the tail
+test does: a routine partner batch of 60 on one sibling is one event, and must not drown the 34 single reports
+of a pair fault, nor make a rest that holds twice the child's extra reports look calm.
 
 Because the test is conditional on the parent's own count, a big x big pair (the most popular brand with the
 most popular service) separates from its huge marginals as cleanly as a small one.
@@ -93,7 +98,18 @@ class Attribution:
     def disproportionate(self, child: int, parent: int) -> bool:
         if self.lower:
             return self._short_within(child, parent)
-        observed, expected = self.counts.observed, self.counts.expected
+        # Counted in independent events (single reports plus partner records): 28 reporters in one partner
+        # record are one draw, and a routine batch of 60 on a sibling must not drown 34 single reports here.
+        # Or in reporters, in units of the parent's reporters per event: one record of 40 customers on a quiet
+        # pair is the pair's, as its partner says, though it is a single draw.
+        counts = self.counts
+        events = self._stands_out(child, parent, counts.events, counts.expected_events, 1.0)
+        batch = max(counts.observed[parent] / max(counts.events[parent], 1.0), 1.0)
+        return events or self._stands_out(child, parent, counts.observed, counts.expected, batch)
+
+    def _stands_out(self, child: int, parent: int, observed: np.ndarray, expected: np.ndarray, unit: float) -> bool:
+        """Above its usual share of the parent (binomial, counts in ``unit``s), and running at least ``ratio``
+        times as fast as its siblings, relative to their baselines."""
         share = expected[child] / expected[parent] if expected[parent] > 0 else 0.0
         if share >= 1.0:
             return False  # the child is all of the parent: the data cannot tell them apart
@@ -104,10 +120,7 @@ class Attribution:
         child_rate = observed[child] / expected[child]
         if child_rate < self.ratio * rest_rate:
             return False
-        # Reporters, in units of the parent's observed reporters per independent event (1 without partner
-        # batches): 28 reporters in one partner record are not 28 independent draws.
-        batch = max(observed[parent] / max(self.counts.events[parent], 1.0), 1.0)
-        return binomial_sf(observed[child] / batch, observed[parent] / batch, share) < self.alpha
+        return binomial_sf(observed[child] / unit, observed[parent] / unit, share) < self.alpha
 
     def concentrated(self, child: int, parent: int) -> bool:
         """The fault lives in the child: it stands out within the parent, and the rest of the parent is calm."""
@@ -116,17 +129,20 @@ class Attribution:
     def rest_elevated(self, parent: int, children: list[int]) -> bool:
         if self.lower:
             return self._rest_short(parent, children)
-        observed, expected = self.counts.observed, self.counts.expected
+        expected = self.counts.expected
         events, expected_events = self.counts.events, self.counts.expected_events
-        rest_observed = observed[parent] - observed[children].sum()
         rest_expected = expected[parent] - expected[children].sum()
         rest_events = events[parent] - events[children].sum()
         rest_expected_events = expected_events[parent] - expected_events[children].sum()
         if rest_expected <= 1e-9 or rest_expected_events <= 1e-9:
             return False
         p = negbin_sf(np.array([rest_events]), np.array([rest_expected_events]), self.counts.dispersion[parent])
-        rest_excess = rest_observed / rest_expected - 1.0
-        children_excess = observed[children].sum() / max(expected[children].sum(), 1e-12) - 1.0
+        # Excess in independent events (what the test counts), not in ratios: a small child always runs at a
+        # higher multiple of its baseline than a big rest, so "2.8x in the rest against 9x in the child" would
+        # call a rest calm that holds twice the child's extra reports. The rest is part of the fault when it holds
+        # at least a quarter of the children's excess.
+        rest_excess = rest_events - rest_expected_events
+        children_excess = events[children].sum() - expected_events[children].sum()
         return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess
 
     # -- the mirrored questions, for a shortfall ------------------------------------------------------------
@@ -183,12 +199,22 @@ class Attribution:
         return None
 
     def _down(self, cell: int, path: frozenset[int]) -> frozenset[int] | None:
-        """Children that stand out along one dimension, leaving the rest at baseline, explain this cell."""
+        """Children that stand out along one dimension, leaving the rest at baseline, explain this cell.
+
+        When several dimensions would do, the fewest children win, then those that carry the most excess
+        reporters: a pair fault on brand x service also puts a partner's batch of its reporters on one brand x
+        region cell, and the service that holds forty extra customers, not the region that holds one batch,
+        is where the fault lives."""
         best: list[int] | None = None
+        best_key = (0, 0.0)
         for _dimension, children in sorted(self._children.get(cell, {}).items()):
             standouts = [child for child in children if self.disproportionate(child, cell)]
-            if standouts and not self.rest_elevated(cell, standouts) and (best is None or len(standouts) < len(best)):
-                best = standouts
+            if not standouts or self.rest_elevated(cell, standouts):
+                continue
+            excess = float((self.counts.observed[standouts] - self.counts.expected[standouts]).sum())
+            key = (len(standouts), -excess if not self.lower else excess)
+            if best is None or key < best_key:
+                best, best_key = standouts, key
         if best is None:
             return None
         causes: set[int] = set()

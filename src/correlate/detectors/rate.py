@@ -285,9 +285,11 @@ class RateDetector:
         expected_records, expected_batched = self._expected_batches()
         observed = singles + aggregated
         expected_total = expected + expected_batched
-        # A cell below min_reporters cannot raise a finding, so it spends none of the false-alarm budget.
-        able = self._testable(n)[None, :] & (observed >= self.min_reporters)
-        tested = int(np.count_nonzero(able))
+        # A cell below min_reporters raises no finding now, but any testable cell could have reached it: the
+        # budget is split over all of them (counting only the busy ones made the threshold laxest at night).
+        testable = self._testable(n)
+        able = testable[None, :] & (observed >= self.min_reporters)
+        tested = int(np.count_nonzero(testable)) * len(self.windows)
         threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
         p_value = np.ones_like(observed)
         spread = np.sqrt(expected * (1.0 + expected * dispersion))
