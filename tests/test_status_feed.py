@@ -72,3 +72,12 @@ def test_a_declared_incident_stays_open_until_the_vendor_resolves_it() -> None:
 def test_a_declaration_on_another_scope_is_its_own_incident() -> None:
     found = incidents(replay(merged(_fault(), [status(FAULT_AT + HOUR, "identified", scope={"service": "Tubo"})])))
     assert sorted(timeline[0]["kind"] for timeline in found.values()) == ["rate", "vendor"]
+
+
+def test_a_status_record_delivered_twice_is_shown_once() -> None:
+    quiet = stream(seed=1)
+    start = START + 2 * DAY + 9 * HOUR
+    declared = status(start, "investigating")
+    events = replay(merged(quiet, [declared, dict(declared), status(start + HOUR, "resolved")]))
+    (timeline,) = incidents(events).values()
+    assert [event["event"] for event in timeline] == ["opened", "resolved"]

@@ -388,6 +388,8 @@ class IncidentBook:
         """Show a vendor's declaration on the incident it concerns: the one it already updated, else an open
         incident on the same scope (or one that meets it), else a new incident of kind ``vendor``."""
         incident = self._declared_by(status) or self._same_scope(status.scope, implied)
+        if incident is not None and incident.vendor_status == status:
+            return []  # the same record again (a feed that redelivers): nothing new to show
         if incident is None:
             if status.resolved:
                 return []  # over before we heard of it: nothing to show
