@@ -5,7 +5,8 @@
 
 Starts Tansu and Redis (loopback), runs `correlate worker` processes, produces a simulated stream as fast as
 possible and clocks the wall time until the detect leader has taken in every accepted contact (its progress
-report in Redis, written once a second: the figure is a lower bound by up to a second's worth). Then
+report in Redis, written once a second and as soon as a burst is taken in: the figure is low by at most one
+round of the leader, ~50 ms). Then
 detection latency: the stream is produced at a fixed rate (default 1,000 contacts/s) and, for every incident
 event, the wall time from producing the contact that released it (found by running the same Engine over the
 file) to the event's copy on its vendor topic (Kafka create times of both records; one machine, one clock).

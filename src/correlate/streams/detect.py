@@ -162,6 +162,7 @@ class DetectStage:
             next_offset = dict.fromkeys(numbers, 0)
             progress = Progress(leader=self.worker_id)
             last_report = last_upstream = 0.0
+            unreported = False  # contacts taken in since the last progress report
             history: dict[int, deque[tuple[float, float]]] = {p: deque(maxlen=REPORTS_KEPT) for p in numbers}
             while not lost.is_set():
                 beat()
@@ -188,6 +189,7 @@ class DetectStage:
                         if covered:
                             merge.prove_quiet(tp.partition, min(max(covered), read_at))
                 done = progress.offsets
+                count = 0
                 for count, held in enumerate(merge.pop_ready(), start=1):
                     if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
                         await asyncio.sleep(0)
@@ -204,8 +206,11 @@ class DetectStage:
                     done[str(held.partition)] = held.offset + 1
                 await dead_letters.flush()
                 monitor.catch_up()
-                if now - last_report >= PROGRESS_EVERY:
-                    last_report = now
+                unreported = unreported or count > 0
+                # Reported every second, and at once when a burst has been taken in: `correlate status` (and
+                # whoever waits for a backlog to clear) sees the leader caught up within a round, not a second.
+                if now - last_report >= PROGRESS_EVERY or (unreported and count == 0):
+                    last_report, unreported = now, False
                     self._report(progress, engine, at_takeover, partitions, reader, next_offset)
                     await self.store.set(settings.progress_key, progress.to_json())
         finally:
