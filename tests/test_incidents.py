@@ -149,3 +149,15 @@ def test_a_region_still_elevated_without_the_open_faults_reporters_is_an_inciden
                for i in range(50)]  # fmt: skip
     (opened,) = _region_step(book, 960.0, recent, 56.0)
     assert isinstance(opened, dict) and opened["event"] == "opened" and opened["scope"] == {"region": "North"}
+
+
+def test_callers_in_the_same_step_as_the_heartbeats_do_not_redraw_a_silence_to_a_wider_cut() -> None:
+    # Sonique devices in the East went quiet; their customers call, and in one step the rate detector also
+    # flags the whole East. The heartbeats, which see every monitored device, said where the fault is.
+    book = IncidentBook(VendorRegistry())
+    quiet = {"device_brand": "Sonique", "region": "East"}
+    _step(book, 600.0, _finding(quiet, 600.0, kind="silence", p=1e-30))
+    _step(book, 960.0, _finding(quiet, 960.0, kind="silence", p=1e-30), _finding({"region": "East"}, 960.0, p=1e-9))
+    (incident,) = book.open.values()
+    assert incident.scope == make_scope(quiet)
+    assert "contacts" in incident.evidence_kinds, "the calls still count as the incident's evidence"

@@ -352,8 +352,10 @@ class IncidentBook:
                 return  # the vendor's declared scope stands; the heartbeats only back it
         elif finding.kind != RATE and (finding.kind != incident.kind or incident.rate_scoped):
             return  # a text cluster adds its words to a rate incident, but the rate attribution owns the scope
-        # The first finding this step may move the scope; a rate finding may also move what a text cluster set.
-        first_this_step = incident.incident_id not in (decided if finding.kind == RATE else supported)
+        # The first finding this step may move the scope; a rate finding may also move what a text cluster set
+        # (but not what the heartbeats or the vendor said this step: they see the whole population).
+        rate_over_text = finding.kind == RATE and incident.kind not in (SILENCE, VENDOR)
+        first_this_step = incident.incident_id not in (decided if rate_over_text else supported)
         # Telemetry and vendors see a whole population; callers may widen their scope, never narrow it.
         movable = (
             incident.kind not in (SILENCE, VENDOR)
