@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.embedded import EmbeddedBroker, EmbeddedRedis, free_port
@@ -42,6 +41,7 @@ from correlate.simulate import simulate
 from correlate.streams import kafka_io
 from correlate.streams.client import produce
 from correlate.streams.detect import Progress
+from correlate.streams.settings import StackSettings
 from correlate.streams.topics import VENDOR_PREFIX
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
@@ -83,11 +83,7 @@ def stop_workers(workers: list[Any]) -> None:
 
 
 def progress(store: str, prefix: str) -> Progress:
-    client = redis.Redis.from_url(store)
-    try:
-        return Progress.from_json(client.get(prefix + "correlate:detect-progress"))
-    finally:
-        client.close()
+    return Progress.read(store, StackSettings(topic_prefix=prefix))
 
 
 def wait_until(condition: Any, timeout: float) -> bool:

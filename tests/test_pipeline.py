@@ -31,6 +31,7 @@ from correlate.engine import Engine
 from correlate.replay import replay
 from correlate.simulate import simulate
 from correlate.streams.detect import Progress, read_all
+from correlate.streams.settings import StackSettings
 from correlate.streams.topics import vendor_topic
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
@@ -130,11 +131,7 @@ def produce(broker: str, prefix: str, path: Path, *options: str) -> subprocess.P
 
 
 def progress(store: str, prefix: str) -> Progress:
-    client = redis.Redis.from_url(store)
-    try:
-        return Progress.from_json(client.get(prefix + "correlate:detect-progress"))
-    finally:
-        client.close()
+    return Progress.read(store, StackSettings(topic_prefix=prefix))
 
 
 def lag_reports(store: str, prefix: str) -> str:

@@ -19,8 +19,10 @@ a step already closed is rejected as late, with the reason: nothing is dropped w
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -339,3 +341,19 @@ def _as_record(contact: Contact) -> dict[str, Any]:
         "source": contact.source,
         "dimensions": dict(contact.dimensions),
     }
+
+
+@contextmanager
+def rare_collections(young: int = 100_000) -> Iterator[None]:
+    """Run the garbage collector's youngest generation every ``young`` allocations instead of every 700.
+
+    The engine builds a few small objects per contact and keeps hours of them (ids, journeys, windows); with the
+    default threshold the collector walks them tens of thousands of times per replay and finds nothing (the core
+    makes no reference cycles), a tenth of the replay's time. Reference counting frees everything else as before.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(young, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

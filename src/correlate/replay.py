@@ -8,18 +8,17 @@ other files merged by event time (``--merge``): each file in event-time order, t
 
 from __future__ import annotations
 
-import gc
 import heapq
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
 from correlate.contracts import Rejection, parse_timestamp
-from correlate.engine import Engine
+from correlate.engine import Engine, rare_collections
 
 
 @dataclass(frozen=True)
@@ -59,22 +58,6 @@ def replay(
     """Drive the engine over ``lines``; events and rejects are written as they are released."""
     with rare_collections():
         return _replay(engine, lines, events_out, rejects_out)
-
-
-@contextmanager
-def rare_collections(young: int = 100_000) -> Iterator[None]:
-    """Run the garbage collector's youngest generation every ``young`` allocations instead of every 700.
-
-    The engine builds a few small objects per contact and keeps hours of them (ids, journeys, windows); with the
-    default threshold the collector walks them tens of thousands of times per replay and finds nothing (the core
-    makes no reference cycles), a tenth of the replay's time. Reference counting frees everything else as before.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(max(young, before[0]), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _replay(

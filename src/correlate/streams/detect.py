@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
+import redis
 from aiokafka import TopicPartition
 
 from correlate.config import Config
@@ -66,6 +67,15 @@ class Progress:
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
+
+    @classmethod
+    def read(cls, store_url: str, settings: StackSettings) -> Progress:
+        """The leader's latest report, read from the store at once (for whoever waits on the pipeline)."""
+        client = redis.Redis.from_url(store_url)
+        try:
+            return cls.from_json(client.get(settings.progress_key))
+        finally:
+            client.close()
 
     @classmethod
     def from_json(cls, value: bytes | str | None) -> Progress:

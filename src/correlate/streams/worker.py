@@ -25,9 +25,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from correlate.config import Config
+from correlate.engine import rare_collections
 from correlate.metrics import Metrics, MetricsServer
 from correlate.procs import die_with_parent
-from correlate.replay import rare_collections
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
 from correlate.streams.exposition import MergedCollector
@@ -146,7 +146,7 @@ def detect_main(options: WorkerOptions, holder: str, parent: int, port_out: Conn
     """Entry point of the detect process: dies with its worker (SIGKILL, as if it had crashed with it)."""
     die_with_parent(signal.SIGKILL, parent)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with rare_collections():  # the engine's garbage, as in replay: see rare_collections
+    with rare_collections():  # as replay does: see rare_collections
         asyncio.run(_detect_process(options, holder, port_out))
 
 
