@@ -8,7 +8,7 @@ import pytest
 
 from correlate.contracts import Contact, validate
 from correlate.detectors.base import Detector, Finding
-from correlate.detectors.similarity import Sketcher, SymptomIndex, normalise
+from correlate.detectors.similarity import Sketcher, SymptomIndex, content_words, normalise, one_typo_apart
 from correlate.detectors.symptom import SymptomDetector
 from correlate.stitch import Stitcher
 
@@ -150,6 +150,58 @@ def test_a_rewording_joins_a_rare_symptom_of_the_same_hour() -> None:
     assert {f.observed for f in all_findings(findings)} == {3}
     _, findings = replay([*quiet_day(), *burst(BURST_AT, [POST_COMMENT[0], *texts], gap=1.5 * HOUR)])
     assert findings == {}  # spread over hours, they are three separate complaints
+
+
+GERMAN_CAPTIONS = (
+    "captions come up in german since the firmware patch",
+    "after the patch all captions are german",
+    "german captions turn on with the new patch",
+)
+
+
+def test_rewordings_that_share_a_faults_rare_words_are_one_symptom() -> None:
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    sketches = [sketcher.sketch(text) or pytest.fail(text) for text in GERMAN_CAPTIONS]
+    assert len({index.assign(sketch, 0.45) for sketch in sketches}) == 3  # too few shared 3-grams to meet
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, GERMAN_CAPTIONS, gap=600)])
+    (finding, *_) = all_findings(findings)
+    assert finding.observed == 3
+    assert set(finding.sample_texts) == set(GERMAN_CAPTIONS)
+
+
+def test_one_shared_rare_word_does_not_make_one_symptom() -> None:
+    texts = (GERMAN_CAPTIONS[0], "menus are in german", "german voiceover")  # one word is half of two
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, texts, gap=600)])
+    assert findings == {}
+
+
+def test_everyday_boilerplate_does_not_hide_a_new_symptom() -> None:
+    everyday = "screen goes black when booting, tried restarting the box"
+    new = (
+        "screen goes purple when mirroring, tried restarting the box",
+        "mirroring turns the screen purple, tried restarting the box",
+        "screen goes purple while mirroring, tried restarting the box",
+    )
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    known, first = (sketcher.sketch(text) or pytest.fail(text) for text in (everyday, new[0]))
+    assert index.neighbours([first], 0.45, [index.assign(known)])  # near an everyday complaint, by 3-grams
+    daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", everyday) for n in range(36)]
+    _, findings = replay([*daily, *burst(T0 + 3 * DAY + 10, new, gap=600)])
+    assert {f.observed for f in all_findings(findings)} == {3}  # yet writers share "purple" and "mirroring"
+
+
+def test_content_words_fold_plurals_and_endings_and_drop_short_words() -> None:
+    assert content_words(normalise("Comments won't post during the live streams")) == {
+        "comment",
+        "wont",
+        "post",
+        "dur",
+        "live",
+        "stream",
+    }
+    assert content_words(normalise("stuck at 99% on box 7")) == {"stuck", "99", "box"}
+    assert one_typo_apart("remte", "remote") and one_typo_apart("recieve", "receive")
+    assert not one_typo_apart("mirror", "mirror") and not one_typo_apart("purple", "people")
 
 
 def test_misspellings_of_an_everyday_complaint_are_not_a_new_fault() -> None:

@@ -31,6 +31,11 @@ Method, and why
   Two looser, exhaustive searches serve rarer needs: a text that matches no symptom joins the closest
   *watched* symptom at a looser similarity (a rewording of a symptom the caller expects), and
   :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names.
+* **Words**, for rewordings that keep a fault's words but not its letters ("my receipt has a stranger's name"
+  and "got a receipt with another customer's name" share an eighth of their 3-grams): :func:`content_words`
+  gives a text's lightly stemmed words, and :func:`one_typo_apart` tells a misspelling of a known word. Which
+  words are rare, and so telling, is the caller's to learn (:mod:`correlate.detectors.symptom`); a text the
+  caller matches by words joins with :meth:`SymptomIndex.join`.
 
 Cost: ``python -m pytest tests/test_symptom.py -k cost -s`` prints it. Sketches are cached by raw text and
 symptoms by normalised text, so a text seen before costs well under a microsecond. Everything is
@@ -109,6 +114,48 @@ def normalise(text: str) -> str:
     if "not" in text:
         text = _NEGATION.sub(_unnegate, text)
     return " ".join(word for word in text.split() if word not in _FILLER)[:MAX_CHARS]
+
+
+def content_words(normalised: str) -> frozenset[str]:
+    """The words of a normalised text that may name a symptom, lightly stemmed: ``"comments wont post"`` ->
+    ``{"comment", "wont", "post"}``.
+
+    Rewordings of one fault share few character 3-grams but keep its nouns and verbs ("receipt", "name";
+    "comment", "post", "live"). Words of two letters say nothing; numbers of two digits or more are kept (error
+    codes, "stuck at 99"). The stemmer only folds the endings that rewording changes most (plural ``-s``,
+    ``-ing``, ``-ed``: Harman's S-stemmer and two of its siblings): a dictionary stemmer would fold more, at a
+    dependency's cost, and wrong folds join unrelated texts.
+    """
+    words = set()
+    for word in normalised.split():
+        if word.isdigit():
+            if len(word) >= 2:
+                words.add(word)
+            continue
+        for suffix in ("ing", "ed", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+                word = word[: -len(suffix)]
+                break
+        if len(word) >= 3:
+            words.add(word)
+    return frozenset(words)
+
+
+def one_typo_apart(first: str, second: str) -> bool:
+    """Whether two different words differ by one typo: a character dropped, added, replaced, or two neighbours
+    swapped (Damerau's four kinds of single error, which cover most misspellings)."""
+    if first == second or abs(len(first) - len(second)) > 1:
+        return False
+    if len(first) > len(second):
+        first, second = second, first
+    start = 0
+    while start < len(first) and first[start] == second[start]:
+        start += 1
+    if len(first) < len(second):
+        return first[start:] == second[start + 1 :]
+    return first[start + 1 :] == second[start + 1 :] or (
+        first[start + 2 :] == second[start + 2 :] and first[start : start + 2] == second[start : start + 2][::-1]
+    )
 
 
 def signature(normalised: str) -> Signature:
@@ -210,27 +257,44 @@ class SymptomIndex:
         return len(self._exemplars)
 
     def assign(self, sketch: Sketch, loose: float = 1.0) -> int:
-        """The id of the symptom this text belongs to, founding a new symptom when none is close enough.
+        """The id of the symptom this text belongs to (:meth:`match`), founding a new one when none is close."""
+        symptom = self.match(sketch, loose)
+        return self.found(sketch) if symptom is None else symptom
 
-        A text with no symptom at ``similarity`` joins the closest *watched* symptom at ``loose`` similarity
-        or more, if any: a second chance for symptoms the caller expects (say, rare ones seen in the last
-        hour, which a rewording should join rather than split).
-        """
+    def match(self, sketch: Sketch, loose: float = 1.0) -> int | None:
+        """The symptom this text belongs to, if any: one with an exemplar at ``similarity``, else the closest
+        *watched* symptom at ``loose`` similarity or more — a second chance for symptoms the caller expects (say,
+        rare ones seen in the last hour, which a rewording should join rather than split)."""
         known = self._by_normalised.get(sketch.normalised)
         if known is not None and known in self._exemplars:
             return known
-        if len(self._by_normalised) >= _CACHE_LIMIT:
-            self._by_normalised.clear()
         symptom = self._match(sketch, *self._candidates(sketch), self._need)
         if symptom is None and self._watched_slots:
             slots = self._count_equal(sketch, list(self._watched_slots))
             symptom = self._match(sketch, *slots, int(np.ceil(loose * SKETCH_SIZE)))
-        if symptom is None:
-            symptom, self._next_id = self._next_id, self._next_id + 1
-            self._exemplars[symptom] = []
-            self._store(sketch, symptom)
-        self._by_normalised[sketch.normalised] = symptom
+        if symptom is not None:
+            self._remember(sketch, symptom)
         return symptom
+
+    def found(self, sketch: Sketch) -> int:
+        """A new symptom with this text as its first exemplar."""
+        symptom, self._next_id = self._next_id, self._next_id + 1
+        self._exemplars[symptom] = []
+        self._store(sketch, symptom)
+        self._remember(sketch, symptom)
+        return symptom
+
+    def join(self, sketch: Sketch, symptom: int) -> None:
+        """Make the text a member of a symptom the caller matched by other means (a rewording, by its words); it
+        becomes an exemplar while the symptom has room, so that its own near-duplicates join directly."""
+        if len(self._exemplars[symptom]) < MAX_EXEMPLARS:
+            self._store(sketch, symptom)
+        self._remember(sketch, symptom)
+
+    def _remember(self, sketch: Sketch, symptom: int) -> None:
+        if len(self._by_normalised) >= _CACHE_LIMIT:
+            self._by_normalised.clear()
+        self._by_normalised[sketch.normalised] = symptom
 
     def watch(self, symptom: int, watched: bool) -> None:
         """Let rewordings join the symptom (see :meth:`assign`), or stop."""

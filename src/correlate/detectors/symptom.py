@@ -2,9 +2,11 @@
 
 "Three customers who cannot post a comment are evidence; the burden of proof is not on them." Free texts are
 grouped into *symptoms* by near-duplicate matching (:mod:`correlate.detectors.similarity`); a text matching no
-symptom may still join a rare symptom seen in the window at similarity minus 0.15 (a rewording). At the end of
-a step, a symptom's texts from the last ``window`` seconds form a *cluster*; a cluster from ``min_customers``
-distinct reporters, whose symptom is rare, is reported as a ``symptom`` finding.
+symptom may still join a rare symptom seen in the window (a rewording): at similarity minus 0.15, or by sharing
+that much of its rare words ("my receipt has a stranger's name" and "got a receipt with another customer's
+name", see ``_reworded``). At the end of a step, a symptom's texts from the last ``window`` seconds form a
+*cluster*; a cluster from ``min_customers`` distinct reporters, whose symptom is rare, is reported as a
+``symptom`` finding.
 
 Counting: a customer repeating the same text on three channels is one reporter, a partner's aggregated record
 (``count > 1``) is ``count`` reporters. A customer's dimension values are pooled over their contacts.
@@ -17,7 +19,9 @@ words about another. A symptom reports at most one cluster per step: its most si
 Rarity (the rule). History is the reporters who left the window in the ``rarity_horizon`` before it, each
 customer counted once per window, of the symptom and of its neighbours (symptoms that had ``min_customers``
 reporters, within similarity minus 0.15 of one of the cluster's texts: a common complaint's stray misspellings
-are no new fault). ``span`` is how long the detector has watched, at most the horizon.
+are no new fault; unless ``min_customers`` writers of the cluster share a word rare in the history that is no
+misspelling of an everyday word: then they name something new, whatever boilerplate they share with an everyday
+complaint). ``span`` is how long the detector has watched, at most the horizon.
 
 * *rare*: fewer than ``min_customers`` reporters a day in that history, all scopes together. A complaint
   common every day ("my remote doesn't work") is never rare, however sharply it peaks or however small the
@@ -49,7 +53,7 @@ from typing import Final, Generic, NamedTuple, TypeVar
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
-from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts
+from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, content_words, one_typo_apart
 from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
 
@@ -126,6 +130,7 @@ class _Symptom:
     version: int = 0  # bumped whenever the window changes
     clusters: tuple[int, list[tuple[Scope, int]]] = (-1, [])  # (version, [(scope, observed)])
     common_until: float = float("-inf")  # not rare until then (rechecked now and then, not every step)
+    words: set[str] = field(default_factory=set)  # content words of its texts while it is fresh
 
 
 class _Cluster(NamedTuple):
@@ -188,6 +193,10 @@ class SymptomDetector:
         self._scopes_of: dict[Profile, tuple[str, ...]] = {}
         self._near: dict[str, tuple[float, list[int]]] = {}  # normalised text -> (when, its neighbours)
         self._first_ts: float | None = None  # the first contact seen, with or without text
+        self._words: _Tally[str] = _Tally()  # reporters per content word, over the horizon: which words are rare
+        self._words_of: dict[str, frozenset[str]] = {}  # normalised text -> its content words
+        self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
+        self._span = 0.0  # how long the rarity history of the step being closed is
 
     def observe(self, contact: StitchedContact) -> None:
         """Queue a contact of the current step; it is scored, then learned from, at :meth:`close_step`."""
@@ -196,12 +205,14 @@ class SymptomDetector:
     def close_step(self, step_end: float) -> list[Finding]:
         """Findings for the window ending at ``step_end``, from the contacts with ``ts <= step_end``."""
         window_start = step_end - self.window
+        since = window_start - self.rarity_horizon
+        self._span = self._history_span(window_start)
+        self._words.prune(since)
         self._take_pending(step_end)
         self._age_out(window_start)
         self._forget_expired(step_end)
         first_ts = step_end if self._first_ts is None else self._first_ts
-        watched, span = step_end - first_ts, min(self.rarity_horizon, max(0.0, window_start - first_ts))
-        since = window_start - self.rarity_horizon
+        watched, span = step_end - first_ts, self._history_span(window_start)
         self._volume.prune(since)
         hot_ids = {sid for sid, _ in self._hot}
         symptoms = self._symptoms
@@ -219,8 +230,8 @@ class SymptomDetector:
         hot: dict[tuple[int, Scope], None] = {}
         for cluster in clusters:
             qualifies = watched >= self.warmup and cluster.rare and cluster.p_value <= threshold
-            if qualifies:  # confirm against the symptom's neighbourhood
-                near = self._neighbours(cluster.symptom, cluster.scope, step_end)
+            if qualifies and not self._names_something_new(cluster.symptom, cluster.scope):
+                near = self._neighbours(cluster.symptom, cluster.scope, step_end)  # confirm against them
                 cluster = self._cluster(cluster.symptom, cluster.scope, cluster.observed, near, since, span)
                 qualifies = cluster.rare and cluster.p_value <= threshold
             if qualifies or (cluster.symptom, cluster.scope) in self._hot:
@@ -267,7 +278,13 @@ class SymptomDetector:
         sketch = self._sketcher.sketch(record.text or "")
         if sketch is None:
             return
-        symptom_id = self._index.assign(sketch, self.similarity - _SLACK)
+        symptom_id = self._index.match(sketch, self.similarity - _SLACK)
+        if symptom_id is None:
+            symptom_id = self._reworded(sketch)
+            if symptom_id is None:
+                symptom_id = self._index.found(sketch)
+            else:
+                self._index.join(sketch, symptom_id)
         symptom = self._symptoms.get(symptom_id)
         if symptom is None:
             symptom = self._symptoms[symptom_id] = _Symptom()
@@ -297,6 +314,8 @@ class SymptomDetector:
         self._pool(symptom, reporter, +1)
         if symptom.volume >= self.min_customers:
             self._crowded[symptom_id] = None
+        if symptom_id in self._fresh:
+            self._index_words(symptom_id, symptom, self._content_words(sketch.normalised))
 
     def _age_out(self, window_start: float) -> None:
         arrivals, symptoms = self._arrivals, self._symptoms
@@ -316,6 +335,7 @@ class SymptomDetector:
             if member.weight:
                 symptom.history.add(member.ts, (member.profile,), member.weight)
                 self._volume.add(member.ts, self._scopes(member.profile), member.weight)
+                self._words.add(member.ts, tuple(self._content_words(member.sketch.normalised)), member.weight)
             if symptom.volume < self.min_customers:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
@@ -328,13 +348,77 @@ class SymptomDetector:
             return
         if not fresh:
             del self._fresh[symptom_id]
+            self._unindex_words(symptom_id)
         else:
             self._fresh[symptom_id] = None
             if len(self._fresh) > _FRESH_LIMIT:
                 oldest = next(iter(self._fresh))
                 del self._fresh[oldest]
                 self._index.watch(oldest, False)
+                self._unindex_words(oldest)
         self._index.watch(symptom_id, fresh)
+
+    # Rewordings: a text like no symptom's may still share a fresh rare symptom's rare words.
+
+    def _reworded(self, sketch: Sketch) -> int | None:
+        """The fresh symptom whose rare content words this text shares, if any.
+
+        "My receipt has a stranger's name on it" and "got a receipt with another customer's name" share one
+        3-gram in eight, but both rare words of the first. Rare is the rarity rule's: fewer than
+        ``min_customers`` reporters a day used the word in the history (so "wifi" and "update" never link two
+        texts). A text joins the fresh symptom that shares the largest part of the smaller of the two sets of
+        rare words, if that part reaches the rewording similarity (``similarity - 0.15``, the bar a rewording
+        must clear in 3-grams) and it is at least two words: one shared rare word is a coincidence of
+        vocabulary (a name, a place), two are a description.
+        """
+        if not self._fresh_by_word:
+            return None
+        rare = self._rare_words(self._content_words(sketch.normalised))
+        candidates = sorted({sid for word in rare for sid in self._fresh_by_word.get(word, ())})
+        best: tuple[float, int, int] | None = None
+        for symptom_id in candidates:
+            theirs = self._rare_words(self._symptoms[symptom_id].words)
+            shared = len(rare & theirs)
+            if shared < 2:
+                continue
+            part = shared / min(len(rare), len(theirs))
+            if part >= self.similarity - _SLACK and (best is None or (part, shared) > best[:2]):
+                best = (part, shared, symptom_id)
+        return None if best is None else best[2]
+
+    def _rare_words(self, words: frozenset[str] | set[str]) -> frozenset[str]:
+        counts, span = self._words.counts, self._span
+        return frozenset(word for word in words if self._rare(counts.get(word, 0), span))
+
+    def _content_words(self, normalised: str) -> frozenset[str]:
+        words = self._words_of.get(normalised)
+        if words is None:
+            if len(self._words_of) >= 1 << 16:
+                self._words_of.clear()
+            words = self._words_of[normalised] = content_words(normalised)
+        return words
+
+    def _index_words(self, symptom_id: int, symptom: _Symptom, words: frozenset[str]) -> None:
+        for word in words - symptom.words:
+            symptom.words.add(word)
+            self._fresh_by_word.setdefault(word, {})[symptom_id] = None
+
+    def _unindex_words(self, symptom_id: int) -> None:
+        symptom = self._symptoms.get(symptom_id)
+        if symptom is None:
+            return
+        for word in symptom.words:
+            holders = self._fresh_by_word.get(word)
+            if holders is not None:
+                holders.pop(symptom_id, None)
+                if not holders:
+                    del self._fresh_by_word[word]
+        symptom.words.clear()
+
+    def _history_span(self, window_start: float) -> float:
+        """How long the detector has watched before the window, at most the horizon."""
+        first_ts = window_start + self.window if self._first_ts is None else self._first_ts
+        return min(self.rarity_horizon, max(0.0, window_start - first_ts))
 
     def _pool(self, symptom: _Symptom, reporter: _Reporter, sign: int) -> None:
         """Add (+1) or remove (-1) a reporter's pooled profile to or from the symptom's window counts."""
@@ -448,6 +532,27 @@ class SymptomDetector:
                 found = self._index.neighbours([sketch], self.similarity - _SLACK, self._established)
                 self._near[text] = (now, found)
         return list(dict.fromkeys([symptom_id, *(sid for text in texts for sid in self._near[text][1])]))
+
+    def _names_something_new(self, symptom_id: int, scope: Scope) -> bool:
+        """Whether ``min_customers`` writers of the cluster used one same word that is rare in the history.
+
+        The neighbour check is there for a common complaint's stray misspellings: their rare words are each
+        writer's own typos. Writers who share a rare word ("mirroring", "receipt") name something new, however
+        close their boilerplate ("..., tried restarting") or a common word ("screen") brings them to an everyday
+        complaint; unless the word is one typo from an everyday word ("remte"), which is the misspelling again.
+        A partner's aggregated record is one writer here: its text was written once.
+        """
+        writers: dict[str, int] = {}
+        for reporter in self._symptoms[symptom_id].reporters.values():
+            if _within(scope, reporter.profile):
+                words = set().union(*(self._content_words(m.sketch.normalised) for m in reporter.members))
+                for word in words:
+                    writers[word] = writers.get(word, 0) + 1
+        shared = self._rare_words(frozenset(word for word, n in writers.items() if n >= self.min_customers))
+        if not shared:
+            return False
+        everyday = [word for word, n in self._words.counts.items() if not self._rare(n, self._span)]
+        return any(not any(one_typo_apart(word, known) for known in everyday) for word in shared)
 
     def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
         """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
