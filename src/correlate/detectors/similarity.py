@@ -179,12 +179,14 @@ def band_keys(sig: Signature) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class Sketch:
-    """A free text as the index sees it: the text as written, its normalised form, MinHash and band keys."""
+    """A free text as the index sees it: the text as written, its normalised form, MinHash and band keys, and
+    its content words (sorted)."""
 
     text: str
     normalised: str
     signature: Signature
     keys: tuple[int, ...]
+    words: tuple[str, ...] = ()
 
 
 def central_texts(texts: Mapping[str, tuple[Sketch, int]], limit: int) -> tuple[str, ...]:
@@ -223,10 +225,11 @@ class Sketcher:
             shown = " ".join(text.split())[:MAX_CHARS]
             if twin is None:
                 sig = signature(normalised)
-                sketch = Sketch(shown, normalised, sig, tuple(band_keys(sig)))
+                words = tuple(sorted(content_words(normalised)))
+                sketch = Sketch(shown, normalised, sig, tuple(band_keys(sig)), words)
                 self._by_normalised[normalised] = sketch
             else:
-                sketch = Sketch(shown, normalised, twin.signature, twin.keys)
+                sketch = Sketch(shown, normalised, twin.signature, twin.keys, twin.words)
         self._by_text[text] = sketch
         return sketch
 

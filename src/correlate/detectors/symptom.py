@@ -45,7 +45,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Final, Generic, NamedTuple, TypeVar
@@ -53,7 +53,7 @@ from typing import Final, Generic, NamedTuple, TypeVar
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
-from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, content_words, one_typo_apart
+from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, one_typo_apart
 from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
 
@@ -194,9 +194,9 @@ class SymptomDetector:
         self._near: dict[str, tuple[float, list[int]]] = {}  # normalised text -> (when, its neighbours)
         self._first_ts: float | None = None  # the first contact seen, with or without text
         self._words: _Tally[str] = _Tally()  # reporters per content word, over the horizon: which words are rare
-        self._words_of: dict[str, frozenset[str]] = {}  # normalised text -> its content words
         self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
         self._span = 0.0  # how long the rarity history of the step being closed is
+        self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
 
     def observe(self, contact: StitchedContact) -> None:
         """Queue a contact of the current step; it is scored, then learned from, at :meth:`close_step`."""
@@ -230,7 +230,7 @@ class SymptomDetector:
         hot: dict[tuple[int, Scope], None] = {}
         for cluster in clusters:
             qualifies = watched >= self.warmup and cluster.rare and cluster.p_value <= threshold
-            if qualifies and not self._names_something_new(cluster.symptom, cluster.scope):
+            if qualifies and not self._names_something_new(cluster.symptom, cluster.scope, step_end):
                 near = self._neighbours(cluster.symptom, cluster.scope, step_end)  # confirm against them
                 cluster = self._cluster(cluster.symptom, cluster.scope, cluster.observed, near, since, span)
                 qualifies = cluster.rare and cluster.p_value <= threshold
@@ -315,7 +315,7 @@ class SymptomDetector:
         if symptom.volume >= self.min_customers:
             self._crowded[symptom_id] = None
         if symptom_id in self._fresh:
-            self._index_words(symptom_id, symptom, self._content_words(sketch.normalised))
+            self._index_words(symptom_id, symptom, sketch.words)
 
     def _age_out(self, window_start: float) -> None:
         arrivals, symptoms = self._arrivals, self._symptoms
@@ -335,7 +335,7 @@ class SymptomDetector:
             if member.weight:
                 symptom.history.add(member.ts, (member.profile,), member.weight)
                 self._volume.add(member.ts, self._scopes(member.profile), member.weight)
-                self._words.add(member.ts, tuple(self._content_words(member.sketch.normalised)), member.weight)
+                self._words.add(member.ts, member.sketch.words, member.weight)
             if symptom.volume < self.min_customers:
                 self._crowded.pop(symptom_id, None)
             if not symptom.members:
@@ -373,7 +373,7 @@ class SymptomDetector:
         """
         if not self._fresh_by_word:
             return None
-        rare = self._rare_words(self._content_words(sketch.normalised))
+        rare = self._rare_words(sketch.words)
         candidates = sorted({sid for word in rare for sid in self._fresh_by_word.get(word, ())})
         best: tuple[float, int, int] | None = None
         for symptom_id in candidates:
@@ -386,22 +386,15 @@ class SymptomDetector:
                 best = (part, shared, symptom_id)
         return None if best is None else best[2]
 
-    def _rare_words(self, words: frozenset[str] | set[str]) -> frozenset[str]:
+    def _rare_words(self, words: Iterable[str]) -> frozenset[str]:
         counts, span = self._words.counts, self._span
         return frozenset(word for word in words if self._rare(counts.get(word, 0), span))
 
-    def _content_words(self, normalised: str) -> frozenset[str]:
-        words = self._words_of.get(normalised)
-        if words is None:
-            if len(self._words_of) >= 1 << 16:
-                self._words_of.clear()
-            words = self._words_of[normalised] = content_words(normalised)
-        return words
-
-    def _index_words(self, symptom_id: int, symptom: _Symptom, words: frozenset[str]) -> None:
-        for word in words - symptom.words:
-            symptom.words.add(word)
-            self._fresh_by_word.setdefault(word, {})[symptom_id] = None
+    def _index_words(self, symptom_id: int, symptom: _Symptom, words: Iterable[str]) -> None:
+        for word in words:
+            if word not in symptom.words:
+                symptom.words.add(word)
+                self._fresh_by_word.setdefault(word, {})[symptom_id] = None
 
     def _unindex_words(self, symptom_id: int) -> None:
         symptom = self._symptoms.get(symptom_id)
@@ -533,7 +526,7 @@ class SymptomDetector:
                 self._near[text] = (now, found)
         return list(dict.fromkeys([symptom_id, *(sid for text in texts for sid in self._near[text][1])]))
 
-    def _names_something_new(self, symptom_id: int, scope: Scope) -> bool:
+    def _names_something_new(self, symptom_id: int, scope: Scope, now: float) -> bool:
         """Whether ``min_customers`` writers of the cluster used one same word that is rare in the history.
 
         The neighbour check is there for a common complaint's stray misspellings: their rare words are each
@@ -545,14 +538,28 @@ class SymptomDetector:
         writers: dict[str, int] = {}
         for reporter in self._symptoms[symptom_id].reporters.values():
             if _within(scope, reporter.profile):
-                words = set().union(*(self._content_words(m.sketch.normalised) for m in reporter.members))
+                words = set().union(*(m.sketch.words for m in reporter.members))
                 for word in words:
                     writers[word] = writers.get(word, 0) + 1
         shared = self._rare_words(frozenset(word for word, n in writers.items() if n >= self.min_customers))
-        if not shared:
-            return False
-        everyday = [word for word, n in self._words.counts.items() if not self._rare(n, self._span)]
-        return any(not any(one_typo_apart(word, known) for known in everyday) for word in shared)
+        return any(not self._misspelling(word, now) for word in sorted(shared))
+
+    def _misspelling(self, word: str, now: float) -> bool:
+        """Whether a rare word is one typo from an everyday word. Remembered for a tenth of a window, like a
+        common symptom: the everyday words change slowly, and a cluster asks at every step while it qualifies."""
+        known = self._misspelt.get(word)
+        if known is None or known[0] <= now:
+            counts, span = self._words.counts, self._span
+            size = len(word)
+            near = [
+                other
+                for other, n in counts.items()
+                if abs(len(other) - size) <= 1 and one_typo_apart(word, other) and not self._rare(n, span)
+            ]
+            if len(self._misspelt) >= 1 << 16:
+                self._misspelt.clear()
+            known = self._misspelt[word] = (now + self.window / 10, bool(near))
+        return known[1]
 
     def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
         """The cluster's distinct texts as written (up to 16), with how many reporters wrote each."""
