@@ -24,6 +24,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from correlate.config import Settings
@@ -187,7 +188,8 @@ class Engine:
             # Checked first: a redelivered contact (at-least-once from Kafka) is a repeat, not a late arrival.
             self.counts.duplicates += 1
             return Outcome()
-        step = self._step_of(contact.ts)
+        ts = contact.ts
+        step = int(ts // self.settings.step)  # _step_of, inline: this runs for every contact
         if self._next_step is not None and step < self._next_step:
             return self._reject(
                 Rejection(
@@ -207,12 +209,15 @@ class Engine:
                 )
             )
         self._seen_ids.add(contact.contact_id)
-        self._id_order.append((contact.ts, contact.contact_id))
+        self._id_order.append((ts, contact.contact_id))
         self.counts.accepted += 1
-        self._buckets.setdefault(step, []).append(contact)
-        if self._latest_ts is None or contact.ts > self._latest_ts:
-            self._latest_ts = contact.ts
-            watermark = contact.ts - self.settings.lateness
+        bucket = self._buckets.get(step)
+        if bucket is None:
+            bucket = self._buckets[step] = []
+        bucket.append(contact)
+        if self._latest_ts is None or ts > self._latest_ts:
+            self._latest_ts = ts
+            watermark = ts - self.settings.lateness
             if watermark >= self._next_close:  # most contacts close no step: skip the bookkeeping
                 return Outcome(events=self._advance(watermark))
         return Outcome()
@@ -248,7 +253,7 @@ class Engine:
 
     def _close_step(self, step: int) -> list[Event]:
         step_end = (step + 1) * self.settings.step
-        contacts = sorted(self._buckets.pop(step, ()), key=lambda c: (c.ts, c.contact_id))
+        contacts = sorted(self._buckets.pop(step, ()), key=_contact_order)
         stitched = [self.stitcher.stitch(contact) for contact in contacts]
         for detector in self.detectors:
             for item in stitched:
@@ -298,10 +303,11 @@ class Engine:
         }
 
     def _remember(self, stitched: Iterable[StitchedContact], now: float) -> None:
-        self._recent.extend(stitched)
+        recent = self._recent
+        recent.extend(stitched)
         horizon = now - max(self.settings.windows)
-        while self._recent and self._recent[0].contact.ts < horizon:
-            self._recent.popleft()
+        while recent and recent[0].contact.ts < horizon:
+            recent.popleft()
 
     def _implied(self, scope: Scope) -> Scope:
         """Values the scope implies, as the contacts and the heartbeats have taught: a model its brand, a firmware
@@ -324,6 +330,10 @@ class Engine:
     def _reject(self, rejection: Rejection) -> Outcome:
         self.counts.rejected[rejection.field or "record"] += 1
         return Outcome(rejection=rejection)
+
+
+# A step's contacts are taken in (ts, contact_id) order; attrgetter builds the key in C, a lambda in Python.
+_contact_order = attrgetter("ts", "contact_id")
 
 
 def _telemetry_order(item: Heartbeat | HeartbeatSummary) -> tuple[float, str, str]:

@@ -29,28 +29,28 @@ class AggregateBaseline:
         self._decay = float(0.5 ** (step / half_life))
         self._prior_steps = _RATE_PRIOR_STEPS_DAYS * 86_400.0 / step
         self.size = 0
-        self.records = np.zeros(64)
-        self.reporters = np.zeros(64)
-        self.exposure = np.zeros(64)
+        # One array, a row per kind of state: all three decay alike each step, in one operation instead of three.
+        self._state = np.zeros((3, 64))
+        self.reporters, self.records, self.exposure = self._state
 
     def grow(self, size: int) -> None:
-        if size > len(self.records):
-            capacity = max(size, 2 * len(self.records))
-            for name in ("records", "reporters", "exposure"):
-                grown = np.zeros(capacity)
-                old = getattr(self, name)
-                grown[: len(old)] = old
-                setattr(self, name, grown)
+        capacity = self._state.shape[1]
+        if size > capacity:
+            grown = np.zeros((3, max(size, 2 * capacity)))
+            grown[:, :capacity] = self._state
+            self._state = grown
+            self.reporters, self.records, self.exposure = grown
         self.size = max(self.size, size)
 
-    def learn(self, records: np.ndarray, reporters: np.ndarray) -> None:
-        n, decay = self.size, self._decay
-        for state, new in ((self.records[:n], records), (self.reporters[:n], reporters)):
-            state *= decay  # in place: decay * state + new, without temporaries
-            state += new
-        exposure = self.exposure[:n]
-        exposure *= decay
-        exposure += 1.0
+    def learn(self, batches: np.ndarray | None) -> None:
+        """Fold one step in: ``batches`` holds the step's reporters and records per cell (two rows, in that
+        order), or None for a step without a partner record (most steps: the state only decays)."""
+        n = self.size
+        state = self._state[:, :n]
+        state *= self._decay  # in place: decay * state + new, without temporaries
+        if batches is not None:
+            state[:2] += batches
+        state[2] += 1.0
 
     def rate_and_size(self, single_share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(records per step, mean reporters per record) per cell, with priors from all cells (cell 0)."""

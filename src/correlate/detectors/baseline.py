@@ -117,8 +117,12 @@ class SeasonalBaseline:
         a step asks for it up to four times)."""
         if self._level is None:
             n = self.size
-            shape = self.shape_sum[:n]
-            self._level = np.divide(self.rate_sum[:n], shape, out=np.zeros(n), where=shape > 0)
+            rate, shape = self.rate_sum[:n], self.shape_sum[:n]
+            learned = shape > 0
+            if np.count_nonzero(learned) == n:  # every cell has learned: a plain division, a third of a masked one
+                self._level = rate / shape
+            else:
+                self._level = np.divide(rate, shape, out=np.zeros(n), where=learned)
             self._level.flags.writeable = False
         return self._level
 
@@ -168,7 +172,7 @@ class SeasonalBaseline:
         n = self.size
         spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
         ordinary = np.minimum(counts, expected + 3.0 * spread + 1.0)
-        if unusual.any():
+        if np.count_nonzero(unusual):  # rather than .any(): the same answer, without the reduction machinery
             share = self._unusual_decay * self.unusual_share[:n] + (1.0 - self._unusual_decay) * unusual
             self.unusual_share[:n] = share
             rate = np.maximum(self.excess_learning_rate, share)

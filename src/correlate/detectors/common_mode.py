@@ -27,13 +27,13 @@ def common_mode_factor(observed: np.ndarray, expected: np.ndarray, groups: list[
             continue
         o, e = observed[cells], expected[cells]
         keep = e > 0
-        if not keep.all():  # after the first hours every value is expected somewhere: skip the copies
+        if np.count_nonzero(keep) < len(keep):  # after the first hours every value is expected somewhere: no copies
             o, e = o[keep], e[keep]
             if len(e) < _MIN_VALUES:
                 continue
-        order = np.argsort(o / e, kind="stable")
+        order = (o / e).argsort(kind="stable")  # methods rather than np.argsort and np.cumsum: no Python wrapper
         ranked, total = e[order], e.sum()
-        weight = np.cumsum(ranked) / total
+        weight = ranked.cumsum() / total
         middle = order[(weight > 0.25) & (weight - ranked / total < 0.75)]
         pooled_expected = e[middle].sum()
         if pooled_expected < _MIN_EXPECTED:

@@ -21,7 +21,7 @@ from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.baseline import SeasonalBaseline
 from correlate.detectors.common_mode import common_mode_factor
 from correlate.detectors.implication import implied_parents, implied_values, learn_implications
-from correlate.detectors.tail import negbin_sf, per_test_threshold
+from correlate.detectors.tail import negbin_sf_sized, negbin_size, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
@@ -95,11 +95,14 @@ class RateDetector:
         self._singles: dict[Profile, int] = defaultdict(int)
         self._batches: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, records
         self._dispersion: np.ndarray | None = None
-        self._testable_cache: np.ndarray | None = None
+        self._testable_cache: tuple[np.ndarray, int, float] | None = None
         self._testable_hour = -1
+        self._dispersion_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _per_window_dispersion
+        self._common_mode_cache: tuple[np.ndarray, np.ndarray] | None = None  # see _per_window_common_mode
         self._implies: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
         self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first parent, second parent)
         self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
+        self._groups: list[np.ndarray] | None = None  # the same, as arrays by dimension name, until a value is new
         self._common_mode = np.ones(len(self.windows))
         self._batch_model: tuple[np.ndarray, np.ndarray] | None = None
         self._tail_model: tuple[np.ndarray, np.ndarray] | None = None
@@ -132,9 +135,10 @@ class RateDetector:
             if not self._singles and not self._batches:
                 return []  # nothing seen yet: the history starts with the first contact, whatever came before
             self._first_step = self._step_number
+        batched = bool(self._batches)
         counts = self._take_counts()
         n = len(self.lattice)
-        singles, aggregated, records = counts[_SINGLES, :n], counts[_AGGREGATED, :n], counts[_RECORDS, :n]
+        singles = counts[_SINGLES, :n]
         hour, weekday = _hour_and_weekday(step_start)
         if hour != self._hour:
             self._baseline.refresh_shape()
@@ -151,7 +155,7 @@ class RateDetector:
         self._baseline.learn(hour, weekday, singles, expected, unusual, learn_weekday=self._warmed_up())
         # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
         # would mark its cell unusual and never be learned.
-        self._aggregates.learn(records, aggregated)
+        self._aggregates.learn(counts[_AGGREGATED : _RECORDS + 1, :n] if batched else None)
         shortest = self._shortest
         length = int(self._window_steps[shortest])
         if self._warmed_up() and self._step_number % length == 0:
@@ -224,7 +228,7 @@ class RateDetector:
         n = self._ring.shape[2]
         counts = np.zeros((len(_KINDS), n))
         if singles:
-            counts[_SINGLES] = _tally(singles, n)
+            counts[_SINGLES] = _tally_each(singles, n)
         if batches:
             counts[_AGGREGATED] = _tally([(cells, v[0]) for cells, v in batches], n)
             counts[_RECORDS] = _tally([(cells, v[1]) for cells, v in batches], n)
@@ -246,19 +250,25 @@ class RateDetector:
         assert self._first_step is not None
         return self._step_number - self._first_step >= self._warmup_steps
 
-    def _testable(self, n: int) -> np.ndarray:
-        """Cells old enough (or seeded from their parents) to be tested; refreshed hourly and on new cells."""
+    def _testable(self, n: int) -> tuple[np.ndarray, int, float]:
+        """Cells old enough (or seeded from their parents) to be tested, repeated per window; the number of tests a
+        step makes; the p-value one test must beat. Refreshed hourly and on new cells."""
         hour = int(self._step_number * self.step // 3600)
-        if self._testable_cache is None or len(self._testable_cache) != n or self._testable_hour != hour:
+        if self._testable_cache is None or self._testable_cache[0].shape[1] != n or self._testable_hour != hour:
             testable = (self._step_number - self._created[:n] >= self._warmup_steps) | self._seeded[:n]
             testable[0] = False  # "everything is up" is not a scope anyone can fix
-            self._testable_cache, self._testable_hour = testable, hour
+            tested = int(np.count_nonzero(testable)) * len(self.windows)
+            threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
+            rows = np.tile(testable, (len(self.windows), 1))
+            self._testable_cache, self._testable_hour = (rows, tested, threshold), hour
         return self._testable_cache
 
     def _refresh_slow_estimates(self, n: int) -> None:
         """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
         steps rather than every step, which halves the cost of a step."""
-        groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
+        if self._groups is None:
+            self._groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
+        groups = self._groups
         observed_sums, expected_sums = self._sums["singles"], self._sums["expected"]
         self._common_mode = np.array(
             [common_mode_factor(observed_sums[w, :n], expected_sums[w, :n], groups) for w in range(len(self.windows))]
@@ -276,8 +286,12 @@ class RateDetector:
         # contiguous rows, which numpy runs several times faster than on strided ones.
         sums = np.ascontiguousarray(self._window_sums[:, :, :n].transpose(1, 0, 2))
         singles, aggregated = sums[_SINGLES], sums[_AGGREGATED]
+        # Per-cell quantities that change every few steps are kept repeated for every window: numpy takes
+        # several times longer to broadcast a row over a small array than to run the same operation between
+        # arrays of one shape, and the numbers are the same.
+        dispersion_rows, size_rows = self._per_window_dispersion(dispersion)
         # Expected single reports, lifted or lowered with the whole centre (see common_mode).
-        expected = sums[_EXPECTED] * self._common_mode[:, None]
+        expected = sums[_EXPECTED] * self._per_window_common_mode(n)
         if self._batch_model is None or len(self._batch_model[0]) != n:
             self._refresh_slow_estimates(n)
         assert self._batch_model is not None
@@ -287,25 +301,29 @@ class RateDetector:
         expected_total = expected + expected_batched
         # A cell below min_reporters raises no finding now, but any testable cell could have reached it: the
         # budget is split over all of them (counting only the busy ones made the threshold laxest at night).
-        testable = self._testable(n)
-        able = testable[None, :] & (observed >= self.min_reporters)
-        tested = int(np.count_nonzero(testable)) * len(self.windows)
-        threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
-        p_value = np.ones_like(observed)
-        spread = np.sqrt(expected * (1.0 + expected * dispersion))
+        testable, tested, threshold = self._testable(n)
+        able = testable & (observed >= self.min_reporters)
+        p_value = np.empty_like(observed)  # and filled: np.ones_like costs twice as much, in Python
+        p_value.fill(1.0)
+        spread = np.sqrt(expected * (1.0 + expected * dispersion_rows))
         candidates = able & (singles > expected + 1.5 * spread)
-        if candidates.any():
-            rows, cells = np.nonzero(candidates)
-            p_value[rows, cells] = negbin_sf(singles[rows, cells], expected[rows, cells], dispersion[cells])
+        # np.count_nonzero rather than .any(): the same answer without the reduction machinery, a few µs a call.
+        if np.count_nonzero(candidates):
+            # Flat positions in the (window, cell) arrays: gathering by one index costs a third of two.
+            found = candidates.ravel().nonzero()[0]  # np.flatnonzero, without its Python wrappers
+            p_value.put(found, negbin_sf_sized(singles.take(found), expected.take(found), size_rows.take(found)))
         batched = able & (aggregated > 0)
-        if batched.any():
-            rows, cells = np.nonzero(batched)
+        if np.count_nonzero(batched):
+            rows, cells = batched.nonzero()
             p_batch = self._compound_tail(rows, cells, aggregated, expected_records, batch_size)
             # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
-        self._last_p[:n] = _lowest(p_value)
+        _lowest(p_value, self._last_p[:n])
         best: dict[int, tuple[float, int]] = {}
-        significant = [w for w, below in enumerate((p_value < threshold).any(axis=1).tolist()) if below]
+        below = p_value < threshold
+        significant: list[int] = []
+        if np.count_nonzero(below):  # a rare step: most find nothing, and one count tells
+            significant = [w for w, found in enumerate(below.any(axis=1).tolist()) if found]
         if significant:
             # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
             events = singles + sums[_RECORDS]
@@ -320,6 +338,21 @@ class RateDetector:
         return findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
+
+    def _per_window_dispersion(self, dispersion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dispersion, negative binomial size) per window x cell, kept while the dispersion array is (it is
+        replaced, never changed in place, when it is recomputed)."""
+        if self._dispersion_cache is None or self._dispersion_cache[0] is not dispersion:
+            rows = np.tile(dispersion, (len(self.windows), 1))
+            self._dispersion_cache = (dispersion, rows, negbin_size(rows))
+        return self._dispersion_cache[1], self._dispersion_cache[2]
+
+    def _per_window_common_mode(self, n: int) -> np.ndarray:
+        """The common-mode factor per window x cell, kept while the factors and the cells are."""
+        cached = self._common_mode_cache
+        if cached is None or cached[0] is not self._common_mode or cached[1].shape[1] != n:
+            cached = self._common_mode_cache = (self._common_mode, np.repeat(self._common_mode[:, None], n, axis=1))
+        return cached[1]
 
     def _expected_batches(self) -> tuple[np.ndarray, np.ndarray]:
         """(expected records, expected batched reporters) per window x cell; kept while the batch model is."""
@@ -347,7 +380,7 @@ class RateDetector:
             self._tail_model = self._batch_model
         counts, tails = self._tail_cache
         stale = counts[rows, cells] != aggregated[rows, cells]
-        if stale.any():
+        if np.count_nonzero(stale):
             r, c = rows[stale], cells[stale]
             tails[r, c] = compound_sf(aggregated[r, c], expected_records[r, c], batch_size[c])
             counts[r, c] = aggregated[r, c]
@@ -371,6 +404,7 @@ class RateDetector:
         self._created[cell] = self._step_number
         if len(scope) == 1:
             self._values_by_dimension[scope[0][0]].append(cell)
+            self._groups = None
         if len(scope) == 2:
             first, second = self.lattice.index.get(scope[:1]), self.lattice.index.get(scope[1:])
             if first is not None and second is not None:
@@ -394,7 +428,7 @@ class RateDetector:
         if any(c is None for c in cells):
             return None
         first, second, common = (int(c) for c in cells if c is not None)
-        testable = self._testable(len(self.lattice))
+        testable = self._testable(len(self.lattice))[0][0]
         if not (testable[first] and testable[second]):
             return None
         level = self._baseline.level()
@@ -428,13 +462,25 @@ def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
     return found
 
 
-def _lowest(rows: np.ndarray) -> np.ndarray:
-    """The minimum over rows, row by row: the same as ``rows.min(axis=0)`` at a fraction of the cost for a few
-    rows of a few hundred cells."""
-    lowest: np.ndarray = rows[0]
-    for row in rows[1:]:
-        lowest = np.minimum(lowest, row)
-    return lowest
+def _tally_each(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
+    """``_tally`` for counts of a few each (a step's new reporters per profile): a profile's cells listed once per
+    reporter and counted, half the numpy calls of weighting them. Whole numbers either way, so the same sums."""
+    listed = [cells for cells, count in counts for _ in range(count)]
+    if not listed:
+        return np.zeros(n)
+    found: np.ndarray = np.bincount(np.concatenate(listed), minlength=n)
+    return found
+
+
+def _lowest(rows: np.ndarray, out: np.ndarray) -> None:
+    """The minimum over rows, row by row, into ``out``: the same as ``rows.min(axis=0)`` at a fraction of the cost
+    for a few rows of a few hundred cells."""
+    if len(rows) == 1:
+        out[...] = rows[0]
+        return
+    np.minimum(rows[0], rows[1], out=out)
+    for row in rows[2:]:
+        np.minimum(out, row, out=out)
 
 
 def _by_kind(stacked: np.ndarray) -> dict[str, np.ndarray]:
