@@ -551,14 +551,13 @@ class SymptomDetector:
         if known is None or known[0] <= now:
             counts, span = self._words.counts, self._span
             size = len(word)
-            near = [
-                other
+            misspelt = any(
+                abs(len(other) - size) <= 1 and one_typo_apart(word, other) and not self._rare(n, span)
                 for other, n in counts.items()
-                if abs(len(other) - size) <= 1 and one_typo_apart(word, other) and not self._rare(n, span)
-            ]
+            )
             if len(self._misspelt) >= 1 << 16:
                 self._misspelt.clear()
-            known = self._misspelt[word] = (now + self.window / 10, bool(near))
+            known = self._misspelt[word] = (now + self.window / 10, misspelt)
         return known[1]
 
     def _texts(self, symptom: _Symptom, scope: Scope) -> dict[str, tuple[Sketch, int]]:
