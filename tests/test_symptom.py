@@ -169,6 +169,14 @@ def test_rewordings_that_share_a_faults_rare_words_are_one_symptom() -> None:
     assert set(finding.sample_texts) == set(GERMAN_CAPTIONS)
 
 
+def test_words_join_rewordings_only_once_the_detector_has_watched_for_a_day() -> None:
+    # In the first hours every word is rare: everyday complaints that end alike ("since this morning") would join.
+    detector, _ = replay(burst(T0 + 10, GERMAN_CAPTIONS, gap=600))
+    assert len(detector._index) == 3
+    detector, _ = replay([*quiet_day(), *burst(BURST_AT, GERMAN_CAPTIONS, gap=600)])
+    assert len(detector._index) == 1
+
+
 def test_one_shared_rare_word_does_not_make_one_symptom() -> None:
     texts = (GERMAN_CAPTIONS[0], "menus are in german", "german voiceover")  # one word is half of two
     _, findings = replay([*quiet_day(), *burst(BURST_AT, texts, gap=600)])

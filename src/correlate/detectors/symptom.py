@@ -196,6 +196,7 @@ class SymptomDetector:
         self._words: _Tally[str] = _Tally()  # reporters per content word, over the horizon: which words are rare
         self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
         self._span = 0.0  # how long the rarity history of the step being closed is
+        self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
 
     def observe(self, contact: StitchedContact) -> None:
@@ -207,6 +208,7 @@ class SymptomDetector:
         window_start = step_end - self.window
         since = window_start - self.rarity_horizon
         self._span = self._history_span(window_start)
+        self._warm = self._first_ts is not None and step_end - self._first_ts >= self.warmup
         self._words.prune(since)
         self._take_pending(step_end)
         self._age_out(window_start)
@@ -369,9 +371,10 @@ class SymptomDetector:
         texts). A text joins the fresh symptom that shares the largest part of the smaller of the two sets of
         rare words, if that part reaches the rewording similarity (``similarity - 0.15``, the bar a rewording
         must clear in 3-grams) and it is at least two words: one shared rare word is a coincidence of
-        vocabulary (a name, a place), two are a description.
+        vocabulary (a name, a place), two are a description. Not before the warm-up: until the history holds a
+        day, every word is rare, and two everyday complaints that both end in "since this morning" would join.
         """
-        if not self._fresh_by_word:
+        if not self._warm or not self._fresh_by_word:
             return None
         rare = self._rare_words(sketch.words)
         candidates = sorted({sid for word in rare for sid in self._fresh_by_word.get(word, ())})
