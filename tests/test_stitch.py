@@ -11,7 +11,6 @@ from correlate.contracts import CHANNELS, Contact, validate
 from correlate.stitch import Spellings, Stitcher
 
 HOUR = 3600.0
-DAY = 86_400.0
 T0 = 1_772_478_000.0  # 2026-03-02T19:00:00Z
 DEVICE = {"device_brand": "Sonique", "device_model": "S7", "service": "StreamPlus"}
 _ids = itertools.count(1)
@@ -126,49 +125,6 @@ def test_blank_dimension_values_are_left_out_of_the_profile() -> None:
     assert stitched.profile == (("device_brand", "Sonique"),)
 
 
-# --- journeys -----------------------------------------------------------------------------------------------
-
-
-def test_the_journey_is_the_customers_recent_contacts_across_channels_in_order() -> None:
-    stitcher = Stitcher(window=HOUR)
-    for ts, channel in [(T0, "web"), (T0 + 1000, "chat"), (T0 + 2000, "email"), (T0 + 3000, "voice")]:
-        stitcher.stitch(contact("c1", ts, channel))
-        stitcher.stitch(contact("c2", ts + 1, "app"))  # someone else, interleaved
-    steps = stitcher.journey("c1", now=T0 + 3000, horizon=2500)  # from T0 + 500: the web visit is too old
-    assert [(step.ts - T0, step.channel) for step in steps] == [
-        (1000, "chat"),
-        (2000, "email"),
-        (3000, "voice"),
-    ]
-    assert {step.source for step in steps} == {"centre:lisbon"}
-
-
-def test_the_journey_leaves_out_contacts_after_now() -> None:
-    stitcher = Stitcher(window=HOUR)
-    stitcher.stitch(contact("c1", T0, "chat"))
-    stitcher.stitch(contact("c1", T0 + 600, "voice"))
-    assert [step.channel for step in stitcher.journey("c1", now=T0 + 300, horizon=HOUR)] == ["chat"]
-
-
-def test_the_journey_is_in_event_time_order_when_contacts_arrive_late() -> None:
-    stitcher = Stitcher(window=HOUR)
-    stitcher.stitch(contact("c1", T0 + 600, "voice"))
-    stitcher.stitch(contact("c1", T0, "email"))  # sent before the call, delivered after it
-    assert [step.channel for step in stitcher.journey("c1", now=T0 + 600, horizon=HOUR)] == ["email", "voice"]
-
-
-def test_the_journey_keeps_the_last_journey_length_contacts() -> None:
-    stitcher = Stitcher(window=HOUR, journey_length=3)
-    for i in range(5):
-        stitcher.stitch(contact("c1", T0 + i, contact_id=f"step-{i}"))
-    steps = stitcher.journey("c1", now=T0 + 10, horizon=HOUR)
-    assert [step.contact_id for step in steps] == ["step-2", "step-3", "step-4"]
-
-
-def test_an_unknown_customer_has_an_empty_journey() -> None:
-    assert Stitcher(window=HOUR).journey("nobody", now=T0, horizon=DAY) == []
-
-
 # --- bounded memory -----------------------------------------------------------------------------------------
 
 
@@ -179,18 +135,6 @@ def test_reporter_memory_is_dropped_once_time_moves_past_the_window() -> None:
     assert stitcher.memory()["reporters"] == 2
     stitcher.stitch(contact("c3", T0 + 3 * HOUR))
     assert stitcher.memory()["reporters"] == 1  # only c3 is still inside the window
-
-
-def test_journeys_are_dropped_after_a_quiet_week() -> None:
-    stitcher = Stitcher(window=HOUR)
-    stitcher.stitch(contact("c1", T0))
-    stitcher.stitch(contact("acme-aggregate", T0, "partner", count=9, source="partner:acme"))
-    stitcher.stitch(contact("c2", T0 + 6 * DAY))
-    assert stitcher.memory() == {"reporters": 1, "journeys": 3}
-    stitcher.stitch(contact("c3", T0 + 8 * DAY))
-    assert stitcher.memory() == {"reporters": 1, "journeys": 2}
-    assert stitcher.journey("c1", now=T0, horizon=DAY) == []
-    assert [step.ts for step in stitcher.journey("c2", now=T0 + 8 * DAY, horizon=7 * DAY)] == [T0 + 6 * DAY]
 
 
 def test_memory_stays_bounded_over_a_long_stream() -> None:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any, Final
 
 SCHEMA_VERSION: Final = 1
@@ -235,9 +236,9 @@ def validate(record: object) -> Contact | Rejection:
         return Contact(
             contact_id=_required_text(record, "contact_id"),
             ts=parse_timestamp(record["ts"]),
-            channel=channel,
+            channel=intern(channel),
             customer_id=_required_text(record, "customer_id"),
-            source=_source(record),
+            source=intern(_source(record)),
             dimensions=_dimensions(record.get("dimensions")),
             category=_optional_text(record, "category"),
             text=_optional_text(record, "text"),
@@ -285,12 +286,13 @@ def _validate_common(record: dict[str, Any]) -> Contact | None:
     except ValueError:
         return None
     extra = {} if KNOWN_FIELDS.issuperset(record) else {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+    # Channel and source are shared by every contact of a kind; a customer's journey keeps them for a week.
     return Contact(
         contact_id,
         seconds,
-        record["channel"],
+        intern(record["channel"]),
         customer_id,
-        source,
+        intern(source),
         dimensions,
         category,
         text,

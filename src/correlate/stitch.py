@@ -2,8 +2,9 @@
 
 A customer who tries email, then chat, then the phone is one reporter, not three. The stitcher gives each
 accepted contact its canonical dimension values (``"sonique "`` and ``"Sonique"`` are one brand, spelled as
-first seen), marks whether this contact brings a *new reporter* to its profile within the counting window, and
-keeps each customer's recent journey across channels.
+first seen) and marks whether this contact brings a *new reporter* to its profile within the counting window.
+The customer's journey across channels, which agents see, is kept by the store (``store.py``), beside the
+incidents the API serves: the detection core needs only the reporters.
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import attrgetter
-from typing import NamedTuple
 
 from correlate.contracts import Contact
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
-# How long a quiet customer's journey is remembered (seconds).
-_KEEP_JOURNEYS = 7 * 86_400
 # Profiles are cached by their raw dimension items; a feed with endless variants must not grow it forever.
 _PROFILE_CACHE = 100_000
 
@@ -55,33 +52,21 @@ class Spellings:
         return self._by_key.setdefault(key, value.strip())
 
 
-class JourneyStep(NamedTuple):
-    """One attempt in a customer's journey (a named tuple: one is made for every contact)."""
-
-    ts: float
-    channel: str
-    contact_id: str
-    source: str
-
-
 class Stitcher:
-    """Decides which contacts are new evidence and remembers each customer's recent attempts.
+    """Decides which contacts are new evidence.
 
     A customer counts once per profile per ``window`` seconds, however many times and on however many channels
     they get in touch. Repeated contact ids are dropped before this point (the engine does that). Memory is
-    bounded: (customer, profile) entries leave once the window has passed, journeys after seven quiet days;
-    both are expired from queues in event-time order, so pruning costs only what it removes.
+    bounded: (customer, profile) entries leave once the window has passed, expired from a queue in event-time
+    order, so pruning costs only what it removes.
     """
 
-    def __init__(self, window: float, journey_length: int = 10) -> None:
+    def __init__(self, window: float) -> None:
         self.window = window
-        self.journey_length = journey_length
         self._spellings = Spellings()
         self._profiles: dict[tuple[str, ...], Profile] = {}
         self._counted_at: dict[tuple[str, Profile], float] = {}
         self._counted_order: deque[tuple[float, tuple[str, Profile]]] = deque()
-        self._journeys: dict[str, list[JourneyStep]] = {}
-        self._journey_order: deque[tuple[float, str]] = deque()
 
     def stitch(self, contact: Contact) -> StitchedContact:
         ts, customer = contact.ts, contact.customer_id
@@ -97,18 +82,9 @@ class Stitcher:
                 reporters = 1
             else:
                 reporters = 0
-        # A list cut to the last journey_length steps rather than a deque with maxlen: most customers call once
-        # in seven days, and a one-step deque weighs 760 bytes, a one-step list 88 (tens of MB in a replay).
-        journey = self._journeys.get(customer)
-        if journey is None:
-            journey = self._journeys[customer] = []
-        journey.append(JourneyStep(ts, contact.channel, contact.contact_id, contact.source))
-        if len(journey) > self.journey_length:
-            del journey[0]
-        journey_order, counted_order = self._journey_order, self._counted_order
-        journey_order.append((ts, customer))
-        # The same tests _expire starts with: most contacts expire nothing, and skip the call.
-        if journey_order[0][0] <= ts - _KEEP_JOURNEYS or (counted_order and counted_order[0][0] <= ts - self.window):
+        counted_order = self._counted_order
+        # The same test _expire starts with: most contacts expire nothing, and skip the call.
+        if counted_order and counted_order[0][0] <= ts - self.window:
             self._expire(ts)
         return StitchedContact(contact, profile, reporters)
 
@@ -127,17 +103,9 @@ class Stitcher:
             self._profiles[raw] = known
         return known
 
-    def journey(self, customer_id: str, now: float, horizon: float) -> list[JourneyStep]:
-        """The customer's contacts in the ``horizon`` seconds up to ``now``, oldest first (by event time).
-
-        At most ``journey_length`` contacts are kept per customer, and none after seven quiet days.
-        """
-        steps = self._journeys.get(customer_id, ())
-        return sorted((step for step in steps if now - horizon <= step.ts <= now), key=attrgetter("ts"))
-
     def memory(self) -> dict[str, int]:
         """How many entries each of the stitcher's memories holds: for tests and a memory gauge."""
-        return {"reporters": len(self._counted_at), "journeys": len(self._journeys)}
+        return {"reporters": len(self._counted_at)}
 
     def _expire(self, now: float) -> None:
         counted, order = self._counted_at, self._counted_order
@@ -146,10 +114,3 @@ class Stitcher:
             ts, key = order.popleft()
             if counted.get(key) == ts:
                 del counted[key]
-        journeys, journey_order = self._journeys, self._journey_order
-        journey_horizon = now - _KEEP_JOURNEYS
-        while journey_order and journey_order[0][0] <= journey_horizon:
-            ts, customer = journey_order.popleft()
-            journey = journeys.get(customer)
-            if journey is not None and journey[-1].ts <= ts:
-                del journeys[customer]
