@@ -259,14 +259,28 @@ def test_a_finding_depends_only_on_contacts_up_to_the_end_of_its_step() -> None:
     assert up_to_later(without) == up_to_later(with_later) != {}
 
 
-def test_an_aggregated_partner_record_counts_as_its_reporters() -> None:
+def test_an_aggregated_partner_record_counts_as_its_reporters_once_others_write_the_same() -> None:
     text = "cant post comment on live stream"
     record = contact(BURST_AT, "partner-7", text, count=5, source="partner:acme")
-    _, findings = replay([*quiet_day(), record])
-    assert {f.observed for f in all_findings(findings)} == {5}
-    record = contact(BURST_AT, "partner-7", text, count=2, source="partner:acme")
-    _, findings = replay([*quiet_day(), record, contact(BURST_AT + 600, "bob", POST_COMMENT[1])])
-    assert {f.observed for f in all_findings(findings)} == {3}  # 2 via the partner + Bob
+    customers = [contact(BURST_AT + 600 * (n + 1), who, POST_COMMENT[n]) for n, who in enumerate(["bob", "carol"])]
+    _, findings = replay([*quiet_day(), record, *customers])
+    assert {f.observed for f in all_findings(findings)} == {7}  # 5 via the partner + Bob + Carol
+
+
+def test_a_partner_alone_is_one_writer_however_many_reporters_its_records_carry() -> None:
+    # A batch summarised as an everyday complaint with a typo, or three batches of one partner: one text
+    # source, written by the partner; its reporters are the rate detector's evidence, not a rare symptom's.
+    text = "cant post comment on live stream"
+    alone = contact(BURST_AT, "partner-7", text, count=12, source="partner:acme")
+    assert replay([*quiet_day(), alone])[1] == {}
+    batches = [
+        contact(BURST_AT + 600 * n, f"partner-{n}", text, count=4, source="partner:acme") for n in range(3)
+    ]
+    assert replay([*quiet_day(), *batches])[1] == {}
+    with_bob = [alone, contact(BURST_AT + 600, "bob", POST_COMMENT[1])]
+    assert replay([*quiet_day(), *with_bob])[1] == {}  # two writers
+    two_partners = [*with_bob, contact(BURST_AT + 1200, "partner-9", text, count=3, source="partner:telco")]
+    assert {f.observed for f in all_findings(replay([*quiet_day(), *two_partners])[1])} == {16}
 
 
 def test_unrelated_texts_do_not_cluster() -> None:

@@ -5,11 +5,16 @@ grouped into *symptoms* by near-duplicate matching (:mod:`correlate.detectors.si
 symptom may still join a rare symptom seen in the window (a rewording): at similarity minus 0.15, or by sharing
 that much of its rare words ("my receipt has a stranger's name" and "got a receipt with another customer's
 name", see ``_reworded``). At the end of a step, a symptom's texts from the last ``window`` seconds form a
-*cluster*; a cluster from ``min_customers`` distinct reporters, whose symptom is rare, is reported as a
-``symptom`` finding.
+*cluster*; a cluster from ``min_customers`` distinct reporters who wrote it independently, whose symptom is
+rare, is reported as a ``symptom`` finding.
 
 Counting: a customer repeating the same text on three channels is one reporter, a partner's aggregated record
-(``count > 1``) is ``count`` reporters. A customer's dimension values are pooled over their contacts.
+(``count > 1``) is ``count`` reporters. A customer's dimension values are pooled over their contacts. *Writers*:
+each customer is one, and so is each partner, whatever it sends: a partner's record stands for many reporters
+but its text was written once, by the partner. A batch of twelve reporters whose summary is an everyday
+complaint with a typo ("ojher") is not twelve customers describing something new; the partner's reporters are
+the rate detector's evidence (tested against the partner's usual batches), and they count here as soon as
+other writers describe the same thing.
 
 Scope: the dimension values all reporters of the cluster share, cut to ``max_depth`` pairs, owned dimensions
 first (in their order), then the others by name. No shared value, no finding. A mixed cluster is also split by
@@ -469,15 +474,18 @@ class SymptomDetector:
     # Scoring, from reporters pooled by profile: a step costs per distinct profile, not per contact.
 
     def _clusters(self, symptom_id: int) -> list[tuple[Scope, int]]:
-        """(scope, distinct reporters) of the symptom's clusters in the window, recounted when it changed."""
+        """(scope, distinct reporters) of the symptom's clusters in the window, recounted when it changed: those
+        with ``min_customers`` reporters and as many writers."""
         symptom = self._symptoms[symptom_id]
         version, clusters = symptom.clusters
         if version != symptom.version:
+            writers = _writers_by_profile(symptom)
             by_scope: dict[Scope, int] = {}
             for group in self._groups(list(symptom.profiles.items())):
                 observed = sum(n for _, n in group)
+                written = len(set().union(*(writers[profile] for profile, _ in group)))
                 scope = self._scope([profile for profile, _ in group])
-                if observed >= self.min_customers and scope and scope not in by_scope:
+                if min(observed, written) >= self.min_customers and scope and scope not in by_scope:
                     by_scope[scope] = observed
             clusters = list(by_scope.items())
             symptom.clusters = (symptom.version, clusters)
@@ -599,6 +607,16 @@ class SymptomDetector:
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
         return tuple(sorted((name, common[name]) for name in (owned + others)[: self.max_depth]))
+
+
+def _writers_by_profile(symptom: _Symptom) -> dict[Profile, set[str]]:
+    """Who wrote the symptom's texts in the window, per pooled profile: the customer, or the partner (the
+    source) for an aggregated record, whose key is ``"\0<source>\0<contact id>"``."""
+    writers: dict[Profile, set[str]] = {}
+    for key, reporter in symptom.reporters.items():
+        writer = key.split("\0", 2)[1] if key.startswith("\0") else key
+        writers.setdefault(reporter.profile, set()).add(writer)
+    return writers
 
 
 def _scope_key(scope: Scope) -> str:
