@@ -273,9 +273,7 @@ def test_a_partner_alone_is_one_writer_however_many_reporters_its_records_carry(
     text = "cant post comment on live stream"
     alone = contact(BURST_AT, "partner-7", text, count=12, source="partner:acme")
     assert replay([*quiet_day(), alone])[1] == {}
-    batches = [
-        contact(BURST_AT + 600 * n, f"partner-{n}", text, count=4, source="partner:acme") for n in range(3)
-    ]
+    batches = [contact(BURST_AT + 600 * n, f"partner-{n}", text, count=4, source="partner:acme") for n in range(3)]
     assert replay([*quiet_day(), *batches])[1] == {}
     with_bob = [alone, contact(BURST_AT + 600, "bob", POST_COMMENT[1])]
     assert replay([*quiet_day(), *with_bob])[1] == {}  # two writers
