@@ -97,6 +97,88 @@ class _Tally(Generic[_Key]):
         return self
 
 
+class _TypoIndex:
+    """Words filed under themselves and each of their one-character deletions, for the words one typo away.
+
+    Two words are one typo apart (a character dropped, added or replaced, two neighbours swapped) only if
+    deleting at most one character from each gives the same string: a drop or an addition leaves the shorter
+    word, a replacement or a swap of "xy" leaves the word without the changed character or without "x". So the
+    words filed under a word's own deletions hold every word one typo from it (and a few more, two deletions
+    apart, which :func:`one_typo_apart` then tells apart) in a few look-ups, where a scan of all words cost one
+    comparison per word, and the word tally grows by every typo it meets.
+    """
+
+    __slots__ = ("_filed",)
+
+    def __init__(self) -> None:
+        self._filed: dict[str, list[str]] = {}  # a word or a deletion -> the words filed under it
+
+    def add(self, word: str) -> None:
+        filed = self._filed
+        for key in _deletions(word):
+            holders = filed.get(key)
+            if holders is None:
+                filed[key] = [word]
+            else:
+                holders.append(word)
+
+    def remove(self, word: str) -> None:
+        filed = self._filed
+        for key in _deletions(word):
+            holders = filed[key]
+            if len(holders) == 1:
+                del filed[key]
+            else:
+                holders.remove(word)
+
+    def near(self, word: str) -> set[str]:
+        """Every filed word one typo from ``word``, among others (and ``word`` itself if filed)."""
+        filed = self._filed
+        return {other for key in _deletions(word) for other in filed.get(key, ())}
+
+
+def _deletions(word: str) -> list[str]:
+    """The word and the strings left by deleting one of its characters (a string twice if two deletions leave
+    it: filing a word twice under one key is harmless, and cheaper than removing repeats)."""
+    return [word, *[word[:i] + word[i + 1 :] for i in range(len(word))]]
+
+
+class _WordTally(_Tally[str]):
+    """Reporters per content word over the horizon, with the words in the tally filed by :class:`_TypoIndex`."""
+
+    __slots__ = ("typos",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.typos = _TypoIndex()
+
+    def add(self, ts: float, keys: tuple[str, ...], weight: int) -> None:
+        self.entries.append((ts, keys, weight))
+        self.total += weight
+        counts = self.counts
+        for key in keys:
+            before = counts.get(key)
+            if before is None:
+                counts[key] = weight
+                self.typos.add(key)
+            else:
+                counts[key] = before + weight
+
+    def prune(self, since: float) -> _WordTally:
+        entries, counts = self.entries, self.counts
+        while entries and entries[0][0] < since:
+            _, keys, weight = entries.popleft()
+            self.total -= weight
+            for key in keys:
+                left = counts[key] - weight
+                if left:
+                    counts[key] = left
+                else:
+                    del counts[key]
+                    self.typos.remove(key)
+        return self
+
+
 @dataclass(slots=True, eq=False)
 class _Member:
     """One text in a symptom's window (treated as immutable; not frozen: one is built per text, and frozen
@@ -193,7 +275,7 @@ class SymptomDetector:
         self._scopes_of: dict[Profile, tuple[str, ...]] = {}
         self._near: dict[str, tuple[float, list[int]]] = {}  # normalised text -> (when, its neighbours)
         self._first_ts: float | None = None  # the first contact seen, with or without text
-        self._words: _Tally[str] = _Tally()  # reporters per content word, over the horizon: which words are rare
+        self._words = _WordTally()  # reporters per content word, over the horizon: which words are rare
         self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
@@ -301,6 +383,7 @@ class SymptomDetector:
             self._freshen(symptom_id, True)
         elif symptom_id not in self._established:
             self._established[symptom_id] = None
+            self._index.establish(symptom_id)
             self._freshen(symptom_id, False)
         member = _Member(record.ts, key, weight, contact.profile, sketch)
         symptom.members.append(member)
@@ -525,7 +608,7 @@ class SymptomDetector:
             self._near.clear()
         for text, sketch in texts.items():
             if self._near.get(text, (-math.inf,))[0] < now - self.window:
-                found = self._index.neighbours([sketch], self.similarity - _SLACK, self._established)
+                found = self._index.established_neighbours([sketch], self.similarity - _SLACK)
                 self._near[text] = (now, found)
         return list(dict.fromkeys([symptom_id, *(sid for text in texts for sid in self._near[text][1])]))
 
@@ -553,10 +636,9 @@ class SymptomDetector:
         known = self._misspelt.get(word)
         if known is None or known[0] <= now:
             counts, span = self._words.counts, self._span
-            size = len(word)
             misspelt = any(
-                abs(len(other) - size) <= 1 and one_typo_apart(word, other) and not self._rare(n, span)
-                for other, n in counts.items()
+                one_typo_apart(word, other) and not self._rare(counts[other], span)
+                for other in self._words.typos.near(word)
             )
             if len(self._misspelt) >= 1 << 16:
                 self._misspelt.clear()
