@@ -488,3 +488,28 @@ def test_the_strided_signature_is_the_four_views_one(extra: int) -> None:
     for text in ("cant post comment", "écran noir après mise à jour", "画面が黒い", "error e1001 on box 7"):
         normalised = normalise(text + " x" * extra)[: 4 + extra * 5]
         assert signature(normalised).tolist() == four_views_signature(normalised).tolist()
+
+
+def test_sketches_primed_in_a_batch_are_the_sketches_made_one_by_one() -> None:
+    rng = random.Random(8)
+    texts = [
+        " ".join(rng.choice([w, *typo_variants(w, rng)]) for w in text.split() if len(w) > 1)
+        for text in POST_COMMENT * 20
+    ]
+    texts += ["ok", "Hi!!", "écran noir après la mise à jour", "画面が黒い", "order 123456789 lost", texts[0]]
+    texts += [text.upper() for text in texts[:10]]  # twins: the same normalised text, written otherwise
+    one_by_one, primed = Sketcher(), Sketcher()
+    primed.prime(texts[:50])
+    primed.prime(texts)
+    for text in texts:
+        plain, batch = one_by_one.sketch(text), primed.sketch(text)
+        assert (plain is None) == (batch is None), text
+        if plain is not None and batch is not None:
+            assert (batch.text, batch.normalised, batch.keys, batch.words) == (
+                plain.text,
+                plain.normalised,
+                plain.keys,
+                plain.words,
+            )
+            assert batch.signature.tolist() == plain.signature.tolist()
+            assert batch.signature.dtype == plain.signature.dtype and batch.signature.shape == (64,)

@@ -351,6 +351,7 @@ class SymptomDetector:
         pending = self._pending
         ready = [c for c in pending if c.contact.ts <= step_end]
         self._pending = [c for c in pending if c.contact.ts > step_end] if len(ready) < len(pending) else []
+        self._sketcher.prime(c.contact.text for c in ready if c.contact.text and c.contact.ts > step_end - self.window)
         for contact in ready:
             if self._first_ts is None or contact.contact.ts < self._first_ts:
                 self._first_ts = contact.contact.ts
