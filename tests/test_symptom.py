@@ -383,16 +383,37 @@ def test_the_deletion_index_finds_every_word_one_typo_away_that_a_full_scan_find
     assert found > 500  # the queries do have words one typo away
 
 
-def test_the_word_tally_files_exactly_the_words_it_counts() -> None:
+def test_the_word_tally_files_exactly_the_words_of_two_reporters_or_more() -> None:
     tally = _WordTally()
     tally.add(1.0, ("remote", "remte"), 1)
+    assert tally.typos.near("remote") == set()
     tally.add(2.0, ("remote", "box"), 2)
-    tally.add(3.0, ("remtoe",), 1)
-    assert tally.typos.near("remote") == {"remote", "remte", "remtoe"}
-    tally.prune(2.0)  # the first entry leaves: "remte" is counted no more, "remote" still is
-    assert tally.typos.near("remote") == {"remote", "remtoe"} and tally.counts == {"remote": 2, "box": 2, "remtoe": 1}
+    tally.add(3.0, ("remtoe", "remte"), 1)
+    assert tally.typos.near("remote") == {"remote", "remte"}
+    tally.prune(2.0)  # the first entry leaves: "remte" has one reporter left, "remote" two
+    assert tally.typos.near("remote") == {"remote"} and tally.counts == {"remote": 2, "box": 2, "remtoe": 1, "remte": 1}
     tally.prune(4.0)
     assert tally.typos.near("remote") == set() and tally.counts == {}
+
+
+def test_misspellings_found_by_the_deletion_index_are_those_a_full_scan_finds() -> None:
+    rng = random.Random(4)
+    stems = ["".join(rng.choice("abcdeilmnorstu") for _ in range(rng.randint(3, 8))) for _ in range(300)]
+    words = [*stems, *(typo for stem in stems for typo in typo_variants(stem, rng))]
+    detector = SymptomDetector()
+    for n in range(1500):  # most words have a reporter or two...
+        detector._words.add(T0 + n, tuple(sorted(set(rng.sample(words, 2)))), rng.choice([1, 1, 1, 2, 5]))
+    for n, stem in enumerate(stems[:40] * 12):  # ...a few are everyday ones
+        detector._words.add(T0 + 2000 + n, (stem,), 2)
+    queries = [typo for stem in stems for typo in typo_variants(stem, rng)]
+    answers = {False: 0, True: 0}
+    for span in (0.0, 2 * HOUR, DAY, 3 * DAY):  # one reporter is not rare at first, then it is
+        detector._span, counts = span, detector._words.counts
+        for n, word in enumerate(queries):
+            plain = any(one_typo_apart(word, other) and not detector._rare(k, span) for other, k in counts.items())
+            assert detector._misspelling(word, T0 + span * 10 + n * HOUR) == plain, (word, span)
+            answers[plain] += 1
+    assert min(answers.values()) > 300
 
 
 def plain_count_equal(sigs: dict[int, np.ndarray], sig: np.ndarray) -> list[tuple[int, int]]:

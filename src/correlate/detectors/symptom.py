@@ -62,6 +62,7 @@ _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certa
 _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
 _FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
+_FILED_FROM: Final = 2  # reporters from which a word is filed for misspelling look-ups (_WordTally)
 _Key = TypeVar("_Key")
 
 
@@ -144,7 +145,13 @@ def _deletions(word: str) -> list[str]:
 
 
 class _WordTally(_Tally[str]):
-    """Reporters per content word over the horizon, with the words in the tally filed by :class:`_TypoIndex`."""
+    """Reporters per content word over the horizon; the words of two reporters or more are also filed by
+    :class:`_TypoIndex` (``typos``).
+
+    Only those: an everyday word has two reporters or more once the history is long enough for one reporter to
+    be rare (see ``SymptomDetector._misspelling``), and most words of one reporter are typos, one new word per
+    typo. Filing them too cost more than the look-ups saved.
+    """
 
     __slots__ = ("typos",)
 
@@ -157,12 +164,10 @@ class _WordTally(_Tally[str]):
         self.total += weight
         counts = self.counts
         for key in keys:
-            before = counts.get(key)
-            if before is None:
-                counts[key] = weight
+            before = counts.get(key, 0)
+            counts[key] = after = before + weight
+            if before < _FILED_FROM <= after:
                 self.typos.add(key)
-            else:
-                counts[key] = before + weight
 
     def prune(self, since: float) -> _WordTally:
         entries, counts = self.entries, self.counts
@@ -170,11 +175,13 @@ class _WordTally(_Tally[str]):
             _, keys, weight = entries.popleft()
             self.total -= weight
             for key in keys:
-                left = counts[key] - weight
+                before = counts[key]
+                left = before - weight
                 if left:
                     counts[key] = left
                 else:
                     del counts[key]
+                if left < _FILED_FROM <= before:
                     self.typos.remove(key)
         return self
 
@@ -637,10 +644,10 @@ class SymptomDetector:
         known = self._misspelt.get(word)
         if known is None or known[0] <= now:
             counts, span = self._words.counts, self._span
-            misspelt = any(
-                one_typo_apart(word, other) and not self._rare(counts[other], span)
-                for other in self._words.typos.near(word)
-            )
+            # Once one reporter is rare, an everyday word has two or more, and so is filed; before (the first
+            # hours), the words are few and all are scanned.
+            others: Iterable[str] = self._words.typos.near(word) if self._rare(_FILED_FROM - 1, span) else counts
+            misspelt = any(one_typo_apart(word, other) and not self._rare(counts[other], span) for other in others)
             if len(self._misspelt) >= 1 << 16:
                 self._misspelt.clear()
             known = self._misspelt[word] = (now + self.window / 10, misspelt)
