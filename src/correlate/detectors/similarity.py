@@ -30,14 +30,17 @@ Method, and why
   third spelling that resembles the second but not the first still joins, while chains stay short.
   Two looser, exhaustive searches serve rarer needs: a text that matches no symptom joins the closest
   *watched* symptom at a looser similarity (a rewording of a symptom the caller expects), and
-  :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names.
+  :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names
+  (:meth:`SymptomIndex.established_neighbours`: among those it marked established). The watched and the
+  established symptoms' exemplars are kept side by side as the groups change (``_Columns``), so that these
+  searches cost one vectorised pass over thousands of exemplars, not a gather of them at every call.
 * **Words**, for rewordings that keep a fault's words but not its letters ("my receipt has a stranger's name"
   and "got a receipt with another customer's name" share an eighth of their 3-grams): :func:`content_words`
   gives a text's lightly stemmed words, and :func:`one_typo_apart` tells a misspelling of a known word. Which
   words are rare, and so telling, is the caller's to learn (:mod:`correlate.detectors.symptom`); a text the
   caller matches by words joins with :meth:`SymptomIndex.join`.
 
-Cost: ``python -m pytest tests/test_symptom.py -k cost -s`` prints it. Sketches are cached by raw text and
+Cost: ``python benchmarks/symptom_cost.py`` prints it. Sketches are cached by raw text and
 symptoms by normalised text, so a text seen before costs well under a microsecond. Everything is
 deterministic: hash constants come from a fixed seed, and no Python ``hash()`` of a string decides anything.
 """
