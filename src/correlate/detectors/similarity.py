@@ -308,9 +308,6 @@ class _Columns:
     def __len__(self) -> int:
         return len(self._column)
 
-    def __contains__(self, slot: int) -> bool:
-        return slot in self._column
-
     def add(self, slot: int, sig: Signature) -> None:
         if self._size == len(self._slots):
             self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)], axis=1)
