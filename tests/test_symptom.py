@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 
+import numpy as np
 import pytest
 
 from correlate.contracts import Contact, validate
 from correlate.detectors.base import Detector, Finding
-from correlate.detectors.similarity import Sketcher, SymptomIndex, content_words, normalise, one_typo_apart
-from correlate.detectors.symptom import SymptomDetector
+from correlate.detectors.similarity import (
+    _MULTIPLIERS,
+    Sketcher,
+    SymptomIndex,
+    _Columns,
+    content_words,
+    normalise,
+    one_typo_apart,
+    signature,
+)
+from correlate.detectors.symptom import SymptomDetector, _TypoIndex, _WordTally
 from correlate.stitch import Stitcher
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z
@@ -347,3 +358,191 @@ def test_detector_protocol_and_settings() -> None:
     assert detector.kind == "symptom"
     assert isinstance(detector, SymptomDetector)
     assert (detector.window, detector.min_customers) == (1800.0, 4)
+
+
+# Shortcuts that must give exactly what the plain way gives.
+
+
+def typo_variants(word: str, rng: random.Random) -> list[str]:
+    """The word with one of each kind of typo: a character dropped, added, replaced, two neighbours swapped."""
+    i = rng.randrange(len(word))
+    j = rng.randrange(len(word) - 1)
+    letter = rng.choice("abcdeilmnorstu")
+    return [
+        word[:i] + word[i + 1 :],
+        word[:i] + letter + word[i:],
+        word[:i] + letter + word[i + 1 :],
+        word[:j] + word[j + 1] + word[j] + word[j + 2 :],
+    ]
+
+
+def test_the_deletion_index_finds_every_word_one_typo_away_that_a_full_scan_finds() -> None:
+    rng = random.Random(3)
+    stems = ["".join(rng.choice("abcdeilmnorstu") for _ in range(rng.randint(2, 9))) for _ in range(300)]
+    words = sorted({*stems, *(typo for stem in stems for typo in typo_variants(stem, rng)), "aab", "aba", "ab"})
+    index = _TypoIndex()
+    for word in words:
+        index.add(word)
+    removed = set(rng.sample(words, 200))
+    for word in removed:
+        index.remove(word)
+    kept = [word for word in words if word not in removed]
+    found = 0
+    for query in [*stems, *(typo for stem in stems[:100] for typo in typo_variants(stem, rng))]:
+        scanned = {other for other in kept if one_typo_apart(query, other)}
+        assert {other for other in index.near(query) if one_typo_apart(query, other)} == scanned, query
+        found += len(scanned)
+    assert found > 500  # the queries do have words one typo away
+
+
+def test_the_word_tally_files_exactly_the_words_of_two_reporters_or_more() -> None:
+    tally = _WordTally()
+    tally.add(1.0, ("remote", "remte"), 1)
+    assert tally.typos.near("remote") == set()
+    tally.add(2.0, ("remote", "box"), 2)
+    tally.add(3.0, ("remtoe", "remte"), 1)
+    assert tally.typos.near("remote") == {"remote", "remte"}
+    tally.prune(2.0)  # the first entry leaves: "remte" has one reporter left, "remote" two
+    assert tally.typos.near("remote") == {"remote"} and tally.counts == {"remote": 2, "box": 2, "remtoe": 1, "remte": 1}
+    tally.prune(4.0)
+    assert tally.typos.near("remote") == set() and tally.counts == {}
+
+
+def test_misspellings_found_by_the_deletion_index_are_those_a_full_scan_finds() -> None:
+    rng = random.Random(4)
+    stems = ["".join(rng.choice("abcdeilmnorstu") for _ in range(rng.randint(3, 8))) for _ in range(300)]
+    words = [*stems, *(typo for stem in stems for typo in typo_variants(stem, rng))]
+    detector = SymptomDetector()
+    for n in range(1500):  # most words have a reporter or two...
+        detector._words.add(T0 + n, tuple(sorted(set(rng.sample(words, 2)))), rng.choice([1, 1, 1, 2, 5]))
+    for n, stem in enumerate(stems[:40] * 12):  # ...a few are everyday ones
+        detector._words.add(T0 + 2000 + n, (stem,), 2)
+    queries = [typo for stem in stems for typo in typo_variants(stem, rng)]
+    answers = {False: 0, True: 0}
+    for span in (0.0, 2 * HOUR, DAY, 3 * DAY):  # one reporter is not rare at first, then it is
+        detector._span, counts = span, detector._words.counts
+        for n, word in enumerate(queries):
+            plain = any(one_typo_apart(word, other) and not detector._rare(k, span) for other, k in counts.items())
+            assert detector._misspelling(word, T0 + span * 10 + n * HOUR) == plain, (word, span)
+            answers[plain] += 1
+    assert min(answers.values()) > 300
+
+
+def plain_count_equal(sigs: dict[int, np.ndarray], sig: np.ndarray) -> list[tuple[int, int]]:
+    return [(slot, int((row == sig).sum())) for slot, row in sigs.items()]
+
+
+def test_columns_count_like_a_gather_of_their_slots_in_the_order_they_joined() -> None:
+    rng = np.random.default_rng(5)
+    columns, plain = _Columns(), {}
+    pool = rng.integers(0, 4, (600, 64), dtype=np.uint32)  # few values: many equal, many ties
+    for step in range(3000):
+        slot = int(rng.integers(0, 600))
+        if slot in plain:
+            columns.remove(slot)
+            del plain[slot]
+        else:
+            columns.add(slot, pool[slot])
+            plain[slot] = pool[slot]
+        if step % 97 == 0:
+            query = pool[int(rng.integers(0, 600))]
+            slots, equal = columns.count_equal(query)
+            live = [(int(s), int(n)) for s, n in zip(slots, equal, strict=True) if s >= 0]
+            assert live == plain_count_equal(plain, query) and len(columns) == len(plain)
+            assert all(n == -1 for s, n in zip(slots, equal, strict=True) if s < 0)
+    assert len(slots) < 3 * max(64, len(plain))  # dead columns were squeezed out
+
+
+def test_established_neighbours_are_the_neighbours_among_the_established_symptoms() -> None:
+    rng = random.Random(11)
+    phrases = [
+        "cant post comment on live stream",
+        "remote doesnt work after update",
+        "no sound on channel five tonight",
+        "screen goes purple when mirroring",
+        "receipt shows another customers name",
+        "app crashes when opening the guide",
+    ]
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    established: list[int] = []
+    checked = 0
+    for n in range(1500):
+        words = rng.choice(phrases).split()
+        words = [rng.choice(typo_variants(w, rng)) if rng.random() < 0.3 else w for w in words]
+        sketch = sketcher.sketch(" ".join(words) + f" {rng.choice(['', 'since', 'again today', str(n % 7)])}")
+        assert sketch is not None
+        symptom = index.assign(sketch, 0.45)
+        if rng.random() < 0.2:
+            index.establish(symptom)
+            established = list(dict.fromkeys([*established, symptom]))
+        if rng.random() < 0.05:
+            index.watch(symptom, rng.random() < 0.5)
+        if rng.random() < 0.02 and established:
+            gone = established.pop(rng.randrange(len(established)))
+            index.forget(gone)
+        if n % 25 == 0:
+            plain = index.neighbours([sketch], 0.45, established)
+            assert set(index.established_neighbours([sketch], 0.45)) == set(plain)
+            checked += len(plain)
+    assert checked > 50
+
+
+def test_candidates_with_repeats_give_the_same_first_best_slot_as_without() -> None:
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    rng = random.Random(2)
+    base = "my remote doesnt work since the update"
+    differing = ties = 0
+    for n in range(400):
+        words = [rng.choice(typo_variants(w, rng)) if rng.random() < 0.4 else w for w in base.split()]
+        sketch = sketcher.sketch(" ".join(words))
+        assert sketch is not None
+        slots, equal = index._candidates(sketch)
+        # The plain way: each slot once, in the order first found band by band, then the first best.
+        once = list(dict.fromkeys(slot for key in sketch.keys for slot in index._buckets.get(key, ())))
+        if len(once) < len(slots):
+            differing += 1
+            counts = [int((index._sigs[slot] == sketch.signature).sum()) for slot in once]
+            assert int(slots[int(equal.argmax())]) == once[counts.index(max(counts))]
+            ties += counts.count(max(counts)) > 1
+        index.found(sketch) if n % 3 else index.assign(sketch)
+    assert differing > 100 and ties > 20
+
+
+def four_views_signature(normalised: str) -> np.ndarray:
+    """The MinHash sketch as it was first computed: four aligned uint32 views, concatenated."""
+    data = f" {normalised} \0".encode()
+    windows = [np.frombuffer(data, "<u4", (len(data) - offset) // 4, offset) for offset in range(4)]
+    shingles = np.concatenate(windows) & np.uint32(0xFFFFFF)
+    return (shingles[:, np.newaxis] * _MULTIPLIERS).min(axis=0)
+
+
+@pytest.mark.parametrize("extra", range(8))
+def test_the_strided_signature_is_the_four_views_one(extra: int) -> None:
+    for text in ("cant post comment", "écran noir après mise à jour", "画面が黒い", "error e1001 on box 7"):
+        normalised = normalise(text + " x" * extra)[: 4 + extra * 5]
+        assert signature(normalised).tolist() == four_views_signature(normalised).tolist()
+
+
+def test_sketches_primed_in_a_batch_are_the_sketches_made_one_by_one() -> None:
+    rng = random.Random(8)
+    texts = [
+        " ".join(rng.choice([w, *typo_variants(w, rng)]) for w in text.split() if len(w) > 1)
+        for text in POST_COMMENT * 20
+    ]
+    texts += ["ok", "Hi!!", "écran noir après la mise à jour", "画面が黒い", "order 123456789 lost", texts[0]]
+    texts += [text.upper() for text in texts[:10]]  # twins: the same normalised text, written otherwise
+    one_by_one, primed = Sketcher(), Sketcher()
+    primed.prime(texts[:50])
+    primed.prime(texts)
+    for text in texts:
+        plain, batch = one_by_one.sketch(text), primed.sketch(text)
+        assert (plain is None) == (batch is None), text
+        if plain is not None and batch is not None:
+            assert (batch.text, batch.normalised, batch.keys, batch.words) == (
+                plain.text,
+                plain.normalised,
+                plain.keys,
+                plain.words,
+            )
+            assert batch.signature.tolist() == plain.signature.tolist()
+            assert batch.signature.dtype == plain.signature.dtype and batch.signature.shape == (64,)

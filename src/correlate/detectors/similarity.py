@@ -30,14 +30,17 @@ Method, and why
   third spelling that resembles the second but not the first still joins, while chains stay short.
   Two looser, exhaustive searches serve rarer needs: a text that matches no symptom joins the closest
   *watched* symptom at a looser similarity (a rewording of a symptom the caller expects), and
-  :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names.
+  :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names
+  (:meth:`SymptomIndex.established_neighbours`: among those it marked established). The watched and the
+  established symptoms' exemplars are kept side by side as the groups change (``_Columns``), so that these
+  searches cost one vectorised pass over thousands of exemplars, not a gather of them at every call.
 * **Words**, for rewordings that keep a fault's words but not its letters ("my receipt has a stranger's name"
   and "got a receipt with another customer's name" share an eighth of their 3-grams): :func:`content_words`
   gives a text's lightly stemmed words, and :func:`one_typo_apart` tells a misspelling of a known word. Which
   words are rare, and so telling, is the caller's to learn (:mod:`correlate.detectors.symptom`); a text the
   caller matches by words joins with :meth:`SymptomIndex.join`.
 
-Cost: ``python -m pytest tests/test_symptom.py -k cost -s`` prints it. Sketches are cached by raw text and
+Cost: ``python benchmarks/symptom_cost.py`` prints it. Sketches are cached by raw text and
 symptoms by normalised text, so a text seen before costs well under a microsecond. Everything is
 deterministic: hash constants come from a fixed seed, and no Python ``hash()`` of a string decides anything.
 """
@@ -46,7 +49,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Final
@@ -161,12 +164,23 @@ def one_typo_apart(first: str, second: str) -> bool:
 def signature(normalised: str) -> Signature:
     """MinHash sketch of the character 3-grams of ``" " + normalised + " "``."""
     data = f" {normalised} \0".encode()
-    # Four aligned little-endian uint32 views at offsets 0..3 cover every 4-byte window once; masking the top
-    # byte leaves every 3-gram as a 24-bit code. No Python loop over characters.
-    windows = [np.frombuffer(data, "<u4", (len(data) - offset) // 4, offset) for offset in range(4)]
-    shingles = np.concatenate(windows) & _LOW_24
+    # A little-endian uint32 view that steps one byte at a time reads every 4-byte window; masking the top byte
+    # leaves every 3-gram as a 24-bit code. No Python loop over characters, and one numpy call for all windows.
+    windows = np.ndarray((len(data) - 3,), dtype="<u4", buffer=data, strides=(1,))
+    shingles = windows & _LOW_24
     # Hash k of a shingle is multiplier_k * code mod 2**32; the minimum over shingles is the k-th MinHash.
     hashed: Signature = (shingles[:, np.newaxis] * _MULTIPLIERS).min(axis=0)
+    return hashed
+
+
+def signatures(texts: Sequence[str]) -> Signature:
+    """:func:`signature` of each normalised text, one row each, computed in one numpy pass: for a short text,
+    numpy's cost per call is most of the cost of its sketch, so a batch costs little more than one text."""
+    data = [f" {normalised} \0".encode() for normalised in texts]
+    windows = [np.ndarray((len(one) - 3,), dtype="<u4", buffer=one, strides=(1,)) for one in data]
+    starts = np.cumsum([0, *[len(one) - 3 for one in data[:-1]]])
+    shingles = np.concatenate(windows) & _LOW_24
+    hashed: Signature = np.minimum.reduceat(shingles[:, np.newaxis] * _MULTIPLIERS, starts, axis=0)
     return hashed
 
 
@@ -174,6 +188,13 @@ def band_keys(sig: Signature) -> list[int]:
     """One 64-bit key per band of ``SKETCH_SIZE // BANDS`` values, salted by band so bands never collide."""
     pairs = sig.view(np.uint64).reshape(BANDS, -1)
     keys: list[int] = (pairs @ _BAND_MIX[: pairs.shape[1]] + _BAND_SALT).tolist()
+    return keys
+
+
+def band_keys_of_rows(sigs: Signature) -> list[list[int]]:
+    """:func:`band_keys` of each row of ``sigs``, in one numpy pass."""
+    pairs = sigs.view(np.uint64).reshape(len(sigs), BANDS, -1)
+    keys: list[list[int]] = (pairs @ _BAND_MIX[: pairs.shape[2]] + _BAND_SALT).tolist()
     return keys
 
 
@@ -222,7 +243,7 @@ class Sketcher:
         sketch: Sketch | None = None
         if len(normalised) >= MIN_CHARS:
             twin = self._by_normalised.get(normalised)
-            shown = " ".join(text.split())[:MAX_CHARS]
+            shown = _shown(text)
             if twin is None:
                 sig = signature(normalised)
                 words = tuple(sorted(content_words(normalised)))
@@ -232,6 +253,88 @@ class Sketcher:
                 sketch = Sketch(shown, normalised, twin.signature, twin.keys, twin.words)
         self._by_text[text] = sketch
         return sketch
+
+    def prime(self, texts: Iterable[str]) -> None:
+        """Sketch the texts not seen before all at once, for :meth:`sketch` to find: the same sketches, with
+        the MinHash and band keys of all computed in one numpy pass (:func:`signatures`) rather than a few
+        numpy calls per text. A step brings tens of new texts when customers write in their own words."""
+        by_text, by_normalised = self._by_text, self._by_normalised
+        new = [text for text in dict.fromkeys(texts) if text not in by_text]
+        if len(by_text) + len(new) >= _CACHE_LIMIT:
+            by_text.clear()
+            by_normalised.clear()
+        unsketched: dict[str, list[str]] = {}  # normalised text -> the texts as written
+        for text in new:
+            normalised = normalise(text)
+            if len(normalised) < MIN_CHARS:
+                by_text[text] = None
+                continue
+            twin = by_normalised.get(normalised)
+            if twin is None:
+                unsketched.setdefault(normalised, []).append(text)
+            else:
+                by_text[text] = Sketch(_shown(text), normalised, twin.signature, twin.keys, twin.words)
+        if not unsketched:
+            return
+        sigs = signatures(list(unsketched))
+        for (normalised, written), sig, keys in zip(unsketched.items(), sigs, band_keys_of_rows(sigs), strict=True):
+            words = tuple(sorted(content_words(normalised)))
+            for text in written:
+                by_text[text] = by_normalised[normalised] = Sketch(_shown(text), normalised, sig, tuple(keys), words)
+
+
+def _shown(text: str) -> str:
+    """A text as a sketch shows it: its words, cut to ``MAX_CHARS``."""
+    return " ".join(text.split())[:MAX_CHARS]
+
+
+class _Columns:
+    """The slots of a group of symptoms with their signatures side by side, one column per slot.
+
+    The exhaustive searches (a loose match among the watched symptoms, the neighbours among the established
+    ones) compare a text with every slot of a group. Gathering the group's rows out of the index at every call
+    cost more than comparing: here the group is kept as it changes, and a comparison is one pass down 64 rows
+    with counts summed in bytes. Columns keep the order their slots joined in, so that ties go to the earliest,
+    as they did when the group was a dictionary; a slot that leaves leaves a dead column (counted -1, below any
+    bar), squeezed out once dead columns are the majority.
+    """
+
+    def __init__(self) -> None:
+        self._sigs: Signature = np.zeros((SKETCH_SIZE, 64), dtype=np.uint32)
+        self._slots: npt.NDArray[np.intp] = np.zeros(64, dtype=np.intp)  # -1: a dead column
+        self._column: dict[int, int] = {}  # live slot -> its column
+        self._size = 0  # columns in use, live or dead
+
+    def __len__(self) -> int:
+        return len(self._column)
+
+    def add(self, slot: int, sig: Signature) -> None:
+        if self._size == len(self._slots):
+            self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)], axis=1)
+            self._slots = np.concatenate([self._slots, np.zeros_like(self._slots)])
+        self._sigs[:, self._size] = sig
+        self._slots[self._size] = slot
+        self._column[slot] = self._size
+        self._size += 1
+
+    def remove(self, slot: int) -> None:
+        self._slots[self._column.pop(slot)] = -1
+        if self._size - len(self._column) > max(64, len(self._column)):
+            alive = self._slots[: self._size] >= 0
+            live = len(self._column)
+            self._sigs[:, :live] = self._sigs[:, : self._size][:, alive]
+            self._slots[:live] = self._slots[: self._size][alive]
+            self._size = live
+            self._column = {slot: column for column, slot in enumerate(self._slots[:live].tolist())}
+
+    def count_equal(self, sig: Signature) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int8]]:
+        """Every column's slot (-1 if dead) and how many values it has in common with ``sig`` (-1 if dead)."""
+        size = self._size
+        slots = self._slots[:size]
+        equal: npt.NDArray[np.int8] = (self._sigs[:, :size] == sig[:, np.newaxis]).sum(axis=0, dtype=np.int8)
+        if size > len(self._column):
+            equal[slots < 0] = -1
+        return slots, equal
 
 
 class SymptomIndex:
@@ -253,7 +356,9 @@ class SymptomIndex:
         self._exemplars: dict[int, list[int]] = {}
         self._by_normalised: dict[str, int] = {}
         self._watched: dict[int, None] = {}
-        self._watched_slots: dict[int, None] = {}
+        self._watched_columns = _Columns()
+        self._established: dict[int, None] = {}
+        self._established_columns = _Columns()
         self._next_id = 0
 
     def __len__(self) -> int:
@@ -272,9 +377,9 @@ class SymptomIndex:
         if known is not None and known in self._exemplars:
             return known
         symptom = self._match(sketch, *self._candidates(sketch), self._need)
-        if symptom is None and self._watched_slots:
-            slots = self._count_equal(sketch, list(self._watched_slots))
-            symptom = self._match(sketch, *slots, int(np.ceil(loose * SKETCH_SIZE)))
+        if symptom is None and self._watched_columns:
+            slots, equal = self._watched_columns.count_equal(sketch.signature)
+            symptom = self._match(sketch, slots, equal, int(np.ceil(loose * SKETCH_SIZE)))
         if symptom is not None:
             self._remember(sketch, symptom)
         return symptom
@@ -308,12 +413,24 @@ class SymptomIndex:
                 del self._watched[symptom]
             for slot in self._exemplars.get(symptom, ()):
                 if watched:
-                    self._watched_slots[slot] = None
+                    self._watched_columns.add(slot, self._sigs[slot])
                 else:
-                    del self._watched_slots[slot]
+                    self._watched_columns.remove(slot)
+
+    def establish(self, symptom: int) -> None:
+        """Count the symptom among the established ones, which :meth:`established_neighbours` searches, until it
+        is forgotten."""
+        if symptom not in self._established and symptom in self._exemplars:
+            self._established[symptom] = None
+            for slot in self._exemplars[symptom]:
+                self._established_columns.add(slot, self._sigs[slot])
 
     def forget(self, symptom: int) -> None:
         self.watch(symptom, False)
+        if symptom in self._established:
+            del self._established[symptom]
+            for slot in self._exemplars.get(symptom, ()):
+                self._established_columns.remove(slot)
         for slot in self._exemplars.pop(symptom, ()):
             for key in self._slot_keys[slot]:
                 bucket = self._buckets.get(key)
@@ -338,28 +455,43 @@ class SymptomIndex:
             near.update(dict.fromkeys(self._slot_owner[slot] for slot in hits))
         return list(near)
 
-    def _candidates(self, sketch: Sketch) -> tuple[list[int], npt.NDArray[np.intp]]:
-        """Slots sharing a band with the sketch, and how many sketch values each has in common with it."""
+    def established_neighbours(self, sketches: Iterable[Sketch], similarity: float) -> list[int]:
+        """:meth:`neighbours` among the established symptoms (:meth:`establish`), the same symptoms, though not
+        necessarily in the same order: their exemplars are kept side by side as they come and go, rather than
+        gathered at every call, which with thousands of established symptoms cost milliseconds."""
+        need, near = int(np.ceil(similarity * SKETCH_SIZE)), {}
+        for sketch in sketches:
+            slots, equal = self._established_columns.count_equal(sketch.signature)
+            hits = slots[equal >= need].tolist()
+            near.update(dict.fromkeys(self._slot_owner[slot] for slot in hits))
+        return list(near)
+
+    def _candidates(self, sketch: Sketch) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint8]]:
+        """Slots sharing a band with the sketch, in the order found, and how many sketch values each has in
+        common with it.
+
+        Similar texts share most bands, so most candidates come several times. They are compared as often as
+        they come: comparing a row again costs less than removing repeats in Python, and the first best is the
+        same slot either way (a slot's first coming is the first place its count can be the best).
+        """
         get = self._buckets.get
-        # Similar texts share most bands, so most candidates come several times: each is verified once, in the
-        # order first found (the first best stays the first best).
-        found = dict.fromkeys(chain.from_iterable([get(key, ()) for key in sketch.keys]))
-        return self._count_equal(sketch, list(found))
+        slots = np.fromiter(chain.from_iterable([get(key, ()) for key in sketch.keys]), dtype=np.intp)
+        rows = self._sigs.take(slots, axis=0)
+        equal: npt.NDArray[np.uint8] = (rows == sketch.signature).sum(axis=1, dtype=np.uint8)
+        return slots, equal
 
-    def _count_equal(self, sketch: Sketch, slots: list[int]) -> tuple[list[int], npt.NDArray[np.intp]]:
-        if not slots:
-            return slots, np.zeros(0, dtype=np.intp)
-        return slots, (self._sigs[slots] == sketch.signature).sum(axis=1, dtype=np.intp)
-
-    def _match(self, sketch: Sketch, slots: list[int], equal: npt.NDArray[np.intp], need: int) -> int | None:
+    def _match(
+        self, sketch: Sketch, slots: npt.NDArray[np.intp], equal: npt.NDArray[np.uint8 | np.int8], need: int
+    ) -> int | None:
         """The symptom of the most similar slot if it has ``need`` equal values; a novel match is kept."""
-        if not slots:
+        if not len(slots):
             return None
         best = int(equal.argmax())
-        if equal[best] < need:
+        most = int(equal[best])
+        if most < need:
             return None
-        symptom = self._slot_owner[slots[best]]
-        if equal[best] < self._novel and len(self._exemplars[symptom]) < MAX_EXEMPLARS:
+        symptom = self._slot_owner[int(slots[best])]
+        if most < self._novel and len(self._exemplars[symptom]) < MAX_EXEMPLARS:
             self._store(sketch, symptom)
         return symptom
 
@@ -380,4 +512,6 @@ class SymptomIndex:
                 bucket.append(slot)
         self._exemplars[symptom].append(slot)
         if symptom in self._watched:
-            self._watched_slots[slot] = None
+            self._watched_columns.add(slot, sketch.signature)
+        if symptom in self._established:
+            self._established_columns.add(slot, sketch.signature)

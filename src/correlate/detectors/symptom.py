@@ -67,6 +67,7 @@ _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certa
 _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its representative
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
 _FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
+_FILED_FROM: Final = 2  # reporters from which a word is filed for misspelling look-ups (_WordTally)
 _Key = TypeVar("_Key")
 
 
@@ -99,6 +100,94 @@ class _Tally(Generic[_Key]):
                     counts[key] = left
                 else:
                     del counts[key]
+        return self
+
+
+class _TypoIndex:
+    """Words filed under themselves and each of their one-character deletions, for the words one typo away.
+
+    Two words are one typo apart (a character dropped, added or replaced, two neighbours swapped) only if
+    deleting at most one character from each gives the same string: a drop or an addition leaves the shorter
+    word, a replacement or a swap of "xy" leaves the word without the changed character or without "x". So the
+    words filed under a word's own deletions hold every word one typo from it (and a few more, two deletions
+    apart, which :func:`one_typo_apart` then tells apart) in a few look-ups, where a scan of all words cost one
+    comparison per word, and the word tally grows by every typo it meets.
+    """
+
+    __slots__ = ("_filed",)
+
+    def __init__(self) -> None:
+        self._filed: dict[str, list[str]] = {}  # a word or a deletion -> the words filed under it
+
+    def add(self, word: str) -> None:
+        filed = self._filed
+        for key in _deletions(word):
+            holders = filed.get(key)
+            if holders is None:
+                filed[key] = [word]
+            else:
+                holders.append(word)
+
+    def remove(self, word: str) -> None:
+        filed = self._filed
+        for key in _deletions(word):
+            holders = filed[key]
+            if len(holders) == 1:
+                del filed[key]
+            else:
+                holders.remove(word)
+
+    def near(self, word: str) -> set[str]:
+        """Every filed word one typo from ``word``, among others (and ``word`` itself if filed)."""
+        filed = self._filed
+        return {other for key in _deletions(word) for other in filed.get(key, ())}
+
+
+def _deletions(word: str) -> list[str]:
+    """The word and the strings left by deleting one of its characters (a string twice if two deletions leave
+    it: filing a word twice under one key is harmless, and cheaper than removing repeats)."""
+    return [word, *[word[:i] + word[i + 1 :] for i in range(len(word))]]
+
+
+class _WordTally(_Tally[str]):
+    """Reporters per content word over the horizon; the words of two reporters or more are also filed by
+    :class:`_TypoIndex` (``typos``).
+
+    Only those: an everyday word has two reporters or more once the history is long enough for one reporter to
+    be rare (see ``SymptomDetector._misspelling``), and most words of one reporter are typos, one new word per
+    typo. Filing them too cost more than the look-ups saved.
+    """
+
+    __slots__ = ("typos",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.typos = _TypoIndex()
+
+    def add(self, ts: float, keys: tuple[str, ...], weight: int) -> None:
+        self.entries.append((ts, keys, weight))
+        self.total += weight
+        counts = self.counts
+        for key in keys:
+            before = counts.get(key, 0)
+            counts[key] = after = before + weight
+            if before < _FILED_FROM <= after:
+                self.typos.add(key)
+
+    def prune(self, since: float) -> _WordTally:
+        entries, counts = self.entries, self.counts
+        while entries and entries[0][0] < since:
+            _, keys, weight = entries.popleft()
+            self.total -= weight
+            for key in keys:
+                before = counts[key]
+                left = before - weight
+                if left:
+                    counts[key] = left
+                else:
+                    del counts[key]
+                if left < _FILED_FROM <= before:
+                    self.typos.remove(key)
         return self
 
 
@@ -198,7 +287,7 @@ class SymptomDetector:
         self._scopes_of: dict[Profile, tuple[str, ...]] = {}
         self._near: dict[str, tuple[float, list[int]]] = {}  # normalised text -> (when, its neighbours)
         self._first_ts: float | None = None  # the first contact seen, with or without text
-        self._words: _Tally[str] = _Tally()  # reporters per content word, over the horizon: which words are rare
+        self._words = _WordTally()  # reporters per content word, over the horizon: which words are rare
         self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
@@ -274,6 +363,7 @@ class SymptomDetector:
         pending = self._pending
         ready = [c for c in pending if c.contact.ts <= step_end]
         self._pending = [c for c in pending if c.contact.ts > step_end] if len(ready) < len(pending) else []
+        self._sketcher.prime(c.contact.text for c in ready if c.contact.text and c.contact.ts > step_end - self.window)
         for contact in ready:
             if self._first_ts is None or contact.contact.ts < self._first_ts:
                 self._first_ts = contact.contact.ts
@@ -306,6 +396,7 @@ class SymptomDetector:
             self._freshen(symptom_id, True)
         elif symptom_id not in self._established:
             self._established[symptom_id] = None
+            self._index.establish(symptom_id)
             self._freshen(symptom_id, False)
         member = _Member(record.ts, key, weight, contact.profile, sketch)
         symptom.members.append(member)
@@ -533,7 +624,7 @@ class SymptomDetector:
             self._near.clear()
         for text, sketch in texts.items():
             if self._near.get(text, (-math.inf,))[0] < now - self.window:
-                found = self._index.neighbours([sketch], self.similarity - _SLACK, self._established)
+                found = self._index.established_neighbours([sketch], self.similarity - _SLACK)
                 self._near[text] = (now, found)
         return list(dict.fromkeys([symptom_id, *(sid for text in texts for sid in self._near[text][1])]))
 
@@ -561,11 +652,10 @@ class SymptomDetector:
         known = self._misspelt.get(word)
         if known is None or known[0] <= now:
             counts, span = self._words.counts, self._span
-            size = len(word)
-            misspelt = any(
-                abs(len(other) - size) <= 1 and one_typo_apart(word, other) and not self._rare(n, span)
-                for other, n in counts.items()
-            )
+            # Once one reporter is rare, an everyday word has two or more, and so is filed; before (the first
+            # hours), the words are few and all are scanned.
+            others: Iterable[str] = self._words.typos.near(word) if self._rare(_FILED_FROM - 1, span) else counts
+            misspelt = any(one_typo_apart(word, other) and not self._rare(counts[other], span) for other in others)
             if len(self._misspelt) >= 1 << 16:
                 self._misspelt.clear()
             known = self._misspelt[word] = (now + self.window / 10, misspelt)
