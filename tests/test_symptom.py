@@ -15,6 +15,8 @@ from correlate.detectors.similarity import (
     Sketcher,
     SymptomIndex,
     _Columns,
+    _Recent,
+    band_keys,
     content_words,
     normalise,
     one_typo_apart,
@@ -546,3 +548,33 @@ def test_sketches_primed_in_a_batch_are_the_sketches_made_one_by_one() -> None:
             )
             assert batch.signature.tolist() == plain.signature.tolist()
             assert batch.signature.dtype == plain.signature.dtype and batch.signature.shape == (64,)
+
+
+def test_the_sketch_memo_keeps_what_recurs_within_two_generations() -> None:
+    memo: _Recent[str, int] = _Recent(3)
+    memo["remote"] = 1
+    for n, text in enumerate(["a", "b", "c", "d", "e"]):  # one-offs fill the newer generation twice over
+        memo[text] = n
+        assert memo["remote"] == 1  # a recurring text moves to the newer generation as it is read
+    assert "a" not in memo and "b" not in memo  # the one-offs of the dropped generation are gone
+    assert [key for key in ["remote", "c", "d", "e"] if key in memo] == ["remote", "c", "d", "e"]
+    assert memo.get("a") is None and memo.get("e") == 4
+    for n in range(100):
+        memo[f"text {n}"] = n
+    assert sum(key in memo for key in [f"text {n}" for n in range(100)]) <= 6  # bounded: 2 x 3 entries
+
+
+def test_a_forgotten_symptom_leaves_no_slot_and_no_empty_bucket_behind() -> None:
+    sketcher, index = Sketcher(), SymptomIndex(0.6)
+    texts = ["cant post comment on live stream", "cant post coment on live strem", "no sound on channel 5"]
+    sketches = [sketch for sketch in map(sketcher.sketch, texts) if sketch is not None]
+    symptoms = [index.assign(sketch) for sketch in sketches]
+    for sketch in sketches:  # forget() finds a slot's buckets from its stored signature: they must be its keys
+        slot = next(s for s in range(len(index._slot_owner)) if (index._sigs[s] == sketch.signature).all())
+        assert band_keys(index._sigs[slot]) == list(sketch.keys)
+    filed = {key: bucket for key, bucket in index._buckets.items()}
+    index.forget(symptoms[0])
+    gone = set(index._free)
+    assert gone and all(bucket and not gone & set(bucket) for bucket in index._buckets.values())
+    assert {key for key, bucket in filed.items() if set(bucket) - gone} == set(index._buckets)
+    assert index.assign(sketches[2]) == symptoms[2]  # the others are still found

@@ -52,7 +52,8 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Final
+from sys import intern
+from typing import Final, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +65,7 @@ MIN_CHARS: Final = 4
 MAX_EXEMPLARS: Final = 8
 _NOVEL_BELOW: Final = 0.85  # a matching text less similar than this to every exemplar becomes one
 _CACHE_LIMIT: Final = 1 << 16
+_SKETCHES_KEPT: Final = 1 << 14  # texts per generation of the sketch memo (see _Recent)
 _BUCKET_LIMIT: Final = 16  # exemplars kept per LSH bucket: bounds the candidates of one look-up
 
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -80,6 +82,8 @@ _FILLER_WORDS: Final = (  # words that carry no symptom: articles, pronouns, gre
 _FILLER: Final = frozenset(_FILLER_WORDS.split())
 
 Signature = npt.NDArray[np.uint32]
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
 
 
 def _splitmix64(seed: int, count: int) -> list[int]:
@@ -133,14 +137,14 @@ def content_words(normalised: str) -> frozenset[str]:
     for word in normalised.split():
         if word.isdigit():
             if len(word) >= 2:
-                words.add(word)
+                words.add(intern(word))
             continue
         for suffix in ("ing", "ed", "s"):
             if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
                 word = word[: -len(suffix)]
                 break
         if len(word) >= 3:
-            words.add(word)
+            words.add(intern(word))  # one string per word, however many texts in memory use it
     return frozenset(words)
 
 
@@ -225,20 +229,53 @@ def central_texts(texts: Mapping[str, tuple[Sketch, int]], limit: int) -> tuple[
     return tuple(written[i] for i in order[:limit])
 
 
+class _Recent(Generic[_Key, _Value]):
+    """A bounded memo in two generations of at most ``size`` entries each: an entry found in the older moves to
+    the newer, and when the newer is full the older is dropped. What recurs stays and one-offs go, within 2 x
+    ``size`` entries; a memo emptied when full would hold as many at its peak and lose the recurring ones too."""
+
+    __slots__ = ("_newer", "_older", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._newer: dict[_Key, _Value] = {}
+        self._older: dict[_Key, _Value] = {}
+        self._size = size
+
+    def __contains__(self, key: _Key) -> bool:
+        return key in self._newer or key in self._older
+
+    def __getitem__(self, key: _Key) -> _Value:
+        newer = self._newer
+        if key in newer:
+            return newer[key]
+        value = self._older.pop(key)
+        self[key] = value
+        return value
+
+    def __setitem__(self, key: _Key, value: _Value) -> None:
+        if len(self._newer) >= self._size:
+            self._older, self._newer = self._newer, {}
+        self._newer[key] = value
+
+    def get(self, key: _Key) -> _Value | None:
+        try:
+            return self[key]
+        except KeyError:
+            return None
+
+
 class Sketcher:
-    """Normalises and sketches texts, remembering recent ones (bounded: the cache is emptied when full)."""
+    """Normalises and sketches texts, remembering the recent ones (:class:`_Recent`, ``_SKETCHES_KEPT`` a
+    generation): recurring complaints are sketched once, and customers' one-off texts leave the memory again."""
 
     def __init__(self) -> None:
-        self._by_text: dict[str, Sketch | None] = {}
-        self._by_normalised: dict[str, Sketch] = {}
+        self._by_text: _Recent[str, Sketch | None] = _Recent(_SKETCHES_KEPT)
+        self._by_normalised: _Recent[str, Sketch] = _Recent(_SKETCHES_KEPT)
 
     def sketch(self, text: str) -> Sketch | None:
         """The sketch of ``text``, or None when nothing comparable is left after normalisation."""
         if text in self._by_text:
             return self._by_text[text]
-        if len(self._by_text) >= _CACHE_LIMIT:
-            self._by_text.clear()
-            self._by_normalised.clear()
         normalised = normalise(text)
         sketch: Sketch | None = None
         if len(normalised) >= MIN_CHARS:
@@ -260,9 +297,6 @@ class Sketcher:
         numpy calls per text. A step brings tens of new texts when customers write in their own words."""
         by_text, by_normalised = self._by_text, self._by_normalised
         new = [text for text in dict.fromkeys(texts) if text not in by_text]
-        if len(by_text) + len(new) >= _CACHE_LIMIT:
-            by_text.clear()
-            by_normalised.clear()
         unsketched: dict[str, list[str]] = {}  # normalised text -> the texts as written
         for text in new:
             normalised = normalise(text)
@@ -350,9 +384,10 @@ class SymptomIndex:
         self._novel = int(np.ceil(_NOVEL_BELOW * SKETCH_SIZE))
         self._sigs: Signature = np.zeros((1024, SKETCH_SIZE), dtype=np.uint32)
         self._slot_owner: list[int] = []
-        self._slot_keys: list[tuple[int, ...]] = []
         self._free: list[int] = []
-        self._buckets: dict[int, list[int]] = {}
+        # Band key -> slots, as tuples: most of a few hundred thousand buckets hold one slot, and a tuple of one
+        # weighs half a list of one.
+        self._buckets: dict[int, tuple[int, ...]] = {}
         self._exemplars: dict[int, list[int]] = {}
         self._by_normalised: dict[str, int] = {}
         self._watched: dict[int, None] = {}
@@ -432,11 +467,13 @@ class SymptomIndex:
             for slot in self._exemplars.get(symptom, ()):
                 self._established_columns.remove(slot)
         for slot in self._exemplars.pop(symptom, ()):
-            for key in self._slot_keys[slot]:
+            for key in band_keys(self._sigs[slot]):  # the keys it was filed under: its sketch's
                 bucket = self._buckets.get(key)
                 if bucket is not None and slot in bucket:  # it may have been pushed out of a full bucket
-                    bucket.remove(slot)
-                    if not bucket:
+                    rest = tuple(other for other in bucket if other != slot)
+                    if rest:
+                        self._buckets[key] = rest
+                    else:
                         del self._buckets[key]
             self._free.append(slot)
 
@@ -498,18 +535,18 @@ class SymptomIndex:
     def _store(self, sketch: Sketch, symptom: int) -> None:
         if self._free:
             slot = self._free.pop()
-            self._slot_owner[slot], self._slot_keys[slot] = symptom, sketch.keys
+            self._slot_owner[slot] = symptom
         else:
             slot = len(self._slot_owner)
             if slot == len(self._sigs):
                 self._sigs = np.concatenate([self._sigs, np.zeros_like(self._sigs)])
             self._slot_owner.append(symptom)
-            self._slot_keys.append(sketch.keys)
         self._sigs[slot] = sketch.signature
+        buckets = self._buckets
         for key in sketch.keys:
-            bucket = self._buckets.setdefault(key, [])
+            bucket = buckets.get(key, ())
             if len(bucket) < _BUCKET_LIMIT:  # a full bucket keeps its first exemplars: common symptoms stay found
-                bucket.append(slot)
+                buckets[key] = (*bucket, slot)
         self._exemplars[symptom].append(slot)
         if symptom in self._watched:
             self._watched_columns.add(slot, sketch.signature)
