@@ -701,7 +701,7 @@ class SymptomDetector:
 
 def _writers_by_profile(symptom: _Symptom) -> dict[Profile, set[str]]:
     """Who wrote the symptom's texts in the window, per pooled profile: the customer, or the partner (the
-    source) for an aggregated record, whose key is ``"\0<source>\0<contact id>"``."""
+    source) for an aggregated record, whose reporter key is the source and the contact id, each after a NUL."""
     writers: dict[Profile, set[str]] = {}
     for key, reporter in symptom.reporters.items():
         writer = key.split("\0", 2)[1] if key.startswith("\0") else key
