@@ -286,7 +286,7 @@ def _validate_common(record: dict[str, Any]) -> Contact | None:
     except ValueError:
         return None
     extra = {} if KNOWN_FIELDS.issuperset(record) else {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
-    # Channel and source are shared by every contact of a kind; a customer's journey keeps them for a week.
+    # Channel and source are shared by every contact of a kind: one string each, however many contacts stay in memory.
     return Contact(
         contact_id,
         seconds,
