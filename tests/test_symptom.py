@@ -12,6 +12,7 @@ from correlate.contracts import Contact, validate
 from correlate.detectors.base import Detector, Finding
 from correlate.detectors.similarity import (
     _MULTIPLIERS,
+    Sketch,
     Sketcher,
     SymptomIndex,
     _Columns,
@@ -205,7 +206,8 @@ def test_everyday_boilerplate_does_not_hide_a_new_symptom() -> None:
     )
     sketcher, index = Sketcher(), SymptomIndex(0.6)
     known, first = (sketcher.sketch(text) or pytest.fail(text) for text in (everyday, new[0]))
-    assert index.neighbours([first], 0.45, [index.assign(known)])  # near an everyday complaint, by 3-grams
+    index.establish(index.assign(known))
+    assert index.established_neighbours([first], 0.45)  # near an everyday complaint, by 3-grams
     daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", everyday) for n in range(36)]
     _, findings = replay([*daily, *burst(T0 + 3 * DAY + 10, new, gap=600)])
     assert {f.observed for f in all_findings(findings)} == {3}  # yet writers share "purple" and "mirroring"
@@ -230,7 +232,8 @@ def test_misspellings_of_an_everyday_complaint_are_not_a_new_fault() -> None:
     sketcher, index = Sketcher(), SymptomIndex(0.6)
     common, misspelt = (sketcher.sketch(text) or pytest.fail(text) for text in (remote, stray))
     assert index.assign(common) != index.assign(misspelt)  # too far to be one symptom...
-    assert index.neighbours([misspelt], 0.45, [index.assign(common)])  # ...near enough to be its neighbour
+    index.establish(index.assign(common))
+    assert index.established_neighbours([misspelt], 0.45)  # ...near enough to be its neighbour
     daily = [contact(T0 + n * 2 * HOUR, f"daily{n}", remote) for n in range(36)]
     strays = burst(T0 + 3 * DAY + 10, [stray] * 3)
     _, findings = replay([*daily, *strays])
@@ -483,7 +486,7 @@ def test_established_neighbours_are_the_neighbours_among_the_established_symptom
             gone = established.pop(rng.randrange(len(established)))
             index.forget(gone)
         if n % 25 == 0:
-            plain = index.neighbours([sketch], 0.45, established)
+            plain = exhaustive_neighbours(index, sketch, 0.45, established)
             assert set(index.established_neighbours([sketch], 0.45)) == set(plain)
             checked += len(plain)
     assert checked > 50
@@ -508,6 +511,17 @@ def test_candidates_with_repeats_give_the_same_first_best_slot_as_without() -> N
             ties += counts.count(max(counts)) > 1
         index.found(sketch) if n % 3 else index.assign(sketch)
     assert differing > 100 and ties > 20
+
+
+def exhaustive_neighbours(index: SymptomIndex, sketch: Sketch, similarity: float, among: list[int]) -> set[int]:
+    """The plain way: every exemplar of the symptoms ``among``, gathered from the index and compared."""
+    need = int(np.ceil(similarity * 64))
+    return {
+        index._slot_owner[slot]
+        for symptom in among
+        for slot in index._exemplars.get(symptom, ())
+        if int((index._sigs[slot] == sketch.signature).sum()) >= need
+    }
 
 
 def four_views_signature(normalised: str) -> np.ndarray:

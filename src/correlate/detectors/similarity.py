@@ -30,8 +30,8 @@ Method, and why
   third spelling that resembles the second but not the first still joins, while chains stay short.
   Two looser, exhaustive searches serve rarer needs: a text that matches no symptom joins the closest
   *watched* symptom at a looser similarity (a rewording of a symptom the caller expects), and
-  :meth:`SymptomIndex.neighbours` lists the symptoms near a text among those a caller names
-  (:meth:`SymptomIndex.established_neighbours`: among those it marked established). The watched and the
+  :meth:`SymptomIndex.established_neighbours` lists the symptoms near a text among those the caller marked
+  established. The watched and the
   established symptoms' exemplars are kept side by side as the groups change (``_Columns``), so that these
   searches cost one vectorised pass over thousands of exemplars, not a gather of them at every call.
 * **Words**, for rewordings that keep a fault's words but not its letters ("my receipt has a stranger's name"
@@ -166,33 +166,28 @@ def one_typo_apart(first: str, second: str) -> bool:
 
 
 def signature(normalised: str) -> Signature:
-    """MinHash sketch of the character 3-grams of ``" " + normalised + " "``."""
-    data = f" {normalised} \0".encode()
-    # A little-endian uint32 view that steps one byte at a time reads every 4-byte window; masking the top byte
-    # leaves every 3-gram as a 24-bit code. No Python loop over characters, and one numpy call for all windows.
-    windows = np.ndarray((len(data) - 3,), dtype="<u4", buffer=data, strides=(1,))
-    shingles = windows & _LOW_24
-    # Hash k of a shingle is multiplier_k * code mod 2**32; the minimum over shingles is the k-th MinHash.
-    hashed: Signature = (shingles[:, np.newaxis] * _MULTIPLIERS).min(axis=0)
-    return hashed
+    """MinHash sketch of the character 3-grams of ``" " + normalised + " "`` (:func:`signatures` of one)."""
+    sig: Signature = signatures([normalised])[0]
+    return sig
 
 
 def signatures(texts: Sequence[str]) -> Signature:
-    """:func:`signature` of each normalised text, one row each, computed in one numpy pass: for a short text,
+    """The MinHash sketch of each normalised text, one row each, computed in one numpy pass: for a short text,
     numpy's cost per call is most of the cost of its sketch, so a batch costs little more than one text."""
     data = [f" {normalised} \0".encode() for normalised in texts]
+    # A little-endian uint32 view that steps one byte at a time reads every 4-byte window; masking the top byte
+    # leaves every 3-gram as a 24-bit code. No Python loop over characters.
     windows = [np.ndarray((len(one) - 3,), dtype="<u4", buffer=one, strides=(1,)) for one in data]
     starts = np.cumsum([0, *[len(one) - 3 for one in data[:-1]]])
     shingles = np.concatenate(windows) & _LOW_24
+    # Hash k of a shingle is multiplier_k * code mod 2**32; the minimum over a text's shingles is its k-th MinHash.
     hashed: Signature = np.minimum.reduceat(shingles[:, np.newaxis] * _MULTIPLIERS, starts, axis=0)
     return hashed
 
 
 def band_keys(sig: Signature) -> list[int]:
     """One 64-bit key per band of ``SKETCH_SIZE // BANDS`` values, salted by band so bands never collide."""
-    pairs = sig.view(np.uint64).reshape(BANDS, -1)
-    keys: list[int] = (pairs @ _BAND_MIX[: pairs.shape[1]] + _BAND_SALT).tolist()
-    return keys
+    return band_keys_of_rows(sig[np.newaxis])[0]
 
 
 def band_keys_of_rows(sigs: Signature) -> list[list[int]]:
@@ -274,27 +269,15 @@ class Sketcher:
 
     def sketch(self, text: str) -> Sketch | None:
         """The sketch of ``text``, or None when nothing comparable is left after normalisation."""
-        if text in self._by_text:
-            return self._by_text[text]
-        normalised = normalise(text)
-        sketch: Sketch | None = None
-        if len(normalised) >= MIN_CHARS:
-            twin = self._by_normalised.get(normalised)
-            shown = _shown(text)
-            if twin is None:
-                sig = signature(normalised)
-                words = tuple(sorted(content_words(normalised)))
-                sketch = Sketch(shown, normalised, sig, tuple(band_keys(sig)), words)
-                self._by_normalised[normalised] = sketch
-            else:
-                sketch = Sketch(shown, normalised, twin.signature, twin.keys, twin.words)
-        self._by_text[text] = sketch
-        return sketch
+        if text not in self._by_text:
+            self.prime((text,))
+        return self._by_text[text]
 
     def prime(self, texts: Iterable[str]) -> None:
-        """Sketch the texts not seen before all at once, for :meth:`sketch` to find: the same sketches, with
-        the MinHash and band keys of all computed in one numpy pass (:func:`signatures`) rather than a few
-        numpy calls per text. A step brings tens of new texts when customers write in their own words."""
+        """Sketch the texts not seen before all at once, for :meth:`sketch` to find, with the MinHash and band
+        keys of all computed in one numpy pass (:func:`signatures`) rather than a few numpy calls per text. A step
+        brings tens of new texts when customers write in their own words. Texts that normalise alike share one
+        signature, band keys and words."""
         by_text, by_normalised = self._by_text, self._by_normalised
         new = [text for text in dict.fromkeys(texts) if text not in by_text]
         unsketched: dict[str, list[str]] = {}  # normalised text -> the texts as written
@@ -477,25 +460,10 @@ class SymptomIndex:
                         del self._buckets[key]
             self._free.append(slot)
 
-    def neighbours(self, sketches: Iterable[Sketch], similarity: float, among: Iterable[int]) -> list[int]:
-        """The symptoms ``among`` these with an exemplar at estimated similarity >= ``similarity`` to a text.
-
-        Every exemplar of ``among`` is compared (no LSH), so none is missed: keep ``among`` to the symptoms
-        that matter.
-        """
-        slots = np.array([slot for symptom in among for slot in self._exemplars.get(symptom, ())], dtype=np.intp)
-        if not len(slots):
-            return []
-        sigs, need, near = self._sigs[slots], int(np.ceil(similarity * SKETCH_SIZE)), {}
-        for sketch in sketches:
-            hits = slots[(sigs == sketch.signature).sum(axis=1) >= need].tolist()
-            near.update(dict.fromkeys(self._slot_owner[slot] for slot in hits))
-        return list(near)
-
     def established_neighbours(self, sketches: Iterable[Sketch], similarity: float) -> list[int]:
-        """:meth:`neighbours` among the established symptoms (:meth:`establish`), the same symptoms, though not
-        necessarily in the same order: their exemplars are kept side by side as they come and go, rather than
-        gathered at every call, which with thousands of established symptoms cost milliseconds."""
+        """The established symptoms (:meth:`establish`) with an exemplar at estimated similarity >= ``similarity``
+        to one of the texts. Every exemplar is compared (no LSH), so none is missed; they are kept side by side as
+        they come and go, rather than gathered at every call, which with thousands of symptoms cost milliseconds."""
         need, near = int(np.ceil(similarity * SKETCH_SIZE)), {}
         for sketch in sketches:
             slots, equal = self._established_columns.count_equal(sketch.signature)

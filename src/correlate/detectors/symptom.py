@@ -363,12 +363,13 @@ class SymptomDetector:
         pending = self._pending
         ready = [c for c in pending if c.contact.ts <= step_end]
         self._pending = [c for c in pending if c.contact.ts > step_end] if len(ready) < len(pending) else []
-        self._sketcher.prime(c.contact.text for c in ready if c.contact.text and c.contact.ts > step_end - self.window)
         for contact in ready:
             if self._first_ts is None or contact.contact.ts < self._first_ts:
                 self._first_ts = contact.contact.ts
-            if contact.contact.text and contact.contact.ts > step_end - self.window:  # else: too late
-                self._add(contact)
+        written = [c for c in ready if c.contact.text and c.contact.ts > step_end - self.window]  # else: too late
+        self._sketcher.prime(c.contact.text or "" for c in written)
+        for contact in written:
+            self._add(contact)
 
     def _add(self, contact: StitchedContact) -> None:
         record = contact.contact
