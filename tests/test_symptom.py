@@ -183,6 +183,23 @@ def test_rewordings_that_share_a_faults_rare_words_are_one_symptom() -> None:
     assert set(finding.sample_texts) == set(GERMAN_CAPTIONS)
 
 
+def test_a_rewording_with_its_rare_words_misspelt_still_joins() -> None:
+    # Each of the last two misspells one of the words it shares with the first ("ptach", "germna"): as written,
+    # they share too small a part of their rare words to join (2 of 5, 2 of 6).
+    texts = (
+        GERMAN_CAPTIONS[0],
+        "after the ptach all captions are german",
+        "germna captions turn on with the new patch",
+    )
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, texts, gap=600)])
+    (finding, *_) = all_findings(findings)
+    assert finding.observed == 3
+    # A digit off is another error code, not a misspelling: these share one word, "box".
+    codes = ("the box shows 4417 on boot", "4418 appears, then the box freezes", "4419 and the box reboots")
+    _, findings = replay([*quiet_day(), *burst(BURST_AT, codes, gap=600)])
+    assert findings == {}
+
+
 def test_words_join_rewordings_only_once_the_detector_has_watched_for_a_day() -> None:
     # In the first hours every word is rare: everyday complaints that end alike ("since this morning") would join.
     detector, _ = replay(burst(T0 + 10, GERMAN_CAPTIONS, gap=600))

@@ -289,6 +289,7 @@ class SymptomDetector:
         self._first_ts: float | None = None  # the first contact seen, with or without text
         self._words = _WordTally()  # reporters per content word, over the horizon: which words are rare
         self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
+        self._fresh_words = _TypoIndex()  # the same words (those without digits), for misspellings of them
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
@@ -468,23 +469,34 @@ class SymptomDetector:
         texts). A text joins the fresh symptom that shares the largest part of the smaller of the two sets of
         rare words, if that part reaches the rewording similarity (``similarity - 0.15``, the bar a rewording
         must clear in 3-grams) and it is at least two words: one shared rare word is a coincidence of
-        vocabulary (a name, a place), two are a description. Not before the warm-up: until the history holds a
+        vocabulary (a name, a place), two are a description. A rare word counts as shared if they wrote it one
+        typo apart (``_alike``). Not before the warm-up: until the history holds a
         day, every word is rare, and two everyday complaints that both end in "since this morning" would join.
         """
         if not self._warm or not self._fresh_by_word:
             return None
         rare = self._rare_words(sketch.words)
-        candidates = sorted({sid for word in rare for sid in self._fresh_by_word.get(word, ())})
+        alike = {word: self._alike(word) for word in rare}
+        fresh_by_word = self._fresh_by_word
+        candidates = sorted({sid for words in alike.values() for word in words for sid in fresh_by_word.get(word, ())})
         best: tuple[float, int, int] | None = None
         for symptom_id in candidates:
             theirs = self._rare_words(self._symptoms[symptom_id].words)
-            shared = len(rare & theirs)
+            shared = sum(1 for words in alike.values() if not words.isdisjoint(theirs))
             if shared < 2:
                 continue
             part = shared / min(len(rare), len(theirs))
             if part >= self.similarity - _SLACK and (best is None or (part, shared) > best[:2]):
                 best = (part, shared, symptom_id)
         return None if best is None else best[2]
+
+    def _alike(self, word: str) -> set[str]:
+        """The word and the fresh symptoms' words one typo from it ("receiptt", "reciept" for "receipt"): a
+        customer who misspells the one word that names the fault still names it. Not for words with a digit: an
+        error code one digit off is another error."""
+        if not word.isalpha():
+            return {word}
+        return {word, *(other for other in self._fresh_words.near(word) if one_typo_apart(word, other))}
 
     def _rare_words(self, words: Iterable[str]) -> frozenset[str]:
         counts, span = self._words.counts, self._span
@@ -494,7 +506,12 @@ class SymptomDetector:
         for word in words:
             if word not in symptom.words:
                 symptom.words.add(word)
-                self._fresh_by_word.setdefault(word, {})[symptom_id] = None
+                holders = self._fresh_by_word.get(word)
+                if holders is None:
+                    holders = self._fresh_by_word[word] = {}
+                    if word.isalpha():
+                        self._fresh_words.add(word)
+                holders[symptom_id] = None
 
     def _unindex_words(self, symptom_id: int) -> None:
         symptom = self._symptoms.get(symptom_id)
@@ -506,6 +523,8 @@ class SymptomDetector:
                 holders.pop(symptom_id, None)
                 if not holders:
                     del self._fresh_by_word[word]
+                    if word.isalpha():
+                        self._fresh_words.remove(word)
         symptom.words.clear()
 
     def _history_span(self, window_start: float) -> float:
