@@ -85,14 +85,46 @@ class Attribution:
                     self._children[parent][extra.pop()].append(cell)
         self._resolved: dict[int, frozenset[int]] = {}
 
-    def causes(self, significant: Iterable[int]) -> dict[int, float]:
-        """Each cause cell with the smallest p-value among the significant cells it explains."""
+    def causes(self, significant: Iterable[int], threshold: float | None = None) -> dict[int, float]:
+        """Each cause cell with the smallest p-value among the significant cells it explains.
+
+        With ``threshold`` (the p-value that made the cells significant), a cause must also beat it against its
+        baseline lifted with every busy parent that is not elevated (``_share_of_a_busy_parent``)."""
         found: dict[int, float] = {}
         for cell in sorted(significant):
             for cause in self._resolve(cell, frozenset()):
+                if threshold is not None and self._share_of_a_busy_parent(cause, threshold):
+                    continue
                 p = float(self.counts.p_value[cell])
                 found[cause] = min(found.get(cause, 1.0), p)
         return found
+
+    def _share_of_a_busy_parent(self, cell: int, threshold: float) -> bool:
+        """Whether the cell's excess is no more than its part of a parent's busy hour.
+
+        A service whose customers all call more for an hour (a big match, a new episode) is busy within what its
+        own history allows, so it is not elevated; but every cell inside it is lifted by the same factor, and a
+        small cell, whose own history is too short to show that burstiness, looks far out against its baseline.
+        So the cell is tested again against its baseline lifted by the factor the rest of each such parent runs
+        at (never lowered: a calm rest leaves the test as it was), and must still beat the finding's threshold.
+        An elevated parent is ``_up``'s question.
+        """
+        if self.lower:
+            return False
+        counts = self.counts
+        for parent in self._parents(cell):
+            if parent in self._elevated:
+                continue
+            rest_expected = counts.expected_events[parent] - counts.expected_events[cell]
+            if rest_expected <= 1e-9:
+                continue
+            factor = (counts.events[parent] - counts.events[cell]) / rest_expected
+            if factor > 1.0:
+                lifted = counts.expected_events[cell : cell + 1] * factor
+                p = negbin_sf(counts.events[cell : cell + 1], lifted, counts.dispersion[cell : cell + 1])
+                if p[0] >= threshold:
+                    return True
+        return False
 
     # -- the two questions ---------------------------------------------------------------------------------
     def disproportionate(self, child: int, parent: int) -> bool:

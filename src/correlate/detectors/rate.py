@@ -332,7 +332,7 @@ class RateDetector:
             counts = WindowCounts(observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w])
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
-            for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold)).items():
+            for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold), threshold).items():
                 if cause not in best or p < best[cause][0]:
                     best[cause] = (p, int(w))
         return findings_per_cause(
