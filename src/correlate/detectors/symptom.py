@@ -470,8 +470,8 @@ class SymptomDetector:
         rare words, if that part reaches the rewording similarity (``similarity - 0.15``, the bar a rewording
         must clear in 3-grams) and it is at least two words: one shared rare word is a coincidence of
         vocabulary (a name, a place), two are a description. A rare word counts as shared if they wrote it one
-        typo apart (``_alike``). Not before the warm-up: until the history holds a
-        day, every word is rare, and two everyday complaints that both end in "since this morning" would join.
+        typo apart (``_alike``). Not before the warm-up: until the history holds a day, every word is rare, and
+        two everyday complaints that both end in "since this morning" would join.
         """
         if not self._warm or not self._fresh_by_word:
             return None
