@@ -289,7 +289,7 @@ class SymptomDetector:
         self._first_ts: float | None = None  # the first contact seen, with or without text
         self._words = _WordTally()  # reporters per content word, over the horizon: which words are rare
         self._fresh_by_word: dict[str, dict[int, None]] = {}  # content word -> fresh symptoms whose texts use it
-        self._fresh_words = _TypoIndex()  # the same words (those without digits), for misspellings of them
+        self._fresh_words = _TypoIndex()  # the same words, for misspellings of them (see _alike)
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
@@ -496,7 +496,8 @@ class SymptomDetector:
         error code one digit off is another error."""
         if not word.isalpha():
             return {word}
-        return {word, *(other for other in self._fresh_words.near(word) if one_typo_apart(word, other))}
+        near = self._fresh_words.near(word)
+        return {word, *(other for other in near if other.isalpha() and one_typo_apart(word, other))}
 
     def _rare_words(self, words: Iterable[str]) -> frozenset[str]:
         counts, span = self._words.counts, self._span
@@ -509,8 +510,7 @@ class SymptomDetector:
                 holders = self._fresh_by_word.get(word)
                 if holders is None:
                     holders = self._fresh_by_word[word] = {}
-                    if word.isalpha():
-                        self._fresh_words.add(word)
+                    self._fresh_words.add(word)
                 holders[symptom_id] = None
 
     def _unindex_words(self, symptom_id: int) -> None:
@@ -523,8 +523,7 @@ class SymptomDetector:
                 holders.pop(symptom_id, None)
                 if not holders:
                     del self._fresh_by_word[word]
-                    if word.isalpha():
-                        self._fresh_words.remove(word)
+                    self._fresh_words.remove(word)
         symptom.words.clear()
 
     def _history_span(self, window_start: float) -> float:
