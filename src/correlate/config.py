@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from correlate.limits import Limits
 from correlate.vendors import VendorRegistry
 
 
@@ -33,8 +34,9 @@ def _setting(default: Any, doc: str) -> Any:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Detection settings. Times are in seconds of event time."""
+class Settings(Limits):
+    """Detection settings, and the bounds on input they inherit (:mod:`correlate.limits`). Times are in seconds of
+    event time."""
 
     step: float = _setting(60.0, "How often every cell is scored; a finding can come at most this late.")
     windows: tuple[float, ...] = _setting((900.0, 3600.0), "Sliding windows in which reporters are counted.")
@@ -50,7 +52,7 @@ class Settings:
     quiet_period: float = _setting(3600.0, "Time back at baseline before an incident is resolved.")
     update_interval: float = _setting(900.0, "Least time between two events of one incident.")
     dedup_horizon: float = _setting(86_400.0, "How long a contact_id is remembered to drop repeats.")
-    max_clock_jump: float = _setting(7 * 86_400.0, "A contact further ahead of the stream is rejected.")
+    max_clock_jump: float = _setting(7 * 86_400.0, "A record further ahead of the stream's clock is rejected.")
     symptoms: bool = _setting(True, "Run the rare-symptom detector on free texts.")
     symptom_window: float = _setting(3600.0, "Window in which near-duplicate texts form a cluster.")
     symptom_min_customers: int = _setting(3, "Distinct customers a rare-symptom cluster needs.")

@@ -20,6 +20,10 @@ from datetime import UTC, datetime
 from sys import intern
 from typing import Any, Final
 
+import orjson
+
+from correlate.limits import DEFAULT_LIMITS, Limits
+
 SCHEMA_VERSION: Final = 1
 CHANNELS: Final = frozenset({"voice", "ivr", "chat", "email", "web", "social", "app", "partner"})
 KNOWN_FIELDS: Final = frozenset(
@@ -93,8 +97,65 @@ class Rejection:
     def __str__(self) -> str:
         return f"{self.field}: {self.reason}" if self.field else self.reason
 
-    def to_json(self) -> dict[str, Any]:
-        return {"error": str(self), "field": self.field, "reason": self.reason, "record": self.record}
+    def to_json(self, limit: int = DEFAULT_LIMITS.max_excerpt_chars) -> dict[str, Any]:
+        """The reject as a JSON object that always serialises and stays small: the record itself when its JSON
+        text fits in ``limit`` characters, else an excerpt of that text and ``record_truncated``."""
+        quoted, truncated = excerpt(self.record, limit)
+        letter = {"error": str(self), "field": self.field, "reason": self.reason, "record": quoted}
+        if truncated:
+            letter["record_truncated"] = True
+        return letter
+
+
+def excerpt(value: object, limit: int) -> tuple[Any, bool]:
+    """``value`` as it may be quoted in a reject: itself when its JSON text is at most ``limit`` characters, else
+    the start of that text (whatever the value: too deep for a JSON encoder, too long, or not JSON at all)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return (value, False) if len(value) <= limit else (value[:limit], True)
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:  # nested beyond the encoder's limit, or a value JSON has no type for
+        return _bounded_text(value, limit), True
+    return (value, False) if len(text) <= limit else (text[:limit], True)
+
+
+def _bounded_text(value: object, limit: int) -> str:
+    """JSON-like text for any value, cut at ``limit`` characters, built without recursion: the record that needs
+    it may be nested deeper than the interpreter's stack."""
+    parts: list[str] = []
+    size = 0
+    stack: list[object] = [value]
+    while stack and size < limit:
+        item = stack.pop()
+        if isinstance(item, _Token):
+            text = item.text
+        elif isinstance(item, dict):
+            text = "{"
+            stack.append(_Token("}"))
+            pairs = list(item.items())
+            for index in range(len(pairs) - 1, -1, -1):
+                key, inner = pairs[index]
+                stack.append(inner)
+                stack.append(_Token(("," if index else "") + _show(str(key), limit) + ":"))
+        elif isinstance(item, list | tuple):
+            text = "["
+            stack.append(_Token("]"))
+            for index in range(len(item) - 1, -1, -1):
+                stack.append(item[index])
+                if index:
+                    stack.append(_Token(","))
+        else:
+            text = _show(item, limit)
+        parts.append(text)
+        size += len(text)
+    return "".join(parts)[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
 
 
 class _Invalid(Exception):
@@ -180,20 +241,33 @@ def _optional_text(record: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _dimensions(value: object) -> dict[str, str]:
+def _dimensions(value: object, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise _Invalid("dimensions", f"must be an object of string values, not {_json_type(value)}")
+    if len(value) > limits.max_dimensions:
+        raise _Invalid(
+            "dimensions", f"has {len(value)} names, more than max_dimensions ({limits.max_dimensions}) allows"
+        )
     for name, dim_value in value.items():
         if not name:
             raise _Invalid("dimensions", "dimension names must not be empty")
+        if len(name) > limits.max_name_chars:
+            raise _Invalid(
+                "dimensions", f"the name {_show(name)} is longer than max_name_chars ({limits.max_name_chars})"
+            )
         if not isinstance(dim_value, str):
             raise _Invalid(f"dimensions.{name}", f"must be a string, not {_json_type(dim_value)}")
+        if len(dim_value) > limits.max_value_chars:
+            raise _Invalid(
+                f"dimensions.{name}",
+                f"{len(dim_value)} characters, longer than max_value_chars ({limits.max_value_chars})",
+            )
     return value
 
 
-def _count(value: object) -> int:
+def _count(value: object, limits: Limits = DEFAULT_LIMITS) -> int:
     if value is None:
         return 1
     if isinstance(value, float) and value.is_integer():
@@ -202,7 +276,39 @@ def _count(value: object) -> int:
         raise _Invalid("count", f"must be a whole number >= 1, not {_show(value)}")
     if value < 1:
         raise _Invalid("count", f"must be >= 1, not {_show(value)}")
+    if value > limits.max_count:
+        raise _Invalid("count", f"{_show(value)} is more than max_count ({limits.max_count}) customers in one record")
     return value
+
+
+def _text(value: str | None, limits: Limits) -> str | None:
+    """A free text as detection reads it: cut to ``max_text_chars`` (a long email stays a contact)."""
+    return value if value is None or len(value) <= limits.max_text_chars else value[: limits.max_text_chars]
+
+
+def extra_fields(record: Mapping[str, Any], known: frozenset[str], limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The fields a contract does not name, kept as they came, once checked to nest no deeper than
+    ``max_nesting``: a value nested past a JSON encoder's limit would make the record impossible to write out."""
+    extra = {k: v for k, v in record.items() if k not in known}
+    for name, value in extra.items():
+        if _nests_deeper(value, limits.max_nesting - 1):
+            raise _Invalid(name, f"nests objects or arrays deeper than max_nesting ({limits.max_nesting})")
+    return extra
+
+
+def _nests_deeper(value: object, allowed: int) -> bool:
+    """Whether ``value`` nests objects or arrays more than ``allowed`` levels deep; level by level, with no
+    recursion, so that a record nested past the interpreter's stack is measured like any other."""
+    level: list[object] = [value]
+    depth = 0
+    while True:
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            return False
+        depth += 1
+        if depth > allowed:
+            return True
+        level = [inner for item in containers for inner in (item.values() if isinstance(item, dict) else item)]
 
 
 def _source(record: Mapping[str, Any]) -> str:
@@ -212,10 +318,10 @@ def _source(record: Mapping[str, Any]) -> str:
     return source
 
 
-def validate(record: object) -> Contact | Rejection:
+def validate(record: object, limits: Limits = DEFAULT_LIMITS) -> Contact | Rejection:
     """Check one decoded JSON value against the contract; never raises for bad input."""
     if type(record) is dict:
-        fast = _validate_common(record)
+        fast = _validate_common(record, limits)
         if fast is not None:
             return fast
     if not isinstance(record, dict):
@@ -232,24 +338,24 @@ def validate(record: object) -> Contact | Rejection:
         if "ts" not in record:
             raise _Invalid("ts", "is required")
         known_only = KNOWN_FIELDS.issuperset(record)
-        extra = {} if known_only else {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
+        extra = {} if known_only else extra_fields(record, KNOWN_FIELDS, limits)
         return Contact(
             contact_id=_required_text(record, "contact_id"),
             ts=parse_timestamp(record["ts"]),
             channel=intern(channel),
             customer_id=_required_text(record, "customer_id"),
             source=intern(_source(record)),
-            dimensions=_dimensions(record.get("dimensions")),
+            dimensions=_dimensions(record.get("dimensions"), limits),
             category=_optional_text(record, "category"),
-            text=_optional_text(record, "text"),
-            count=_count(record.get("count")),
+            text=_text(_optional_text(record, "text"), limits),
+            count=_count(record.get("count"), limits),
             extra=extra,
         )
     except _Invalid as invalid:
         return Rejection(invalid.field, invalid.reason, record)
 
 
-def _validate_common(record: dict[str, Any]) -> Contact | None:
+def _validate_common(record: dict[str, Any], limits: Limits) -> Contact | None:
     """The common case, checked with as few operations as possible: a record of plain, well-formed values.
 
     Anything unusual returns None and goes through the full checks, which name the field and the fault.
@@ -267,8 +373,10 @@ def _validate_common(record: dict[str, Any]) -> Contact | None:
         and get("channel") in CHANNELS
         and (category is None or type(category) is str)
         and (text is None or type(text) is str)
-        and (count is None or (type(count) is int and count >= 1))
+        and (count is None or (type(count) is int and 1 <= count <= limits.max_count))
         and "version" not in record
+        and KNOWN_FIELDS.issuperset(record)
+        and len(dimensions) <= limits.max_dimensions
         and contact_id.strip()
         and customer_id.strip()
         and source.strip()
@@ -276,16 +384,18 @@ def _validate_common(record: dict[str, Any]) -> Contact | None:
         and _RFC3339.search(ts) is not None
     ):
         return None
-    for value in dimensions.values():
-        if type(value) is not str:
+    max_name, max_value = limits.max_name_chars, limits.max_value_chars
+    for name, value in dimensions.items():
+        if type(value) is not str or len(value) > max_value or len(name) > max_name:
             return None
     if "" in dimensions:
         return None
+    if text is not None and len(text) > limits.max_text_chars:
+        text = text[: limits.max_text_chars]
     try:
         seconds = datetime.fromisoformat(ts.upper()).timestamp()
     except ValueError:
         return None
-    extra = {} if KNOWN_FIELDS.issuperset(record) else {k: v for k, v in record.items() if k not in KNOWN_FIELDS}
     # Channel and source are shared by every contact of a kind: one string each, however many contacts stay in memory.
     return Contact(
         contact_id,
@@ -297,7 +407,7 @@ def _validate_common(record: dict[str, Any]) -> Contact | None:
         category,
         text,
         1 if count is None else count,
-        extra,
+        {},
     )
 
 

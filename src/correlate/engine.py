@@ -12,9 +12,15 @@ events.
 for each record and :meth:`Engine.close` at the end, so both give the same incidents for the same contacts.
 
 Contacts may arrive out of order by up to ``lateness`` seconds. They wait in per-step buckets until the
-watermark (latest event time seen minus the lateness) has passed the step's end; then the step's contacts are
-taken in (ts, contact_id) order, so arrival order inside the lateness never changes the result. A contact for
-a step already closed is rejected as late, with the reason: nothing is dropped without a word.
+watermark (the stream's clock minus the lateness) has passed the step's end; then the step's contacts are
+taken in (ts, contact_id, source) order, so arrival order inside the lateness never changes the result. A
+contact for a step already closed is rejected as late, with the reason: nothing is dropped without a word.
+
+The stream's clock is the median event time of the latest ``clock_quorum`` records, and never goes back: one
+record with a wrong clock (a day ahead, or dated 2199) cannot move it, so it cannot make everyone else late. Such
+a record waits in its step's bucket like any other; if the stream never reaches it, :meth:`Engine.close` rejects
+it as ahead of the stream (:meth:`Engine.unreached`). A record more than ``max_clock_jump`` ahead of the clock is
+rejected when it arrives.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ class Outcome:
 
 @dataclass
 class Counts:
-    """Running totals, for the summary line and for metrics."""
+    """Running totals, for the summary line and for metrics. ``left_out``: dimension values left out of contacts'
+    profiles because their dimension (or the names) had used its budget, by dimension name."""
 
     accepted: int = 0
     duplicates: int = 0
@@ -63,6 +70,7 @@ class Counts:
     statuses: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
+    left_out: Counter[str] = field(default_factory=Counter)
 
 
 class Engine:
@@ -116,22 +124,26 @@ class Engine:
             quiet_period=settings.quiet_period,
             update_interval=settings.update_interval,
         )
-        self.stitcher = Stitcher(window=max(settings.windows))
         self.counts = Counts()
+        self.stitcher = Stitcher(window=max(settings.windows), limits=settings, left_out=self.counts.left_out)
         self._buckets: dict[int, list[Contact]] = {}
         self._telemetry: dict[int, list[Heartbeat | HeartbeatSummary]] = {}
         self._statuses: dict[int, list[VendorStatus]] = {}
         self._next_step: int | None = None
         self._next_close = float("-inf")  # the watermark at which the next step closes
         self._latest_ts: float | None = None
-        self._seen_ids: set[str] = set()
-        self._id_order: deque[tuple[float, str]] = deque()
+        self._clock: float | None = None  # the stream's clock: see the module's docstring
+        self._quorum = max(1, settings.clock_quorum)
+        self._arrivals: deque[float] = deque(maxlen=self._quorum)
+        self._unreached: list[Rejection] = []
+        self._seen_ids: set[tuple[str, ...]] = set()
+        self._id_order: deque[tuple[float, tuple[str, ...]]] = deque()
         self._recent: deque[StitchedContact] = deque()
 
     # -- input ---------------------------------------------------------------------------------------------
     def process(self, record: object) -> Outcome:
         """Validate one decoded record, buffer it, and close every step the watermark has passed."""
-        checked = validate_record(record)
+        checked = validate_record(record, self.settings)
         if type(checked) is Contact:
             return self.accept(checked, record)
         if isinstance(checked, Rejection):
@@ -142,7 +154,7 @@ class Engine:
     def accept_other(self, item: Heartbeat | HeartbeatSummary | VendorStatus, record: object = None) -> Outcome:
         """Take an already validated heartbeat, heartbeat summary or vendor status record."""
         if isinstance(item, HeartbeatSummary):
-            key = f"summary\x1f{item.source}\x1f{item.summary_id}"
+            key = ("summary", item.source, item.summary_id)
             if key in self._seen_ids:
                 self.counts.duplicates += 1
                 return Outcome()
@@ -157,15 +169,8 @@ class Engine:
                     shown,
                 )
             )
-        if self._latest_ts is not None and item.ts > self._latest_ts + self.settings.max_clock_jump:
-            return self._reject(
-                Rejection(
-                    "ts",
-                    f"{format_time(item.ts)} is more than {self.settings.max_clock_jump:g} s ahead of the stream "
-                    f"({format_time(self._latest_ts)}): a wrong clock would close every open step",
-                    shown,
-                )
-            )
+        if self._clock is not None and item.ts > self._clock + self.settings.max_clock_jump:
+            return self._reject(self._too_far_ahead(item.ts, shown))
         if isinstance(item, VendorStatus):
             self.counts.statuses += 1
             self._statuses.setdefault(step, []).append(item)
@@ -175,16 +180,12 @@ class Engine:
                 self._id_order.append((item.ts, key))
             self.counts.telemetry += 1
             self._telemetry.setdefault(step, []).append(item)
-        if self._latest_ts is None or item.ts > self._latest_ts:
-            self._latest_ts = item.ts
-            watermark = item.ts - self.settings.lateness
-            if watermark >= self._next_close:
-                return Outcome(events=self._advance(watermark))
-        return Outcome()
+        return self._arrive(item.ts)
 
     def accept(self, contact: Contact, record: object = None) -> Outcome:
         """Take an already validated contact (the stream workers validate before partitioning)."""
-        if contact.contact_id in self._seen_ids:
+        key = (contact.source, contact.contact_id)  # ids are unique per source, as the contract says
+        if key in self._seen_ids:
             # Checked first: a redelivered contact (at-least-once from Kafka) is a repeat, not a late arrival.
             self.counts.duplicates += 1
             return Outcome()
@@ -199,34 +200,86 @@ class Engine:
                     record if record is not None else _as_record(contact),
                 )
             )
-        if self._latest_ts is not None and contact.ts > self._latest_ts + self.settings.max_clock_jump:
-            return self._reject(
-                Rejection(
-                    "ts",
-                    f"{format_time(contact.ts)} is more than {self.settings.max_clock_jump:g} s ahead of the stream "
-                    f"({format_time(self._latest_ts)}): a wrong clock would close every open step",
-                    record if record is not None else _as_record(contact),
-                )
-            )
-        self._seen_ids.add(contact.contact_id)
-        self._id_order.append((ts, contact.contact_id))
+        if self._clock is not None and ts > self._clock + self.settings.max_clock_jump:
+            return self._reject(self._too_far_ahead(ts, record if record is not None else _as_record(contact)))
+        self._seen_ids.add(key)
+        self._id_order.append((ts, key))
         self.counts.accepted += 1
         bucket = self._buckets.get(step)
         if bucket is None:
             bucket = self._buckets[step] = []
         bucket.append(contact)
+        return self._arrive(ts)
+
+    def _arrive(self, ts: float) -> Outcome:
+        """Move the stream's clock for a record just taken in, and close every step its watermark has passed."""
+        arrivals = self._arrivals
+        arrivals.append(ts)
         if self._latest_ts is None or ts > self._latest_ts:
             self._latest_ts = ts
-            watermark = ts - self.settings.lateness
-            if watermark >= self._next_close:  # most contacts close no step: skip the bookkeeping
-                return Outcome(events=self._advance(watermark))
+        clock = self._clock
+        # A record at or behind the clock cannot lift the median above it; until a quorum has arrived, nothing can.
+        if (clock is not None and ts <= clock) or len(arrivals) < self._quorum:
+            return Outcome()
+        median = sorted(arrivals)[len(arrivals) // 2]
+        if clock is not None and median <= clock:
+            return Outcome()
+        self._clock = median
+        watermark = median - self.settings.lateness
+        if watermark >= self._next_close:  # most records close no step: skip the bookkeeping
+            return Outcome(events=self._advance(watermark))
         return Outcome()
 
     def close(self) -> list[Event]:
-        """End of input: score every step up to the last contact seen."""
+        """End of input: score every step up to the last record the stream's clock vouches for. Records further
+        ahead than the lateness were never reached by the stream: :meth:`unreached` has them, rejected."""
         if self._latest_ts is None:
             return []
-        return self._advance(self._latest_ts + self.settings.step)
+        arrivals = sorted(self._arrivals)
+        clock = max(self._clock or arrivals[len(arrivals) // 2], arrivals[len(arrivals) // 2])
+        end = min(self._latest_ts, clock + self.settings.lateness)
+        events = self._advance(end + self.settings.step)
+        self._reject_unreached(clock)
+        return events
+
+    def unreached(self) -> list[Rejection]:
+        """Records :meth:`close` found still waiting ahead of the stream, each with the reason (then forgotten)."""
+        rejected, self._unreached = self._unreached, []
+        return rejected
+
+    def _reject_unreached(self, clock: float) -> None:
+        counts = self.counts
+        waiting: list[tuple[float, object]] = []
+        for bucket in self._buckets.values():
+            waiting.extend((contact.ts, _as_record(contact)) for contact in bucket)
+            counts.accepted -= len(bucket)
+        for items in self._telemetry.values():
+            waiting.extend((item.ts, {"ts": format_time(item.ts), "type": item_type(item)}) for item in items)
+            counts.telemetry -= len(items)
+        for statuses in self._statuses.values():
+            waiting.extend((item.ts, {"ts": format_time(item.ts), "vendor": item.vendor}) for item in statuses)
+            counts.statuses -= len(statuses)
+        self._buckets.clear()
+        self._telemetry.clear()
+        self._statuses.clear()
+        for ts, shown in sorted(waiting, key=lambda pair: pair[0]):
+            rejection = Rejection(
+                "ts",
+                f"ahead of the stream: {format_time(ts)} is past where the stream ended ({format_time(clock)}) "
+                f"by more than the allowed lateness ({self.settings.lateness:g} s); a wrong clock?",
+                shown,
+            )
+            counts.rejected["ts"] += 1
+            self._unreached.append(rejection)
+
+    def _too_far_ahead(self, ts: float, shown: object) -> Rejection:
+        assert self._clock is not None
+        return Rejection(
+            "ts",
+            f"{format_time(ts)} is more than max_clock_jump ({self.settings.max_clock_jump:g} s) ahead of the "
+            f"stream's clock ({format_time(self._clock)}): a wrong clock?",
+            shown,
+        )
 
     # -- steps ---------------------------------------------------------------------------------------------
     def _advance(self, watermark: float) -> list[Event]:
@@ -332,8 +385,12 @@ class Engine:
         return Outcome(rejection=rejection)
 
 
-# A step's contacts are taken in (ts, contact_id) order; attrgetter builds the key in C, a lambda in Python.
-_contact_order = attrgetter("ts", "contact_id")
+# A step's contacts are taken in (ts, contact_id, source) order; attrgetter builds the key in C, a lambda in Python.
+_contact_order = attrgetter("ts", "contact_id", "source")
+
+
+def item_type(item: Heartbeat | HeartbeatSummary) -> str:
+    return "heartbeat" if isinstance(item, Heartbeat) else "heartbeat-summary"
 
 
 def _telemetry_order(item: Heartbeat | HeartbeatSummary) -> tuple[float, str, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 from correlate.contracts import Contact, Rejection, _json_type, _show, validate
+from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.status_feed import VENDOR_STATUS, VendorStatus, validate_status
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary, validate_telemetry
 
@@ -25,17 +26,17 @@ TYPES: Final = (CONTACT, HEARTBEAT, SUMMARY, VENDOR_STATUS)
 Record = Contact | Heartbeat | HeartbeatSummary | VendorStatus
 
 
-def validate_record(record: object) -> Record | Rejection:
+def validate_record(record: object, limits: Limits = DEFAULT_LIMITS) -> Record | Rejection:
     """The record checked against the contract its ``type`` names; never raises for bad input."""
     if type(record) is not dict or "type" not in record:
-        return validate(record)  # the hot path: every contact file ever written
+        return validate(record, limits)  # the hot path: every contact file ever written
     kind = record["type"]
     if kind in (HEARTBEAT, SUMMARY):
-        return validate_telemetry(record)
+        return validate_telemetry(record, limits)
     if kind == VENDOR_STATUS:
-        return validate_status(record)
+        return validate_status(record, limits)
     if kind == CONTACT or "contact_id" in record or "channel" in record:
-        return validate(record)
+        return validate(record, limits)
     if not isinstance(kind, str):
         return Rejection("type", f"must be a string naming the record's kind, not {_json_type(kind)}", record)
     return Rejection("type", f"{_show(kind)} is not one of {', '.join(TYPES)}", record)
@@ -51,3 +52,14 @@ def kind_and_source(item: Record) -> tuple[str, str]:
     if isinstance(item, HeartbeatSummary):
         return SUMMARY, item.source
     return CONTACT, item.source
+
+
+def oversized(line: bytes, limits: Limits = DEFAULT_LIMITS) -> Rejection | None:
+    """A rejection for a line longer than ``max_line_bytes``, quoting its start; none for a line of a fair size.
+    Checked before the line is parsed: parsing is what a huge line would cost."""
+    if len(line) <= limits.max_line_bytes:
+        return None
+    start = line[: limits.max_excerpt_chars].decode("utf-8", errors="replace")
+    return Rejection(
+        "", f"{len(line)} bytes, more than max_line_bytes ({limits.max_line_bytes}); not read", start
+    )

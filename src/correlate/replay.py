@@ -12,13 +12,14 @@ import heapq
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
 
 from correlate.contracts import Rejection, parse_timestamp
 from correlate.engine import Engine, rare_collections
+from correlate.intake import oversized
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,23 @@ class ReplaySummary:
 
     telemetry: int = 0
     statuses: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         events = ", ".join(f"{n} {name}" for name, n in sorted(self.events.items())) or "no incidents"
         others = (
             f", {self.telemetry} telemetry, {self.statuses} vendor status" if self.telemetry or self.statuses else ""
         )
+        over = ""
+        if self.left_out:
+            names = ", ".join(sorted(self.left_out)[:5]) + (", ..." if len(self.left_out) > 5 else "")
+            over = (
+                f"; {sum(self.left_out.values())} dimension values left out of profiles, over budget "
+                f"({len(self.left_out)} names: {names})"
+            )
         return (
             f"replay: {self.lines} lines, {self.accepted} accepted{others}, {self.duplicates} repeated ids, "
-            f"{self.rejected} rejected; {events}"
+            f"{self.rejected} rejected; {events}{over}"
         )
 
 
@@ -64,25 +73,34 @@ def _replay(
     engine: Engine, lines: Iterable[bytes], events_out: IO[bytes], rejects_out: IO[bytes] | None
 ) -> ReplaySummary:
     write = events_out.write
+    limits = engine.settings
+    max_line, excerpt = limits.max_line_bytes, limits.max_excerpt_chars
     count = 0
     for count, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:  # decode(), inline for the line that is valid JSON: this runs for every line
-            record, rejection = orjson.loads(line), None
-        except orjson.JSONDecodeError:
-            record, rejection = decode(line, count)
-        if rejection is None:
-            outcome = engine.process(record)
-            rejection = outcome.rejection
-            for event in outcome.events:
-                write(orjson.dumps(event) + b"\n")
+        if len(line) > max_line:
+            rejection = oversized(line, limits)
+            engine.counts.rejected["size"] += 1
         else:
-            engine.counts.rejected["json"] += 1
+            try:  # decode(), inline for the line that is valid JSON: this runs for every line
+                record, rejection = orjson.loads(line), None
+            except orjson.JSONDecodeError:
+                record, rejection = decode(line, count)
+            if rejection is None:
+                outcome = engine.process(record)
+                rejection = outcome.rejection
+                for event in outcome.events:
+                    write(orjson.dumps(event) + b"\n")
+            else:
+                engine.counts.rejected["json"] += 1
         if rejection is not None and rejects_out is not None:
-            rejects_out.write(orjson.dumps({"line": count, **rejection.to_json()}) + b"\n")
+            rejects_out.write(orjson.dumps({"line": count, **rejection.to_json(excerpt)}) + b"\n")
     for event in engine.close():
         write(orjson.dumps(event) + b"\n")
+    for rejection in engine.unreached():  # held ahead of the stream, which never got there: no line to name
+        if rejects_out is not None:
+            rejects_out.write(orjson.dumps({"line": None, **rejection.to_json(excerpt)}) + b"\n")
     counts = engine.counts
     return ReplaySummary(
         count,
@@ -92,6 +110,7 @@ def _replay(
         dict(counts.events),
         counts.telemetry,
         counts.statuses,
+        dict(counts.left_out),
     )
 
 

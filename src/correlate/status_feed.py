@@ -15,7 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from correlate.contracts import Rejection, _dimensions, _Invalid, _json_type, _required_text, _show, parse_timestamp
+from correlate.contracts import (
+    Rejection,
+    _dimensions,
+    _Invalid,
+    _json_type,
+    _required_text,
+    _show,
+    extra_fields,
+    parse_timestamp,
+)
+from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.scope import Scope, make_scope
 
 STATUS_VERSION: Final = 1
@@ -46,7 +56,7 @@ class VendorStatus:
         return self.status == RESOLVED
 
 
-def validate_status(record: Mapping[str, Any]) -> VendorStatus | Rejection:
+def validate_status(record: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> VendorStatus | Rejection:
     """Check one decoded JSON object whose ``type`` is ``vendor-status``; never raises."""
     try:
         version = record.get("version", STATUS_VERSION)
@@ -59,7 +69,7 @@ def validate_status(record: Mapping[str, Any]) -> VendorStatus | Rejection:
             raise _Invalid("status", f"{_show(status)} is not one of {', '.join(PHASES)}")
         if "ts" not in record:
             raise _Invalid("ts", "is required")
-        scope = _dimensions(record.get("scope")) if "scope" in record else None
+        scope = _dimensions(record.get("scope"), limits) if "scope" in record else None
         if not scope:
             raise _Invalid("scope", 'is required: the dimension values the component stands for, e.g. {"service": "X"}')
         if any(not value.strip() for value in scope.values()):
@@ -76,7 +86,7 @@ def validate_status(record: Mapping[str, Any]) -> VendorStatus | Rejection:
             component=_required_text(record, "component"),
             scope=make_scope((name, value.strip()) for name, value in scope.items()),
             message=(message or "")[:_MESSAGE_LIMIT],
-            extra={k: v for k, v in record.items() if k not in STATUS_FIELDS},
+            extra=extra_fields(record, STATUS_FIELDS, limits),
         )
     except _Invalid as invalid:
         return Rejection(invalid.field.replace("dimensions", "scope", 1), invalid.reason, record)

@@ -24,8 +24,10 @@ from correlate.contracts import (
     _json_type,
     _required_text,
     _show,
+    extra_fields,
     parse_timestamp,
 )
+from correlate.limits import DEFAULT_LIMITS, Limits
 
 TELEMETRY_VERSION: Final = 1
 HEARTBEAT: Final = "heartbeat"
@@ -81,21 +83,21 @@ class HeartbeatSummary:
 Telemetry = Heartbeat | HeartbeatSummary
 
 
-def validate_telemetry(record: Mapping[str, Any]) -> Telemetry | Rejection:
+def validate_telemetry(record: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) -> Telemetry | Rejection:
     """Check one decoded JSON object whose ``type`` is ``heartbeat`` or ``heartbeat-summary``; never raises."""
     try:
         _version(record)
         kind = record.get("type")
         if kind == HEARTBEAT:
-            return _heartbeat(record)
+            return _heartbeat(record, limits)
         if kind == SUMMARY:
-            return _summary(record)
+            return _summary(record, limits)
         raise _Invalid("type", f"{_show(kind)} is not one of {HEARTBEAT}, {SUMMARY}")
     except _Invalid as invalid:
         return Rejection(invalid.field, invalid.reason, record)
 
 
-def _heartbeat(record: Mapping[str, Any]) -> Heartbeat:
+def _heartbeat(record: Mapping[str, Any], limits: Limits) -> Heartbeat:
     status = record.get("status", "ok")
     if status not in STATUSES or not isinstance(status, str):
         raise _Invalid("status", f"{_show(status)} is not one of {', '.join(STATUSES)}")
@@ -104,21 +106,21 @@ def _heartbeat(record: Mapping[str, Any]) -> Heartbeat:
         customer_id=_required_text(record, "customer_id"),
         ts=_ts(record),
         source=_required_text(record, "source"),
-        dimensions=_dimensions(record.get("dimensions")),
+        dimensions=_dimensions(record.get("dimensions"), limits),
         status=status,
-        extra=_extra(record, HEARTBEAT_FIELDS),
+        extra=extra_fields(record, HEARTBEAT_FIELDS, limits),
     )
 
 
-def _summary(record: Mapping[str, Any]) -> HeartbeatSummary:
+def _summary(record: Mapping[str, Any], limits: Limits) -> HeartbeatSummary:
     return HeartbeatSummary(
         summary_id=_required_text(record, "summary_id"),
         ts=_ts(record),
         source=_required_text(record, "source"),
-        dimensions=_dimensions(record.get("dimensions")),
+        dimensions=_dimensions(record.get("dimensions"), limits),
         devices=_devices(record.get("devices")),
         period=_period(record.get("period")),
-        extra=_extra(record, SUMMARY_FIELDS),
+        extra=extra_fields(record, SUMMARY_FIELDS, limits),
     )
 
 
@@ -157,6 +159,3 @@ def _period(value: object) -> float:
         raise _Invalid("period", f"{_show(value)} is not in (0, {MAX_PERIOD:g}] seconds")
     return float(value)
 
-
-def _extra(record: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in known}
