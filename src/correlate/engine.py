@@ -43,7 +43,7 @@ from correlate.intake import validate_record
 from correlate.scope import Scope, covers
 from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact, Stitcher
-from correlate.telemetry import Heartbeat, HeartbeatSummary
+from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary
 from correlate.vendors import VendorRegistry
 
 NOTIFICATION = "customer-notification"
@@ -254,7 +254,7 @@ class Engine:
             waiting.extend((contact.ts, _as_record(contact)) for contact in bucket)
             counts.accepted -= len(bucket)
         for items in self._telemetry.values():
-            waiting.extend((item.ts, {"ts": format_time(item.ts), "type": item_type(item)}) for item in items)
+            waiting.extend((item.ts, {"ts": format_time(item.ts), "type": _telemetry_type(item)}) for item in items)
             counts.telemetry -= len(items)
         for statuses in self._statuses.values():
             waiting.extend((item.ts, {"ts": format_time(item.ts), "vendor": item.vendor}) for item in statuses)
@@ -389,8 +389,8 @@ class Engine:
 _contact_order = attrgetter("ts", "contact_id", "source")
 
 
-def item_type(item: Heartbeat | HeartbeatSummary) -> str:
-    return "heartbeat" if isinstance(item, Heartbeat) else "heartbeat-summary"
+def _telemetry_type(item: Heartbeat | HeartbeatSummary) -> str:
+    return HEARTBEAT if isinstance(item, Heartbeat) else SUMMARY
 
 
 def _telemetry_order(item: Heartbeat | HeartbeatSummary) -> tuple[float, str, str]:

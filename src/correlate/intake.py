@@ -60,6 +60,4 @@ def oversized(line: bytes, limits: Limits = DEFAULT_LIMITS) -> Rejection | None:
     if len(line) <= limits.max_line_bytes:
         return None
     start = line[: limits.max_excerpt_chars].decode("utf-8", errors="replace")
-    return Rejection(
-        "", f"{len(line)} bytes, more than max_line_bytes ({limits.max_line_bytes}); not read", start
-    )
+    return Rejection("", f"{len(line)} bytes, more than max_line_bytes ({limits.max_line_bytes}); not read", start)

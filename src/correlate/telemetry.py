@@ -158,4 +158,3 @@ def _period(value: object) -> float:
     if not 0 < value <= MAX_PERIOD:
         raise _Invalid("period", f"{_show(value)} is not in (0, {MAX_PERIOD:g}] seconds")
     return float(value)
-
