@@ -236,3 +236,14 @@ def test_an_unused_value_frees_its_place_after_the_budget_window(records: list[d
         engine.process(contact(100 + i, base + 3 * HOUR + i, f"new-{i}"))
     engine.close()
     assert engine.counts.left_out["device_brand"] == 5 + 5
+
+
+def test_every_bound_is_stated_in_the_reliability_doc() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    from correlate.limits import Limits
+
+    doc = (Path(__file__).parent.parent / "docs" / "reliability.md").read_text(encoding="utf-8")
+    missing = [bound.name for bound in fields(Limits) if f"`{bound.name}`" not in doc]
+    assert not missing, f"docs/reliability.md does not say what happens past {missing}"
