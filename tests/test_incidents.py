@@ -65,6 +65,7 @@ def test_resolved_after_the_quiet_period_and_not_before() -> None:
     assert _step(book, 660.0) == [] and _step(book, 660.0 + 3540.0) == []
     (resolved,) = _step(book, 660.0 + 3600.0)
     assert resolved["event"] == "resolved" and resolved["opened_at"] == "1970-01-01T00:10:00Z"
+    assert resolved["reason"] == "quiet"
 
 
 # -- one scope per fault: sideways cuts, fading clusters, explaining away ------------------------------------
@@ -122,6 +123,8 @@ def test_a_stronger_rate_finding_still_widens_or_narrows_along_its_line() -> Non
     _step(book, 660.0, _finding(PAIR, 660.0, p=1e-14))
     (incident,) = book.open.values()
     assert incident.scope == make_scope(PAIR)
+    (updated,) = _step(book, 600.0 + 900.0, _finding(PAIR, 1500.0, p=1e-14))
+    assert (updated["event"], updated["reason"], updated["scope"]) == ("updated", "scope-narrowed", PAIR)
 
 
 def _region_step(book: IncidentBook, at: float, recent: list[StitchedContact], observed: float) -> list[object]:

@@ -41,6 +41,7 @@ from scipy.special import pdtrc
 
 from correlate.contracts import format_time
 from correlate.detectors.base import Finding
+from correlate.lifecycle import RESOLVED, UPDATED, Lifecycle, Reason, decide
 from correlate.scope import Scope, contains, covers, describe, overlapping, related
 from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact
@@ -124,13 +125,22 @@ class Incident:
         """Whether our own data (contacts or telemetry) supports the incident, not only a vendor's word."""
         return bool(self.evidence_kinds - {VENDOR})
 
+    @property
+    def reporters(self) -> int:
+        return self.evidence.reporters
+
+    @property
+    def customers_speak(self) -> bool:
+        """Whether customers' contacts are among its evidence (else the contacts on its scope are not news)."""
+        return CONTACTS in self.evidence_kinds
+
 
 class IncidentBook:
     """The open incidents and the rules that turn each step's findings into lifecycle events.
 
     Settings: ``quiet_period`` (seconds back at baseline before ``resolved``), ``update_interval`` (least time
-    between two events of one incident, scope changes aside), ``growth`` (relative growth in reporters that is
-    worth an ``updated`` event).
+    between two events of one incident), ``growth`` (relative growth in reporters that is worth an ``updated``
+    event); what an incident says at the end of a step is :func:`correlate.lifecycle.decide`'s.
     """
 
     def __init__(
@@ -141,11 +151,8 @@ class IncidentBook:
         growth: float = 0.25,
     ) -> None:
         self.vendors = vendors
-        self.quiet_period = quiet_period
-        self.update_interval = update_interval
-        self.growth = growth
+        self.rules = Lifecycle(quiet_period, update_interval, growth)
         self.open: dict[str, Incident] = {}
-        self.opened_total = 0
 
     def step(
         self,
@@ -199,15 +206,13 @@ class IncidentBook:
         for incident_id in sorted(self.open):
             incident = self.open[incident_id]
             declared = incident.vendor_status is not None and not incident.vendor_status.resolved
-            if incident_id in supported or still_elevated(incident.scope) or declared:
-                incident.quiet_since = None
-            elif incident.quiet_since is None:
-                incident.quiet_since = step_end
-            if incident.quiet_since is not None and step_end - incident.quiet_since >= self.quiet_period:
-                events.append(self._event("resolved", incident, step_end, implied))
-                del self.open[incident_id]
-            elif self._worth_update(incident, step_end) and incident.last_event_at < step_end:
-                events.append(self._event("updated", incident, step_end, implied))
+            active = incident_id in supported or still_elevated(incident.scope) or declared
+            decision = decide(incident, step_end, active, self.rules)
+            incident.quiet_since = decision.quiet_since
+            if decision.event is not None:
+                events.append(self._event(decision.event, incident, step_end, implied, decision.reason))
+                if decision.event == RESOLVED:
+                    del self.open[incident_id]
         return events
 
     # -- matching findings to incidents --------------------------------------------------------------------
@@ -283,7 +288,7 @@ class IncidentBook:
             if other is incident or other.kind != SILENCE or other.evidence_kinds != {TELEMETRY}:
                 continue
             if contains(incident.scope, (*other.scope, *implied(other.scope))):
-                event = self._event("resolved", other, at, implied)
+                event = self._event(RESOLVED, other, at, implied, Reason.MERGED)
                 event["merged_into"] = incident.incident_id
                 events.append(event)
                 del self.open[other_id]
@@ -327,7 +332,6 @@ class IncidentBook:
             scope_p=finding.p_value,
         )
         self.open[incident_id] = incident
-        self.opened_total += 1
         return incident
 
     def _support(
@@ -405,8 +409,8 @@ class IncidentBook:
         incident.vendor_status = status
         if status.resolved and not incident.detected:
             del self.open[incident.incident_id]
-            return [self._event("resolved", incident, at, implied)]
-        return [self._event("updated", incident, at, implied)]
+            return [self._event(RESOLVED, incident, at, implied, Reason.VENDOR_RESOLVED)]
+        return [self._event(UPDATED, incident, at, implied, Reason.VENDOR_DECLARED)]
 
     def _declared_by(self, status: VendorStatus) -> Incident | None:
         for incident_id in sorted(self.open):
@@ -422,18 +426,16 @@ class IncidentBook:
             return self.open[exact[0][1]]
         return self._belongs_to(Finding(VENDOR, scope, 0.0, 0.0, 0.0, 1.0, 0.0, 1, 0.0), implied)
 
-    def _worth_update(self, incident: Incident, now: float) -> bool:
-        if now - incident.last_event_at < self.update_interval:
-            return False
-        if incident.scope != incident.reported_scope:
-            return True
-        if CONTACTS not in incident.evidence_kinds:
-            return False  # the contacts in a silence's or a vendor's scope are not its evidence: no news
-        grown = incident.evidence.reporters - incident.reported_reporters
-        return grown >= 3 and incident.evidence.reporters >= (1.0 + self.growth) * incident.reported_reporters
-
     # -- events --------------------------------------------------------------------------------------------
-    def _event(self, name: str, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> dict[str, Any]:
+    def _event(
+        self,
+        name: str,
+        incident: Incident,
+        at: float,
+        implied: Callable[[Scope], Scope],
+        reason: Reason | None = None,
+    ) -> dict[str, Any]:
+        """The event as published; ``updated`` and ``resolved`` say why (``reason``), right after when."""
         incident.last_event_at = at
         incident.reported_reporters = incident.evidence.reporters
         incident.reported_scope = incident.scope
@@ -447,6 +449,7 @@ class IncidentBook:
             "kind": incident.kind,
             "opened_at": format_time(incident.opened_at),
             "at": format_time(at),
+            **({"reason": reason.value} if reason is not None else {}),
             "scope": dict(incident.scope),
             "vendors": {"at_fault": at_fault, "affected": affected},
             "evidence": {
