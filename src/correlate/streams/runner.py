@@ -24,6 +24,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
+from correlate.streams.health import Supervision
+from correlate.streams.poison import poison_letter
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, REJECTS
 from correlate.streams.validate import check, observe, route
@@ -32,8 +34,12 @@ logger = logging.getLogger(__name__)
 YIELD_EVERY = 1_000  # records between two yields to the event loop
 
 
-async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
-    """Validate until cancelled; ``store`` (redis.asyncio) receives the lag reports (:mod:`.upstream`)."""
+async def run_validate(
+    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+) -> None:
+    """Validate until cancelled; ``store`` (redis.asyncio) receives the lag reports (:mod:`.upstream`).
+    ``supervision`` outlives the stage: a record that crashed it twice is dead-lettered, not checked again."""
+    guard, health, faults = supervision.guard, supervision.health, supervision.faults
     accepted, rejects = settings.topic(ACCEPTED), settings.topic(REJECTS)
     reader = kafka_io.consumer(
         bootstrap,
@@ -56,6 +62,13 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
                 for record in records:
                     if record.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
                         await asyncio.sleep(0)
+                    position = (tp.topic, tp.partition, record.offset)
+                    quarantined = guard.handling(position)
+                    if quarantined is not None:
+                        metrics.observe_quarantined()
+                        writer.add(rejects, None, poison_letter(position, "validate", quarantined.reason, record.value))
+                        continue
+                    faults.check("validate", record.value)
                     verdict = check(record.value)
                     observe(metrics, verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
@@ -64,8 +77,14 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
                         writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp, headers)
                     else:
                         writer.add(rejects, None, out.value)
+                    guard.handled()
+            if batches and faults.armed("validate-flush"):
+                for records in batches.values():
+                    for record in records:
+                        faults.check("validate-flush", record.value)
             if batches:
                 await writer.flush()
+                health.progressed(sum(len(records) for records in batches.values()))
                 forwarded.update(batches)
                 try:
                     await reader.commit()
