@@ -106,8 +106,8 @@ def build_app(
                 try:
                     faults.check("validate", message.value)
                     verdict = check(message.value)
-                    observe(metrics, verdict)
                     out = route(verdict, message.value, message.topic, message.partition, message.offset)
+                    observe(metrics, verdict)  # once routed: a crash in route must not count the record twice
                 except Exception as error:
                     logger.exception("validate: %s", supervision.crashed(error))
                     continue

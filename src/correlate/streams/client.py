@@ -66,10 +66,10 @@ async def produce(
     number of records published, all acknowledged by the broker; raises :class:`BrokerGone` when it stops
     answering."""
     client = kafka_io.producer(bootstrap, request_timeout_ms=int(ACK_TIMEOUT * 1000))
+    writer = kafka_io.BatchWriter(client)
     count = 0
     try:
         await asyncio.wait_for(client.start(), ACK_TIMEOUT)
-        writer = kafka_io.BatchWriter(client)
         await asyncio.wait_for(writer.prepare([topic]), ACK_TIMEOUT)
         started = last_send = last_shown = time.monotonic()
         first_ts: float | None = None
@@ -103,6 +103,7 @@ async def produce(
             progress(count, time.monotonic() - started)
         return count
     except (KafkaError, TimeoutError) as error:
+        writer.abandon()
         raise BrokerGone(_gone(bootstrap, count, error)) from None
     finally:
         with contextlib.suppress(KafkaError, TimeoutError):
@@ -123,23 +124,17 @@ def _gone(bootstrap: str, count: int, error: BaseException) -> str:
     )
 
 
-async def vendor_topics(bootstrap: str, prefix: str = "") -> list[str]:
-    """The vendors that have a topic (``incidents.vendor.<id>``) on the cluster now, by id."""
-    probe = kafka_io.consumer(bootstrap)
-    await probe.start()
-    try:
-        topics = await probe.topics()
-    finally:
-        await kafka_io.stop(probe)
+def vendors_with_topics(topics: Iterable[str], prefix: str = "") -> list[str]:
+    """The vendor ids that have a topic (``incidents.vendor.<id>``) among ``topics``."""
     start = prefix + VENDOR_PREFIX
     return sorted(name[len(start) :] for name in topics if name.startswith(start))
 
 
 async def wait_for_topic(
-    bootstrap: str, topic: str, timeout: float | None, on_missing: Callable[[], None] | None = None
+    bootstrap: str, topic: str, timeout: float | None, on_missing: Callable[[set[str]], None] | None = None
 ) -> list[TopicPartition]:
     """The partitions of ``topic`` once it exists (a vendor's topic appears with its first incident);
-    ``on_missing`` is called once if it does not exist at first.
+    ``on_missing`` is called once, with the topics there are, if it does not exist at first.
 
     A consumer learns the cluster's topics when it starts; a fresh one per try sees topics made since.
     """
@@ -150,13 +145,13 @@ async def wait_for_topic(
         await probe.start()
         try:
             partitions = probe.partitions_for_topic(topic)
+            if not partitions and not told and on_missing is not None:
+                told = True
+                on_missing(set(await probe.topics()))
         finally:
             await kafka_io.stop(probe)
         if partitions:
             return [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not told and on_missing is not None:
-            told = True
-            on_missing()
         if deadline is not None and time.monotonic() > deadline:
             return []
         await asyncio.sleep(0.5)
@@ -170,7 +165,7 @@ async def subscribe(
     count: int | None = None,
     idle_timeout: float | None = None,
     from_beginning: bool = True,
-    on_missing: Callable[[], None] | None = None,
+    on_missing: Callable[[set[str]], None] | None = None,
 ) -> int:
     """Print the events on ``topic`` as JSON lines; stop after ``count`` events or ``idle_timeout`` seconds
     without one (both optional: by default follow until interrupted). Returns the number printed.

@@ -110,6 +110,7 @@ def _produce(args: argparse.Namespace) -> int:
     _config, settings = _stack(args)
     broker = _broker(settings, "produce")
     topic = settings.topic(args.topic or settings.input_topics[0])
+    _quiet_clients()
     started = time.monotonic()
     show = None if args.quiet or not sys.stderr.isatty() else _progress_line
     with ExitStack() as stack:
@@ -132,6 +133,17 @@ def _produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_clients() -> None:
+    """The Kafka client logs every failed reconnection, and asyncio every send it gave up on: produce says what
+    went wrong itself, in one line (:class:`~correlate.streams.client.BrokerGone`)."""
+    import logging
+
+    for name in ("aiokafka", "kafka", "asyncio"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
 def _progress_line(count: int, seconds: float) -> None:
     """The running count on one terminal line, rewritten in place."""
     rate = count / max(seconds, 1e-9)
@@ -139,15 +151,15 @@ def _progress_line(count: int, seconds: float) -> None:
 
 
 def _subscribe(args: argparse.Namespace) -> int:
-    from correlate.streams.client import stdout, subscribe, vendor_topics
+    from correlate.streams.client import stdout, subscribe, vendors_with_topics
 
     _config, settings = _stack(args)
     broker = _broker(settings, "subscribe")
     topic = settings.topic(INCIDENTS if args.all else vendor_topic(args.vendor))
 
-    def missing() -> None:
+    def missing(topics: set[str]) -> None:
         """The vendor has no topic yet: say which vendors do, so a misspelt id is seen at once."""
-        vendors = asyncio.run(vendor_topics(broker, settings.topic_prefix))
+        vendors = vendors_with_topics(topics, settings.topic_prefix)
         known = ", ".join(vendors) if vendors else "none yet"
         print(
             f"correlate subscribe: no topic {topic} yet (a vendor's topic appears with its first incident); "

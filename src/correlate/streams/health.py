@@ -166,13 +166,17 @@ class HealthReporter:
         self._warned = stuck is not None
         return report
 
+    async def publish(self) -> None:
+        """One report, to the metrics and the store."""
+        report = self.report()
+        try:
+            await self.store.set(self.key, json.dumps(report), ex=REPORT_TTL)
+        except Exception as error:  # the store away: the metrics still say it; the status says "store"
+            logger.debug("health report not written: %s", describe_error(error))
+
     async def run(self) -> None:
         while True:
-            report = self.report()
-            try:
-                await self.store.set(self.key, json.dumps(report), ex=REPORT_TTL)
-            except Exception as error:  # the store away: the metrics still say it; the status says "store"
-                logger.debug("health report not written: %s", describe_error(error))
+            await self.publish()
             await asyncio.sleep(REPORT_EVERY)
 
 

@@ -153,6 +153,17 @@ class BatchWriter:
     def unacknowledged(self) -> int:
         return len(self._inflight)
 
+    def abandon(self) -> None:
+        """Give up on the sends still awaiting acknowledgement (the broker is gone): their errors are taken
+        here, not reported later as never retrieved."""
+        inflight, self._inflight = self._inflight, []
+        for future in inflight:
+            if future.done():
+                if not future.cancelled():
+                    future.exception()
+            else:
+                future.cancel()
+
     async def flush(self) -> None:
         """Send every open batch and wait until the broker has them all."""
         await self.send()

@@ -28,7 +28,7 @@ from correlate.streams.health import Supervision
 from correlate.streams.poison import poison_letter
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, REJECTS
-from correlate.streams.validate import check, observe, route
+from correlate.streams.validate import Checked, check, observe, route
 
 logger = logging.getLogger(__name__)
 YIELD_EVERY = 1_000  # records between two yields to the event loop
@@ -57,6 +57,7 @@ async def run_validate(
         forwarded = _Forwarded()
         while True:
             batches = await reader.getmany(timeout_ms=200, max_records=2_000)
+            counted: list[Checked | None] = []  # counted once forwarded: a batch that fails is checked again
             for tp, records in batches.items():
                 fetched_ms = reader.last_poll_timestamp(tp) or int(time.time() * 1000)
                 for record in records:
@@ -65,12 +66,12 @@ async def run_validate(
                     position = (tp.topic, tp.partition, record.offset)
                     quarantined = guard.handling(position)
                     if quarantined is not None:
-                        metrics.observe_quarantined()
+                        counted.append(None)
                         writer.add(rejects, None, poison_letter(position, "validate", quarantined.reason, record.value))
                         continue
                     faults.check("validate", record.value)
                     verdict = check(record.value)
-                    observe(metrics, verdict)
+                    counted.append(verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
                     if out.accepted:
                         headers = kafka_io.accepted_headers(fetched_ms, tp.topic, tp.partition, record.offset)
@@ -84,6 +85,11 @@ async def run_validate(
                         faults.check("validate-flush", record.value)
             if batches:
                 await writer.flush()
+                for seen in counted:
+                    if seen is None:
+                        metrics.observe_quarantined()
+                    else:
+                        observe(metrics, seen)
                 health.progressed(sum(len(records) for records in batches.values()))
                 forwarded.update(batches)
                 try:

@@ -175,10 +175,12 @@ async def _detect_process(options: WorkerOptions, holder: str, port_out: Connect
     supervision = Supervision.of("detect", holder, FaultInjector.from_environ(os.environ))
     supervision.health.leading = False
     detect = DetectStage(settings, options.config, options.broker, store, metrics, holder, supervision)
+    health = _reporter(supervision, metrics, store, settings)
+    await health.publish()  # before the lease: a leader always has a report for `status` to read
+    reporter = asyncio.create_task(health.run())
     task = asyncio.create_task(
         _forever("detect", lambda: _contend(lease, detect, metrics, options.store), supervision, metrics)
     )
-    reporter = asyncio.create_task(_reporter(supervision, metrics, store, settings).run())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([stopping, task], return_when=asyncio.FIRST_COMPLETED)
