@@ -399,6 +399,33 @@ def overview() -> Panel:
             8,
             7,
         ),
+        (
+            timeseries(
+                "Stages restarting or stuck",
+                "Restarts per minute of each pipeline stage, and stages stuck (1): restarting without handling "
+                "a record, or a leader taking nothing in while records wait. A record that crashes a stage "
+                "twice is dead-lettered (reason crash) and the stage goes on.",
+                [
+                    query(f"sum by (stage) (rate(correlate_stage_restarts_total[{RATE}])) * 60", "{{stage}} restarts"),
+                    query("max by (instance, stage) (correlate_stage_stuck)", "{{instance}} {{stage}} stuck"),
+                ],
+            ),
+            8,
+            7,
+        ),
+        (
+            timeseries(
+                "Memory against budget",
+                "Resident memory of each stage's process, and the budget it is held to (setting memory_budget).",
+                [
+                    query("max by (instance, stage) (correlate_resident_memory_bytes)", "{{instance}} {{stage}}"),
+                    query("max(correlate_memory_budget_bytes)", "budget"),
+                ],
+                unit="bytes",
+            ),
+            8,
+            7,
+        ),
     ]
     panels = layout([("Incidents", incidents), ("Contacts", contacts), ("Pipeline health", health)])
     return dashboard(

@@ -227,6 +227,7 @@ def test_every_declared_series_is_in_the_exposition_once_used() -> None:
     metrics.set_anomalous([CellValues("device_brand=Vizo", 900.0, 1.0, 1.0)])
     metrics.set_centre(900.0, 1.0, 1.0)
     metrics.set_leader(True)
+    metrics.set_stage_health("detect", False, 1, 2)
     exposed = {name for name, _ in scrape(metrics)}
     assert metrics.series_names <= exposed
     assert all(name.startswith("correlate_") for name in metrics.series_names)

@@ -124,12 +124,12 @@ def test_the_workers_give_replays_incidents_and_notifications_for_contacts_with_
 
     first = Worker(broker, redis_url, topic_prefix, tmp_path, "first")
     try:
-        wait_for(lambda: lag_reports(redis_url, topic_prefix).count("lag") == 4, 60, first.log)
+        wait_for(lambda: lag_reports(redis_url, topic_prefix).count("lag") == 4, 120, first.log)
         producer = produce(broker, topic_prefix, replayed.contacts, "--merge", str(replayed.telemetry))
-        assert producer.wait(60) == 0, producer.stderr.read() if producer.stderr else ""
+        assert producer.wait(180) == 0, producer.stderr.read() if producer.stderr else ""
         explain = lambda: f"{progress(redis_url, topic_prefix)}\n{lag_reports(redis_url, topic_prefix)}\n{first.log()}"  # noqa: E731
-        wait_for(caught_up, 90, explain)
-        wait_for(published_all, 30, first.log)
+        wait_for(caught_up, 180, explain)
+        wait_for(published_all, 90, first.log)
         published = topic_values(broker, incidents)
         assert_as_replay(published, replayed.incidents, replayed.last_ts)
         assert_as_replay(topic_values(broker, notifications), replayed.notifications, replayed.last_ts)
@@ -154,10 +154,10 @@ def test_the_workers_give_replays_incidents_and_notifications_for_contacts_with_
     try:
         wait_for(
             lambda: progress(redis_url, topic_prefix).leader.endswith(f":{second.pid}") and caught_up(),
-            90,
+            180,
             lambda: f"{progress(redis_url, topic_prefix)}\n{second.log()}",
         )
-        wait_for(lambda: progress(redis_url, topic_prefix).rebuilt, 30, second.log)
+        wait_for(lambda: progress(redis_url, topic_prefix).rebuilt, 90, second.log)
         assert (topic_values(broker, incidents), topic_values(broker, notifications)) == before
         assert progress(redis_url, topic_prefix).rejected == {}
     finally:

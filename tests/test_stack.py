@@ -6,6 +6,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import orjson
 import pytest
 
 from correlate.contracts import parse_timestamp
+from correlate.embedded import free_port
 from correlate.engine import Engine
 from correlate.procs import stop
 from correlate.replay import replay
@@ -61,9 +63,15 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def stack(home: Path) -> Iterator[subprocess.Popen[str]]:
+def api_port() -> int:
+    """The port asked of ``up`` for its API (8480 unless told: another test may hold that one)."""
+    return free_port()
+
+
+@pytest.fixture
+def stack(home: Path, api_port: int) -> Iterator[subprocess.Popen[str]]:
     """``correlate up`` started before the test body runs, stopped with SIGINT (Ctrl-C) after it."""
-    env = {**os.environ, "CORRELATE_HOME": str(home)}
+    env = {**os.environ, "CORRELATE_HOME": str(home), "CORRELATE_API_PORT": str(api_port)}
     process = subprocess.Popen(
         [sys.executable, "-m", "correlate.cli", "up"],
         env=env,
@@ -75,14 +83,20 @@ def stack(home: Path) -> Iterator[subprocess.Popen[str]]:
     stop(process, signal.SIGINT, grace=30)  # the test stopped early: still Ctrl-C, so that up stops its servers
 
 
-def _wait_healthy(home: Path, up: subprocess.Popen[str], timeout: float = 60) -> dict[str, object]:
+def _wait_healthy(home: Path, up: subprocess.Popen[str], timeout: float = 120) -> dict[str, object]:
+    """Poll ``status`` until healthy. Once ``up`` has written its state file, a stack on its way up is
+    "starting" (exit 3), never "NOT healthy" (exit 1)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert up.poll() is None, up.stdout.read() if up.stdout else ""
+        written = (home / "stack.json").exists()
         result = _correlate(home, "status", "--json")
         if result.returncode == 0:
             status: dict[str, object] = json.loads(result.stdout)
             return status
+        if written:
+            assert result.returncode == 3, result.stdout
+            assert json.loads(result.stdout)["phase"] == "starting"
         time.sleep(0.5)
     raise AssertionError(f"stack not healthy within {timeout:g} s: {_correlate(home, 'status').stdout}")
 
@@ -106,7 +120,7 @@ def _api_lists(api: str, token: str, incident_id: str, limit: float = 60.0) -> b
 
 
 def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
-    home: Path, tmp_path: Path, stack: subprocess.Popen[str]
+    home: Path, tmp_path: Path, stack: subprocess.Popen[str], api_port: int
 ) -> None:
     sim = simulate(seed=5, days=4, contacts_per_day=2_000, start=START, faults=3)
     contacts = tmp_path / "contacts.jsonl"
@@ -118,7 +132,7 @@ def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
 
     status = _wait_healthy(home, stack)
     assert {"broker", "store", "api", "metrics", "leader"} <= set(status)
-    assert str(status["api"]).startswith("http://127.0.0.1:")
+    assert status["api"] == f"http://127.0.0.1:{api_port}"  # the port asked for (8480 by default), being free
     assert str(status["broker"]).startswith("127.0.0.1:") and str(status["store"]).startswith("redis://127.0.0.1:")
     pids = dict(json.loads((home / "stack.json").read_text())["pids"])
     assert {"broker", "store", "worker-1", "api"} <= set(pids)
@@ -142,6 +156,64 @@ def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
     assert [role for role, pid in pids.items() if _alive(pid)] == []
     assert [pid for pid in grandchildren if _alive(pid)] == []
     assert _correlate(home, "status").returncode != 0
+    _assert_stopped_cleanly(home)
+
+
+def _assert_stopped_cleanly(home: Path) -> None:
+    """The workers and the API stopped while the broker and the store still ran: no connection errors."""
+    for log in ("worker-1.log", "api.log"):
+        text = (home / log).read_text(errors="replace")
+        assert "could not release the lease" not in text, text[-3000:]
+        assert "Connection refused" not in text and "Connect call failed" not in text, text[-3000:]
+
+
+def test_down_stops_a_backgrounded_up_and_status_sees_a_stuck_stage(home: Path, tmp_path: Path) -> None:
+    """``up`` in the background with its API port taken and a validate stage that a record wedges (a fault
+    injected where a broker refusing a batch would fail it): status turns unhealthy and says why; ``down``
+    stops everything, children first, and says so; a second ``down`` has nothing to do."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "CORRELATE_HOME": str(home),
+            "CORRELATE_API_PORT": str(busy),
+            "CORRELATE_INJECT_FAULT": "validate-flush:@@wedge@@",
+        }
+        with open(tmp_path / "up.log", "wb") as log:
+            up = subprocess.Popen(
+                [sys.executable, "-m", "correlate.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            status = _wait_healthy(home, up)
+            assert status["api"] != f"http://127.0.0.1:{busy}"
+            assert f"port {busy} was taken when the stack started: the API is on" in str(status["api_note"])
+            pids = dict(json.loads((home / "stack.json").read_text())["pids"])
+
+            wedge = tmp_path / "wedge.jsonl"
+            wedge.write_text(json.dumps({"contact_id": "w", "ts": "2026-03-02T00:00:00Z", "note": "@@wedge@@"}) + "\n")
+            assert _correlate(home, "produce", str(wedge), "--quiet").returncode == 0
+
+            deadline = time.monotonic() + 180
+            while "stuck: the validate stage" not in (shown := _correlate(home, "status")).stdout:
+                assert time.monotonic() < deadline, shown.stdout
+                time.sleep(1)
+            assert shown.returncode == 1 and "NOT healthy" in shown.stdout
+            assert "times without handling a record" in shown.stdout
+
+            down = _correlate(home, "down", timeout=120)
+            assert down.returncode == 0, down.stdout + down.stderr
+            assert down.stdout.startswith(f"correlate down: stopped up (pid {pids['up']})"), down.stdout
+            assert up.wait(30) == 0
+            assert [role for role, pid in pids.items() if _alive(pid)] == []
+            assert not (home / "stack.json").exists()
+            _assert_stopped_cleanly(home)
+
+            again = _correlate(home, "down")
+            assert again.returncode == 0 and "no stack running" in again.stdout
+        finally:
+            stop(up, signal.SIGINT, grace=30)
 
 
 def test_status_is_not_healthy_when_no_stack_runs(home: Path) -> None:

@@ -13,7 +13,8 @@ Every label is bounded:
 - ``source``: ``own`` or the partner's id, and at most ``max_partners`` partner ids (then ``other``);
 - ``kind``: a telemetry record's ``type`` (``heartbeat``, ``heartbeat-summary``, ``vendor-status``), or an
   incident's kind;
-- ``reason``: a contract field name, ``late``, ``json`` or ``record`` (see :func:`reject_reason`);
+- ``reason``: a contract field name, ``late``, ``json``, ``record`` or ``crash`` (see :func:`reject_reason`);
+- ``stage``: a pipeline stage (``validate``, ``detect``);
 - ``vendor``: vendors named by the registry, joined with ``+`` when several share the fault;
 - ``scope``: only the ``max_anomalous`` most significant anomalous cells, removed when they calm down.
 """
@@ -39,7 +40,9 @@ VENDOR_TOPIC_PREFIX: Final = "incidents.vendor."
 NOTIFICATIONS_TOPIC: Final = "notifications"
 # Detection latency runs from a step's length (seconds) to a stuck producer (tens of seconds).
 LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
-REJECT_REASONS: Final = tuple(sorted({*KNOWN_FIELDS, "late", "json", "record", OTHER}))
+# ``crash``: a record that made a pipeline stage raise twice, dead-lettered and skipped (correlate.streams.poison).
+REJECT_REASONS: Final = tuple(sorted({*KNOWN_FIELDS, "late", "json", "record", "crash", OTHER}))
+STAGES: Final = ("validate", "detect")
 
 
 def reject_reason(rejection: Rejection) -> str:
@@ -165,6 +168,20 @@ class Metrics:
         self.leader = gauge(
             "correlate_detector_leader", "1 while this process runs the detect stage (one leader; the others stand by)."
         )
+        self.stage_restarts = counter(
+            "correlate_stage_restarts_total", "Pipeline stages restarted after an error, by stage.", "stage"
+        )
+        self.stage_stuck = gauge(
+            "correlate_stage_stuck",
+            "1 while a stage is stuck: restarting without handling a record, or taking nothing in while records wait.",
+            "stage",
+        )
+        self.resident_memory = gauge(
+            "correlate_resident_memory_bytes", "Resident memory of the process running a stage.", "stage"
+        )
+        self.memory_budget = gauge(
+            "correlate_memory_budget_bytes", "The memory budget of that process (setting memory_budget).", "stage"
+        )
         help_cell = "distinct reporters in the window, for the most significant anomalous cells"
         self.cell_observed = gauge("correlate_anomalous_cell_observed", f"Observed {help_cell}.", "scope", "window")
         self.cell_expected = gauge(
@@ -186,6 +203,8 @@ class Metrics:
             self.incident_events.labels(event)
         for kind in TOPIC_KINDS:
             self.published.labels(kind)
+        for stage in STAGES:
+            self.stage_restarts.labels(stage)
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         self.series_names.add(name)
@@ -214,6 +233,10 @@ class Metrics:
     def observe_undecodable(self) -> None:
         """A record that is not JSON at all (the worker could not decode it)."""
         self.rejects.labels("json").inc()
+
+    def observe_quarantined(self) -> None:
+        """A record set aside because it crashed a stage twice (dead-lettered, reason ``crash``)."""
+        self.rejects.labels("crash").inc()
 
     def observe_duplicate(self) -> None:
         self.duplicates.inc()
@@ -277,6 +300,15 @@ class Metrics:
 
     def set_event_time(self, watermark: float) -> None:
         self.event_time.set(watermark)
+
+    def observe_stage_restart(self, stage: str) -> None:
+        self.stage_restarts.labels(stage).inc()
+
+    def set_stage_health(self, stage: str, stuck: bool, resident_bytes: int, budget_bytes: int) -> None:
+        """A stage's latest health report (see :mod:`correlate.streams.health`)."""
+        self.stage_stuck.labels(stage).set(1 if stuck else 0)
+        self.resident_memory.labels(stage).set(resident_bytes)
+        self.memory_budget.labels(stage).set(budget_bytes)
 
     def set_leader(self, leading: bool) -> None:
         """Whether this process runs the detect stage. A worker that loses the lease stops exposing what its

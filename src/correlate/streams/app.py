@@ -14,6 +14,7 @@ default because it forwards whole batches without a future per record (see the R
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 import time
@@ -24,11 +25,14 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
+from correlate.streams.health import Supervision
 from correlate.streams.kafka_io import FETCH_MAX_WAIT_MS
+from correlate.streams.poison import CRASHES_TO_QUARANTINE, poison_letter
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, REJECTS
-from correlate.streams.validate import check, observe, route
+from correlate.streams.validate import Forward, check, observe, route
 
+logger = logging.getLogger(__name__)
 YIELD_EVERY = 500  # records between two yields to the event loop
 REPORT_EVERY = 0.2  # seconds between lag reports (see correlate.streams.upstream)
 FETCH_SLACK = 1.0  # seconds to assume a fetch is old when Faust's consumer thread cannot say
@@ -55,12 +59,16 @@ class _App(faust.App):
         return _Transport(self.conf.broker_consumer, self)
 
 
-def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, datadir: str) -> Any:
+def build_app(
+    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, datadir: str, supervision: Supervision
+) -> Any:
     """A Faust app with one agent: input records in, accepted records and dead letters out.
 
     ``datadir`` is where Faust keeps its table folders even with memory storage; without it Faust writes
-    them under the current directory.
+    them under the current directory. A record whose check raises is tried again at once (Faust's agent is
+    not restarted per record); a second crash quarantines it, as in the aiokafka runner.
     """
+    guard, health, faults = supervision.guard, supervision.health, supervision.faults
     app = _App(
         settings.group,
         broker=f"kafka://{bootstrap}",
@@ -86,9 +94,28 @@ def build_app(settings: StackSettings, bootstrap: str, metrics: Metrics, store: 
     async def validate(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
-            verdict = check(message.value)
-            observe(metrics, verdict)
-            out = route(verdict, message.value, message.topic, message.partition, message.offset)
+            position = (message.topic, message.partition, message.offset)
+            out = None
+            for _attempt in range(CRASHES_TO_QUARANTINE + 1):  # the last finds it quarantined
+                quarantined = guard.handling(position)
+                if quarantined is not None:
+                    metrics.observe_quarantined()
+                    letter = poison_letter(position, "validate", quarantined.reason, message.value)
+                    out = Forward(False, None, letter)
+                    break
+                try:
+                    faults.check("validate", message.value)
+                    verdict = check(message.value)
+                    out = route(verdict, message.value, message.topic, message.partition, message.offset)
+                    observe(metrics, verdict)  # once routed: a crash in route must not count the record twice
+                except Exception as error:
+                    logger.exception("validate: %s", supervision.crashed(error))
+                    continue
+                guard.handled()
+                break
+            if out is None:  # not reached: the last attempt finds the record quarantined
+                continue
+            health.progressed(1)
             # force=True: sent now, in order. Faust would otherwise attach the send to the event and publish it
             # when the event is acknowledged, out of order and after this partition was reported forwarded.
             if out.accepted:
@@ -148,10 +175,12 @@ def _last_fetch(consumer: Any, tp: Any) -> float | None:
     return millis / 1000 if millis else None
 
 
-async def run_faust_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
+async def run_faust_validate(
+    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+) -> None:
     """Run the Faust app until cancelled."""
     datadir = tempfile.mkdtemp(prefix="correlate-faust-")
-    app = build_app(settings, bootstrap, metrics, store, datadir)
+    app = build_app(settings, bootstrap, metrics, store, datadir, supervision)
     await app.start()
     try:
         while True:

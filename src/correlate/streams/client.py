@@ -8,18 +8,31 @@ a broken line is published as it is, to be dead-lettered with the reason, not re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO
 
 import orjson
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 
 from correlate.contracts import parse_timestamp
 from correlate.streams import kafka_io
+from correlate.streams.poison import describe_error
+from correlate.streams.topics import VENDOR_PREFIX
 
-FLUSH_EVERY = 2_000  # records between flushes: a record is visible soon after its timestamp (see streams.merge)
+FLUSH_EVERY = 2_000  # records between two sends at most: a record is visible soon after its timestamp
+SEND_EVERY = 0.05  # seconds between two sends at most while pacing (a paced record is not held back longer)
+IN_FLIGHT = 16  # sends awaiting their acknowledgement at most; beyond, produce waits for the oldest
+ACK_TIMEOUT = 30.0  # seconds without an acknowledgement after which the broker counts as gone
+PROGRESS_EVERY = 0.5  # seconds between two progress reports
+STOP_TIMEOUT = 5.0  # seconds to stop the client (it would retry a gone broker until its request timeout)
+
+
+class BrokerGone(Exception):
+    """The broker does not answer (never did, or stopped): the message is one line for the user."""
 
 
 def _key_and_time(line: bytes) -> tuple[bytes | None, float | None]:
@@ -39,18 +52,27 @@ def _key_and_time(line: bytes) -> tuple[bytes | None, float | None]:
 
 
 async def produce(
-    bootstrap: str, topic: str, lines: Iterable[bytes], *, speed: float | None = None, rate: float | None = None
+    bootstrap: str,
+    topic: str,
+    lines: Iterable[bytes],
+    *,
+    speed: float | None = None,
+    rate: float | None = None,
+    progress: Callable[[int, float], None] | None = None,
 ) -> int:
     """Publish every non-blank line; as fast as possible, or paced: ``speed`` times event time, or ``rate``
-    records a second. Returns the number of records published (all acknowledged by the broker)."""
-    client = kafka_io.producer(bootstrap)
-    await client.start()
+    records a second (targets: sends are pipelined, acknowledgements awaited in batches, so the pace is not
+    capped by the broker's round trip). ``progress(count, seconds)`` is called twice a second. Returns the
+    number of records published, all acknowledged by the broker; raises :class:`BrokerGone` when it stops
+    answering."""
+    client = kafka_io.producer(bootstrap, request_timeout_ms=int(ACK_TIMEOUT * 1000))
+    writer = kafka_io.BatchWriter(client)
+    count = 0
     try:
-        writer = kafka_io.BatchWriter(client)
-        await writer.prepare([topic])
-        started = time.monotonic()
+        await asyncio.wait_for(client.start(), ACK_TIMEOUT)
+        await asyncio.wait_for(writer.prepare([topic]), ACK_TIMEOUT)
+        started = last_send = last_shown = time.monotonic()
         first_ts: float | None = None
-        count = 0
         for raw in lines:
             line = raw.rstrip(b"\r\n")
             if not line.strip():
@@ -63,29 +85,69 @@ async def produce(
                 first_ts = ts if first_ts is None else first_ts
                 due = started + (ts - first_ts) / speed
             if due is not None and due > time.monotonic():
-                await writer.flush()
-                await asyncio.sleep(due - time.monotonic())
+                await _send(writer)  # what is due goes now, not after the pause
+                last_send = time.monotonic()
+                await asyncio.sleep(due - last_send)
             writer.add(topic, key, line)
             count += 1
-            if count % FLUSH_EVERY == 0 or due is not None:
-                await writer.flush()
-        await writer.flush()
+            now = time.monotonic()
+            if count % FLUSH_EVERY == 0 or (due is not None and now - last_send >= SEND_EVERY):
+                await _send(writer)
+                last_send = now
+            if progress is not None and now - last_shown >= PROGRESS_EVERY:
+                last_shown = now
+                progress(count, now - started)
+        await _send(writer)
+        await asyncio.wait_for(writer.settle(0), ACK_TIMEOUT)
+        if progress is not None:
+            progress(count, time.monotonic() - started)
         return count
+    except (KafkaError, TimeoutError) as error:
+        writer.abandon()
+        raise BrokerGone(_gone(bootstrap, count, error)) from None
     finally:
-        await kafka_io.stop(client)
+        with contextlib.suppress(KafkaError, TimeoutError):
+            await asyncio.wait_for(kafka_io.stop(client), STOP_TIMEOUT)
 
 
-async def wait_for_topic(bootstrap: str, topic: str, timeout: float | None) -> list[TopicPartition]:
-    """The partitions of ``topic`` once it exists (a vendor's topic appears with its first incident).
+async def _send(writer: kafka_io.BatchWriter) -> None:
+    """Send what is open, then wait only while too many sends await their acknowledgement."""
+    await asyncio.wait_for(writer.send(), ACK_TIMEOUT)
+    await asyncio.wait_for(writer.settle(IN_FLIGHT), ACK_TIMEOUT)
+
+
+def _gone(bootstrap: str, count: int, error: BaseException) -> str:
+    cause = type(error).__name__ if isinstance(error, TimeoutError) else describe_error(error)
+    return (
+        f"the broker at {bootstrap} does not answer ({cause}); "
+        f"{count:,} records were handed over, those not acknowledged may be lost"
+    )
+
+
+def vendors_with_topics(topics: Iterable[str], prefix: str = "") -> list[str]:
+    """The vendor ids that have a topic (``incidents.vendor.<id>``) among ``topics``."""
+    start = prefix + VENDOR_PREFIX
+    return sorted(name[len(start) :] for name in topics if name.startswith(start))
+
+
+async def wait_for_topic(
+    bootstrap: str, topic: str, timeout: float | None, on_missing: Callable[[set[str]], None] | None = None
+) -> list[TopicPartition]:
+    """The partitions of ``topic`` once it exists (a vendor's topic appears with its first incident);
+    ``on_missing`` is called once, with the topics there are, if it does not exist at first.
 
     A consumer learns the cluster's topics when it starts; a fresh one per try sees topics made since.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    told = on_missing is None
     while True:
         probe = kafka_io.consumer(bootstrap)
         await probe.start()
         try:
             partitions = probe.partitions_for_topic(topic)
+            if not partitions and not told and on_missing is not None:
+                told = True
+                on_missing(set(await probe.topics()))
         finally:
             await kafka_io.stop(probe)
         if partitions:
@@ -103,10 +165,12 @@ async def subscribe(
     count: int | None = None,
     idle_timeout: float | None = None,
     from_beginning: bool = True,
+    on_missing: Callable[[set[str]], None] | None = None,
 ) -> int:
     """Print the events on ``topic`` as JSON lines; stop after ``count`` events or ``idle_timeout`` seconds
-    without one (both optional: by default follow until interrupted). Returns the number printed."""
-    partitions = await wait_for_topic(bootstrap, topic, idle_timeout)
+    without one (both optional: by default follow until interrupted). Returns the number printed.
+    ``on_missing`` is called once if the topic does not exist yet (then it is waited for)."""
+    partitions = await wait_for_topic(bootstrap, topic, idle_timeout, on_missing)
     if not partitions:
         return 0
     client = kafka_io.consumer(bootstrap)

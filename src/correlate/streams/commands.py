@@ -1,4 +1,4 @@
-"""The pipeline's commands: ``up``, ``status``, ``worker``, ``produce``, ``subscribe``.
+"""The pipeline's commands: ``up``, ``down``, ``status``, ``worker``, ``produce``, ``subscribe``.
 
 ``cli.build_parser`` calls :func:`add_parsers`; each command reads the ``[stack]`` settings
 (:mod:`correlate.streams.settings`), and ``produce``/``subscribe``/``worker`` fall back to the running local
@@ -47,6 +47,10 @@ def _up(args: argparse.Namespace) -> int:
     return run_up(settings, args.config, workers=args.workers)
 
 
+# Exit codes of `correlate status`: 0 healthy, 1 not healthy (or no stack), 3 still starting.
+STATUS_EXIT = {"healthy": 0, "starting": 3, "unhealthy": 1, "stopped": 1}
+
+
 def _status(args: argparse.Namespace) -> int:
     from correlate.streams.stack import stack_status
 
@@ -55,17 +59,29 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
     else:
-        state = "healthy" if status["healthy"] else "NOT healthy"
-        print(f"stack in {status['home']}: {state}")
+        word = {"healthy": "healthy", "starting": "starting", "unhealthy": "NOT healthy"}.get(status["phase"])
+        print(f"stack in {status['home']}: {word or 'NOT healthy (not running)'}")
         for name in ("broker", "store", "api", "leader"):
             print(f"  {name}: {status.get(name)}")
+        if status.get("api_note"):
+            print(f"  api: {status['api_note']}")
         for url in status.get("metrics", []):
             print(f"  metrics: {url}")
+        waiting = "waiting" if status["phase"] == "starting" else "FAILING"
         for check, ok in status.get("checks", {}).items():
-            print(f"  {check}: {'ok' if ok else 'FAILING'}")
+            print(f"  {check}: {'ok' if ok else waiting}")
+        for problem in status.get("problems", []):
+            print(f"  {problem}")
         if "reason" in status:
             print(f"  {status['reason']}")
-    return 0 if status["healthy"] else 1
+    return STATUS_EXIT[status["phase"]]
+
+
+def _down(args: argparse.Namespace) -> int:
+    from correlate.streams.stack import run_down
+
+    _config, settings = _stack(args)
+    return run_down(settings.home_path)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -89,33 +105,80 @@ def _produce(args: argparse.Namespace) -> int:
     import time
 
     from correlate.replay import merge_by_event_time
-    from correlate.streams.client import produce
+    from correlate.streams.client import BrokerGone, produce
 
     _config, settings = _stack(args)
     broker = _broker(settings, "produce")
     topic = settings.topic(args.topic or settings.input_topics[0])
+    _quiet_clients()
     started = time.monotonic()
+    show = None if args.quiet or not sys.stderr.isatty() else _progress_line
     with ExitStack() as stack:
         first: Any = sys.stdin.buffer if args.input == "-" else stack.enter_context(open(args.input, "rb"))
         more = [stack.enter_context(open(path, "rb")) for path in args.merge]
         lines = merge_by_event_time([first, *more])  # as replay --merge reads them: the same stream
-        count = asyncio.run(produce(broker, topic, lines, speed=args.speed, rate=args.rate))
+        try:
+            count = asyncio.run(produce(broker, topic, lines, speed=args.speed, rate=args.rate, progress=show))
+        except BrokerGone as gone:
+            if show is not None:
+                print(file=sys.stderr)
+            print(f"correlate produce: {gone}", file=sys.stderr)
+            return 1
     seconds = time.monotonic() - started
-    print(
-        f"produce: {count} records to {topic} in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f}/s)", file=sys.stderr
-    )
+    if show is not None:
+        print("\r\x1b[K", end="", file=sys.stderr)
+    if not args.quiet:
+        rate = count / max(seconds, 1e-9)
+        print(f"produce: {count} records to {topic} in {seconds:.1f} s ({rate:,.0f}/s)", file=sys.stderr)
     return 0
 
 
+def _quiet_clients() -> None:
+    """The Kafka client logs every failed reconnection, and asyncio every send it gave up on: produce says what
+    went wrong itself, in one line (:class:`~correlate.streams.client.BrokerGone`)."""
+    import logging
+
+    for name in ("aiokafka", "kafka", "asyncio"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
+def _progress_line(count: int, seconds: float) -> None:
+    """The running count on one terminal line, rewritten in place."""
+    rate = count / max(seconds, 1e-9)
+    print(f"\rproduce: {count:,} records, {rate:,.0f}/s\x1b[K", end="", file=sys.stderr, flush=True)
+
+
 def _subscribe(args: argparse.Namespace) -> int:
-    from correlate.streams.client import stdout, subscribe
+    from correlate.streams.client import stdout, subscribe, vendors_with_topics
 
     _config, settings = _stack(args)
     broker = _broker(settings, "subscribe")
     topic = settings.topic(INCIDENTS if args.all else vendor_topic(args.vendor))
+
+    def missing(topics: set[str]) -> None:
+        """The vendor has no topic yet: say which vendors do, so a misspelt id is seen at once."""
+        vendors = vendors_with_topics(topics, settings.topic_prefix)
+        known = ", ".join(vendors) if vendors else "none yet"
+        print(
+            f"correlate subscribe: no topic {topic} yet (a vendor's topic appears with its first incident); "
+            f"vendors with a topic: {known}. Waiting for it...",
+            file=sys.stderr,
+            flush=True,
+        )
+
     out: IO[bytes] = stdout()
     asyncio.run(
-        subscribe(broker, topic, out, count=args.count, idle_timeout=args.timeout, from_beginning=not args.new_only)
+        subscribe(
+            broker,
+            topic,
+            out,
+            count=args.count,
+            idle_timeout=args.timeout,
+            from_beginning=not args.new_only,
+            on_missing=None if args.all else missing,
+        )
     )
     return 0
 
@@ -139,10 +202,25 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     up.add_argument("--workers", type=int, default=1, help="worker processes to run (default 1)")
     up.set_defaults(func=_up)
 
-    status = subparsers.add_parser("status", help="is the local stack up and healthy (exit 0) or not (exit 1)")
+    status = subparsers.add_parser(
+        "status",
+        help="is the local stack up and healthy (exit 0), still starting (exit 3), or not (exit 1)",
+        description="Checks the broker, the store, every process, every stage (stuck? over its memory "
+        "budget?) and the detect leader. Exit 0: healthy; 3: starting (a fresh stack, not yet ready); 1: not "
+        "healthy, or no stack running.",
+    )
     _common(status)
     status.add_argument("--json", action="store_true", help="print where everything is, as JSON")
     status.set_defaults(func=_status)
+
+    down = subparsers.add_parser(
+        "down",
+        help="stop the stack `correlate up` runs (workers and API first, then the broker and store)",
+        description="Stops what `up` started from this home, children first; says what it stopped. Running it "
+        "when nothing runs is not an error.",
+    )
+    _common(down)
+    down.set_defaults(func=_down)
 
     worker = subparsers.add_parser(
         "worker",
@@ -166,8 +244,11 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     produce.add_argument("--broker", help="Kafka bootstrap servers (default: the local stack's)")
     produce.add_argument("--topic", help="input topic (default the first of input_topics)")
     pace = produce.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, help="pace by event time, this many times faster than real time")
+    pace.add_argument(
+        "--speed", type=float, help="pace by event time, this many times faster than real time (a target)"
+    )
     pace.add_argument("--rate", type=float, help="pace at this many records a second")
+    produce.add_argument("--quiet", "-q", action="store_true", help="no progress line and no summary on stderr")
     produce.set_defaults(func=_produce)
 
     subscribe = subparsers.add_parser("subscribe", help="print incident events as JSON lines (as replay writes)")

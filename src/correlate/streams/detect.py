@@ -36,8 +36,10 @@ from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
 from correlate.monitor import EngineMonitor
 from correlate.streams import kafka_io, upstream
+from correlate.streams.health import Supervision
 from correlate.streams.identity import Redeliveries, merge_key
 from correlate.streams.merge import EventTimeMerge
+from correlate.streams.poison import poison_letter
 from correlate.streams.publish import PublishedLog, Publisher
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS, REJECTS
@@ -130,20 +132,31 @@ class DetectStage:
     """Runs the Engine while this worker holds the lease; a fresh one on every takeover."""
 
     def __init__(
-        self, settings: StackSettings, config: Config, bootstrap: str, store: Any, metrics: Metrics, worker_id: str
+        self,
+        settings: StackSettings,
+        config: Config,
+        bootstrap: str,
+        store: Any,
+        metrics: Metrics,
+        worker_id: str,
+        supervision: Supervision | None = None,
     ) -> None:
+        """``supervision`` outlives each takeover: a record that crashed the stage twice is dead-lettered and
+        skipped by every later rebuild of this process."""
         self.settings = settings
         self.config = config
         self.bootstrap = bootstrap
         self.store = store
         self.metrics = metrics
         self.worker_id = worker_id
+        self.supervision = supervision or Supervision.of("detect", worker_id)
 
     async def lead(self, lost: asyncio.Event, beat: Callable[[], None] = lambda: None) -> None:
         """Rebuild from the start of ``contacts.accepted``, then follow it, until ``lost`` is set; ``beat``
         is called every round (the lease is only renewed while it is)."""
         settings = self.settings
         accepted_topic = settings.topic(ACCEPTED)
+        guard, health, faults = self.supervision.guard, self.supervision.health, self.supervision.faults
         log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
         log.note_notifications(await read_all(self.bootstrap, settings.topic(NOTIFICATIONS)))
         previous = Progress.from_json(await self.store.get(settings.progress_key))
@@ -203,6 +216,17 @@ class DetectStage:
                 for count, held in enumerate(merge.pop_ready(), start=1):
                     if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
                         await asyncio.sleep(0)
+                    position = (accepted_topic, held.partition, held.offset)
+                    quarantined = guard.handling(position)
+                    if quarantined is not None:
+                        if quarantined.letter_due and held.offset >= reported.get(held.partition, 0):
+                            self.metrics.observe_quarantined()
+                            shown = held.record if held.record is not None else held.item
+                            letter = poison_letter(position, "detect", quarantined.reason, shown)
+                            dead_letters.add(settings.topic(REJECTS), None, letter)
+                        done[str(held.partition)] = held.offset + 1
+                        continue
+                    faults.check_item("detect", held.item)
                     if isinstance(held.item, Contact):
                         outcome = monitor.accept(held.item, held.record)
                     else:
@@ -210,12 +234,19 @@ class DetectStage:
                     if outcome.rejection is not None and held.offset >= reported.get(held.partition, 0):
                         letter = dead_letter(outcome.rejection, accepted_topic, held.partition, held.offset)
                         dead_letters.add(settings.topic(REJECTS), None, letter)
+                    guard.handled()
                     if outcome.events:
                         live = held.offset >= at_takeover.get(held.partition, 0)
                         await publisher.publish(outcome.events, held.produced_at if live else None)
                     done[str(held.partition)] = held.offset + 1
                 await dead_letters.flush()
                 monitor.catch_up()
+                if count:
+                    health.progressed(count)
+                elif len(merge) or any((reader.highwater(tp) or 0) > next_offset[tp.partition] for tp in partitions):
+                    health.waiting(now)
+                else:
+                    health.idle()
                 unreported = unreported or count > 0
                 # Reported every second, and at once when a burst has been taken in: `correlate status` (and
                 # whoever waits for a backlog to clear) sees the leader caught up within a round, not a second.
@@ -246,6 +277,27 @@ class DetectStage:
         """Decode one accepted record into the merge; a record that breaks its contract (written to the topic
         by something other than the validate stage) becomes a dead letter, never a crash. A telemetry or status
         record forwarded twice is dropped here (a contact's repeat is the engine's to drop, as in replay)."""
+        guard = self.supervision.guard
+        position = (topic, partition, record.offset)
+        quarantined = guard.handling(position)
+        if quarantined is not None:
+            if quarantined.letter_due:
+                self.metrics.observe_quarantined()
+                letter = poison_letter(position, "detect", quarantined.reason, record.value)
+                dead_letters.add(self.settings.topic(REJECTS), None, letter)
+            return
+        self._decode(merge, partition, record, dead_letters, topic, redelivered)
+        guard.handled()  # not on a raise: the guard blames this record when the stage reports the crash
+
+    def _decode(
+        self,
+        merge: EventTimeMerge[_Held],
+        partition: int,
+        record: Any,
+        dead_letters: kafka_io.BatchWriter,
+        topic: str,
+        redelivered: Redeliveries,
+    ) -> None:
         try:
             decoded = orjson.loads(record.value)
             verdict: Record | Rejection = validate_record(decoded)

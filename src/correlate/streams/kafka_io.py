@@ -133,8 +133,8 @@ class BatchWriter:
     async def _send(self, topic: str, partition: int, batch: Any) -> None:
         self._inflight.append(await self.client.send_batch(batch, topic, partition=partition))
 
-    async def flush(self) -> None:
-        """Send every open batch and wait until the broker has them all."""
+    async def send(self) -> None:
+        """Hand every open batch to the producer without waiting for the broker's acknowledgements."""
         full, self._full = self._full, []
         batches, self._batches = self._batches, {}
         for topic, partition, batch in full:
@@ -142,6 +142,31 @@ class BatchWriter:
         for (topic, partition), batch in batches.items():
             if batch.record_count():
                 await self._send(topic, partition, batch)
+
+    async def settle(self, in_flight: int = 0) -> None:
+        """Wait for the oldest sends until at most ``in_flight`` await their acknowledgement (an error in one
+        is raised here)."""
+        while len(self._inflight) > in_flight:
+            await self._inflight.pop(0)
+
+    @property
+    def unacknowledged(self) -> int:
+        return len(self._inflight)
+
+    def abandon(self) -> None:
+        """Give up on the sends still awaiting acknowledgement (the broker is gone): their errors are taken
+        here, not reported later as never retrieved."""
+        inflight, self._inflight = self._inflight, []
+        for future in inflight:
+            if future.done():
+                if not future.cancelled():
+                    future.exception()
+            else:
+                future.cancel()
+
+    async def flush(self) -> None:
+        """Send every open batch and wait until the broker has them all."""
+        await self.send()
         inflight, self._inflight = self._inflight, []
         if inflight:
             await asyncio.gather(*inflight)

@@ -24,16 +24,22 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
+from correlate.streams.health import Supervision
+from correlate.streams.poison import poison_letter
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import ACCEPTED, REJECTS
-from correlate.streams.validate import check, observe, route
+from correlate.streams.validate import Checked, check, observe, route
 
 logger = logging.getLogger(__name__)
 YIELD_EVERY = 1_000  # records between two yields to the event loop
 
 
-async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
-    """Validate until cancelled; ``store`` (redis.asyncio) receives the lag reports (:mod:`.upstream`)."""
+async def run_validate(
+    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+) -> None:
+    """Validate until cancelled; ``store`` (redis.asyncio) receives the lag reports (:mod:`.upstream`).
+    ``supervision`` outlives the stage: a record that crashed it twice is dead-lettered, not checked again."""
+    guard, health, faults = supervision.guard, supervision.health, supervision.faults
     accepted, rejects = settings.topic(ACCEPTED), settings.topic(REJECTS)
     reader = kafka_io.consumer(
         bootstrap,
@@ -51,21 +57,40 @@ async def run_validate(settings: StackSettings, bootstrap: str, metrics: Metrics
         forwarded = _Forwarded()
         while True:
             batches = await reader.getmany(timeout_ms=200, max_records=2_000)
+            counted: list[Checked | None] = []  # counted once forwarded: a batch that fails is checked again
             for tp, records in batches.items():
                 fetched_ms = reader.last_poll_timestamp(tp) or int(time.time() * 1000)
                 for record in records:
                     if record.offset % YIELD_EVERY == 0:  # share the loop with the detect stage
                         await asyncio.sleep(0)
+                    position = (tp.topic, tp.partition, record.offset)
+                    quarantined = guard.handling(position)
+                    if quarantined is not None:
+                        counted.append(None)
+                        writer.add(rejects, None, poison_letter(position, "validate", quarantined.reason, record.value))
+                        continue
+                    faults.check("validate", record.value)
                     verdict = check(record.value)
-                    observe(metrics, verdict)
+                    counted.append(verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
                     if out.accepted:
                         headers = kafka_io.accepted_headers(fetched_ms, tp.topic, tp.partition, record.offset)
                         writer.add_to(accepted, tp.partition, out.key, out.value, record.timestamp, headers)
                     else:
                         writer.add(rejects, None, out.value)
+                    guard.handled()
+            if batches and faults.armed("validate-flush"):
+                for records in batches.values():
+                    for record in records:
+                        faults.check("validate-flush", record.value)
             if batches:
                 await writer.flush()
+                for seen in counted:
+                    if seen is None:
+                        metrics.observe_quarantined()
+                    else:
+                        observe(metrics, seen)
+                health.progressed(sum(len(records) for records in batches.values()))
                 forwarded.update(batches)
                 try:
                     await reader.commit()

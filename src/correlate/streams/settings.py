@@ -38,6 +38,13 @@ class StackSettings:
         0.5, "Slack of the event-time merge: clock difference allowed between validate workers' hosts (seconds)."
     )
     validate_runner: str = _setting("aiokafka", "Runner of the validate stage: aiokafka (default) or faust.")
+    memory_budget: float = _setting(
+        1024.0, "Resident memory (MB) a worker process may use before `status` and an alert call it unhealthy."
+    )
+    stall_after: float = _setting(
+        60.0, "Seconds a detect leader may take nothing in while records wait before it counts as stuck."
+    )
+    api_port: int = _setting(8480, "Port `up` runs the API on when it is free (else any free port, and says so).")
 
     @property
     def home_path(self) -> Path:
@@ -64,6 +71,15 @@ class StackSettings:
     @property
     def progress_key(self) -> str:
         return self.topic_prefix + "correlate:detect-progress"
+
+    @property
+    def health_prefix(self) -> str:
+        """Where each stage of each worker writes its health report (one expiring key per stage)."""
+        return self.topic_prefix + "correlate:health:"
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        return int(self.memory_budget * 1_048_576)
 
 
 def setting_docs() -> dict[str, str]:
@@ -95,15 +111,15 @@ def _coerce(name: str, value: Any) -> Any:
         if not topics or not all(topics):
             raise ConfigError("input_topics: must name at least one topic")
         return topics
-    if name == "input_partitions":
+    if name in ("input_partitions", "api_port"):
         try:
-            partitions = int(value)
+            number = int(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"input_partitions: must be a whole number, not {value!r}") from None
-        if partitions < 1:
-            raise ConfigError("input_partitions: must be >= 1")
-        return partitions
-    if name in ("lease_ttl", "merge_idle"):
+            raise ConfigError(f"{name}: must be a whole number, not {value!r}") from None
+        if number < 1 or (name == "api_port" and number > 65_535):
+            raise ConfigError(f"{name}: must be >= 1" + (" and <= 65535" if name == "api_port" else ""))
+        return number
+    if name in ("lease_ttl", "merge_idle", "memory_budget", "stall_after"):
         try:
             seconds = float(value)
         except (TypeError, ValueError):

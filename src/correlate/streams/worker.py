@@ -31,7 +31,9 @@ from correlate.procs import die_with_parent
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
 from correlate.streams.exposition import MergedCollector
+from correlate.streams.health import HealthReporter, Supervision
 from correlate.streams.lease import Lease, Renewer
+from correlate.streams.poison import FaultInjector
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 
@@ -78,12 +80,18 @@ async def run_worker(options: WorkerOptions) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     store = redis.asyncio.Redis.from_url(options.store)
+    supervision = Supervision.of("validate", me, FaultInjector.from_environ(os.environ))
     try:
         specs = pipeline_topics(settings.input_topics, settings.input_partitions, settings.topic_prefix)
         await asyncio.to_thread(kafka_io.ensure_topics, options.broker, specs)
+
+        def validate() -> Awaitable[None]:
+            return _validate(settings, options.broker, metrics, store, supervision)
+
         tasks = [
-            asyncio.create_task(_forever("validate", lambda: _validate(settings, options.broker, metrics, store))),
+            asyncio.create_task(_forever("validate", validate, supervision, metrics)),
             asyncio.create_task(_forever("detect process", detect.run)),
+            asyncio.create_task(_reporter(supervision, metrics, store, settings).run()),
         ]
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -164,13 +172,21 @@ async def _detect_process(options: WorkerOptions, holder: str, port_out: Connect
         loop.add_signal_handler(signum, stop.set)
     store = redis.asyncio.Redis.from_url(options.store)
     lease = Lease(store, settings.lease_key, settings.lease_ttl, holder)
-    detect = DetectStage(settings, options.config, options.broker, store, metrics, holder)
-    task = asyncio.create_task(_forever("detect", lambda: _contend(lease, detect, metrics, options.store)))
+    supervision = Supervision.of("detect", holder, FaultInjector.from_environ(os.environ))
+    supervision.health.leading = False
+    detect = DetectStage(settings, options.config, options.broker, store, metrics, holder, supervision)
+    health = _reporter(supervision, metrics, store, settings)
+    await health.publish()  # before the lease: a leader always has a report for `status` to read
+    reporter = asyncio.create_task(health.run())
+    task = asyncio.create_task(
+        _forever("detect", lambda: _contend(lease, detect, metrics, options.store), supervision, metrics)
+    )
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([stopping, task], return_when=asyncio.FIRST_COMPLETED)
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        reporter.cancel()
+        await asyncio.gather(task, reporter, return_exceptions=True)
         stopping.cancel()
     finally:
         await _release(lease)
@@ -178,26 +194,43 @@ async def _detect_process(options: WorkerOptions, holder: str, port_out: Connect
         server.close()
 
 
-async def _validate(settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any) -> None:
+def _reporter(supervision: Supervision, metrics: Metrics, store: Any, settings: StackSettings) -> HealthReporter:
+    return HealthReporter(
+        supervision.health, metrics, store, settings.health_prefix, settings.memory_budget_bytes, settings.stall_after
+    )
+
+
+async def _validate(
+    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+) -> None:
     if settings.validate_runner == "faust":
         from correlate.streams.app import run_faust_validate
 
-        await run_faust_validate(settings, bootstrap, metrics, store)
+        await run_faust_validate(settings, bootstrap, metrics, store, supervision)
     else:
         from correlate.streams.runner import run_validate
 
-        await run_validate(settings, bootstrap, metrics, store)
+        await run_validate(settings, bootstrap, metrics, store, supervision)
 
 
-async def _forever(name: str, stage: Callable[[], Awaitable[None]]) -> None:
-    """Keep a stage running: an error (a broker restart, a store hiccup) is logged and the stage restarts."""
+async def _forever(
+    name: str,
+    stage: Callable[[], Awaitable[None]],
+    supervision: Supervision | None = None,
+    metrics: Metrics | None = None,
+) -> None:
+    """Keep a stage running: an error (a broker restart, a store hiccup) is logged and the stage restarts.
+    With ``supervision``, the record the stage was handling is blamed, and set aside on its second crash."""
     while True:
         try:
             await stage()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("%s stage failed; restarting in %g s", name, RETRY_PAUSE)
+        except Exception as error:
+            next_step = "restarting" if supervision is None else supervision.crashed(error)
+            if metrics is not None:
+                metrics.observe_stage_restart(supervision.health.stage if supervision else name)
+            logger.exception("%s stage failed (%s); restarting in %g s", name, next_step, RETRY_PAUSE)
         await asyncio.sleep(RETRY_PAUSE)
 
 
@@ -207,6 +240,7 @@ async def _contend(lease: Lease, detect: DetectStage, metrics: Metrics, store_ur
         await asyncio.sleep(lease.ttl_ms / 4000)
     print(f"worker {lease.holder}: leading the detect stage", file=sys.stderr, flush=True)
     metrics.set_leader(True)
+    detect.supervision.health.leading = True
     lost = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -221,6 +255,8 @@ async def _contend(lease: Lease, detect: DetectStage, metrics: Metrics, store_ur
     finally:
         await asyncio.to_thread(renewer.stop)
         metrics.set_leader(False)
+        detect.supervision.health.leading = False
+        detect.supervision.health.idle()
         await asyncio.shield(_release(lease))
 
 
