@@ -23,6 +23,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
 from correlate.streams.health import Supervision
@@ -60,7 +61,13 @@ class _App(faust.App):
 
 
 def build_app(
-    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, datadir: str, supervision: Supervision
+    settings: StackSettings,
+    bootstrap: str,
+    metrics: Metrics,
+    store: Any,
+    datadir: str,
+    supervision: Supervision,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Any:
     """A Faust app with one agent: input records in, accepted records and dead letters out.
 
@@ -105,7 +112,7 @@ def build_app(
                     break
                 try:
                     faults.check("validate", message.value)
-                    verdict = check(message.value)
+                    verdict = check(message.value, limits)
                     out = route(verdict, message.value, message.topic, message.partition, message.offset)
                     observe(metrics, verdict)  # once routed: a crash in route must not count the record twice
                 except Exception as error:
@@ -176,11 +183,16 @@ def _last_fetch(consumer: Any, tp: Any) -> float | None:
 
 
 async def run_faust_validate(
-    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+    settings: StackSettings,
+    bootstrap: str,
+    metrics: Metrics,
+    store: Any,
+    supervision: Supervision,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> None:
     """Run the Faust app until cancelled."""
     datadir = tempfile.mkdtemp(prefix="correlate-faust-")
-    app = build_app(settings, bootstrap, metrics, store, datadir, supervision)
+    app = build_app(settings, bootstrap, metrics, store, datadir, supervision, limits)
     await app.start()
     try:
         while True:

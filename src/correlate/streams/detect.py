@@ -300,12 +300,13 @@ class DetectStage:
     ) -> None:
         try:
             decoded = orjson.loads(record.value)
-            verdict: Record | Rejection = validate_record(decoded)
+            verdict: Record | Rejection = validate_record(decoded, self.config.settings)
         except (orjson.JSONDecodeError, TypeError):
             verdict = Rejection("", "not valid JSON on the accepted topic", repr(record.value)[:200])
         if isinstance(verdict, Rejection):
             self.metrics.observe_outcome(None, verdict)
-            dead_letters.add(self.settings.topic(REJECTS), None, dead_letter(verdict, topic, partition, record.offset))
+            letter = dead_letter(verdict, topic, partition, record.offset, self.config.settings.max_excerpt_chars)
+            dead_letters.add(self.settings.topic(REJECTS), None, letter)
             return
         if isinstance(verdict, Contact):
             decoded = None  # quoted from the contact itself if ever late: less to hold in the merge

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
 from correlate.streams.health import Supervision
@@ -35,7 +36,12 @@ YIELD_EVERY = 1_000  # records between two yields to the event loop
 
 
 async def run_validate(
-    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+    settings: StackSettings,
+    bootstrap: str,
+    metrics: Metrics,
+    store: Any,
+    supervision: Supervision,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> None:
     """Validate until cancelled; ``store`` (redis.asyncio) receives the lag reports (:mod:`.upstream`).
     ``supervision`` outlives the stage: a record that crashed it twice is dead-lettered, not checked again."""
@@ -70,7 +76,7 @@ async def run_validate(
                         writer.add(rejects, None, poison_letter(position, "validate", quarantined.reason, record.value))
                         continue
                     faults.check("validate", record.value)
-                    verdict = check(record.value)
+                    verdict = check(record.value, limits)
                     counted.append(verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)
                     if out.accepted:

@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 
 from correlate.contracts import Contact, Rejection
-from correlate.intake import Record, kind_and_source, validate_record
+from correlate.intake import Record, kind_and_source, oversized, validate_record
+from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.metrics import Metrics
 from correlate.telemetry import Heartbeat
 
@@ -46,24 +47,30 @@ class Checked:
         return None
 
 
-def check(value: bytes | None) -> Checked:
-    """Decode and validate one record; never raises for bad input."""
+def check(value: bytes | None, limits: Limits = DEFAULT_LIMITS) -> Checked:
+    """Decode and validate one record within the bounds ``limits`` set; never raises for bad input."""
     if value is None:
         return Checked(None, Rejection("", "empty record (no value)", None), decodable=False)
+    too_long = oversized(value, limits)
+    if too_long is not None:
+        return Checked(None, too_long, decodable=False)
     try:
         record = orjson.loads(value)
     except orjson.JSONDecodeError as error:
         text = value.decode("utf-8", errors="replace")
         return Checked(None, Rejection("", f"not valid JSON ({error})", text), decodable=False)
-    verdict = validate_record(record)
+    verdict = validate_record(record, limits)
     if isinstance(verdict, Rejection):
         return Checked(None, verdict)
     return Checked(verdict, None)
 
 
-def dead_letter(rejection: Rejection, topic: str, partition: int, offset: int) -> bytes:
-    """The rejects-topic record: the reason and the record, and where to find the original."""
-    letter: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset, **rejection.to_json()}
+def dead_letter(
+    rejection: Rejection, topic: str, partition: int, offset: int, excerpt: int = DEFAULT_LIMITS.max_excerpt_chars
+) -> bytes:
+    """The rejects-topic record: the reason and the record (an excerpt of at most ``excerpt`` characters), and
+    where to find the original."""
+    letter: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset, **rejection.to_json(excerpt)}
     return orjson.dumps(letter)
 
 

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from correlate.config import Config
 from correlate.engine import rare_collections
+from correlate.limits import Limits
 from correlate.metrics import Metrics, MetricsServer
 from correlate.procs import die_with_parent
 from correlate.streams import kafka_io
@@ -86,7 +87,7 @@ async def run_worker(options: WorkerOptions) -> int:
         await asyncio.to_thread(kafka_io.ensure_topics, options.broker, specs)
 
         def validate() -> Awaitable[None]:
-            return _validate(settings, options.broker, metrics, store, supervision)
+            return _validate(settings, options.broker, metrics, store, supervision, options.config.settings)
 
         tasks = [
             asyncio.create_task(_forever("validate", validate, supervision, metrics)),
@@ -201,16 +202,16 @@ def _reporter(supervision: Supervision, metrics: Metrics, store: Any, settings: 
 
 
 async def _validate(
-    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision
+    settings: StackSettings, bootstrap: str, metrics: Metrics, store: Any, supervision: Supervision, limits: Limits
 ) -> None:
     if settings.validate_runner == "faust":
         from correlate.streams.app import run_faust_validate
 
-        await run_faust_validate(settings, bootstrap, metrics, store, supervision)
+        await run_faust_validate(settings, bootstrap, metrics, store, supervision, limits)
     else:
         from correlate.streams.runner import run_validate
 
-        await run_validate(settings, bootstrap, metrics, store, supervision)
+        await run_validate(settings, bootstrap, metrics, store, supervision, limits)
 
 
 async def _forever(
