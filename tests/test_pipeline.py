@@ -25,6 +25,7 @@ import orjson
 import pytest
 import redis
 
+from correlate.config import Settings
 from correlate.contracts import parse_timestamp
 from correlate.embedded import EmbeddedBroker, free_port
 from correlate.engine import Engine
@@ -56,12 +57,18 @@ def simulated_stream(directory: Path, *, seed: int = 5, days: float = 4, per_day
     out = io.BytesIO()
     summary = replay(Engine(), [line + b"\n" for line in lines], out, None)
     events = [line for line in out.getvalue().split(b"\n") if line]
-    last_ts = max(
+    times = [
         parse_timestamp(r["ts"])
         for r in sim.contacts
         if isinstance(r, dict) and isinstance(r.get("ts"), str) and _parses(r["ts"])
-    )
-    return Stream(path, lines, events, summary.accepted, summary.rejected, last_ts)
+    ]
+    return Stream(path, lines, events, summary.accepted, summary.rejected, final_clock(times))
+
+
+def final_clock(times: list[float]) -> float:
+    """Where a stream that never ends leaves the engine's clock, at the earliest: the clock is the median of the
+    latest ``clock_quorum`` records in arrival order, never below the ``clock_quorum``-th latest event time."""
+    return sorted(times)[-Settings().clock_quorum]
 
 
 def _parses(text: str) -> bool:

@@ -21,7 +21,7 @@ from correlate.cli import main
 from correlate.contracts import parse_timestamp
 from correlate.embedded import EmbeddedBroker
 from streams import DAY, HOUR, START, stream
-from test_pipeline import Worker, lag_reports, produce, progress, topic_values, vendors_of, wait_for
+from test_pipeline import Worker, final_clock, lag_reports, produce, progress, topic_values, vendors_of, wait_for
 from test_silence import SILENCE_AT, Quiet, fleet
 
 LATENESS, STEP = 300.0, 60.0
@@ -84,7 +84,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
         accepted=len(contacts),
         telemetry_records=len(beats),
         statuses=len(STATUSES),
-        last_ts=max(float(record["ts"]) for record in telemetry),  # type: ignore[arg-type]
+        last_ts=final_clock([float(record["ts"]) for record in telemetry]),  # type: ignore[arg-type]
     )
 
 
