@@ -35,7 +35,7 @@ class Prometheus:
     def start(self, timeout: float = 30.0) -> Self:
         binary = shutil.which("prometheus")
         if binary is None:
-            raise RuntimeError("Debian's prometheus is not installed (.ci/run installs it)")
+            raise RuntimeError("Debian's prometheus is not installed (scripts/test installs it)")
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": self.rule_files,

@@ -24,7 +24,7 @@ def _promtool(*args: str) -> str:
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("CI"):
-            pytest.fail("promtool is missing: .ci/run installs Debian's prometheus package")
+            pytest.fail("promtool is missing: scripts/test installs Debian's prometheus package")
         pytest.skip("promtool not installed (apt-get install prometheus)")
     done = subprocess.run([promtool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

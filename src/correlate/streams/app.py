@@ -8,7 +8,7 @@ this runner is at-least-once like the other. Two settings make it usable on Tans
 timeout (Tansu holds a join until it expires: 60 s by default).
 
 Measured against the aiokafka runner in ``benchmarks/pipeline_throughput.py``: the aiokafka loop is the
-default because it forwards whole batches without a future per record (see the README).
+default because it forwards whole batches without a future per record (docs/pipeline.md).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class StackSettings:
 
 
 def setting_docs() -> dict[str, str]:
-    """Name -> meaning, for the README table and ``--help``."""
+    """Name -> meaning, for docs/settings.md and ``--help``."""
     return {f.name: str(f.metadata["doc"]) for f in fields(StackSettings)}
 
 
