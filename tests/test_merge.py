@@ -78,3 +78,31 @@ def test_within_a_partition_arrival_order_is_kept() -> None:
     merge.add(0, (10.0, "late-written"), "first", produced_at=0.0)
     merge.add(0, (5.0, "early"), "second", produced_at=0.0)
     assert merge.pop_ready() == ["first", "second"]
+
+
+def test_a_head_far_ahead_of_its_own_partition_does_not_hold_the_partition_back() -> None:
+    """One contact dated a day ahead, then that partition's ordinary records: they go in step with the others,
+    and the outlier waits for its time (a day of the other partitions' records)."""
+    merge: EventTimeMerge[str] = EventTimeMerge(range(2), slack=0.5, outlier_gap=300.0)
+    merge.add(0, (86_400.0 + 10.0, "ahead"), "ahead", produced_at=1.0)
+    for i in range(5):
+        merge.add(0, (10.0 * i, f"p0-{i}"), f"p0-{i}", produced_at=1.0)
+        merge.add(1, (10.0 * i + 5.0, f"p1-{i}"), f"p1-{i}", produced_at=1.0)
+    released = merge.pop_ready()
+    assert released[:9] == ["p0-0", "p1-0", "p0-1", "p1-1", "p0-2", "p1-2", "p0-3", "p1-3", "p0-4"]
+    assert "ahead" not in released
+    merge.add(1, (86_400.0 + 20.0, "p1-late"), "p1-late", produced_at=2.0)
+    merge.add(0, (86_400.0 + 30.0, "p0-next"), "p0-next", produced_at=2.0)
+    assert merge.pop_ready() == []  # a day later than the merge: partition 0 must be proven to hold nothing older
+    merge.prove_quiet(0, 3.0)
+    merge.prove_quiet(1, 3.0)
+    assert merge.pop_ready() == ["p1-4", "ahead", "p1-late", "p0-next"]  # in event-time order, its time come
+    assert len(merge) == 0
+
+
+def test_without_an_outlier_gap_a_partition_keeps_its_order() -> None:
+    merge: EventTimeMerge[str] = EventTimeMerge(range(2), slack=0.5)
+    merge.add(0, (1000.0, "ahead"), "ahead", produced_at=1.0)
+    merge.add(0, (10.0, "behind"), "behind", produced_at=1.0)
+    merge.add(1, (20.0, "other"), "other", produced_at=1.0)
+    assert merge.pop_ready() == ["other"]  # "behind" waits behind its partition's head, as Kafka ordered them

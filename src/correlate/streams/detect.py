@@ -180,7 +180,7 @@ class DetectStage:
             )
             dead_letters = kafka_io.BatchWriter(writer_client)
             await dead_letters.prepare([settings.topic(REJECTS)])
-            merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle)
+            merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle, self.config.settings.lateness)
             redelivered = Redeliveries()
             next_offset = dict.fromkeys(numbers, 0)
             progress = Progress(leader=self.worker_id)

@@ -15,6 +15,14 @@ fetches). The head, produced at ``produced_at``, goes once every empty partition
 ``produced_at + slack``; the slack covers clock differences between the validate workers' hosts. Records
 that became visible later than the head may still carry an earlier event time — that is ordinary disorder,
 which the engine's lateness absorbs. Nothing here reads a clock: the merge is pure and tested without a broker.
+
+A record far ahead of the merge (by more than ``outlier_gap``, the engine's lateness, beyond what was last
+released or another partition's head; or beyond a later record of its own partition) — one contact with its
+clock a day ahead — would stand for its partition while the others ran on to the end of their data, and hold
+its own partition's later records back until they came out late, by a day. Such a record stays in the merge,
+to go when its time comes, but does not stand for its partition: the partition counts as empty until a record
+of its own time arrives. (The engine keeps a record ahead of its clock in that step's bucket, so when the
+outlier goes changes nothing it publishes.)
 """
 
 from __future__ import annotations
@@ -32,12 +40,15 @@ NEVER = float("-inf")
 class EventTimeMerge(Generic[T]):
     """Items from several partitions, each in arrival order, released in ``(ts, id)`` order across them."""
 
-    def __init__(self, partitions: Iterable[int], slack: float) -> None:
+    def __init__(self, partitions: Iterable[int], slack: float, outlier_gap: float = float("inf")) -> None:
         self.slack = slack
+        self.outlier_gap = outlier_gap
         self._buffers: dict[int, deque[tuple[Key, float, T]]] = {p: deque() for p in partitions}
         self._quiet_until: dict[int, float] = dict.fromkeys(self._buffers, NEVER)
         self._heads: list[tuple[Key, int, float, int, T]] = []  # (key, sequence, produced_at, partition, item)
-        self._with_head: set[int] = set()
+        self._with_head: dict[int, tuple[Key, int]] = {}  # partition -> its head's key and sequence
+        self._outliers: set[int] = set()  # sequences of heads that do not stand for their partition
+        self._released = NEVER  # the latest event time released
         self._sequence = 0
 
     def __len__(self) -> int:
@@ -45,7 +56,17 @@ class EventTimeMerge(Generic[T]):
 
     def add(self, partition: int, key: Key, item: T, produced_at: float) -> None:
         """One record read from ``partition`` (records of a partition are added in the order read)."""
-        if partition in self._with_head:
+        head = self._with_head.get(partition)
+        if head is not None and head[0][0] - key[0] > self.outlier_gap:
+            self._outliers.add(head[1])  # far ahead of what follows it: it goes in its time, not first
+            del self._with_head[partition]
+            buffer = self._buffers[partition]
+            if buffer:
+                self._push(partition, *buffer.popleft())
+                buffer.append((key, produced_at, item))
+                return
+            head = None
+        if head is not None:
             self._buffers[partition].append((key, produced_at, item))
         else:
             self._push(partition, key, produced_at, item)
@@ -60,16 +81,19 @@ class EventTimeMerge(Generic[T]):
         ready: list[T] = []
         heads = self._heads
         while heads:
-            _key, _sequence, produced_at, partition, item = heads[0]
-            if len(heads) < len(self._buffers) and self._blocked(produced_at + self.slack):
+            _key, sequence, produced_at, partition, item = heads[0]
+            if len(self._with_head) < len(self._buffers) and self._blocked(produced_at + self.slack):
                 break
             heapq.heappop(heads)
-            self._with_head.discard(partition)
             ready.append(item)
+            self._released = max(self._released, _key[0])
+            if sequence in self._outliers:
+                self._outliers.discard(sequence)
+                continue  # its partition has a head of its own already
+            del self._with_head[partition]
             buffer = self._buffers[partition]
             if buffer:
-                key, next_produced_at, next_item = buffer.popleft()
-                self._push(partition, key, next_produced_at, next_item)
+                self._push(partition, *buffer.popleft())
         return ready
 
     def drain(self) -> list[T]:
@@ -83,6 +107,18 @@ class EventTimeMerge(Generic[T]):
         return any(until < needed for p, until in self._quiet_until.items() if p not in self._with_head)
 
     def _push(self, partition: int, key: Key, produced_at: float, item: T) -> None:
-        self._sequence += 1
-        heapq.heappush(self._heads, (key, self._sequence, produced_at, partition, item))
-        self._with_head.add(partition)
+        """Make the record its partition's head; or, if it is far ahead of the merge, an outlier, and the next
+        record of its partition the head (and so on)."""
+        buffer = self._buffers[partition]
+        while True:
+            self._sequence += 1
+            heapq.heappush(self._heads, (key, self._sequence, produced_at, partition, item))
+            heads = [head[0][0] for head in self._with_head.values()]
+            position = max(self._released, min(heads, default=NEVER))
+            if position == NEVER or key[0] - position <= self.outlier_gap:
+                self._with_head[partition] = (key, self._sequence)
+                return
+            self._outliers.add(self._sequence)
+            if not buffer:
+                return
+            key, produced_at, item = buffer.popleft()
