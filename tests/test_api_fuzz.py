@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,7 +164,12 @@ def requests(draw: st.DrawFn, token: str) -> bytes:
             max_size=4,
         )
     )
+    encoding = draw(st.none() | st.sampled_from([b"gzip", b"deflate", b"br", b"zstd", b"gzip, deflate", b"identity"]))
+    if encoding is not None:
+        extra.append((b"Content-Encoding", encoding))
     body = draw(BODIES)
+    if encoding is not None and draw(st.booleans()):
+        body = gzip.compress(body) if encoding == b"gzip" else zlib.compress(body)
     headers = [(b"Host", b"127.0.0.1"), (b"Connection", b"close"), *extra]
     if authorization is not None:
         headers.append((b"Authorization", authorization))

@@ -7,6 +7,7 @@ itself must refuse are written on raw sockets, because a client library would no
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,7 +68,8 @@ def scenario(redis_url: str, home: Path, body: Callable[[Served], Awaitable[Any]
 
 
 async def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Write ``request`` as is and read the first answer: (status, headers, body)."""
+    """Write ``request`` as is and read the first answer: (status, headers, body); with ``Connection: close``,
+    also wait until the server closes (it has then drained, and logged, all it will)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
@@ -76,6 +78,8 @@ async def raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
         lines = head.decode("latin-1").split("\r\n")
         headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
         body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), 30)
+        if b"\r\nConnection: close\r\n" in request:
+            await asyncio.wait_for(reader.read(), 30)  # until the server has finished with the connection
         return int(lines[0].split()[1]), headers, body
     finally:
         writer.close()
@@ -182,6 +186,32 @@ def test_bytes_past_a_bodys_length_are_refused_without_being_echoed(
     refusal = answer[answer.index(b"HTTP/1.0 400 ") :]
     assert b"application/json" in refusal and b'"status": 400}' in refusal
     assert b"aaaaaaaaaa" not in answer
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "reason"),
+    [
+        (b"gzip", b"not gzip at all", "Content-Encoding cannot be decoded"),
+        (b"br", b"xx", "Content-Encoding cannot be decoded"),
+        (b"gzip", gzip.compress(b"{" + b" " * 5_000_000 + b"}"), "larger than 16384 bytes"),
+    ],
+    ids=["broken-gzip", "unsupported-encoding", "gzip-bomb"],
+)
+def test_a_body_that_does_not_decompress_is_a_4xx_without_a_traceback(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, encoding: bytes, body: bytes, reason: str
+) -> None:
+    """A broken gzip body was answered, then re-raised when aiohttp drained it: a traceback at ERROR."""
+
+    async def go(api: Served) -> tuple[int, dict[str, str], bytes]:
+        head = f"POST /v1/incidents/i/follow-ups HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api.token()}\r\n"
+        length = f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        encoded = b"Content-Encoding: " + encoding + b"\r\n"
+        return await raw(api.port, head.encode() + encoded + length.encode() + body)
+
+    status, headers, answer = scenario(redis_url, tmp_path, go)
+    assert 400 <= status < 500
+    assert reason in assert_refused_as_json(status, headers, answer, status)
     assert_no_traceback(caplog)
 
 

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from correlate.access import AccessError, Claims, Verifier
 from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
-from correlate.api.protocol import MAX_HEADER_BYTES
+from correlate.api.protocol import MAX_HEADER_BYTES, body_fault
 from correlate.banner import banner_text, facts_from_event
 from correlate.contracts import parse_timestamp
 from correlate.metrics import Metrics
@@ -339,7 +339,7 @@ async def _body(request: web.Request, allowed: Mapping[str, bool]) -> dict[str, 
     try:
         raw = await request.read()
     except web.RequestPayloadError as error:  # a broken chunked or compressed body
-        raise ApiError(400, f"body unreadable: {error}") from None
+        raise ApiError(400, f"body unreadable: {body_fault(error)}") from None
     try:
         data = orjson.loads(raw or b"null")
     except orjson.JSONDecodeError as error:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError, LineTooLong
+from aiohttp.http_exceptions import BadHttpMethod, ContentEncodingError, HttpProcessingError, LineTooLong
 
-__all__ = ["MAX_HEADER_BYTES", "ApiRunner"]
+__all__ = ["MAX_HEADER_BYTES", "ApiRunner", "body_fault"]
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,46 @@ def refusal_reason(error: BaseException | None) -> str:
         return f"request line or header longer than {MAX_HEADER_BYTES} bytes"
     if isinstance(error, BadHttpMethod):
         return "not an HTTP request: the request line starts with no known method"
+    if isinstance(error, ContentEncodingError):
+        return "the body's Content-Encoding cannot be decoded (gzip and deflate are understood)"
     message = error.message if isinstance(error, HttpProcessingError) else ""
     first_line = str(message).strip().splitlines()[0] if str(message).strip() else "unreadable"
     return "malformed HTTP request: " + first_line[:_MAX_REASON]
 
 
+def _clients_fault(error: BaseException) -> HttpProcessingError | web.RequestPayloadError | None:
+    """The unparseable input behind ``error`` (itself, or what caused it), if that is what it was."""
+    seen: BaseException | None = error
+    for _ in range(8):  # a chain of causes is short; this only bounds a cycle
+        if seen is None:
+            return None
+        if isinstance(seen, HttpProcessingError | web.RequestPayloadError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def body_fault(error: web.RequestPayloadError) -> str:
+    """Why a body could not be read, in a sentence (aiohttp's own text spans lines and names its internals)."""
+    cause = _clients_fault(error.__cause__) if error.__cause__ is not None else None
+    if isinstance(cause, HttpProcessingError):
+        return refusal_reason(cause).removeprefix("malformed HTTP request: ")
+    return "it broke off or its chunked encoding is broken"
+
+
 class _JsonRefusals(web.RequestHandler):
     """aiohttp's connection handler, with its 4xx refusals answered as the API answers them."""
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """A body that breaks off or does not decode is re-raised when aiohttp drains it after the handler
+        has answered 400: that is the client's doing, worth a line, not a traceback."""
+        error = kw.get("exc_info")
+        cause = _clients_fault(error) if isinstance(error, BaseException) else None
+        if cause is None:
+            super().log_exception(*args, **kw)
+            return
+        reason = refusal_reason(cause) if isinstance(cause, HttpProcessingError) else body_fault(cause)
+        log.info("dropped the rest of a request body: %s", reason)
 
     def handle_error(
         self,
