@@ -110,7 +110,9 @@ class ApiOptions:
     access_log: bool = False
     # Loopback unless told otherwise: a container that is reached from outside must say 0.0.0.0 explicitly.
     host: str = LOOPBACK
-    metrics_port: int | None = None  # a separate exporter for Prometheus (the API also serves /metrics)
+    # A separate exporter for Prometheus. The API's own port serves /metrics too, behind a noc token when the
+    # API listens beyond loopback (it names vendors and counts incidents).
+    metrics_port: int | None = None
     metrics_host: str = LOOPBACK
     # Redis connections for requests (and how long a request waits for one before a 503): see store.connect.
     store_connections: int = MAX_CONNECTIONS
