@@ -63,3 +63,14 @@ def test_the_verifier_remembers_good_tokens_only(tmp_path: Path) -> None:
     for _ in range(2):
         with pytest.raises(AccessError):
             check(forged)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["cor1.\u00e9.\u00e9", "cor1.abc.d\u00e9f", "cor1.\udcc3\udca9.x", "cor1." + "a" * 5000 + ".b"],
+    ids=["accented", "accented-mac", "undecodable-bytes", "overlong"],
+)
+def test_non_ascii_and_overlong_tokens_are_refused_not_crashed_on(tmp_path: Path, text: str) -> None:
+    """hmac.compare_digest raises TypeError for non-ASCII text: such a header was a 500 (issue 21)."""
+    with pytest.raises(AccessError, match="not a correlate token"):
+        verify(load_secret(tmp_path), text)

@@ -234,10 +234,10 @@ def test_follow_ups_are_notified_once_when_the_incident_resolves(
         path = f"/v1/incidents/{pixelle[0]['incident_id']}/follow-ups"
         answers = [
             await api.send("POST", path, {"customer_id": "cu-1"}),
-            await api.send("POST", path, {"contact_id": "ct-9"}),
+            await api.send("POST", path, {"contact_id": "ct-9", "source": "centre"}),
             await api.send("POST", path, {"customer_id": "cu-1"}),
-            await api.send("POST", path, {"contact_id": "ct-unknown"}),
-            await api.send("POST", path, {"customer_id": "cu-2", "contact_id": "ct-9"}),
+            await api.send("POST", path, {"contact_id": "ct-unknown", "source": "centre"}),
+            await api.send("POST", path, {"customer_id": "cu-2", "contact_id": "ct-9", "source": "centre"}),
             await api.send("POST", path, {}),
             await api.send("POST", path, ["cu-1"]),
         ]
@@ -249,6 +249,7 @@ def test_follow_ups_are_notified_once_when_the_incident_resolves(
     answers, (status, detail) = scenario(redis_url, tmp_path, parse_timestamp(pixelle[0]["at"]), body)
     assert [code for code, _ in answers] == [201, 201, 200, 404, 422, 400, 400, 409]
     assert answers[1][1]["customer_id"] == "cu-9"
+    assert (answers[1][1]["contact_id"], answers[1][1]["source"]) == ("ct-9", "centre")
     assert answers[1][1]["attached_by"] == "ana"
     assert "resolved" in answers[-1][1]["error"]
     assert status == 200
@@ -258,6 +259,41 @@ def test_follow_ups_are_notified_once_when_the_incident_resolves(
         ("cu-9", "customer-notification"),
     ]
     assert [f["customer_id"] for f in detail["follow_ups"]] == ["cu-1", "cu-9"]
+
+
+def test_a_follow_up_by_contact_reaches_the_customer_of_that_source_only(
+    redis_url: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """Contact ids are unique per source (the contract): two sources' contact "42" are two customers. A contact
+    id without its source is refused, as it may name either; with it, the follow-up reaches the right one."""
+    opened = of(events, 0)[0]
+    same_id = [
+        validate({"contact_id": "42", "ts": opened["at"], "channel": channel, "customer_id": who, "source": source})
+        for channel, who, source in (("voice", "cu-lisbon", "centre:lisbon"), ("partner", "cu-acme", "partner:acme"))
+    ]
+    path = f"/v1/incidents/{opened['incident_id']}/follow-ups"
+
+    async def body(api: Api) -> Any:
+        await api.store.apply(opened)
+        for contact in same_id:
+            assert isinstance(contact, Contact)
+            await api.store.add_contact(contact)
+        return [
+            await api.send("POST", path, {"contact_id": "42"}),
+            await api.send("POST", path, {"source": "partner:acme"}),
+            await api.send("POST", path, {"contact_id": "42", "source": "partner:acme"}),
+            await api.send("POST", path, {"contact_id": "42", "source": "centre:lisbon"}),
+            await api.send("POST", path, {"contact_id": "42", "source": "centre:porto"}),
+            await api.send("POST", path, {"contact_id": "42", "source": "partner:acme", "customer_id": "cu-lisbon"}),
+        ]
+
+    answers = scenario(redis_url, tmp_path, parse_timestamp(opened["at"]), body)
+    assert [status for status, _ in answers] == [400, 400, 201, 201, 404, 422]
+    assert "unique only within its source" in answers[0][1]["error"]
+    assert [(a["customer_id"], a["source"]) for _, a in answers[2:4]] == [
+        ("cu-acme", "partner:acme"),
+        ("cu-lisbon", "centre:lisbon"),
+    ]
 
 
 def test_the_noc_assigns_an_owner_and_escalations_report_back_to_them(

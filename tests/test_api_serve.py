@@ -167,3 +167,17 @@ def test_a_state_file_left_by_a_killed_process_is_not_a_running_api(tmp_path: Pa
     (tmp_path / "api.json").write_text(json.dumps({"url": "http://127.0.0.1:1", "pid": os.getpid()}))
     assert read_state(tmp_path) == {"url": "http://127.0.0.1:1", "pid": os.getpid()}
     assert read_state(tmp_path / "nowhere") is None
+
+
+@pytest.mark.parametrize(
+    ("host", "alone"),
+    [
+        *[("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True)],
+        *[("0.0.0.0", False), ("::", False), ("10.1.2.3", False), ("api.internal", False)],
+    ],
+)
+def test_metrics_on_the_api_port_need_a_token_unless_it_listens_on_loopback_only(host: str, alone: bool) -> None:
+    """Which binds keep /metrics open on the API's port (what a request there gets is in test_api_hostile)."""
+    from correlate.api.serve import _loopback_only
+
+    assert _loopback_only(host) is alone

@@ -197,6 +197,42 @@ def test_a_resolved_incident_takes_no_more_follow_ups(redis_url: str, events_and
     assert with_store(redis_url, body) == (409, 404)
 
 
+def test_contacts_are_known_by_source_and_id_together(redis_url: str, events_and_contacts: Any) -> None:
+    """A source with ':' in it and an id with ':' in it do not run together: ("a:b", "c") is not ("a", "b:c"),
+    and each names its own customer; a resolve notifies each with the contact it was attached by."""
+    mine = first_incident(events_and_contacts[0])
+    incident_id = mine[0]["incident_id"]
+    pairs = [("a:b", "c", "cu-1"), ("a", "b:c", "cu-2"), ("partner:acme", "42", "cu-3"), ("centre", "42", "cu-4")]
+
+    async def body(store: IncidentStore) -> Any:
+        await store.apply(mine[0])
+        for source, contact_id, customer in pairs:
+            contact = validate(
+                {
+                    "contact_id": contact_id,
+                    "ts": mine[0]["at"],
+                    "channel": "chat",
+                    "customer_id": customer,
+                    "source": source,
+                }
+            )
+            assert isinstance(contact, Contact)
+            await store.add_contact(contact)
+        attached = [
+            (await store.attach(incident_id, "ana", contact_id=contact_id, source=source))[0]["customer_id"]
+            for source, contact_id, _ in pairs
+        ]
+        await store.apply(mine[-1])
+        detail = await store.detail(incident_id)
+        return attached, detail
+
+    attached, detail = with_store(redis_url, body)
+    assert attached == [customer for _, _, customer in pairs]
+    assert {(n["customer_id"], n["source"], n["contact_id"]) for n in detail["notifications"]} == {
+        (customer, source, contact_id) for source, contact_id, customer in pairs
+    }
+
+
 def test_a_customer_journey_spans_channels_newest_first(redis_url: str, events_and_contacts: Any) -> None:
     _, contacts_file = events_and_contacts
     records = [json.loads(line) for line in contacts_file.read_text().splitlines()[:3000]]

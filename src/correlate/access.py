@@ -33,6 +33,8 @@ PREFIX: Final = "cor1"
 ROLES: Final = ("agent", "noc", "vendor")
 SECRET_FILE: Final = "api-secret"
 _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+# Far above any token mint() makes (a few hundred characters): longer text is refused before any work on it.
+MAX_TOKEN_LENGTH: Final = 4096
 
 
 class AccessError(ValueError):
@@ -72,7 +74,15 @@ def mint(secret: bytes, claims: Claims) -> str:
 
 
 def verify(secret: bytes, token: str) -> Claims:
-    """The claims of a token made with ``secret``; :class:`AccessError` for anything else."""
+    """The claims of a token made with ``secret``; :class:`AccessError` for anything else.
+
+    Tokens are ASCII (base64url and dots): anything else is refused here, before ``hmac.compare_digest``,
+    which raises TypeError rather than answer False for non-ASCII text.
+    """
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise AccessError(f"not a correlate token (longer than {MAX_TOKEN_LENGTH} characters)")
+    if not token.isascii():
+        raise AccessError("not a correlate token (tokens are ASCII: letters, digits, '-', '_' and '.')")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != PREFIX:
         raise AccessError(f"not a correlate token (expected {PREFIX}.<claims>.<signature>)")

@@ -21,8 +21,13 @@ any topic: run Redis append-only (as ``correlate up`` does) so it survives resta
 Key layout (prefix ``correlate:``): ``incident:<id>`` (hash), ``incident:<id>:timeline`` (events by time),
 ``:followups``, ``:notifications``, ``:escalations``, ``:deliveries``, ``:notified``; ``incidents`` (all, by
 opening time), ``open``, ``scope:<signature>`` (open ids by exact scope), ``vendor:<id>`` (ids a vendor may
-see), ``journey:<customer>``, ``contact:<id>``, ``webhooks:due``, ``webhook:<vendor>|<msg>``,
-``notifications:pending``.
+see), ``journey:<customer>``, ``contact:["<source>","<contact id>"]`` (a contact id is unique only within
+its source, as the contact contract says, so the source is part of the key), ``webhooks:due``,
+``webhook:<vendor>|<msg>``, ``notifications:pending``.
+
+:meth:`IncidentStore.connect` makes a bounded pool: at most ``max_connections`` commands are in flight to Redis
+at once and the rest wait (up to ``pool_timeout`` seconds) for a connection, so a burst of requests queues for
+a few milliseconds instead of failing; only a store that stays busy or away that long is an error.
 """
 
 from __future__ import annotations
@@ -48,6 +53,10 @@ _RANK: Final = {"opened": 0, "updated": 1, "resolved": 2}
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50
 JOURNEY_TTL: Final = 8 * 86_400
+# One API process: the banner answers from memory, other requests make 1-3 round trips of well under a
+# millisecond each, so 64 connections carry thousands of requests a second; a burst beyond that waits its turn.
+MAX_CONNECTIONS: Final = 64
+POOL_TIMEOUT: Final = 10.0
 
 
 class StoreError(Exception):
@@ -120,9 +129,19 @@ class IncidentStore:
         self.prefix = prefix
 
     @classmethod
-    def connect(cls, url: str, **options: Any) -> IncidentStore:
-        """A store on the Redis at ``url`` (``redis://127.0.0.1:6379/0``); replies decoded as text."""
-        return cls(aioredis.Redis.from_url(url, decode_responses=True), **options)
+    def connect(
+        cls, url: str, max_connections: int = MAX_CONNECTIONS, pool_timeout: float = POOL_TIMEOUT, **options: Any
+    ) -> IncidentStore:
+        """A store on the Redis at ``url`` (``redis://127.0.0.1:6379/0``); replies decoded as text.
+
+        The pool blocks: redis-py's default pool refuses a command at once when all its connections are busy,
+        which turned any burst of more concurrent requests than connections into errors. Here a command waits
+        up to ``pool_timeout`` seconds for one of ``max_connections`` connections (then ``ConnectionError``).
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout
+        )
+        return cls(aioredis.Redis.from_pool(pool), **options)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -233,6 +252,7 @@ class IncidentStore:
                 "incident_id": incident_id,
                 "customer_id": customer,
                 "contact_id": attached.get("contact_id"),
+                "source": attached.get("source"),
                 "at": event["at"],
                 "scope": event["scope"],
                 "message": "The fault you contacted us about has been fixed. Thank you for your patience.",
@@ -290,8 +310,12 @@ class IncidentStore:
         pipe.zadd(journey, {_canonical(step): contact.ts})
         pipe.zremrangebyrank(journey, 0, -JOURNEY_LENGTH - 1)
         pipe.expire(journey, JOURNEY_TTL)
-        pipe.set(self.key("contact", contact.contact_id), _canonical(step), ex=JOURNEY_TTL)
+        pipe.set(self._contact_key(contact.source, contact.contact_id), _canonical(step), ex=JOURNEY_TTL)
         await pipe.execute()
+
+    def _contact_key(self, source: str, contact_id: str) -> str:
+        """A contact by its identity, (source, contact id): a JSON pair, so no source and id run together."""
+        return self.key("contact", json.dumps([source, contact_id], separators=(",", ":"), ensure_ascii=False))
 
     async def journey(self, customer_id: str, limit: int = JOURNEY_LENGTH) -> list[dict[str, Any]]:
         """The customer's recent contacts on every channel, newest first."""
@@ -403,24 +427,35 @@ class IncidentStore:
 
     # -- what people do ------------------------------------------------------------------------------------
     async def attach(
-        self, incident_id: str, by: str, customer_id: str | None = None, contact_id: str | None = None
+        self,
+        incident_id: str,
+        by: str,
+        customer_id: str | None = None,
+        contact_id: str | None = None,
+        source: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Put a customer (or the customer of a contact) on the follow-up list; (entry, newly added).
 
-        Attaching twice keeps the first entry. A resolved incident takes no one: its notifications are out.
+        A contact is named by its ``source`` and ``contact_id`` together: a contact id is unique only within its
+        source, so an id alone could name another source's customer. Attaching twice keeps the first entry. A
+        resolved incident takes no one: its notifications are out.
         """
-        if contact_id is not None:
-            raw = await self.redis.get(self.key("contact", contact_id))
+        if (contact_id is None) != (source is None):
+            raise StoreError(
+                400, "name a contact by contact_id and source together (a contact id is unique only within its source)"
+            )
+        if contact_id is not None and source is not None:
+            raw = await self.redis.get(self._contact_key(source, contact_id))
             if raw is None:
-                raise StoreError(404, f"contact {contact_id!r} is not known (no accepted contact with that id)")
+                raise StoreError(404, f"contact {contact_id!r} from {source!r} is not known (no accepted contact)")
             known = json.loads(raw)["customer_id"]
             if customer_id is not None and customer_id != known:
                 raise StoreError(422, f"contact {contact_id!r} belongs to another customer than {customer_id!r}")
             customer_id = known
         if customer_id is None:
-            raise StoreError(400, "give customer_id or contact_id")
+            raise StoreError(400, "give customer_id, or contact_id and source")
         head, followups = self.key("incident", incident_id), self.key("incident", incident_id, "followups")
-        entry = {"customer_id": customer_id, "contact_id": contact_id, "attached_by": by}
+        entry = {"customer_id": customer_id, "contact_id": contact_id, "source": source, "attached_by": by}
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:

@@ -10,7 +10,6 @@ The routes and their shapes are published in ``openapi.yaml`` beside this file, 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,11 +18,14 @@ from datetime import UTC, tzinfo
 from importlib.resources import files
 from typing import Any, Final
 
+import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from correlate.access import AccessError, Claims, Verifier
+from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
+from correlate.api.protocol import MAX_HEADER_BYTES, body_fault
 from correlate.banner import banner_text, facts_from_event
 from correlate.contracts import parse_timestamp
 from correlate.metrics import Metrics
@@ -63,13 +65,21 @@ class ApiContext:
     clock: Callable[[], float]
     zone: tzinfo = UTC
     banner_max_age: float = 0.25  # how far behind the store a banner may be (seconds)
+    # /metrics on the API's port carries vendors' names and incident counts: open to anyone who can reach a
+    # loopback-only API, a NOC token's business once the API listens beyond it (scrape --metrics-port there).
+    metrics_need_token: bool = False
+    # Origins that may show the console in a frame (an agent desktop embedding the banner widget); none by
+    # default, so that no other site can frame it and trick an agent into clicking.
+    console_frame_ancestors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verifier", Verifier(self.secret))
         object.__setattr__(self, "known", KnownIncidents(self.store, self.banner_max_age))
+        object.__setattr__(self, "console", Console.load(self.console_frame_ancestors))
 
     verifier: Verifier = field(init=False, repr=False, compare=False)
     known: KnownIncidents = field(init=False, repr=False, compare=False)
+    console: Console = field(init=False, repr=False, compare=False)
 
 
 CONTEXT: Final = web.AppKey("context", ApiContext)
@@ -85,13 +95,15 @@ class ApiError(Exception):
 
 
 def build_app(context: ApiContext) -> web.Application:
-    # Request lines and headers up to 64 KiB reach the handlers, which refuse what is too long with a JSON
-    # reason; aiohttp's own refusal of longer ones (8 KiB by default) is plain text no client can parse.
+    """The API's routes. Serve it with :class:`correlate.api.protocol.ApiRunner`, so that what aiohttp refuses
+    before the handlers (a request line or header over 64 KiB, broken HTTP) is JSON as well."""
+    # Request lines and headers up to 64 KiB reach the handlers, which refuse what is too long with a reason.
     app = web.Application(
         middlewares=[_errors],
         client_max_size=_MAX_BODY,
-        handler_args={"max_line_size": 65_536, "max_field_size": 65_536},
+        handler_args={"max_line_size": MAX_HEADER_BYTES, "max_field_size": MAX_HEADER_BYTES},
     )
+    app.on_response_prepare.append(_no_sniffing)
     app[CONTEXT] = context
     app.router.add_get("/v1/health", _health)
     app.router.add_get("/v1/openapi.yaml", _openapi)
@@ -105,6 +117,11 @@ def build_app(context: ApiContext) -> web.Application:
     app.router.add_put("/v1/incidents/{incident_id}/owner", _assign)
     app.router.add_post("/v1/incidents/{incident_id}/escalations", _escalate)
     return app
+
+
+async def _no_sniffing(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer is what its Content-Type says: a browser never reads a JSON error as a page."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 # -- errors ----------------------------------------------------------------------------------------------------
@@ -122,8 +139,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except StoreError as error:
         return _error(error.status, str(error))
     except RedisError:
-        log.warning("store unreachable during %s %s", request.method, request.path)
-        return _error(503, "the incident store is not reachable; try again shortly")
+        log.warning("store unreachable during %s %a", request.method, request.path)
+        return _error(503, "the incident store is not reachable; try again shortly", **{"Retry-After": "1"})
     except web.HTTPException as error:
         if error.status < 400:
             raise
@@ -133,7 +150,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(error.status, reason or error.reason, **{k: v for k, v in error.headers.items() if k == "Allow"})
     except Exception:
         # Logged without the request's headers: they carry the bearer token.
-        log.exception("unexpected error in %s %s", request.method, request.path)
+        log.exception("unexpected error in %s %a", request.method, request.path)
         return _error(500, "internal error; the API log has the details")
 
 
@@ -179,11 +196,13 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 async def _console(request: web.Request) -> web.Response:
-    text = (files("correlate.api") / "console.html").read_text(encoding="utf-8")
-    return web.Response(text=text, content_type="text/html", headers={"Cache-Control": "no-cache"})
+    console = request.app[CONTEXT].console
+    return web.Response(text=console.page, content_type="text/html", headers=console.headers)
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    if request.app[CONTEXT].metrics_need_token:
+        _claims(request, NOC)
     body = request.app[CONTEXT].metrics.expose()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
@@ -312,11 +331,19 @@ def _vendor_view(detail: dict[str, Any], vendor: str) -> dict[str, Any]:
 
 
 async def _body(request: web.Request, allowed: Mapping[str, bool]) -> dict[str, str]:
-    """A JSON object of short strings with only the ``allowed`` keys (True: required)."""
+    """A JSON object of short strings with only the ``allowed`` keys (True: required).
+
+    orjson, not json: it refuses nesting deeper than 1024 (json recurses until RecursionError), invalid UTF-8
+    and lone surrogates (which Redis could not store) as plain decoding errors.
+    """
     try:
-        data = json.loads(await request.read() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body must be JSON") from None
+        raw = await request.read()
+    except web.RequestPayloadError as error:  # a broken chunked or compressed body
+        raise ApiError(400, f"body unreadable: {body_fault(error)}") from None
+    try:
+        data = orjson.loads(raw or b"null")
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, f"body must be JSON ({error})") from None
     if not isinstance(data, dict):
         raise ApiError(400, f"body must be a JSON object with {', '.join(allowed)}")
     unknown = sorted(set(data) - set(allowed))
@@ -339,10 +366,12 @@ async def _attach(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     claims = _claims(request, PEOPLE)
     incident_id = _path_id(request, "incident_id")
-    body = await _body(request, {"customer_id": False, "contact_id": False})
+    body = await _body(request, {"customer_id": False, "contact_id": False, "source": False})
     if not body:
-        raise ApiError(400, "give customer_id or contact_id")
-    entry, added = await context.store.attach(incident_id, claims.who, body.get("customer_id"), body.get("contact_id"))
+        raise ApiError(400, "give customer_id, or contact_id and source")
+    entry, added = await context.store.attach(
+        incident_id, claims.who, body.get("customer_id"), body.get("contact_id"), body.get("source")
+    )
     context.known.invalidate()
     return web.json_response({**entry, "added": added}, status=201 if added else 200)
 

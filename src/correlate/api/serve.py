@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -28,12 +29,13 @@ from redis.exceptions import RedisError
 
 from correlate.access import load_secret
 from correlate.api.app import ApiContext, build_app
+from correlate.api.protocol import ApiRunner
 from correlate.delivery import DeliveryTarget
 from correlate.embedded import LOOPBACK, EmbeddedRedis
 from correlate.metrics import Metrics, MetricsServer
 from correlate.notify.notifications import NotificationWriter
 from correlate.notify.webhooks import WebhookSender
-from correlate.store import IncidentStore
+from correlate.store import MAX_CONNECTIONS, POOL_TIMEOUT, IncidentStore
 from correlate.streams.feed import Feed
 from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS
 
@@ -42,6 +44,9 @@ __all__ = ["ApiOptions", "default_home", "read_state", "serve"]
 log = logging.getLogger(__name__)
 
 STATE_FILE = "api.json"
+# Connections the kernel holds for the API while it is busy: a burst of a thousand new connections is queued,
+# not dropped into the clients' one-second SYN retry (aiohttp's default is 128; Linux caps it at somaxconn).
+LISTEN_BACKLOG = 1024
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -73,6 +78,16 @@ def _reachable(host: str) -> str:
     return LOOPBACK if host in ("0.0.0.0", "::", "") else host
 
 
+def _loopback_only(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
 def _redact(url: str) -> str:
     """A store URL without its password, fit for a state file and a log."""
     parts = urlsplit(url)
@@ -95,8 +110,15 @@ class ApiOptions:
     access_log: bool = False
     # Loopback unless told otherwise: a container that is reached from outside must say 0.0.0.0 explicitly.
     host: str = LOOPBACK
-    metrics_port: int | None = None  # a separate exporter for Prometheus (the API also serves /metrics)
+    # A separate exporter for Prometheus. The API's own port serves /metrics too, behind a noc token when the
+    # API listens beyond loopback (it names vendors and counts incidents).
+    metrics_port: int | None = None
     metrics_host: str = LOOPBACK
+    # Redis connections for requests (and how long a request waits for one before a 503): see store.connect.
+    store_connections: int = MAX_CONNECTIONS
+    store_wait: float = POOL_TIMEOUT
+    # Origins that may frame the console (an agent desktop embedding the banner widget); none by default.
+    console_frame_ancestors: tuple[str, ...] = ()
 
 
 async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str], None] | None = None) -> None:
@@ -110,13 +132,28 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         embedded = EmbeddedRedis().start(home / "api-redis", log=home / "api-redis.log")
         store_url = embedded.url
     metrics = Metrics(clock=options.clock)
-    store = IncidentStore.connect(store_url, targets=options.targets, clock=options.clock)
+    store = IncidentStore.connect(
+        store_url,
+        max_connections=options.store_connections,
+        pool_timeout=options.store_wait,
+        targets=options.targets,
+        clock=options.clock,
+    )
     workers: list[tuple[Worker, asyncio.Task[None]]] = []
     exporter: MetricsServer | None = None
     # No access log unless asked: at 500 banner requests a second it is 43 million lines a day, and the
     # formatting costs a tenth of a request.
-    app = build_app(ApiContext(store, secret, metrics, options.clock, options.zone))
-    runner = web.AppRunner(app) if options.access_log else web.AppRunner(app, access_log=None)
+    context = ApiContext(
+        store,
+        secret,
+        metrics,
+        options.clock,
+        options.zone,
+        metrics_need_token=not _loopback_only(options.host),
+        console_frame_ancestors=options.console_frame_ancestors,
+    )
+    app = build_app(context)
+    runner = ApiRunner(app) if options.access_log else ApiRunner(app, access_log=None)
     try:
         try:
             await store.redis.ping()
@@ -142,7 +179,7 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         for name, worker in plan:
             workers.append((worker, asyncio.create_task(keep_running(name, worker, stop), name=name)))
         await runner.setup()
-        site = web.TCPSite(runner, options.host, options.port)
+        site = web.TCPSite(runner, options.host, options.port, backlog=LISTEN_BACKLOG)
         await site.start()
         port = runner.addresses[0][1]
         url = f"http://{_reachable(options.host)}:{port}"
