@@ -141,7 +141,7 @@ def _simulate(args: argparse.Namespace) -> Stream:
     shown = progress.wanted(False)
     if not shown:
         print(f"{what} ...", file=sys.stderr)
-    with progress.Bar(shown, desc="simulate", total=1.0, unit="", bar_format="{desc} {bar} {elapsed}") as bar:
+    with progress.Bar(shown, desc=what, total=1.0, unit="", bar_format="{desc} {bar} {elapsed}") as bar:
         stages = progress.Stages(bar, {"background": 0.6, "faults": 0.1, "contacts": 0.3}, 1.0, what)
         simulation = simulate(
             seed=args.seed, days=args.days, contacts_per_day=args.per_day, start=_START, on_stage=stages.begin
