@@ -149,3 +149,10 @@ def test_cli_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     args.incidents = str(tmp_path / "nope.jsonl")
     assert args.func(args) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_incidents_that_hit_no_fault_are_named() -> None:
+    events = [event("inc-1", "10:05", SONIQUE), event("inc-2", "10:05", {"service": "Nowhere"})]
+    report = evaluate(TRUTH, events)
+    assert report.false_incidents == ("inc-2",)
+    assert report.to_json()["false_incidents"] == ["inc-2"]

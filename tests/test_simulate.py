@@ -249,6 +249,37 @@ def test_too_short_a_stream_for_the_faults_is_refused() -> None:
         simulate(seed=1, days=3.1, contacts_per_day=100, start=START, faults=6)
 
 
+@pytest.mark.parametrize("days", [1, 2, 3])
+def test_too_short_a_stream_says_how_many_days_the_faults_need(days: int, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["simulate", "--days", str(days), "--truth", "-", "--output", "-"])
+    assert args.func(args) == 2
+    error = capsys.readouterr().err
+    needed = float(re.search(r"4 faults need at least --days ([0-9.]+) \(or --faults 0 for none\)", error)[1])  # type: ignore[index]
+    assert error.startswith(f"correlate simulate: {days} days leave no room for 4 faults")
+    # The minimum is what it says: a hundredth of a day less is refused, the minimum itself is not.
+    with pytest.raises(ValueError, match="no room"):
+        simulate(seed=1, days=needed - 0.01, contacts_per_day=50, start=START, faults=4)
+    assert sum(not e["decoy"] for e in simulate(seed=1, days=needed, contacts_per_day=50, start=START).truth) == 4
+
+
+def test_a_stream_short_of_the_asked_faults_says_how_many_fit() -> None:
+    with pytest.raises(ValueError, match=r"6 faults need at least --days 3\.46 \(or at most 2 with --faults 2\)"):
+        simulate(seed=1, days=3.3, contacts_per_day=100, start=START, faults=6)
+    assert (
+        sum(not e["decoy"] for e in simulate(seed=1, days=3.3, contacts_per_day=100, start=START, faults=2).truth) == 2
+    )
+
+
+def test_watching_the_stages_changes_nothing_in_the_stream() -> None:
+    stages: list[str] = []
+    watched = simulate(seed=8, days=4, contacts_per_day=400, start=START, telemetry=True, on_stage=stages.append)
+    plain = simulate(seed=8, days=4, contacts_per_day=400, start=START, telemetry=True)
+    assert stages == ["background", "faults", "contacts", "telemetry", "merge"]
+    assert watched == plain
+
+
 def test_cli_writes_contacts_and_truth_as_jsonl(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())

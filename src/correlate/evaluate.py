@@ -38,19 +38,21 @@ A ratio with nothing to divide by (no faults, no incidents, nothing detected) is
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import orjson
 
+from correlate import progress
 from correlate.contracts import format_time, parse_timestamp
 from correlate.scope import Scope, describe, make_scope
 
-__all__ = ["Fault", "FaultOutcome", "Incident", "KindSummary", "Report", "add_parser", "evaluate", "run"]
+__all__ = ["COLUMNS", "Fault", "FaultOutcome", "Incident", "KindSummary", "Report", "add_parser", "evaluate", "run"]
 
 DEVICE = "device"  # truth entries for one monitored device that stops reporting
 NOTIFICATION = "customer-notification"
@@ -171,6 +173,7 @@ class Report:
     devices_notified: int = 0
     notifications: int = 0
     notifications_right: int = 0
+    false_incidents: tuple[str, ...] = ()  # incidents that hit no fault (decoy incidents among them)
 
     @property
     def device_recall(self) -> float | None:
@@ -184,6 +187,7 @@ class Report:
         summary: dict[str, Any] = {
             field.name: getattr(self, field.name) for field in fields(self) if field.name not in _NESTED
         }
+        summary["false_incidents"] = list(self.false_incidents)
         summary["by_kind"] = {kind: asdict(each) for kind, each in self.by_kind.items()}
         summary["device_recall"], summary["notification_precision"] = self.device_recall, self.notification_precision
         summary["outcomes"] = [outcome.to_json() for outcome in self.outcomes]
@@ -227,7 +231,18 @@ class Report:
         return "\n".join(lines)
 
 
-_NESTED = frozenset({"by_kind", "outcomes"})
+_NESTED = frozenset({"by_kind", "outcomes", "false_incidents"})
+
+# What each column of the table in Report.render() means, one line each, for readers of the demo.
+COLUMNS: Final = (
+    ("fault", "the injected fault's id in the truth file (f1, f2, ...)"),
+    ("kind", "rate: more customers than usual in a scope; symptom: a few alike texts about a rare problem"),
+    ("pattern", "the shape of the fault's scope: brand-wide, service-wide, a brand with a service, one model"),
+    ("result", "exact: an incident named the fault's scope; overlap: one shared part of it; missed: none"),
+    ("inc", "incidents that hit the fault: 1 is ideal, more is one fault split into several (fragmentation)"),
+    ("ttd", "time to detect: minutes from the fault's start to the first incident (negative: before it)"),
+    ("scope", "where the fault was injected: the dimensions every affected customer shares"),
+)
 
 
 def _ratio(value: float | None) -> str:
@@ -350,6 +365,7 @@ def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace
         devices_notified=notified,
         notifications=notifications,
         notifications_right=right,
+        false_incidents=tuple(incident.incident_id for incident in incidents if incident.incident_id not in true),
     )
 
 
@@ -376,15 +392,20 @@ def _covers(scope: Scope, dims: Scope) -> bool:
     return all(pair in canonical for pair in _canonical(scope))
 
 
-def _read_jsonl(path: str) -> list[dict[str, Any]]:
+def _read_jsonl(path: str, bar: progress.Bar) -> list[dict[str, Any]]:
     with open(path, "rb") as lines:
-        return [orjson.loads(line) for line in lines if line.strip()]
+        return [orjson.loads(line) for line in progress.counting(lines, bar, by_size=True) if line.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``evaluate`` sub-command."""
+    shown = progress.wanted(args.quiet)
     try:
-        report = evaluate(_read_jsonl(args.truth), _read_jsonl(args.incidents), grace=args.grace)
+        total = sum(os.path.getsize(path) for path in (args.truth, args.incidents)) if shown else None
+        with progress.Bar(shown, desc="evaluate", total=total, unit="B", unit_scale=True, unit_divisor=1024) as bar:
+            truth, events = _read_jsonl(args.truth, bar), _read_jsonl(args.incidents, bar)
+            bar.describe("evaluate: scoring")
+            report = evaluate(truth, events, grace=args.grace)
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"correlate evaluate: {error}", file=sys.stderr)
         return 2
@@ -403,4 +424,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("incidents", metavar="INCIDENTS", help="incident events JSONL")
     parser.add_argument("--grace", type=float, default=3600.0, help="seconds after a fault's end (default 3600)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    progress.add_quiet(parser)
     parser.set_defaults(func=run)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -131,14 +131,22 @@ def merge_by_event_time(inputs: Sequence[Iterable[bytes]]) -> Iterator[bytes]:
 
 
 def run_replay(
-    engine: Engine, source: str, output: str, rejects: str | None, merge: Sequence[str] = ()
+    engine: Engine,
+    source: str,
+    output: str,
+    rejects: str | None,
+    merge: Sequence[str] = (),
+    progress: Callable[[Iterable[bytes]], Iterable[bytes]] | None = None,
 ) -> ReplaySummary:
     """Open the named files (``-`` is stdin/stdout) and replay; ``merge``: more inputs, merged by event time
-    (rejects then name lines by their number in the merged stream)."""
+    (rejects then name lines by their number in the merged stream). ``progress`` wraps the input lines, to
+    count them as they are read (a progress bar)."""
     with ExitStack() as stack:
         first: Iterable[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
         more = [stack.enter_context(open(path, "rb")) for path in merge]
-        lines = merge_by_event_time([first, *more])
+        lines: Iterable[bytes] = merge_by_event_time([first, *more])
+        if progress is not None:
+            lines = progress(lines)
         out = sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))
         rejects_out = None
         if rejects == "-":
