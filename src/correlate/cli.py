@@ -110,7 +110,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-elif __name__ == "__mp_main__":
-    # A process that multiprocessing spawned from `python -m correlate.cli` (a worker's detect stage) imports
-    # this module under this name and never runs main(): it logs as its worker was told to, by environment.
-    logs.configure_inherited()

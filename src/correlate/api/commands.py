@@ -11,6 +11,7 @@ from pathlib import Path
 from correlate.access import ROLES, AccessError, Claims, load_secret, mint
 from correlate.config import ConfigError, load_config
 from correlate.embedded import LOOPBACK
+from correlate.store import MAX_CONNECTIONS, POOL_TIMEOUT
 
 __all__ = ["add_parsers"]
 
@@ -44,6 +45,9 @@ def _api(args: argparse.Namespace) -> int:
         host=args.host,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        store_connections=args.store_connections,
+        store_wait=args.store_wait,
+        console_frame_ancestors=tuple(args.console_frame_ancestor),
     )
     return run(options)
 
@@ -77,6 +81,25 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     api.add_argument("--config", "-c", help="settings file with [delivery.<vendor>] tables")
     api.add_argument("--zone", help="agents' time zone for banner times, e.g. Europe/Lisbon (default UTC)")
     api.add_argument("--access-log", action="store_true", help="log a line per request (default off)")
+    api.add_argument(
+        "--store-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help=f"Redis connections shared by requests (default {MAX_CONNECTIONS})",
+    )
+    api.add_argument(
+        "--store-wait",
+        type=float,
+        default=POOL_TIMEOUT,
+        help=f"seconds a request waits for a free connection before a 503 (default {POOL_TIMEOUT:g})",
+    )
+    api.add_argument(
+        "--console-frame-ancestor",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin that may frame the console (an agent desktop embedding the banner); repeatable",
+    )
     api.add_argument("--topic-prefix", default="", help=argparse.SUPPRESS)
     api.set_defaults(func=_api)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from correlate import logs
 from correlate.config import Config
 from correlate.engine import rare_collections
 from correlate.limits import Limits
@@ -154,7 +155,8 @@ class DetectProcess:
 def detect_main(options: WorkerOptions, holder: str, parent: int, port_out: Connection) -> None:
     """Entry point of the detect process: dies with its worker (SIGKILL, as if it had crashed with it)."""
     die_with_parent(signal.SIGKILL, parent)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not logs.configure_inherited():  # spawned, it never ran main(): it logs as its worker was told to
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with rare_collections():  # as replay does: see rare_collections
         asyncio.run(_detect_process(options, holder, port_out))
 
