@@ -65,7 +65,8 @@ def test_the_dead_letter_of_a_poison_record_cannot_fail_and_stays_small() -> Non
     looped: list[Any] = []
     looped.append(looped)  # a decoded record no serialiser can write
     shown = json.loads(poison_letter(POSITION, "detect", describe_error(_Unprintable()), looped))
-    assert shown["record"] == "[[[[[[[...]]]]]]]" and "_Unprintable" in shown["reason"]
+    assert shown["record"].startswith("[[[") and len(shown["record"]) <= 500 and shown["record_truncated"] is True
+    assert "_Unprintable" in shown["reason"]
     assert json.loads(poison_letter(POSITION, "validate", "x", b"\xff\xfe bad utf-8"))["record"].endswith("bad utf-8")
 
 

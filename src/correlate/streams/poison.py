@@ -15,10 +15,11 @@ turn and must not quarantine any.
 from __future__ import annotations
 
 import json
-import reprlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from correlate.contracts import excerpt
 
 __all__ = [
     "CRASHES_TO_QUARANTINE",
@@ -28,7 +29,6 @@ __all__ = [
     "Position",
     "Quarantined",
     "describe_error",
-    "excerpt",
     "poison_letter",
 ]
 
@@ -49,21 +49,6 @@ def describe_error(error: BaseException) -> str:
     return f"{name}: {text[:ERROR_CHARS]}" if text else name
 
 
-def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    """A bounded, printable excerpt of a record: its bytes decoded (bad UTF-8 replaced), or a depth-limited
-    ``repr`` of a decoded record; never raises, whatever the record holds."""
-    try:
-        if isinstance(value, bytes | bytearray | memoryview):
-            text = bytes(value[: limit * 4]).decode("utf-8", errors="replace")
-        elif value is None:
-            return ""
-        else:
-            text = reprlib.repr(value)
-    except Exception:
-        return "(the record could not be shown)"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def poison_letter(position: Position, stage: str, reason: str, value: object) -> bytes:
     """The rejects-topic record for a quarantined record: where it is, why it was set aside, and an excerpt.
 
@@ -72,6 +57,7 @@ def poison_letter(position: Position, stage: str, reason: str, value: object) ->
     topic, partition, offset = position
     size = len(value) if isinstance(value, bytes | bytearray) else None
     cause = f"crashed the {stage} stage {CRASHES_TO_QUARANTINE} times: {reason}"
+    quoted, truncated = excerpt(bytes(value) if isinstance(value, bytearray) else value, EXCERPT_CHARS)
     letter = {
         "topic": topic,
         "partition": partition,
@@ -79,7 +65,8 @@ def poison_letter(position: Position, stage: str, reason: str, value: object) ->
         "error": cause,
         "field": "",
         "reason": cause,
-        "record": excerpt(value),
+        "record": quoted,
+        "record_truncated": truncated,
         "record_bytes": size,
         "stage": stage,
     }
