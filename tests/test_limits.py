@@ -79,6 +79,14 @@ def test_a_reject_always_serialises_and_quotes_a_bounded_excerpt() -> None:
         assert letter["record_truncated"] is True
 
 
+@pytest.mark.parametrize("depth", [250, 253, 254, 300])
+def test_a_record_nested_near_the_encoders_limit_is_quoted_in_a_letter_that_serialises(depth: int) -> None:
+    """A record the encoder can just write is one level too deep once it sits inside its reject."""
+    record = {"contact_id": orjson.loads(b"[" * (depth - 1) + b"]" * (depth - 1))}
+    letter = Rejection("contact_id", "must be a string, not array", record).to_json(limit=1000)
+    assert orjson.loads(orjson.dumps({"line": 1, **letter}))["record_truncated"] is True
+
+
 def test_a_huge_line_is_rejected_unread_with_a_short_excerpt(
     records: list[dict[str, Any]], clean_events: list[dict[str, Any]]
 ) -> None:

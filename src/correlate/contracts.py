@@ -114,11 +114,17 @@ def excerpt(value: object, limit: int) -> tuple[Any, bool]:
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):
         return (value, False) if len(value) <= limit else (value[:limit], True)
+    if _nests_deeper(value, _QUOTED_NESTING):  # quoted inside a letter, it would pass the encoder's depth limit
+        return _bounded_text(value, limit), True
     try:
         text = orjson.dumps(value).decode()
-    except TypeError:  # nested beyond the encoder's limit, or a value JSON has no type for
+    except TypeError:  # a value JSON has no type for
         return _bounded_text(value, limit), True
     return (value, False) if len(text) <= limit else (text[:limit], True)
+
+
+# A record quoted as itself nests at most this deep, well inside orjson's limit (254) with the letter around it.
+_QUOTED_NESTING: Final = 64
 
 
 def _bounded_text(value: object, limit: int) -> str:
