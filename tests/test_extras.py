@@ -175,10 +175,14 @@ def test_an_import_the_checks_missed_is_still_one_line(tmp_path: Path) -> None:
     assert (exit_code, stderr) == (2, "correlate produce needs the 'kafka' extra: pip install 'correlate[kafka]'\n")
 
 
-def test_down_needs_no_extra(tmp_path: Path) -> None:
-    code, stderr, tried = _blocked_python(tmp_path, _cli("down", "--home", str(tmp_path / "home")))
+def test_down_and_token_need_no_extra(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    code, stderr, tried = _blocked_python(tmp_path, _cli("down", "--home", home))
     assert code == 0, stderr
-    assert tried == []
+    code, stderr, tried_token = _blocked_python(tmp_path, _cli("token", "--role", "agent", "--home", home))
+    assert code == 0, stderr
+    assert tried + tried_token == []
+    assert (tmp_path / "home" / "api-secret").exists()
 
 
 def test_each_extra_installs_the_modules_the_commands_check_for() -> None:
