@@ -23,11 +23,12 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["ROLES", "AccessError", "Claims", "Verifier", "load_secret", "mint", "verify"]
+__all__ = ["ROLES", "AccessError", "Claims", "Verifier", "default_home", "load_secret", "mint", "verify"]
 
 PREFIX: Final = "cor1"
 ROLES: Final = ("agent", "noc", "vendor")
@@ -117,6 +118,12 @@ class Verifier:
                 self._known.clear()
             self._known[token] = claims
         return claims
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the secret and the API's state live: ``$CORRELATE_HOME``, else ``~/.correlate``."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("CORRELATE_HOME") or Path.home() / ".correlate")
 
 
 def load_secret(home: Path) -> bytes:

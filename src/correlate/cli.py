@@ -14,6 +14,7 @@ from typing import Final
 from correlate import logs, progress
 from correlate.config import ConfigError, load_config
 from correlate.engine import Engine
+from correlate.extras import MissingExtra, extra_of
 from correlate.replay import run_replay
 
 # The long-running servers, with the level each logs at unless told otherwise: the API's requests and
@@ -103,6 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except (OSError, ConfigError) as error:
         print(f"correlate {args.command}: {error}", file=sys.stderr)
+        return 2
+    except MissingExtra as error:
+        print(error, file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # an extra the command's own check missed: still one line, not a trace
+        extra = extra_of(error.name)
+        if extra is None:
+            raise
+        print(MissingExtra(args.command, [extra]), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

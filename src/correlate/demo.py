@@ -52,6 +52,7 @@ from correlate.delivery import sign
 from correlate.embedded import LOOPBACK
 from correlate.engine import Engine
 from correlate.evaluate import COLUMNS, Fault, Report, evaluate, overlaps
+from correlate.extras import require
 from correlate.procs import stop
 from correlate.replay import run_replay
 from correlate.scope import make_scope
@@ -96,6 +97,8 @@ class Views:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.no_servers:  # checked before the simulation: `correlate up` would fail only after it
+        require("demo", "local", "kafka", "store", "api")
     keep_files = bool(args.workdir)
     folder = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="correlate-demo-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.delivery import DeliveryTarget, message_id, webhook_body
+from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 
 __all__ = ["IncidentStore", "OpenView", "StoreError", "scope_signature"]
 
@@ -53,10 +54,6 @@ _RANK: Final = {"opened": 0, "updated": 1, "resolved": 2}
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50
 JOURNEY_TTL: Final = 8 * 86_400
-# One API process: the banner answers from memory, other requests make 1-3 round trips of well under a
-# millisecond each, so 64 connections carry thousands of requests a second; a burst beyond that waits its turn.
-MAX_CONNECTIONS: Final = 64
-POOL_TIMEOUT: Final = 10.0
 
 
 class StoreError(Exception):

@@ -8,23 +8,25 @@ import sys
 import time
 from pathlib import Path
 
-from correlate.access import ROLES, AccessError, Claims, load_secret, mint
+from correlate.access import ROLES, AccessError, Claims, default_home, load_secret, mint
 from correlate.config import ConfigError, load_config
 from correlate.embedded import LOOPBACK
-from correlate.store import MAX_CONNECTIONS, POOL_TIMEOUT
+from correlate.extras import require
+from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 
 __all__ = ["add_parsers"]
 
 
 def _home(args: argparse.Namespace) -> Path:
-    from correlate.api.serve import default_home
-
     return Path(args.home) if args.home else default_home()
 
 
 def _api(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfoNotFoundError
 
+    store_url = args.store or os.environ.get("CORRELATE_STORE") or None
+    # aiokafka even without --broker: the API's feed and notification modules are built on it.
+    require("api", *([] if store_url else ["local"]), "api", "store", "kafka")
     from correlate.api.serve import ApiOptions, run, zone
     from correlate.delivery import parse_delivery
 
@@ -36,7 +38,7 @@ def _api(args: argparse.Namespace) -> int:
     options = ApiOptions(
         home=_home(args),
         port=args.port,
-        store_url=args.store or os.environ.get("CORRELATE_STORE") or None,
+        store_url=store_url,
         broker=args.broker or os.environ.get("CORRELATE_BROKER") or None,
         targets=parse_delivery(config.section("delivery")),
         zone=agents_zone,

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.access import load_secret
+from correlate.access import default_home, load_secret
 from correlate.api.app import ApiContext, build_app
 from correlate.api.protocol import ApiRunner
 from correlate.delivery import DeliveryTarget
@@ -35,7 +35,8 @@ from correlate.embedded import LOOPBACK, EmbeddedRedis
 from correlate.metrics import Metrics, MetricsServer
 from correlate.notify.notifications import NotificationWriter
 from correlate.notify.webhooks import WebhookSender
-from correlate.store import MAX_CONNECTIONS, POOL_TIMEOUT, IncidentStore
+from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
+from correlate.store import IncidentStore
 from correlate.streams.feed import Feed
 from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS
 
@@ -47,12 +48,6 @@ STATE_FILE = "api.json"
 # Connections the kernel holds for the API while it is busy: a burst of a thousand new connections is queued,
 # not dropped into the clients' one-second SYN retry (aiohttp's default is 128; Linux caps it at somaxconn).
 LISTEN_BACKLOG = 1024
-
-
-def default_home(environ: Mapping[str, str] | None = None) -> Path:
-    """``$CORRELATE_HOME``, else ``~/.correlate``."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("CORRELATE_HOME") or Path.home() / ".correlate")
 
 
 def read_state(home: Path | None = None) -> dict[str, Any] | None:

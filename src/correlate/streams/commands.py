@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from typing import IO, Any
 
 from correlate.config import Config, ConfigError, load_config
+from correlate.extras import require
 from correlate.streams.settings import StackSettings, load_stack_settings
 from correlate.streams.topics import INCIDENTS, vendor_topic
 
@@ -40,10 +41,17 @@ def _broker(settings: StackSettings, command: str) -> str:
     return str(state["broker"])
 
 
+def _runner_extras(settings: StackSettings) -> list[str]:
+    return ["faust"] if settings.validate_runner == "faust" else []
+
+
 def _up(args: argparse.Namespace) -> int:
+    _config, settings = _stack(args)
+    # Workers and the API always; the embedded broker and Redis for whatever is not configured.
+    local = ["local"] if settings.broker is None or settings.store is None else []
+    require("up", *local, "kafka", "store", "api", *_runner_extras(settings))
     from correlate.streams.stack import run_up
 
-    _config, settings = _stack(args)
     return run_up(settings, args.config, workers=args.workers)
 
 
@@ -52,6 +60,7 @@ STATUS_EXIT = {"healthy": 0, "starting": 3, "unhealthy": 1, "stopped": 1}
 
 
 def _status(args: argparse.Namespace) -> int:
+    require("status", "kafka", "store")  # the workers' health reports and the leader's lease
     from correlate.streams.stack import stack_status
 
     _config, settings = _stack(args)
@@ -85,9 +94,10 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    config, settings = _stack(args)
+    require("worker", "kafka", "store", *_runner_extras(settings))
     from correlate.streams.worker import WorkerOptions, main_worker
 
-    config, settings = _stack(args)
     broker = _broker(settings, "worker")
     store = settings.store
     if store is None:
@@ -104,6 +114,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _produce(args: argparse.Namespace) -> int:
     import time
 
+    require("produce", "kafka")
     from correlate.replay import merge_by_event_time
     from correlate.streams.client import BrokerGone, produce
 
@@ -151,6 +162,7 @@ def _progress_line(count: int, seconds: float) -> None:
 
 
 def _subscribe(args: argparse.Namespace) -> int:
+    require("subscribe", "kafka")
     from correlate.streams.client import stdout, subscribe, vendors_with_topics
 
     _config, settings = _stack(args)

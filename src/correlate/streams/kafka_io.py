@@ -1,4 +1,5 @@
-"""Small adapters over aiokafka and kafka-python, so the stages read as wiring.
+"""Small adapters over aiokafka (the one Kafka client: consumers, producers, topic admin), so the stages read as
+wiring.
 
 Batching is what makes the pipeline fast: :class:`BatchWriter` fills aiokafka's record batches directly (one
 Python call per record instead of a future and a task per ``send``), partitioning keys the way Kafka's own
@@ -12,9 +13,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import murmur2
 
-from correlate.streams.topics import TopicSpec, create_topics
+from correlate.streams.topics import TopicSpec
 
 # Tansu answers an empty fetch only after the full max wait: keep it short, or an idle partition stalls reads.
 FETCH_MAX_WAIT_MS = 30
@@ -177,15 +180,33 @@ async def end_offsets(client: AIOKafkaConsumer, partitions: list[TopicPartition]
     return ends
 
 
-def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
-    """Create missing topics (blocking: kafka-python's admin client; call it from a thread in async code)."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="correlate-admin")
+async def create_topics(bootstrap: str, specs: Iterable[TopicSpec], replication: int = 1) -> list[str]:
+    """Create the topics of ``specs`` that do not exist yet on the cluster at ``bootstrap``; returns the names
+    created. Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="correlate-admin")
+    await admin.start()
     try:
-        return create_topics(admin, specs)
+        existing = set(await admin.list_topics())
+        created: list[str] = []
+        for spec in specs:  # one by one: a topic another worker created meanwhile must not fail the others
+            if spec.name in existing:
+                continue
+            topic = NewTopic(spec.name, spec.partitions, replication, topic_configs=dict(spec.config))
+            response = await admin.create_topics([topic])
+            for error in response.topic_errors:  # (topic, error_code[, error_message]) by protocol version
+                code = error[1]
+                if code and code != TopicAlreadyExistsError.errno:
+                    raise for_code(code)(f"creating topic {spec.name}: {error[2] if len(error) > 2 else code}")
+                if not code:
+                    created.append(spec.name)
+        return created
     finally:
-        admin.close()
+        await admin.close()
+
+
+def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
+    """:func:`create_topics`, blocking (an event loop of its own: call it from a thread in async code)."""
+    return asyncio.run(create_topics(bootstrap, list(specs)))
 
 
 async def stop(client: Any) -> None:

@@ -27,8 +27,6 @@ from urllib.request import urlopen
 
 from correlate.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis, free_port
 from correlate.procs import die_with_parent
-from correlate.streams import kafka_io
-from correlate.streams.health import read_reports
 from correlate.streams.settings import StackSettings
 from correlate.streams.topics import pipeline_topics
 
@@ -156,6 +154,8 @@ def _start_and_watch(
         servers.enter_context(redis_server)
         store, pids["store"] = redis_server.url, _pid(redis_server.process)
     specs = pipeline_topics(settings.input_topics, settings.input_partitions, settings.topic_prefix)
+    from correlate.streams import kafka_io  # here, not at the top: `down` works without the 'kafka' extra
+
     kafka_io.ensure_topics(broker, specs)
     places = StackPlaces(broker, store, home, config, settings.topic_prefix)
     port, port_note = api_port(settings.api_port)
@@ -289,6 +289,8 @@ def stack_status(home: Path, now: float | None = None) -> dict[str, Any]:
             "problems": [],
         }
     import redis
+
+    from correlate.streams.health import read_reports
 
     leader = progress = None
     reports: list[dict[str, Any]] = []

@@ -1,7 +1,8 @@
 """Topic names, partitions, keys and retention: the one place they are spelled (explained in deploy/topics.md).
 
 Tansu and a locked-down Kafka create no topic on first use, so the workers create what they need
-(:func:`create_topics`, idempotent); operators who want other partition counts create them first.
+(:func:`correlate.streams.kafka_io.create_topics`, idempotent); operators who want other partition counts create
+them first.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 CONTACTS = "contacts"  # channel adapters and partner feeds write here (more input topics configurable)
 ACCEPTED = "contacts.accepted"  # contacts, telemetry and status records that passed their contract, as they came
@@ -59,22 +59,3 @@ def pipeline_topics(input_topics: Iterable[str], input_partitions: int, prefix: 
 def vendor_spec(vendor_id: str, prefix: str = "") -> TopicSpec:
     """A vendor's topic: one partition, so a vendor reads its incidents in the order they happened."""
     return TopicSpec(prefix + vendor_topic(vendor_id), 1, "incident_id", {"retention.ms": str(90 * 86_400_000)})
-
-
-def create_topics(admin: Any, specs: Iterable[TopicSpec], replication: int = 1) -> list[str]:
-    """Create the topics of ``specs`` that do not exist yet on the cluster ``admin`` (a kafka-python
-    ``KafkaAdminClient``) talks to; returns the names created. Existing topics are left as they are."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    existing = set(admin.list_topics())
-    wanted = [spec for spec in specs if spec.name not in existing]
-    created: list[str] = []
-    for spec in wanted:  # one by one: a topic another worker created meanwhile must not fail the others
-        topic = NewTopic(spec.name, spec.partitions, replication, topic_configs=dict(spec.config))
-        try:
-            admin.create_topics([topic])
-        except TopicAlreadyExistsError:
-            continue
-        created.append(spec.name)
-    return created
