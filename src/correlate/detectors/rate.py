@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from correlate.detectors.tail import negbin_sf_sized, negbin_size, per_test_thre
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
+
+if TYPE_CHECKING:
+    from correlate.config import Settings
 
 __all__ = ["RateDetector"]
 
@@ -105,6 +109,25 @@ class RateDetector:
         )
         self._window_steps = self._cells.window_steps
         self._baseline = self._cells.baseline
+
+    @classmethod
+    def runs_with(cls, settings: Settings) -> bool:
+        return True  # contacts are what correlate is for
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            step=settings.step,
+            windows=settings.windows,
+            warmup=settings.warmup,
+            false_alarms_per_day=settings.false_alarms_per_day,
+            min_reporters=settings.min_reporters,
+            elevated_p=settings.elevated_p,
+            attribution_ratio=settings.attribution_ratio,
+            max_depth=settings.max_depth,
+            dimensions=settings.dimensions,
+            level_half_life=settings.level_half_life,
+        )
 
     @property
     def lattice(self) -> Lattice:

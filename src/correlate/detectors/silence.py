@@ -29,17 +29,21 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
 from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
-from correlate.detectors.base import Finding
+from correlate.detectors.base import DeviceSilence, Finding
 from correlate.detectors.cells import DAY, CellWindows
 from correlate.detectors.tail import negbin_cdf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 from correlate.telemetry import Heartbeat, HeartbeatSummary
+
+if TYPE_CHECKING:
+    from correlate.config import Settings
 
 __all__ = ["DeviceSilence", "SilenceDetector"]
 
@@ -59,19 +63,6 @@ _LOST = 1.5
 _LOSS_DECAY, _LOSS_PRIOR, _LOSS_PRIOR_GAPS = 0.999, 0.01, 50.0
 # A device forgotten after this long without a heartbeat (its silence, if any, was reported long before).
 _FORGET_DEVICE = 7 * DAY
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceSilence:
-    """One monitored device not heard from for longer than its own usual gaps allow."""
-
-    device_id: str
-    customer_id: str
-    profile: Profile
-    at: float
-    last_seen: float
-    usual_gap: float
-    allowed_gap: float
 
 
 @dataclass(slots=True)
@@ -152,6 +143,29 @@ class SilenceDetector:
             level_half_life=level_half_life,
         )
         self._baseline = self._cells.baseline
+
+    @classmethod
+    def runs_with(cls, settings: Settings) -> bool:
+        return settings.silence
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The silence detector as configured: its windows are ``silence_window`` and four times that."""
+        return cls(
+            step=settings.step,
+            windows=(settings.silence_window, 4 * settings.silence_window),
+            warmup=settings.warmup,
+            false_alarms_per_day=settings.silence_false_alarms_per_day,
+            min_deficit=settings.silence_min_deficit,
+            elevated_p=settings.elevated_p,
+            attribution_ratio=settings.attribution_ratio,
+            max_depth=settings.max_depth,
+            dimensions=settings.dimensions,
+            level_half_life=settings.level_half_life,
+            device_quiet_factor=settings.device_quiet_factor,
+            device_min_gaps=settings.device_min_gaps,
+            min_devices=settings.silence_min_devices,
+        )
 
     @property
     def lattice(self) -> Lattice:
