@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Self
 
 import numpy as np
@@ -21,7 +23,7 @@ from correlate.detectors.attribution import Attribution, WindowCounts, findings_
 from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.cells import DAY, CellWindows, widened
 from correlate.detectors.common_mode import common_mode_factor
-from correlate.detectors.tail import negbin_sf_sized, negbin_size, per_test_threshold
+from correlate.detectors.tail import negbin_sf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
@@ -36,6 +38,44 @@ _SLOW_REFRESH_STEPS = 5
 # Kinds of count kept per cell: single reports, their expectation, aggregated reporters and aggregated records.
 _KINDS = ("singles", "expected", "aggregated", "records")
 _SINGLES, _EXPECTED, _AGGREGATED, _RECORDS = range(len(_KINDS))
+
+
+class _BatchModel:
+    """How a partner's aggregated records arrive at each cell (records per step, mean reporters per record, and
+    what that means for each window), with the tail of every window's aggregated count as last computed.
+
+    The tails are computed only where a window's aggregated count changed since (a partner record arrives every
+    few hours, not every step, and a compound tail costs a sum over record counts); the model is replaced, never
+    changed, when it is re-estimated, and its tails go with it.
+    """
+
+    __slots__ = ("_counted", "_tails", "expected_batched", "expected_records", "rate", "size")
+
+    def __init__(self, rate: np.ndarray, size: np.ndarray, window_steps: np.ndarray) -> None:
+        self.rate, self.size = rate, size
+        self.expected_records = rate[None, :] * window_steps[:, None]
+        self.expected_batched = self.expected_records * size
+        self._counted = np.full(self.expected_records.shape, -1.0)  # the aggregated count each tail is for
+        self._tails = np.ones(self.expected_records.shape)
+
+    def tail(self, rows: np.ndarray, cells: np.ndarray, aggregated: np.ndarray) -> np.ndarray:
+        """P(aggregated reporters >= the window's count) at (window, cell) positions, as ``compound_sf`` gives."""
+        counted, tails = self._counted, self._tails
+        stale = counted[rows, cells] != aggregated[rows, cells]
+        if np.count_nonzero(stale):
+            r, c = rows[stale], cells[stale]
+            tails[r, c] = compound_sf(aggregated[r, c], self.expected_records[r, c], self.size[c])
+            counted[r, c] = aggregated[r, c]
+        found: np.ndarray = tails[rows, cells]
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _TestPlan:
+    hour: int
+    testable: np.ndarray
+    tests: int
+    threshold: float
 
 
 class RateDetector:
@@ -82,20 +122,13 @@ class RateDetector:
         self._seeded = np.zeros(64, dtype=bool)  # cells tested before their warm-up, from their parents' rates
         self._singles: dict[Profile, int] = defaultdict(int)
         self._batches: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, records
+        self._arrived: list[StitchedContact] = []  # the same contacts, as they came (see _in_order)
         self._dispersion: np.ndarray | None = None
-        self._testable_cache: tuple[np.ndarray, int, float] | None = None
-        self._testable_hour = -1
-        self._dispersion_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _per_window_dispersion
-        self._common_mode_cache: tuple[np.ndarray, np.ndarray] | None = None  # see _per_window_common_mode
+        self._plan: _TestPlan | None = None
         self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
         self._groups: list[np.ndarray] | None = None  # the same, as arrays by dimension name, until a value is new
         self._common_mode = np.ones(len(self.windows))
-        self._batch_model: tuple[np.ndarray, np.ndarray] | None = None
-        self._tail_model: tuple[np.ndarray, np.ndarray] | None = None
-        self._tail_cache: tuple[np.ndarray, np.ndarray] | None = None  # aggregated count, tail per window x cell
-        # Expected records and expected batched reporters per window x cell, for ``_batch_model``.
-        self._batch_expected: tuple[np.ndarray, np.ndarray] | None = None
-        self._batch_expected_model: tuple[np.ndarray, np.ndarray] | None = None
+        self._batch_model: _BatchModel | None = None
         self._cells = CellWindows(
             step=step,
             windows=self.windows,
@@ -137,6 +170,7 @@ class RateDetector:
     def observe(self, contact: StitchedContact) -> None:
         if not contact.reporters:
             return
+        self._arrived.append(contact)
         if contact.contact.count > 1:
             batch = self._batches[contact.profile]
             batch[0] += contact.reporters
@@ -192,9 +226,8 @@ class RateDetector:
         sums = self._cells.sums
         observed = sums[:, _SINGLES, :n] + sums[:, _AGGREGATED, :n]
         seasonal = sums[:, _EXPECTED, :n].copy()
-        if self._batch_model is not None and len(self._batch_model[0]) == n:
-            record_rate, batch_size = self._batch_model
-            seasonal += record_rate[None, :] * self._window_steps[:, None] * batch_size[None, :]
+        if self._batch_model is not None and len(self._batch_model.size) == n:
+            seasonal += self._batch_model.expected_batched
         lifted = seasonal + sums[:, _EXPECTED, :n] * (self._common_mode[:, None] - 1.0)
         p_values, scopes = self._cells.last_p[:n], self.lattice.scopes
         elevated = sorted(
@@ -225,6 +258,7 @@ class RateDetector:
     def _take_counts(self) -> np.ndarray:
         """This step's counts per kind (rows, in ``_KINDS`` order) and cell, for every cell there is room for
         (zeros past the last cell); the expected row is left at 0."""
+        self._in_order()
         excluded = len(self.lattice.excluded)
         singles = [(self.lattice.cells_of(profile), n) for profile, n in self._singles.items()]
         batches = [(self.lattice.cells_of(profile), v) for profile, v in self._batches.items()]
@@ -234,27 +268,42 @@ class RateDetector:
         counts = self._cells.empty_counts()  # after cells_of, which creates new cells
         n = counts.shape[1]
         if singles:
-            counts[_SINGLES] = _tally_each(singles, n)
+            counts[_SINGLES] = _tally(singles, n)
         if batches:
             counts[_AGGREGATED] = _tally([(cells, v[0]) for cells, v in batches], n)
             counts[_RECORDS] = _tally([(cells, v[1]) for cells, v in batches], n)
         self._singles.clear()
         self._batches.clear()
+        self._arrived.clear()
         return counts
 
+    def _in_order(self) -> None:
+        """A profile new to the lattice gets its cells in the order the step's contacts are counted in, and cell
+        numbers decide the order in which sums over cells add up (to the last bit). So when a step brings a new
+        profile, its contacts are counted again in (ts, contact_id, source) order: the order they arrived in
+        within the step then makes no difference. (Known profiles need no order: their counts are whole.)"""
+        known = self.lattice.known_profiles
+        if self._singles.keys() <= known and self._batches.keys() <= known:
+            return
+        self._singles.clear()
+        self._batches.clear()
+        arrived, self._arrived = sorted(self._arrived, key=_arrival_order), []
+        for contact in arrived:
+            self.observe(contact)
+
     # -- scoring -------------------------------------------------------------------------------------------
-    def _testable(self, n: int) -> tuple[np.ndarray, int, float]:
-        """Cells old enough (or seeded from their parents) to be tested, repeated per window; the number of tests a
-        step makes; the p-value one test must beat. Refreshed hourly and on new cells."""
+    def _testable(self, n: int) -> _TestPlan:
+        """This hour's plan: the cells tested (old enough, or seeded from their parents), how many tests a step
+        makes, and the p-value one test must beat. Set once an hour, and again when a cell is new or seeded."""
         hour = int(self._cells.step_number * self.step // 3600)
-        if self._testable_cache is None or self._testable_cache[0].shape[1] != n or self._testable_hour != hour:
+        plan = self._plan
+        if plan is None or len(plan.testable) != n or plan.hour != hour:
             testable = self._cells.old_enough(n) | self._seeded[:n]
             testable[0] = False  # "everything is up" is not a scope anyone can fix
             tested = int(np.count_nonzero(testable)) * len(self.windows)
             threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
-            rows = np.tile(testable, (len(self.windows), 1))
-            self._testable_cache, self._testable_hour = (rows, tested, threshold), hour
-        return self._testable_cache
+            plan = self._plan = _TestPlan(hour, testable, tested, threshold)
+        return plan
 
     def _refresh_slow_estimates(self, n: int) -> None:
         """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
@@ -268,58 +317,47 @@ class RateDetector:
         )
         level = self._baseline.level()
         share = level / level[0] if level[0] > 0 else np.zeros(n)
-        self._batch_model = self._aggregates.rate_and_size(share)
+        self._batch_model = _BatchModel(*self._aggregates.rate_and_size(share), self._window_steps)
 
     def _score(self, step_end: float) -> list[Finding]:
         """Test every cell in every window, then attribute the significant ones."""
         n = len(self.lattice)
         assert self._dispersion is not None
         dispersion = self._dispersion
-        # One contiguous copy (kind, window, cell) of the window sums: every array operation below is then on
-        # contiguous rows, which numpy runs several times faster than on strided ones.
-        sums = np.ascontiguousarray(self._cells.sums[:, :, :n].transpose(1, 0, 2))
-        singles, aggregated = sums[_SINGLES], sums[_AGGREGATED]
-        # Per-cell quantities that change every few steps are kept repeated for every window: numpy takes
-        # several times longer to broadcast a row over a small array than to run the same operation between
-        # arrays of one shape, and the numbers are the same.
-        dispersion_rows, size_rows = self._per_window_dispersion(dispersion)
+        sums = self._cells.sums[:, :, :n]  # window, kind, cell
+        singles, aggregated = sums[:, _SINGLES], sums[:, _AGGREGATED]
         # Expected single reports, lifted or lowered with the whole centre (see common_mode).
-        expected = sums[_EXPECTED] * self._per_window_common_mode(n)
-        if self._batch_model is None or len(self._batch_model[0]) != n:
+        expected = sums[:, _EXPECTED] * self._common_mode[:, None]
+        if self._batch_model is None or len(self._batch_model.size) != n:
             self._refresh_slow_estimates(n)
         assert self._batch_model is not None
-        batch_size = self._batch_model[1]
-        expected_records, expected_batched = self._expected_batches()
+        batches = self._batch_model
+        expected_records, expected_batched = batches.expected_records, batches.expected_batched
         observed = singles + aggregated
         expected_total = expected + expected_batched
         # A cell below min_reporters raises no finding now, but any testable cell could have reached it: the
         # budget is split over all of them (counting only the busy ones made the threshold laxest at night).
-        testable, tested, threshold = self._testable(n)
-        able = testable & (observed >= self.min_reporters)
-        p_value = np.empty_like(observed)  # and filled: np.ones_like costs twice as much, in Python
-        p_value.fill(1.0)
-        spread = np.sqrt(expected * (1.0 + expected * dispersion_rows))
+        plan = self._testable(n)
+        testable, tested, threshold = plan.testable, plan.tests, plan.threshold
+        able = testable[None, :] & (observed >= self.min_reporters)
+        p_value = np.ones_like(observed)
+        spread = np.sqrt(expected * (1.0 + expected * dispersion[None, :]))
         candidates = able & (singles > expected + 1.5 * spread)
-        # np.count_nonzero rather than .any(): the same answer without the reduction machinery, a few µs a call.
-        if np.count_nonzero(candidates):
-            # Flat positions in the (window, cell) arrays: gathering by one index costs a third of two.
-            found = candidates.ravel().nonzero()[0]  # np.flatnonzero, without its Python wrappers
-            p_value.put(found, negbin_sf_sized(singles.take(found), expected.take(found), size_rows.take(found)))
+        if candidates.any():
+            rows, cells = candidates.nonzero()
+            p_value[rows, cells] = negbin_sf(singles[rows, cells], expected[rows, cells], dispersion[cells])
         batched = able & (aggregated > 0)
-        if np.count_nonzero(batched):
+        if batched.any():
             rows, cells = batched.nonzero()
-            p_batch = self._compound_tail(rows, cells, aggregated, expected_records, batch_size)
+            p_batch = batches.tail(rows, cells, aggregated)
             # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
-        _lowest(p_value, self._cells.last_p[:n])
+        self._cells.last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
-        below = p_value < threshold
-        significant: list[int] = []
-        if np.count_nonzero(below):  # a rare step: most find nothing, and one count tells
-            significant = [w for w, found in enumerate(below.any(axis=1).tolist()) if found]
-        if significant:
+        significant = np.flatnonzero((p_value < threshold).any(axis=1))
+        if len(significant):
             # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
-            events = singles + sums[_RECORDS]
+            events = singles + sums[:, _RECORDS]
             expected_events = expected + expected_records
         for w in significant:
             counts = WindowCounts(observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w])
@@ -331,54 +369,6 @@ class RateDetector:
         return findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
-
-    def _per_window_dispersion(self, dispersion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dispersion, negative binomial size) per window x cell, kept while the dispersion array is (it is
-        replaced, never changed in place, when it is recomputed)."""
-        if self._dispersion_cache is None or self._dispersion_cache[0] is not dispersion:
-            rows = np.tile(dispersion, (len(self.windows), 1))
-            self._dispersion_cache = (dispersion, rows, negbin_size(rows))
-        return self._dispersion_cache[1], self._dispersion_cache[2]
-
-    def _per_window_common_mode(self, n: int) -> np.ndarray:
-        """The common-mode factor per window x cell, kept while the factors and the cells are."""
-        cached = self._common_mode_cache
-        if cached is None or cached[0] is not self._common_mode or cached[1].shape[1] != n:
-            cached = self._common_mode_cache = (self._common_mode, np.repeat(self._common_mode[:, None], n, axis=1))
-        return cached[1]
-
-    def _expected_batches(self) -> tuple[np.ndarray, np.ndarray]:
-        """(expected records, expected batched reporters) per window x cell; kept while the batch model is."""
-        if self._batch_expected is None or self._batch_expected_model is not self._batch_model:
-            assert self._batch_model is not None
-            record_rate, batch_size = self._batch_model
-            expected_records = record_rate[None, :] * self._window_steps[:, None]
-            self._batch_expected = (expected_records, expected_records * batch_size)
-            self._batch_expected_model = self._batch_model
-        return self._batch_expected
-
-    def _compound_tail(
-        self,
-        rows: np.ndarray,
-        cells: np.ndarray,
-        aggregated: np.ndarray,
-        expected_records: np.ndarray,
-        batch_size: np.ndarray,
-    ) -> np.ndarray:
-        """Compound-Poisson tails, recomputed only where the window's aggregated count or the batch model
-        changed since last computed (a partner record arrives every few hours, not every step)."""
-        n = aggregated.shape[1]
-        if self._tail_cache is None or self._tail_cache[0].shape[1] != n or self._tail_model is not self._batch_model:
-            self._tail_cache = (np.full((len(self.windows), n), -1.0), np.ones((len(self.windows), n)))
-            self._tail_model = self._batch_model
-        counts, tails = self._tail_cache
-        stale = counts[rows, cells] != aggregated[rows, cells]
-        if np.count_nonzero(stale):
-            r, c = rows[stale], cells[stale]
-            tails[r, c] = compound_sf(aggregated[r, c], expected_records[r, c], batch_size[c])
-            counts[r, c] = aggregated[r, c]
-        found: np.ndarray = tails[rows, cells]
-        return found
 
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:
@@ -398,7 +388,7 @@ class RateDetector:
             return
         self._baseline.seed_level(cell, prior, cells.warmup_steps / 4)
         self._seeded[cell] = True
-        self._testable_cache = None
+        self._plan = None
         # The cell existed before its first report, at its prior rate: back-fill the expected windows.
         cells.back_fill("expected", cell, prior)
 
@@ -409,7 +399,7 @@ class RateDetector:
         if any(c is None for c in cells):
             return None
         first, second, common = (int(c) for c in cells if c is not None)
-        testable = self._testable(len(self.lattice))[0][0]
+        testable = self._testable(len(self.lattice)).testable
         if not (testable[first] and testable[second]):
             return None
         level = self._baseline.level()
@@ -418,30 +408,12 @@ class RateDetector:
         return float(level[first] * level[second] / level[common])
 
 
+_arrival_order = attrgetter("contact.ts", "contact.contact_id", "contact.source")
+
+
 def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
     """Per-cell sums of per-profile counts: each profile adds its count to every cell it belongs to."""
     values = np.fromiter((count for _, count in counts), dtype=np.float64, count=len(counts))
     weights = np.repeat(values, [len(cells) for cells, _ in counts])
     found: np.ndarray = np.bincount(np.concatenate([cells for cells, _ in counts]), weights=weights, minlength=n)
     return found
-
-
-def _tally_each(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
-    """``_tally`` for counts of a few each (a step's new reporters per profile): a profile's cells listed once per
-    reporter and counted, half the numpy calls of weighting them. Whole numbers either way, so the same sums."""
-    listed = [cells for cells, count in counts for _ in range(count)]
-    if not listed:
-        return np.zeros(n)
-    found: np.ndarray = np.bincount(np.concatenate(listed), minlength=n)
-    return found
-
-
-def _lowest(rows: np.ndarray, out: np.ndarray) -> None:
-    """The minimum over rows, row by row, into ``out``: the same as ``rows.min(axis=0)`` at a fraction of the cost
-    for a few rows of a few hundred cells."""
-    if len(rows) == 1:
-        out[...] = rows[0]
-        return
-    np.minimum(rows[0], rows[1], out=out)
-    for row in rows[2:]:
-        np.minimum(out, row, out=out)
