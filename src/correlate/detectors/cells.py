@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from correlate.detectors.baseline import SeasonalBaseline
-from correlate.detectors.implication import Implications, implied_parents, implied_values, learn_implications
+from correlate.detectors.implication import implied_parents, implied_values, learn_implications
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 
@@ -80,10 +80,6 @@ class CellWindows:
     @property
     def capacity(self) -> int:
         return int(self.created.shape[0])
-
-    def kind(self, name: str) -> int:
-        """The row of a kind of count in ``ring`` and ``sums`` (second axis)."""
-        return self.kinds.index(name)
 
     def window_sums(self, name: str) -> np.ndarray:
         """One kind's sliding-window sums, window by cell (a view: writes go to ``sums``)."""
@@ -171,11 +167,8 @@ class CellWindows:
         return bool(self.implies)
 
     def implied(self, scope: Scope) -> Scope:
-        return implied_values(scope, self.implications)
-
-    @property
-    def implications(self) -> Implications:
-        return self.implies
+        """Values every report of the scope carries and the scope does not name, as learned from pairs."""
+        return implied_values(scope, self.implies)
 
     def _new_cell(self, cell: int, scope: Scope) -> None:
         self.baseline.grow(cell + 1)

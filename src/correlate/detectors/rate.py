@@ -354,8 +354,9 @@ class RateDetector:
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
         self._cells.last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
-        significant = np.flatnonzero((p_value < threshold).any(axis=1))
-        if len(significant):
+        below = p_value < threshold
+        significant = [w for w in range(len(self.windows)) if below[w].any()]
+        if significant:
             # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
             events = singles + sums[:, _RECORDS]
             expected_events = expected + expected_records
@@ -363,9 +364,9 @@ class RateDetector:
             counts = WindowCounts(observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w])
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
-            for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold), threshold).items():
+            for cause, p in attribution.causes(np.flatnonzero(below[w]), threshold).items():
                 if cause not in best or p < best[cause][0]:
-                    best[cause] = (p, int(w))
+                    best[cause] = (p, w)
         return findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
