@@ -8,7 +8,8 @@ it the day it is registered:
 - a step's records may arrive in any order.
 
 Each detector sees the same day: contacts with a service fault and a burst of one rare complaint, heartbeats of a
-fleet whose North region goes quiet, once during the warm-up and once after it.
+fleet (and a partner's summaries of another) whose North region goes quiet, once during the warm-up and once after
+it, and one device that reports every 25 seconds (several heartbeats a step) until it stops.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import pytest
 
 from correlate.config import Settings
 from correlate.contracts import Contact, parse_timestamp
-from correlate.detectors.base import Detector, DetectorFactory, Finding, TakesTelemetry
+from correlate.detectors.base import Detector, DetectorFactory, DeviceSilence, Finding, NotifiesDevices, TakesTelemetry
 from correlate.detectors.registry import DETECTORS
 from correlate.intake import validate_record
 from correlate.stitch import Profile, StitchedContact, Stitcher
 from correlate.telemetry import Heartbeat, HeartbeatSummary
 from streams import HOUR, START, Fault, stream
-from test_silence import Quiet, fleet
+from test_silence import Quiet, fleet, summaries
 
 SETTINGS = Settings(warmup=8 * HOUR)
 DAYS = 22 * HOUR / 86_400.0
@@ -59,7 +60,11 @@ def day() -> tuple[Step, ...]:
                 {"contact_id": f"t{at}-{n}", "ts": ts, "channel": "app", "customer_id": f"writer-{at}-{n}"}
                 | {"source": "app", "dimensions": dims, "text": text}
             )
-    records += fleet(days=DAYS, quiet=[Quiet({"region": "North"}, START + at, HOUR) for at in FAULTS])
+    quiet = [Quiet({"region": "North"}, START + at, HOUR) for at in FAULTS]
+    records += fleet(days=DAYS, quiet=quiet) + summaries(period=420.0, days=DAYS, quiet=quiet)
+    chatty = {"type": "heartbeat", "device_id": "chatty", "customer_id": "c-chatty", "source": "partner:alarmco"}
+    chatty |= {"dimensions": {"device_brand": "Zed", "region": "West"}, "status": "ok"}
+    records += [chatty | {"ts": START + 25.0 * i} for i in range(int((FAULTS[1] + 2 * HOUR) / 25.0))]
     stitcher = Stitcher(window=max(SETTINGS.windows), limits=SETTINGS)
     contacts: dict[int, list[Contact]] = {}
     telemetry: dict[int, list[Heartbeat | HeartbeatSummary]] = {}
@@ -80,8 +85,8 @@ def day() -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def run(factory: DetectorFactory, steps: Iterable[Step]) -> list[tuple[float, list[Finding]]]:
-    """A fresh detector through the steps: the findings of every step that had some."""
+def run(factory: DetectorFactory, steps: Iterable[Step]) -> list[tuple[float, list[Finding | DeviceSilence]]]:
+    """A fresh detector through the steps: the findings (and devices found quiet) of every step that had some."""
     detector: Detector = factory.from_settings(SETTINGS)
     found = []
     for step in steps:
@@ -90,14 +95,16 @@ def run(factory: DetectorFactory, steps: Iterable[Step]) -> list[tuple[float, li
         if isinstance(detector, TakesTelemetry):
             for beat, profile in step.telemetry:
                 detector.observe_telemetry(beat, profile)
-        findings = detector.close_step(step.end)
+        findings: list[Finding | DeviceSilence] = [*detector.close_step(step.end)]
+        if isinstance(detector, NotifiesDevices):
+            findings += detector.notifications
         if findings:
             found.append((step.end, findings))
     return found
 
 
 @cache
-def findings_of(factory: DetectorFactory) -> list[tuple[float, list[Finding]]]:
+def findings_of(factory: DetectorFactory) -> list[tuple[float, list[Finding | DeviceSilence]]]:
     return run(factory, day())
 
 
@@ -117,7 +124,8 @@ registered = pytest.mark.parametrize("factory", DETECTORS, ids=lambda factory: f
 
 @registered
 def test_each_detector_finds_the_fault_after_its_warm_up_and_says_nothing_during_it(factory: DetectorFactory) -> None:
-    found = findings_of(factory)
+    # Findings only: a single device gone quiet is judged on its own history, which has no warm-up.
+    found = [(end, f) for end, step in findings_of(factory) for f in step if isinstance(f, Finding)]
     warm_from = day()[0].end - SETTINGS.step + SETTINGS.warmup
     assert found, "the fault after the warm-up is found (else the rest of this contract proves nothing)"
     assert min(end for end, _ in found) >= warm_from

@@ -72,6 +72,9 @@ class _BatchModel:
 
 @dataclass(frozen=True, slots=True)
 class _TestPlan:
+    """The cells tested in one hour, how many tests a step makes, and the p-value one test must beat: fixed for
+    the hour, so that the threshold does not drift step by step as cells come of age."""
+
     hour: int
     testable: np.ndarray
     tests: int

@@ -132,6 +132,7 @@ class SilenceDetector:
         self._summarised: dict[Profile, float] = {}
         self._deadlines: list[tuple[float, str, float]] = []  # (deadline, device, last_seen when set)
         self.notifications: list[DeviceSilence] = []
+        self._arrived: list[tuple[Heartbeat | HeartbeatSummary, Profile]] = []  # this step's, as they came
         self._cells = CellWindows(
             step=step,
             windows=self.windows,
@@ -176,7 +177,13 @@ class SilenceDetector:
         """Contacts are not heartbeats: the silence detector learns nothing from them."""
 
     def observe_telemetry(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
-        """Count one heartbeat or summary of the current step (``profile``: its canonical dimension values)."""
+        """See one heartbeat or summary of the current step (``profile``: its canonical dimension values). They are
+        taken in when the step closes, in (ts, kind, id) order: a device that reports twice in a step learns its gap
+        from them in time order, and fractional counts add up in one order, however they arrived."""
+        self._arrived.append((record, profile))
+
+    def _take_in(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
+        """Count one heartbeat or summary of the current step."""
         if isinstance(record, HeartbeatSummary):
             # A summary counts when it arrives if every window holds a whole number of its periods (one every
             # ten minutes, counted in ten-minute windows); otherwise it is spread over the steps of one period,
@@ -198,6 +205,10 @@ class SilenceDetector:
             self._this_step.setdefault(profile, 0.0)  # the cell exists even when nothing healthy came
 
     def close_step(self, step_end: float) -> list[Finding]:
+        if self._arrived:
+            arrived, self._arrived = sorted(self._arrived, key=_arrival_order), []
+            for record, profile in arrived:
+                self._take_in(record, profile)
         cells = self._cells
         cells.begin_step(step_end)
         self.notifications = self._quiet_devices(step_end)
@@ -363,3 +374,10 @@ class SilenceDetector:
             for device_id in [d for d, device in self._devices.items() if device.last_seen < horizon]:
                 self._device_profiles[self._devices.pop(device_id).profile] -= 1
         return sorted(found, key=lambda s: (s.last_seen, s.device_id))
+
+
+def _arrival_order(item: tuple[Heartbeat | HeartbeatSummary, Profile]) -> tuple[float, str, str]:
+    record = item[0]
+    if isinstance(record, Heartbeat):
+        return (record.ts, "heartbeat", record.device_id)
+    return (record.ts, "summary", record.summary_id)
