@@ -120,7 +120,8 @@ class Engine:
 
     @property
     def rate(self) -> RateDetector:
-        """The rate detector (it always runs)."""
+        """The rate detector (it always runs). For the cells a dashboard plots, :meth:`cell_readings` asks whichever
+        detector reads them out."""
         found = self.detector(RateDetector)
         assert found is not None
         return found
