@@ -31,13 +31,23 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from correlate.config import Settings
 from correlate.contracts import Contact, Rejection, format_time
-from correlate.detectors.base import Detector, Finding
+from correlate.detectors.base import (
+    CellReading,
+    Detector,
+    DeviceSilence,
+    Finding,
+    Implies,
+    NotifiesDevices,
+    ReadsCells,
+    TakesTelemetry,
+)
 from correlate.detectors.rate import RateDetector
-from correlate.detectors.silence import DeviceSilence, SilenceDetector
+from correlate.detectors.registry import build_detectors
+from correlate.detectors.silence import SilenceDetector
 from correlate.incidents import IncidentBook
 from correlate.intake import validate_record
 from correlate.scope import Scope, covers
@@ -49,6 +59,7 @@ from correlate.vendors import VendorRegistry
 NOTIFICATION = "customer-notification"
 
 Event = dict[str, Any]
+_D = TypeVar("_D")
 
 
 @dataclass
@@ -76,49 +87,11 @@ class Counts:
 class Engine:
     def __init__(self, settings: Settings | None = None, vendors: VendorRegistry | None = None) -> None:
         self.settings = settings = settings or Settings()
-        self.rate = RateDetector(
-            step=settings.step,
-            windows=settings.windows,
-            warmup=settings.warmup,
-            false_alarms_per_day=settings.false_alarms_per_day,
-            min_reporters=settings.min_reporters,
-            elevated_p=settings.elevated_p,
-            attribution_ratio=settings.attribution_ratio,
-            max_depth=settings.max_depth,
-            dimensions=settings.dimensions,
-            level_half_life=settings.level_half_life,
-        )
-        self.detectors: list[Detector] = [self.rate]
-        if settings.symptoms:
-            from correlate.detectors.symptom import SymptomDetector
-
-            self.detectors.append(
-                SymptomDetector(
-                    window=settings.symptom_window,
-                    min_customers=settings.symptom_min_customers,
-                    warmup=settings.warmup,
-                    max_depth=settings.max_depth,
-                    dimensions=settings.dimensions,
-                )
-            )
-        self.silence: SilenceDetector | None = None
-        if settings.silence:
-            self.silence = SilenceDetector(
-                step=settings.step,
-                windows=(settings.silence_window, 4 * settings.silence_window),
-                warmup=settings.warmup,
-                false_alarms_per_day=settings.silence_false_alarms_per_day,
-                min_deficit=settings.silence_min_deficit,
-                elevated_p=settings.elevated_p,
-                attribution_ratio=settings.attribution_ratio,
-                max_depth=settings.max_depth,
-                dimensions=settings.dimensions,
-                level_half_life=settings.level_half_life,
-                device_quiet_factor=settings.device_quiet_factor,
-                device_min_gaps=settings.device_min_gaps,
-                min_devices=settings.silence_min_devices,
-            )
-            self.detectors.append(self.silence)
+        self.detectors: list[Detector] = build_detectors(settings)
+        # What else each detector does, found once by protocol: the engine knows no detector by name.
+        self._implying = [d for d in self.detectors if isinstance(d, Implies)]
+        self._telemetry_readers = [d for d in self.detectors if isinstance(d, TakesTelemetry)]
+        self._notifying = [d for d in self.detectors if isinstance(d, NotifiesDevices)]
         self.book = IncidentBook(
             vendors or VendorRegistry(),
             quiet_period=settings.quiet_period,
@@ -139,6 +112,31 @@ class Engine:
         self._seen_ids: set[tuple[str, ...]] = set()
         self._id_order: deque[tuple[float, tuple[str, ...]]] = deque()
         self._recent: deque[StitchedContact] = deque()
+
+    # -- detectors -----------------------------------------------------------------------------------------
+    def detector(self, kind: type[_D]) -> _D | None:
+        """The running detector of this class (None when the settings leave it out)."""
+        return next((d for d in self.detectors if isinstance(d, kind)), None)
+
+    @property
+    def rate(self) -> RateDetector:
+        """The rate detector (it always runs). For the cells a dashboard plots, :meth:`cell_readings` asks whichever
+        detector reads them out."""
+        found = self.detector(RateDetector)
+        assert found is not None
+        return found
+
+    @property
+    def silence(self) -> SilenceDetector | None:
+        return self.detector(SilenceDetector)
+
+    def cell_readings(self) -> tuple[list[CellReading], list[CellReading]]:
+        """The cells a NOC dashboard plots: (elevated cells, most significant first; the whole centre), every window
+        of each, from the first detector that reads them out (the rate detector)."""
+        for detector in self.detectors:
+            if isinstance(detector, ReadsCells):
+                return detector.readings()
+        return [], []
 
     # -- input ---------------------------------------------------------------------------------------------
     def process(self, record: object) -> Outcome:
@@ -313,10 +311,12 @@ class Engine:
                 detector.observe(item)
         self._remember(stitched, step_end)
         telemetry = self._telemetry.pop(step, None)
-        if telemetry is not None and self.silence is not None:
+        if telemetry is not None and self._telemetry_readers:
             profile = self.stitcher.profile
             for beat in sorted(telemetry, key=_telemetry_order):
-                self.silence.observe_telemetry(beat, profile(beat.dimensions))
+                beat_profile = profile(beat.dimensions)
+                for reader in self._telemetry_readers:
+                    reader.observe_telemetry(beat, beat_profile)
         findings: list[Finding] = []
         for detector in self.detectors:
             findings.extend(detector.close_step(step_end))
@@ -324,8 +324,8 @@ class Engine:
         events = self.book.step(
             step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses
         )
-        if self.silence is not None and self.silence.notifications:
-            events.extend(self._notification(quiet) for quiet in self.silence.notifications)
+        for notifying in self._notifying:
+            events.extend(self._notification(quiet) for quiet in notifying.notifications)
         for event in events:
             self.counts.events[event["event"]] += 1
         return events
@@ -364,15 +364,20 @@ class Engine:
 
     def _implied(self, scope: Scope) -> Scope:
         """Values the scope implies, as the contacts and the heartbeats have taught: a model its brand, a firmware
-        its model (heartbeats alone carry firmware)."""
-        implied = self.rate.implied(scope)
-        if self.silence is None or not self.silence.learned_implications:
-            return implied  # no telemetry: exactly the contacts' answer, at the contacts' cost
-        more = self.silence.implied(scope)
-        if not more:
-            return implied
-        names = {name for name, _ in implied}
-        return tuple(sorted({*implied, *(pair for pair in more if pair[0] not in names)}))
+        its model (heartbeats alone carry firmware). An earlier detector's answer for a dimension stands."""
+        implied: Scope = ()
+        for detector in self._implying:
+            if not detector.learned_implications:
+                continue  # no telemetry: exactly the contacts' answer, at the contacts' cost
+            more = detector.implied(scope)
+            if not more:
+                continue
+            if not implied:
+                implied = more
+                continue
+            names = {name for name, _ in implied}
+            implied = tuple(sorted({*implied, *(pair for pair in more if pair[0] not in names)}))
+        return implied
 
     def _still_elevated(self, scope: Scope) -> bool:
         return any(detector.is_elevated(scope) for detector in self.detectors)

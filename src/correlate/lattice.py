@@ -9,7 +9,7 @@ region combinations recur all day.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, KeysView, Sequence
 from itertools import combinations
 
 import numpy as np
@@ -61,6 +61,11 @@ class Lattice:
         if self._on_new_cell is not None:
             self._on_new_cell(number, scope)
         return number
+
+    @property
+    def known_profiles(self) -> KeysView[Profile]:
+        """Profiles whose cells are known (any other may create cells in ``cells_of``)."""
+        return self._cells_of.keys()
 
     def cells_of(self, profile: Profile) -> np.ndarray:
         """Indices of every cell a contact with this profile counts in (root first)."""

@@ -1,12 +1,35 @@
-"""The detector interface and what a detector reports."""
+"""The detector interfaces and what a detector reports.
+
+The Engine talks to detectors only through these protocols: every detector is a :class:`Detector`; one that also
+learns which dimension values imply which is an :class:`Implies`, one that reads heartbeats a
+:class:`TakesTelemetry`, one that alerts single customers a :class:`NotifiesDevices`, one whose cells a NOC
+dashboard plots a :class:`ReadsCells`. A detector class is a :class:`DetectorFactory`: the settings say whether it
+runs and configure it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from correlate.scope import Scope
-from correlate.stitch import StitchedContact
+from correlate.stitch import Profile, StitchedContact
+
+if TYPE_CHECKING:
+    from correlate.config import Settings
+    from correlate.telemetry import Heartbeat, HeartbeatSummary
+
+__all__ = [
+    "CellReading",
+    "Detector",
+    "DetectorFactory",
+    "DeviceSilence",
+    "Finding",
+    "Implies",
+    "NotifiesDevices",
+    "ReadsCells",
+    "TakesTelemetry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +70,26 @@ class CellReading:
     p_value: float
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceSilence:
+    """One monitored device not heard from for longer than its own usual gaps allow."""
+
+    device_id: str
+    customer_id: str
+    profile: Profile
+    at: float
+    last_seen: float
+    usual_gap: float
+    allowed_gap: float
+
+
 class Detector(Protocol):
-    """Two verbs: see a stitched contact of the current step; close the step and report findings."""
+    """Two verbs: see a stitched contact of the current step; close the step and report findings.
+
+    The contract every detector keeps (tests/test_detector_contract.py): a step's findings depend only on the
+    contacts of that step and the steps before it, whatever comes later; the same input gives the same findings;
+    nothing is reported before the warm-up is over; the order in which a step's contacts arrive does not matter.
+    """
 
     kind: str
 
@@ -59,3 +100,53 @@ class Detector(Protocol):
     def is_elevated(self, scope: Scope) -> bool:
         """Whether the scope is still above its normal level (an incident on it is not over yet)."""
         ...
+
+
+@runtime_checkable
+class Implies(Protocol):
+    """A detector that learns which dimension values imply which (every contact of a model carries its brand)."""
+
+    @property
+    def learned_implications(self) -> bool:
+        """Whether any implication has been learned yet (asking :meth:`implied` before then is wasted)."""
+        ...
+
+    def implied(self, scope: Scope) -> Scope:
+        """Values every report of the scope carries and the scope does not name."""
+        ...
+
+
+@runtime_checkable
+class TakesTelemetry(Protocol):
+    """A detector that reads heartbeats and heartbeat summaries as well as contacts."""
+
+    def observe_telemetry(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
+        """See one heartbeat or summary of the current step (``profile``: its canonical dimension values)."""
+        ...
+
+
+@runtime_checkable
+class NotifiesDevices(Protocol):
+    """A detector that finds single devices gone quiet: their customers expect an alert."""
+
+    @property
+    def notifications(self) -> list[DeviceSilence]:
+        """The devices found quiet at the last step closed."""
+        ...
+
+
+@runtime_checkable
+class ReadsCells(Protocol):
+    """A detector whose cells a NOC dashboard plots, observed against expected."""
+
+    def readings(self) -> tuple[list[CellReading], list[CellReading]]:
+        """(elevated cells, most significant first; the whole centre), every window of each."""
+        ...
+
+
+class DetectorFactory(Protocol):
+    """A detector class, as the Engine builds it: whether the settings run it, and the detector they configure."""
+
+    def runs_with(self, settings: Settings) -> bool: ...
+
+    def from_settings(self, settings: Settings) -> Detector: ...

@@ -78,14 +78,12 @@ class SeasonalBaseline:
         self.weekday_days = np.zeros(WEEKDAYS)  # days of each weekday learned from (decayed)
         self.unusual_share = np.zeros(capacity)
         self._unusual_decay = _half_life_decay(_UNUSUAL_HALF_LIFE / step)
-        self._level: np.ndarray | None = None  # level() until rate_sum, shape_sum or size change
 
     # -- cells ---------------------------------------------------------------------------------------------
     def grow(self, size: int) -> None:
         """Make room for cells ``0..size-1``; new cells start with no history."""
         if size <= self.size:
             return
-        self._level = None
         capacity = len(self.rate_sum)
         if size > capacity:
             new_capacity = max(size, capacity * 2)
@@ -106,25 +104,16 @@ class SeasonalBaseline:
 
     def seed_level(self, cell: int, rate_per_step: float, weight_steps: float) -> None:
         """Start a new cell at a prior rate, worth ``weight_steps`` steps of evidence."""
-        self._level = None
         self.rate_sum[cell] = rate_per_step * weight_steps
         self.shape_sum[cell] = weight_steps
         self.hour_factor[:, cell] = self.hour_factor[:, 0]
         self.weekday_factor[:, cell] = self.weekday_factor[:, 0]
 
     def level(self) -> np.ndarray:
-        """Seasonally adjusted reports per step, per cell (read-only: it is kept until the next change, because
-        a step asks for it up to four times)."""
-        if self._level is None:
-            n = self.size
-            rate, shape = self.rate_sum[:n], self.shape_sum[:n]
-            learned = shape > 0
-            if np.count_nonzero(learned) == n:  # every cell has learned: a plain division, a third of a masked one
-                self._level = rate / shape
-            else:
-                self._level = np.divide(rate, shape, out=np.zeros(n), where=learned)
-            self._level.flags.writeable = False
-        return self._level
+        """Seasonally adjusted reports per step, per cell (0 for a cell that has learned nothing yet)."""
+        n = self.size
+        rate, shape = self.rate_sum[:n], self.shape_sum[:n]
+        return np.divide(rate, shape, out=np.zeros(n), where=shape > 0)
 
     # -- predicting ----------------------------------------------------------------------------------------
     def seasonal(self, hour: int, weekday: int) -> np.ndarray:
@@ -181,7 +170,6 @@ class SeasonalBaseline:
         else:  # the common step: the same numbers without the damping of cells that are not there
             self.unusual_share[:n] *= self._unusual_decay
             learned = ordinary
-        self._level = None
         _decay_add(self.rate_sum[:n], self._level_decay, learned)
         _decay_add(self.shape_sum[:n], self._level_decay, self.seasonal(hour, weekday))
         # An hour bin comes round every day, so a slow trend lifts all of them alike: its exposure is time

@@ -12,26 +12,73 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
 from correlate.detectors.aggregates import AggregateBaseline, compound_sf
 from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
 from correlate.detectors.base import CellReading, Finding
-from correlate.detectors.baseline import SeasonalBaseline
+from correlate.detectors.cells import DAY, CellWindows, widened
 from correlate.detectors.common_mode import common_mode_factor
-from correlate.detectors.implication import implied_parents, implied_values, learn_implications
-from correlate.detectors.tail import negbin_sf_sized, negbin_size, per_test_threshold
+from correlate.detectors.tail import negbin_sf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 
-DAY = 86_400.0
+if TYPE_CHECKING:
+    from correlate.config import Settings
+
+__all__ = ["RateDetector"]
+
 # Estimates that move over tens of minutes are refreshed every this many steps.
 _SLOW_REFRESH_STEPS = 5
 # Kinds of count kept per cell: single reports, their expectation, aggregated reporters and aggregated records.
 _KINDS = ("singles", "expected", "aggregated", "records")
 _SINGLES, _EXPECTED, _AGGREGATED, _RECORDS = range(len(_KINDS))
+
+
+class _BatchModel:
+    """How a partner's aggregated records arrive at each cell (records per step, mean reporters per record, and
+    what that means for each window), with the tail of every window's aggregated count as last computed.
+
+    The tails are computed only where a window's aggregated count changed since (a partner record arrives every
+    few hours, not every step, and a compound tail costs a sum over record counts); the model is replaced, never
+    changed, when it is re-estimated, and its tails go with it.
+    """
+
+    __slots__ = ("_counted", "_tails", "expected_batched", "expected_records", "rate", "size")
+
+    def __init__(self, rate: np.ndarray, size: np.ndarray, window_steps: np.ndarray) -> None:
+        self.rate, self.size = rate, size
+        self.expected_records = rate[None, :] * window_steps[:, None]
+        self.expected_batched = self.expected_records * size
+        self._counted = np.full(self.expected_records.shape, -1.0)  # the aggregated count each tail is for
+        self._tails = np.ones(self.expected_records.shape)
+
+    def tail(self, rows: np.ndarray, cells: np.ndarray, aggregated: np.ndarray) -> np.ndarray:
+        """P(aggregated reporters >= the window's count) at (window, cell) positions, as ``compound_sf`` gives."""
+        counted, tails = self._counted, self._tails
+        stale = counted[rows, cells] != aggregated[rows, cells]
+        if np.count_nonzero(stale):
+            r, c = rows[stale], cells[stale]
+            tails[r, c] = compound_sf(aggregated[r, c], self.expected_records[r, c], self.size[c])
+            counted[r, c] = aggregated[r, c]
+        found: np.ndarray = tails[rows, cells]
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _TestPlan:
+    """The cells tested in one hour, how many tests a step makes, and the p-value one test must beat: fixed for
+    the hour, so that the threshold does not drift step by step as cells come of age."""
+
+    hour: int
+    testable: np.ndarray
+    tests: int
+    threshold: float
 
 
 class RateDetector:
@@ -74,53 +121,59 @@ class RateDetector:
         self.dimensions = dimensions
         self.level_half_life = level_half_life
 
-        self._window_steps = np.asarray([max(1, round(w / step)) for w in self.windows])
-        self._ring_length = int(self._window_steps.max())
-        self._shortest = int(np.argmin(self._window_steps))
-        self._warmup_steps = round(warmup / step)
-        self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
         self._aggregates = AggregateBaseline(step)
-        self._created = np.zeros(64, dtype=np.int64)
-        self._seeded = np.zeros(64, dtype=bool)
-        # Per kind of count: a ring of the last steps per cell, and one sliding-window sum per window length.
-        # Stacked step (or window) first, then kind, then cell, so that one step's counts of every kind are one
-        # contiguous block: numpy slides a contiguous block several times faster than a strided one.
-        self._ring = np.zeros((self._ring_length, len(_KINDS), 64))
-        self._window_sums = np.zeros((len(self.windows), len(_KINDS), 64))
-        self._rings, self._sums = _by_kind(self._ring), _by_kind(self._window_sums)
-        self._last_p = np.ones(64)
-        self._step_number = 0
-        self._first_step: int | None = None
-        self._hour: int | None = None
+        self._seeded = np.zeros(64, dtype=bool)  # cells tested before their warm-up, from their parents' rates
         self._singles: dict[Profile, int] = defaultdict(int)
         self._batches: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, records
+        self._arrived: list[StitchedContact] = []  # the same contacts, as they came (see _in_order)
         self._dispersion: np.ndarray | None = None
-        self._testable_cache: tuple[np.ndarray, int, float] | None = None
-        self._testable_hour = -1
-        self._dispersion_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _per_window_dispersion
-        self._common_mode_cache: tuple[np.ndarray, np.ndarray] | None = None  # see _per_window_common_mode
-        self._implies: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
-        self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first parent, second parent)
+        self._plan: _TestPlan | None = None
         self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
         self._groups: list[np.ndarray] | None = None  # the same, as arrays by dimension name, until a value is new
         self._common_mode = np.ones(len(self.windows))
-        self._batch_model: tuple[np.ndarray, np.ndarray] | None = None
-        self._tail_model: tuple[np.ndarray, np.ndarray] | None = None
-        self._tail_cache: tuple[np.ndarray, np.ndarray] | None = None  # aggregated count, tail per window x cell
-        # Expected records and expected batched reporters per window x cell, for ``_batch_model``.
-        self._batch_expected: tuple[np.ndarray, np.ndarray] | None = None
-        self._batch_expected_model: tuple[np.ndarray, np.ndarray] | None = None
-        self.lattice = Lattice(
+        self._batch_model: _BatchModel | None = None
+        self._cells = CellWindows(
+            step=step,
+            windows=self.windows,
+            warmup=warmup,
+            kinds=_KINDS,
+            elevated_p=elevated_p,
             max_depth=max_depth,
             dimensions=dimensions,
+            level_half_life=level_half_life,
             on_new_cell=self._on_new_cell,
-            implied_parents=self._implied_parents,
         )
+        self._window_steps = self._cells.window_steps
+        self._baseline = self._cells.baseline
+
+    @classmethod
+    def runs_with(cls, settings: Settings) -> bool:
+        return True  # contacts are what correlate is for
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            step=settings.step,
+            windows=settings.windows,
+            warmup=settings.warmup,
+            false_alarms_per_day=settings.false_alarms_per_day,
+            min_reporters=settings.min_reporters,
+            elevated_p=settings.elevated_p,
+            attribution_ratio=settings.attribution_ratio,
+            max_depth=settings.max_depth,
+            dimensions=settings.dimensions,
+            level_half_life=settings.level_half_life,
+        )
+
+    @property
+    def lattice(self) -> Lattice:
+        return self._cells.lattice
 
     # -- Detector protocol ---------------------------------------------------------------------------------
     def observe(self, contact: StitchedContact) -> None:
         if not contact.reporters:
             return
+        self._arrived.append(contact)
         if contact.contact.count > 1:
             batch = self._batches[contact.profile]
             batch[0] += contact.reporters
@@ -129,52 +182,39 @@ class RateDetector:
             self._singles[contact.profile] += contact.reporters
 
     def close_step(self, step_end: float) -> list[Finding]:
-        step_start = step_end - self.step
-        self._step_number = round(step_start / self.step)
-        if self._first_step is None:
-            if not self._singles and not self._batches:
-                return []  # nothing seen yet: the history starts with the first contact, whatever came before
-            self._first_step = self._step_number
+        cells = self._cells
+        cells.begin_step(step_end)
+        if not cells.started(bool(self._singles or self._batches)):
+            return []
         batched = bool(self._batches)
         counts = self._take_counts()
         n = len(self.lattice)
         singles = counts[_SINGLES, :n]
-        hour, weekday = _hour_and_weekday(step_start)
-        if hour != self._hour:
-            self._baseline.refresh_shape()
-            self._refresh_implications()
-            self._hour = hour
-        expected = counts[_EXPECTED, :n] = self._baseline.expected(step_start % DAY / 3600.0, weekday)
-        self._slide(counts)
+        expected = counts[_EXPECTED, :n] = cells.expected()
+        cells.slide(counts)
         if self._dispersion is None or len(self._dispersion) != n:
             self._dispersion = self._baseline.dispersion()
-        if self._warmed_up() and self._step_number % _SLOW_REFRESH_STEPS == 0:
+        warmed = cells.warmed_up()
+        if warmed and cells.step_number % _SLOW_REFRESH_STEPS == 0:
             self._refresh_slow_estimates(n)
-        findings = self._score(step_end) if self._warmed_up() else []
-        unusual = self._last_p[:n] < self.elevated_p
-        self._baseline.learn(hour, weekday, singles, expected, unusual, learn_weekday=self._warmed_up())
+        findings = self._score(step_end) if warmed else []
+        unusual = cells.last_p[:n] < self.elevated_p
+        self._baseline.learn(cells.hour, cells.weekday, singles, expected, unusual, learn_weekday=warmed)
         # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
         # would mark its cell unusual and never be learned.
         self._aggregates.learn(counts[_AGGREGATED : _RECORDS + 1, :n] if batched else None)
-        shortest = self._shortest
-        length = int(self._window_steps[shortest])
-        if self._warmed_up() and self._step_number % length == 0:
-            # Every window counts, the unusual ones too (capped): leaving out the largest deviations would
-            # make every cell look calmer than it is.
-            usable = self._step_number - self._created[:n] >= length
-            self._baseline.learn_dispersion(
-                self._sums["singles"][shortest, :n],
-                self._sums["expected"][shortest, :n] * self._common_mode[shortest],
-                self._dispersion if self._dispersion is not None else self._baseline.dispersion(),
-                usable,
-                length,
-            )
+        shortest = cells.shortest
+        # Every window counts, the unusual ones too (capped): leaving out the largest deviations would make every
+        # cell look calmer than it is.
+        if cells.dispersion_due():
+            sums = cells.sums[shortest]
+            lifted = sums[_EXPECTED, :n] * self._common_mode[shortest]
+            cells.learn_dispersion(sums[_SINGLES, :n], lifted, self._dispersion)
             self._dispersion = None  # recomputed at the next step: it moves slowly, and costs a dozen array passes
         return findings
 
     def is_elevated(self, scope: Scope) -> bool:
-        cell = self.lattice.index.get(scope)
-        return cell is not None and bool(self._last_p[cell] < self.elevated_p)
+        return self._cells.is_elevated(scope)
 
     def readings(self) -> tuple[list[CellReading], list[CellReading]]:
         """(elevated cells, most significant first; the whole centre), every window of each.
@@ -184,16 +224,15 @@ class RateDetector:
         cell shows there.
         """
         n = len(self.lattice)
-        if n == 0 or self._first_step is None:
+        if n == 0 or self._cells.first_step is None:
             return [], []
-        sums = self._sums
-        observed = sums["singles"][:, :n] + sums["aggregated"][:, :n]
-        seasonal = sums["expected"][:, :n].copy()
-        if self._batch_model is not None and len(self._batch_model[0]) == n:
-            record_rate, batch_size = self._batch_model
-            seasonal += record_rate[None, :] * self._window_steps[:, None] * batch_size[None, :]
-        lifted = seasonal + sums["expected"][:, :n] * (self._common_mode[:, None] - 1.0)
-        p_values, scopes = self._last_p[:n], self.lattice.scopes
+        sums = self._cells.sums
+        observed = sums[:, _SINGLES, :n] + sums[:, _AGGREGATED, :n]
+        seasonal = sums[:, _EXPECTED, :n].copy()
+        if self._batch_model is not None and len(self._batch_model.size) == n:
+            seasonal += self._batch_model.expected_batched
+        lifted = seasonal + sums[:, _EXPECTED, :n] * (self._common_mode[:, None] - 1.0)
+        p_values, scopes = self._cells.last_p[:n], self.lattice.scopes
         elevated = sorted(
             (int(c) for c in np.flatnonzero(p_values < self.elevated_p) if c != 0),
             key=lambda c: (float(p_values[c]), scopes[c]),
@@ -212,56 +251,62 @@ class RateDetector:
 
     def implied(self, scope: Scope) -> Scope:
         """Values every contact of the scope carries, by the learned baseline: a model implies its brand."""
-        return implied_values(scope, self._implies)
+        return self._cells.implied(scope)
+
+    @property
+    def learned_implications(self) -> bool:
+        return self._cells.learned_implications
 
     # -- counting ------------------------------------------------------------------------------------------
     def _take_counts(self) -> np.ndarray:
         """This step's counts per kind (rows, in ``_KINDS`` order) and cell, for every cell there is room for
         (zeros past the last cell); the expected row is left at 0."""
+        self._in_order()
         excluded = len(self.lattice.excluded)
         singles = [(self.lattice.cells_of(profile), n) for profile, n in self._singles.items()]
         batches = [(self.lattice.cells_of(profile), v) for profile, v in self._batches.items()]
         if len(self.lattice.excluded) != excluded:  # a dimension with too many values left the lattice meanwhile
             singles = [(self.lattice.cells_of(profile), n) for profile, n in self._singles.items()]
             batches = [(self.lattice.cells_of(profile), v) for profile, v in self._batches.items()]
-        self._grow(len(self.lattice))  # after cells_of, which creates new cells
-        n = self._ring.shape[2]
-        counts = np.zeros((len(_KINDS), n))
+        counts = self._cells.empty_counts()  # after cells_of, which creates new cells
+        n = counts.shape[1]
         if singles:
-            counts[_SINGLES] = _tally_each(singles, n)
+            counts[_SINGLES] = _tally(singles, n)
         if batches:
             counts[_AGGREGATED] = _tally([(cells, v[0]) for cells, v in batches], n)
             counts[_RECORDS] = _tally([(cells, v[1]) for cells, v in batches], n)
         self._singles.clear()
         self._batches.clear()
+        self._arrived.clear()
         return counts
 
-    def _slide(self, counts: np.ndarray) -> None:
-        """Add this step's counts (every cell there is room for) to the window sums, less the steps leaving."""
-        slot = self._step_number % self._ring_length
-        for window, steps in enumerate(self._window_steps.tolist()):
-            leaving = (self._step_number - steps) % self._ring_length
-            sums = self._window_sums[window]
-            sums += counts - self._ring[leaving]
-        self._ring[slot] = counts
+    def _in_order(self) -> None:
+        """A profile new to the lattice gets its cells in the order the step's contacts are counted in, and cell
+        numbers decide the order in which sums over cells add up (to the last bit). So when a step brings a new
+        profile, its contacts are counted again in (ts, contact_id, source) order: the order they arrived in
+        within the step then makes no difference. (Known profiles need no order: their counts are whole.)"""
+        known = self.lattice.known_profiles
+        if self._singles.keys() <= known and self._batches.keys() <= known:
+            return
+        self._singles.clear()
+        self._batches.clear()
+        arrived, self._arrived = sorted(self._arrived, key=_arrival_order), []
+        for contact in arrived:
+            self.observe(contact)
 
     # -- scoring -------------------------------------------------------------------------------------------
-    def _warmed_up(self) -> bool:
-        assert self._first_step is not None
-        return self._step_number - self._first_step >= self._warmup_steps
-
-    def _testable(self, n: int) -> tuple[np.ndarray, int, float]:
-        """Cells old enough (or seeded from their parents) to be tested, repeated per window; the number of tests a
-        step makes; the p-value one test must beat. Refreshed hourly and on new cells."""
-        hour = int(self._step_number * self.step // 3600)
-        if self._testable_cache is None or self._testable_cache[0].shape[1] != n or self._testable_hour != hour:
-            testable = (self._step_number - self._created[:n] >= self._warmup_steps) | self._seeded[:n]
+    def _testable(self, n: int) -> _TestPlan:
+        """This hour's plan: the cells tested (old enough, or seeded from their parents), how many tests a step
+        makes, and the p-value one test must beat. Set once an hour, and again when a cell is new or seeded."""
+        hour = int(self._cells.step_number * self.step // 3600)
+        plan = self._plan
+        if plan is None or len(plan.testable) != n or plan.hour != hour:
+            testable = self._cells.old_enough(n) | self._seeded[:n]
             testable[0] = False  # "everything is up" is not a scope anyone can fix
             tested = int(np.count_nonzero(testable)) * len(self.windows)
             threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
-            rows = np.tile(testable, (len(self.windows), 1))
-            self._testable_cache, self._testable_hour = (rows, tested, threshold), hour
-        return self._testable_cache
+            plan = self._plan = _TestPlan(hour, testable, tested, threshold)
+        return plan
 
     def _refresh_slow_estimates(self, n: int) -> None:
         """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
@@ -269,157 +314,87 @@ class RateDetector:
         if self._groups is None:
             self._groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
         groups = self._groups
-        observed_sums, expected_sums = self._sums["singles"], self._sums["expected"]
+        observed_sums, expected_sums = self._cells.window_sums("singles"), self._cells.window_sums("expected")
         self._common_mode = np.array(
             [common_mode_factor(observed_sums[w, :n], expected_sums[w, :n], groups) for w in range(len(self.windows))]
         )
         level = self._baseline.level()
         share = level / level[0] if level[0] > 0 else np.zeros(n)
-        self._batch_model = self._aggregates.rate_and_size(share)
+        self._batch_model = _BatchModel(*self._aggregates.rate_and_size(share), self._window_steps)
 
     def _score(self, step_end: float) -> list[Finding]:
         """Test every cell in every window, then attribute the significant ones."""
         n = len(self.lattice)
         assert self._dispersion is not None
         dispersion = self._dispersion
-        # One contiguous copy (kind, window, cell) of the window sums: every array operation below is then on
-        # contiguous rows, which numpy runs several times faster than on strided ones.
-        sums = np.ascontiguousarray(self._window_sums[:, :, :n].transpose(1, 0, 2))
-        singles, aggregated = sums[_SINGLES], sums[_AGGREGATED]
-        # Per-cell quantities that change every few steps are kept repeated for every window: numpy takes
-        # several times longer to broadcast a row over a small array than to run the same operation between
-        # arrays of one shape, and the numbers are the same.
-        dispersion_rows, size_rows = self._per_window_dispersion(dispersion)
+        sums = self._cells.sums[:, :, :n]  # window, kind, cell
+        singles, aggregated = sums[:, _SINGLES], sums[:, _AGGREGATED]
         # Expected single reports, lifted or lowered with the whole centre (see common_mode).
-        expected = sums[_EXPECTED] * self._per_window_common_mode(n)
-        if self._batch_model is None or len(self._batch_model[0]) != n:
+        expected = sums[:, _EXPECTED] * self._common_mode[:, None]
+        if self._batch_model is None or len(self._batch_model.size) != n:
             self._refresh_slow_estimates(n)
         assert self._batch_model is not None
-        batch_size = self._batch_model[1]
-        expected_records, expected_batched = self._expected_batches()
+        batches = self._batch_model
+        expected_records, expected_batched = batches.expected_records, batches.expected_batched
         observed = singles + aggregated
         expected_total = expected + expected_batched
         # A cell below min_reporters raises no finding now, but any testable cell could have reached it: the
         # budget is split over all of them (counting only the busy ones made the threshold laxest at night).
-        testable, tested, threshold = self._testable(n)
-        able = testable & (observed >= self.min_reporters)
-        p_value = np.empty_like(observed)  # and filled: np.ones_like costs twice as much, in Python
-        p_value.fill(1.0)
-        spread = np.sqrt(expected * (1.0 + expected * dispersion_rows))
+        plan = self._testable(n)
+        testable, tested, threshold = plan.testable, plan.tests, plan.threshold
+        able = testable[None, :] & (observed >= self.min_reporters)
+        p_value = np.ones_like(observed)
+        spread = np.sqrt(expected * (1.0 + expected * dispersion[None, :]))
         candidates = able & (singles > expected + 1.5 * spread)
-        # np.count_nonzero rather than .any(): the same answer without the reduction machinery, a few µs a call.
-        if np.count_nonzero(candidates):
-            # Flat positions in the (window, cell) arrays: gathering by one index costs a third of two.
-            found = candidates.ravel().nonzero()[0]  # np.flatnonzero, without its Python wrappers
-            p_value.put(found, negbin_sf_sized(singles.take(found), expected.take(found), size_rows.take(found)))
+        if candidates.any():
+            rows, cells = candidates.nonzero()
+            p_value[rows, cells] = negbin_sf(singles[rows, cells], expected[rows, cells], dispersion[cells])
         batched = able & (aggregated > 0)
-        if np.count_nonzero(batched):
+        if batched.any():
             rows, cells = batched.nonzero()
-            p_batch = self._compound_tail(rows, cells, aggregated, expected_records, batch_size)
+            p_batch = batches.tail(rows, cells, aggregated)
             # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
-        _lowest(p_value, self._last_p[:n])
+        self._cells.last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
         below = p_value < threshold
-        significant: list[int] = []
-        if np.count_nonzero(below):  # a rare step: most find nothing, and one count tells
-            significant = [w for w, found in enumerate(below.any(axis=1).tolist()) if found]
+        significant = [w for w in range(len(self.windows)) if below[w].any()]
         if significant:
             # Attribution compares shares in independent events: a partner's record of 28 reporters is one draw.
-            events = singles + sums[_RECORDS]
+            events = singles + sums[:, _RECORDS]
             expected_events = expected + expected_records
         for w in significant:
             counts = WindowCounts(observed[w], expected_total[w], events[w], expected_events[w], dispersion, p_value[w])
             elevated = np.flatnonzero(p_value[w] < self.elevated_p)
             attribution = Attribution(self.lattice, counts, elevated, self.elevated_p, self.attribution_ratio)
-            for cause, p in attribution.causes(np.flatnonzero(p_value[w] < threshold), threshold).items():
+            for cause, p in attribution.causes(np.flatnonzero(below[w]), threshold).items():
                 if cause not in best or p < best[cause][0]:
-                    best[cause] = (p, int(w))
+                    best[cause] = (p, w)
         return findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
 
-    def _per_window_dispersion(self, dispersion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dispersion, negative binomial size) per window x cell, kept while the dispersion array is (it is
-        replaced, never changed in place, when it is recomputed)."""
-        if self._dispersion_cache is None or self._dispersion_cache[0] is not dispersion:
-            rows = np.tile(dispersion, (len(self.windows), 1))
-            self._dispersion_cache = (dispersion, rows, negbin_size(rows))
-        return self._dispersion_cache[1], self._dispersion_cache[2]
-
-    def _per_window_common_mode(self, n: int) -> np.ndarray:
-        """The common-mode factor per window x cell, kept while the factors and the cells are."""
-        cached = self._common_mode_cache
-        if cached is None or cached[0] is not self._common_mode or cached[1].shape[1] != n:
-            cached = self._common_mode_cache = (self._common_mode, np.repeat(self._common_mode[:, None], n, axis=1))
-        return cached[1]
-
-    def _expected_batches(self) -> tuple[np.ndarray, np.ndarray]:
-        """(expected records, expected batched reporters) per window x cell; kept while the batch model is."""
-        if self._batch_expected is None or self._batch_expected_model is not self._batch_model:
-            assert self._batch_model is not None
-            record_rate, batch_size = self._batch_model
-            expected_records = record_rate[None, :] * self._window_steps[:, None]
-            self._batch_expected = (expected_records, expected_records * batch_size)
-            self._batch_expected_model = self._batch_model
-        return self._batch_expected
-
-    def _compound_tail(
-        self,
-        rows: np.ndarray,
-        cells: np.ndarray,
-        aggregated: np.ndarray,
-        expected_records: np.ndarray,
-        batch_size: np.ndarray,
-    ) -> np.ndarray:
-        """Compound-Poisson tails, recomputed only where the window's aggregated count or the batch model
-        changed since last computed (a partner record arrives every few hours, not every step)."""
-        n = aggregated.shape[1]
-        if self._tail_cache is None or self._tail_cache[0].shape[1] != n or self._tail_model is not self._batch_model:
-            self._tail_cache = (np.full((len(self.windows), n), -1.0), np.ones((len(self.windows), n)))
-            self._tail_model = self._batch_model
-        counts, tails = self._tail_cache
-        stale = counts[rows, cells] != aggregated[rows, cells]
-        if np.count_nonzero(stale):
-            r, c = rows[stale], cells[stale]
-            tails[r, c] = compound_sf(aggregated[r, c], expected_records[r, c], batch_size[c])
-            counts[r, c] = aggregated[r, c]
-        found: np.ndarray = tails[rows, cells]
-        return found
-
-    # -- implications --------------------------------------------------------------------------------------
-    def _refresh_implications(self) -> None:
-        """Which values imply which (hourly): a pair as busy as one of its parents means that parent's value
-        always comes with the other one."""
-        if self._pairs:
-            level, evidence = self._baseline.level(), self._baseline.rate_sum
-            self._implies = learn_implications(self._pairs, self.lattice.scopes, level, evidence)
-
-    def _implied_parents(self, scope: Scope) -> list[Scope]:
-        return implied_parents(scope, self._implies)
-
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:
-        self._grow(cell + 1)
-        self._created[cell] = self._step_number
+        self._aggregates.grow(cell + 1)
+        if cell >= len(self._seeded):
+            self._seeded = widened(self._seeded, self._cells.capacity, False)
         if len(scope) == 1:
             self._values_by_dimension[scope[0][0]].append(cell)
             self._groups = None
-        if len(scope) == 2:
-            first, second = self.lattice.index.get(scope[:1]), self.lattice.index.get(scope[1:])
-            if first is not None and second is not None:
-                self._pairs.append((cell, first, second))
-        if len(scope) < 2 or self._first_step is None or not self._warmed_up():
+        if len(scope) < 2:
+            return  # (the root comes first, while ``_cells`` is being built)
+        cells = self._cells
+        if cells.first_step is None or not cells.warmed_up():
             return
         prior = self._independence_prior(scope)
         if prior is None:
             return
-        self._baseline.seed_level(cell, prior, self._warmup_steps / 4)
+        self._baseline.seed_level(cell, prior, cells.warmup_steps / 4)
         self._seeded[cell] = True
-        self._testable_cache = None
+        self._plan = None
         # The cell existed before its first report, at its prior rate: back-fill the expected windows.
-        self._rings["expected"][:, cell] = prior
-        self._sums["expected"][:, cell] = prior * self._window_steps
+        cells.back_fill("expected", cell, prior)
 
     def _independence_prior(self, scope: Scope) -> float | None:
         """Rate of a new combination if its two parents were independent within their common parent."""
@@ -428,7 +403,7 @@ class RateDetector:
         if any(c is None for c in cells):
             return None
         first, second, common = (int(c) for c in cells if c is not None)
-        testable = self._testable(len(self.lattice))[0][0]
+        testable = self._testable(len(self.lattice)).testable
         if not (testable[first] and testable[second]):
             return None
         level = self._baseline.level()
@@ -436,22 +411,8 @@ class RateDetector:
             return None
         return float(level[first] * level[second] / level[common])
 
-    def _grow(self, size: int) -> None:
-        self._baseline.grow(size)
-        self._aggregates.grow(size)
-        capacity = self._created.shape[0]
-        if size <= capacity:
-            return
-        new = max(size, capacity * 2)
-        self._created = np.concatenate([self._created, np.zeros(new - capacity, dtype=np.int64)])
-        self._seeded = np.concatenate([self._seeded, np.zeros(new - capacity, dtype=bool)])
-        self._last_p = np.concatenate([self._last_p, np.ones(new - capacity)])
-        ring = np.zeros((*self._ring.shape[:2], new))
-        ring[:, :, :capacity] = self._ring
-        window_sums = np.zeros((*self._window_sums.shape[:2], new))
-        window_sums[:, :, :capacity] = self._window_sums
-        self._ring, self._window_sums = ring, window_sums
-        self._rings, self._sums = _by_kind(ring), _by_kind(window_sums)
+
+_arrival_order = attrgetter("contact.ts", "contact.contact_id", "contact.source")
 
 
 def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
@@ -460,35 +421,3 @@ def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
     weights = np.repeat(values, [len(cells) for cells, _ in counts])
     found: np.ndarray = np.bincount(np.concatenate([cells for cells, _ in counts]), weights=weights, minlength=n)
     return found
-
-
-def _tally_each(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
-    """``_tally`` for counts of a few each (a step's new reporters per profile): a profile's cells listed once per
-    reporter and counted, half the numpy calls of weighting them. Whole numbers either way, so the same sums."""
-    listed = [cells for cells, count in counts for _ in range(count)]
-    if not listed:
-        return np.zeros(n)
-    found: np.ndarray = np.bincount(np.concatenate(listed), minlength=n)
-    return found
-
-
-def _lowest(rows: np.ndarray, out: np.ndarray) -> None:
-    """The minimum over rows, row by row, into ``out``: the same as ``rows.min(axis=0)`` at a fraction of the cost
-    for a few rows of a few hundred cells."""
-    if len(rows) == 1:
-        out[...] = rows[0]
-        return
-    np.minimum(rows[0], rows[1], out=out)
-    for row in rows[2:]:
-        np.minimum(out, row, out=out)
-
-
-def _by_kind(stacked: np.ndarray) -> dict[str, np.ndarray]:
-    """Views of a stacked array (kind on the second axis), one per kind of count."""
-    return {name: stacked[:, i] for i, name in enumerate(_KINDS)}
-
-
-def _hour_and_weekday(ts: float) -> tuple[int, int]:
-    """UTC hour of day and weekday (Monday = 0) of an epoch time."""
-    days = int(ts // DAY)
-    return int(ts % DAY // 3600), (days + 3) % 7

@@ -29,20 +29,27 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
 from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
-from correlate.detectors.base import Finding
-from correlate.detectors.baseline import SeasonalBaseline
-from correlate.detectors.implication import implied_parents, implied_values, learn_implications
+from correlate.detectors.base import DeviceSilence, Finding
+from correlate.detectors.cells import DAY, CellWindows
 from correlate.detectors.tail import negbin_cdf, per_test_threshold
 from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 from correlate.telemetry import Heartbeat, HeartbeatSummary
 
-DAY = 86_400.0
+if TYPE_CHECKING:
+    from correlate.config import Settings
+
+__all__ = ["DeviceSilence", "SilenceDetector"]
+
+# Kinds of count kept per cell: healthy heartbeats (and devices summaries say reported), and their expectation.
+_KINDS = ("observed", "expected")
+_OBSERVED, _EXPECTED = range(len(_KINDS))
 # A cell that learns during a silence takes in only this share of its shortfall.
 _DEFICIT_LEARNING_RATE = 0.1
 # Learning rate of a device's usual gap (about the last ten gaps count).
@@ -56,19 +63,6 @@ _LOST = 1.5
 _LOSS_DECAY, _LOSS_PRIOR, _LOSS_PRIOR_GAPS = 0.999, 0.01, 50.0
 # A device forgotten after this long without a heartbeat (its silence, if any, was reported long before).
 _FORGET_DEVICE = 7 * DAY
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceSilence:
-    """One monitored device not heard from for longer than its own usual gaps allow."""
-
-    device_id: str
-    customer_id: str
-    profile: Profile
-    at: float
-    last_seen: float
-    usual_gap: float
-    allowed_gap: float
 
 
 @dataclass(slots=True)
@@ -129,19 +123,6 @@ class SilenceDetector:
         self.device_min_gaps = device_min_gaps
         self.min_devices = min_devices
 
-        self._window_steps = np.asarray([max(1, round(w / step)) for w in self.windows])
-        self._ring_length = int(self._window_steps.max())
-        self._warmup_steps = round(warmup / step)
-        self._baseline = SeasonalBaseline(step, level_half_life=level_half_life)
-        self._created = np.zeros(64, dtype=np.int64)
-        self._observed_ring = np.zeros((self._ring_length, 64))
-        self._expected_ring = np.zeros((self._ring_length, 64))
-        self._observed_sums = np.zeros((len(self.windows), 64))
-        self._expected_sums = np.zeros((len(self.windows), 64))
-        self._last_p = np.ones(64)
-        self._step_number = 0
-        self._first_step: int | None = None
-        self._hour: int | None = None
         self._this_step: dict[Profile, float] = defaultdict(float)
         # Summaries spread their devices over the steps of their period: (last step, per step, profile).
         self._spread: list[tuple[int, float, Profile]] = []
@@ -151,21 +132,58 @@ class SilenceDetector:
         self._summarised: dict[Profile, float] = {}
         self._deadlines: list[tuple[float, str, float]] = []  # (deadline, device, last_seen when set)
         self.notifications: list[DeviceSilence] = []
-        self._pairs: list[tuple[int, int, int]] = []  # (pair cell, first value's cell, second value's cell)
-        self._implies: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
-        self.lattice = Lattice(
+        self._arrived: list[tuple[Heartbeat | HeartbeatSummary, Profile]] = []  # this step's, as they came
+        self._cells = CellWindows(
+            step=step,
+            windows=self.windows,
+            warmup=warmup,
+            kinds=_KINDS,
+            elevated_p=elevated_p,
             max_depth=max_depth,
             dimensions=dimensions,
-            on_new_cell=self._on_new_cell,
-            implied_parents=lambda scope: implied_parents(scope, self._implies),
+            level_half_life=level_half_life,
         )
+        self._baseline = self._cells.baseline
+
+    @classmethod
+    def runs_with(cls, settings: Settings) -> bool:
+        return settings.silence
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The silence detector as configured: its windows are ``silence_window`` and four times that."""
+        return cls(
+            step=settings.step,
+            windows=(settings.silence_window, 4 * settings.silence_window),
+            warmup=settings.warmup,
+            false_alarms_per_day=settings.silence_false_alarms_per_day,
+            min_deficit=settings.silence_min_deficit,
+            elevated_p=settings.elevated_p,
+            attribution_ratio=settings.attribution_ratio,
+            max_depth=settings.max_depth,
+            dimensions=settings.dimensions,
+            level_half_life=settings.level_half_life,
+            device_quiet_factor=settings.device_quiet_factor,
+            device_min_gaps=settings.device_min_gaps,
+            min_devices=settings.silence_min_devices,
+        )
+
+    @property
+    def lattice(self) -> Lattice:
+        return self._cells.lattice
 
     # -- Detector protocol ---------------------------------------------------------------------------------
     def observe(self, contact: StitchedContact) -> None:
         """Contacts are not heartbeats: the silence detector learns nothing from them."""
 
     def observe_telemetry(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
-        """Count one heartbeat or summary of the current step (``profile``: its canonical dimension values)."""
+        """See one heartbeat or summary of the current step (``profile``: its canonical dimension values). They are
+        taken in when the step closes, in (ts, kind, id) order: a device that reports twice in a step learns its gap
+        from them in time order, and fractional counts add up in one order, however they arrived."""
+        self._arrived.append((record, profile))
+
+    def _take_in(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
+        """Count one heartbeat or summary of the current step."""
         if isinstance(record, HeartbeatSummary):
             # A summary counts when it arrives if every window holds a whole number of its periods (one every
             # ten minutes, counted in ten-minute windows); otherwise it is spread over the steps of one period,
@@ -187,89 +205,70 @@ class SilenceDetector:
             self._this_step.setdefault(profile, 0.0)  # the cell exists even when nothing healthy came
 
     def close_step(self, step_end: float) -> list[Finding]:
-        step_start = step_end - self.step
-        self._step_number = round(step_start / self.step)
+        if self._arrived:
+            arrived, self._arrived = sorted(self._arrived, key=_arrival_order), []
+            for record, profile in arrived:
+                self._take_in(record, profile)
+        cells = self._cells
+        cells.begin_step(step_end)
         self.notifications = self._quiet_devices(step_end)
-        if self._first_step is None:
-            if not self._this_step and not self._spread:
-                return []  # no telemetry yet: nothing to learn, nothing to test
-            self._first_step = self._step_number
-        counts = self._take_counts()
-        n = len(counts)
-        hour, weekday = int(step_start % DAY // 3600), (int(step_start // DAY) + 3) % 7
-        if hour != self._hour:
-            self._baseline.refresh_shape()
-            if self._pairs:
-                level = self._baseline.level()
-                self._implies = learn_implications(self._pairs, self.lattice.scopes, level, self._baseline.rate_sum)
-            self._hour = hour
-        expected = self._baseline.expected(step_start % DAY / 3600.0, weekday)
-        self._slide(counts, expected)
-        warmed = self._step_number - self._first_step >= self._warmup_steps
+        if not cells.started(bool(self._this_step or self._spread)):
+            return []  # no telemetry yet: nothing to learn, nothing to test
+        step_counts = self._take_counts()
+        n = len(self.lattice)
+        counts = step_counts[_OBSERVED, :n]
+        expected = step_counts[_EXPECTED, :n] = cells.expected()
+        cells.slide(step_counts)
+        warmed = cells.warmed_up()
         findings = self._score(step_end, n) if warmed else []
-        unusual = self._last_p[:n] < self.elevated_p
+        unusual = cells.last_p[:n] < self.elevated_p
         learned = np.where(unusual, expected + _DEFICIT_LEARNING_RATE * (counts - expected), counts)
         # The baseline caps what it learns from a step at a few deviations above what it expected, which keeps a
         # burst of contacts from teaching it that bursts are normal. Heartbeats are the other way round: more of
         # them is no fault, and thousands a minute from a level that starts at zero would take days to learn.
         # So the cap is lifted to the count itself; a shortfall is what is damped (above).
         ceiling = np.maximum(expected, learned)
-        self._baseline.learn(hour, weekday, learned, ceiling, np.zeros(n, dtype=bool), learn_weekday=warmed)
-        shortest = int(np.argmin(self._window_steps))
-        length = int(self._window_steps[shortest])
-        if warmed and self._step_number % length == 0:
-            usable = self._step_number - self._created[:n] >= length
-            self._baseline.learn_dispersion(
-                self._observed_sums[shortest, :n],
-                self._expected_sums[shortest, :n],
-                self._baseline.dispersion(),
-                usable,
-                length,
-            )
+        self._baseline.learn(cells.hour, cells.weekday, learned, ceiling, np.zeros(n, dtype=bool), learn_weekday=warmed)
+        if cells.dispersion_due():
+            sums = cells.sums[cells.shortest]
+            cells.learn_dispersion(sums[_OBSERVED, :n], sums[_EXPECTED, :n], self._baseline.dispersion())
         return findings
 
     @property
     def learned_implications(self) -> bool:
-        return bool(self._implies)
+        return self._cells.learned_implications
 
     def implied(self, scope: Scope) -> Scope:
         """Values every heartbeat of the scope carries, as learned: a firmware implies its model and brand."""
-        return implied_values(scope, self._implies)
+        return self._cells.implied(scope)
 
     def is_elevated(self, scope: Scope) -> bool:
         """Whether the scope is still well below its usual heartbeats (a silence on it is not over)."""
-        cell = self.lattice.index.get(scope)
-        return cell is not None and bool(self._last_p[cell] < self.elevated_p)
+        return self._cells.is_elevated(scope)
 
     # -- counting ------------------------------------------------------------------------------------------
     def _take_counts(self) -> np.ndarray:
-        step = self._step_number
+        """This step's counts per kind (rows, in ``_KINDS`` order) and cell, for every cell there is room for; the
+        expected row is left at 0."""
+        step = self._cells.step_number
         for _last, per_step, profile in self._spread:
             self._this_step[profile] += per_step
         self._spread = [item for item in self._spread if item[0] > step]
         tallies = [(self.lattice.cells_of(profile), value) for profile, value in self._this_step.items()]
-        n = len(self.lattice)
-        counts = np.zeros(n)
+        counts = self._cells.empty_counts()  # after cells_of, which creates new cells
+        observed = counts[_OBSERVED]
         for cells, value in tallies:
-            counts[cells] += value
+            observed[cells] += value
         self._this_step.clear()
         return counts
 
-    def _slide(self, counts: np.ndarray, expected: np.ndarray) -> None:
-        n = len(counts)
-        slot = self._step_number % self._ring_length
-        leaving = (self._step_number - self._window_steps) % self._ring_length
-        self._observed_sums[:, :n] += counts[None, :] - self._observed_ring[leaving, :n]
-        self._expected_sums[:, :n] += expected[None, :] - self._expected_ring[leaving, :n]
-        self._observed_ring[slot, :n] = counts
-        self._expected_ring[slot, :n] = expected
-
     # -- scoring -------------------------------------------------------------------------------------------
     def _score(self, step_end: float, n: int) -> list[Finding]:
-        observed, expected = self._observed_sums[:, :n], self._expected_sums[:, :n]
+        sums = self._cells.sums
+        observed, expected = sums[:, _OBSERVED, :n], sums[:, _EXPECTED, :n]
         dispersion = self._baseline.dispersion()
         # A window that is not yet full for a young cell would look short: only cells past their warm-up.
-        testable = (self._step_number - self._created[:n] >= self._warmup_steps)[None, :]
+        testable = self._cells.old_enough(n)[None, :]
         # A cell whose whole window could not show a significant shortfall spends none of the budget.
         able = testable & (expected >= 1.0)
         tested = int(able.sum())
@@ -280,7 +279,7 @@ class SilenceDetector:
         if below.any():
             rows, cells = np.nonzero(below)
             p_value[rows, cells] = negbin_cdf(observed[rows, cells], expected[rows, cells], dispersion[cells])
-        self._last_p[:n] = p_value.min(axis=0)
+        self._cells.last_p[:n] = p_value.min(axis=0)
         best: dict[int, tuple[float, int]] = {}
         found = short & (p_value < threshold)
         if found.any():
@@ -370,27 +369,15 @@ class SilenceDetector:
             found.append(
                 DeviceSilence(device_id, device.customer_id, device.profile, now, last_seen, device.usual_gap, allowed)
             )
-        if self._step_number % 1440 == 0 and self._devices:
+        if self._cells.step_number % 1440 == 0 and self._devices:
             horizon = now - _FORGET_DEVICE
             for device_id in [d for d, device in self._devices.items() if device.last_seen < horizon]:
                 self._device_profiles[self._devices.pop(device_id).profile] -= 1
         return sorted(found, key=lambda s: (s.last_seen, s.device_id))
 
-    # -- cells ---------------------------------------------------------------------------------------------
-    def _on_new_cell(self, cell: int, scope: Scope) -> None:
-        self._baseline.grow(cell + 1)
-        capacity = len(self._created)
-        if cell >= capacity:
-            new = max(cell + 1, 2 * capacity)
-            self._created = np.concatenate([self._created, np.zeros(new - capacity, dtype=np.int64)])
-            self._last_p = np.concatenate([self._last_p, np.ones(new - capacity)])
-            for name in ("_observed_ring", "_expected_ring", "_observed_sums", "_expected_sums"):
-                old = getattr(self, name)
-                grown = np.zeros((old.shape[0], new))
-                grown[:, :capacity] = old
-                setattr(self, name, grown)
-        self._created[cell] = self._step_number
-        if len(scope) == 2:
-            first, second = self.lattice.index.get(scope[:1]), self.lattice.index.get(scope[1:])
-            if first is not None and second is not None:
-                self._pairs.append((cell, first, second))
+
+def _arrival_order(item: tuple[Heartbeat | HeartbeatSummary, Profile]) -> tuple[float, str, str]:
+    record = item[0]
+    if isinstance(record, Heartbeat):
+        return (record.ts, "heartbeat", record.device_id)
+    return (record.ts, "summary", record.summary_id)

@@ -53,7 +53,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Final, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, NamedTuple, Self, TypeVar
 
 from scipy.special import pdtrc
 
@@ -61,6 +61,9 @@ from correlate.detectors.base import Finding
 from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, one_typo_apart
 from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
+
+if TYPE_CHECKING:
+    from correlate.config import Settings
 
 _DAY: Final = 86_400.0
 _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certainty
@@ -293,6 +296,20 @@ class SymptomDetector:
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
+
+    @classmethod
+    def runs_with(cls, settings: Settings) -> bool:
+        return settings.symptoms
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            window=settings.symptom_window,
+            min_customers=settings.symptom_min_customers,
+            warmup=settings.warmup,
+            max_depth=settings.max_depth,
+            dimensions=settings.dimensions,
+        )
 
     def observe(self, contact: StitchedContact) -> None:
         """Queue a contact of the current step; it is scored, then learned from, at :meth:`close_step`."""

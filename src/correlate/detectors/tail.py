@@ -18,18 +18,7 @@ def negbin_sf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray
     With size r = 1 / dispersion and q = mean / (mean + r): P(Y >= k) = I_q(k, r). A dispersion near zero
     gives a huge r, where this is the Poisson tail to full precision.
     """
-    return negbin_sf_sized(observed, expected, negbin_size(dispersion))
-
-
-def negbin_size(dispersion: np.ndarray) -> np.ndarray:
-    """The negative binomial's size r = 1 / dispersion (a dispersion near zero: a huge r, the Poisson)."""
-    size: np.ndarray = 1.0 / np.maximum(dispersion, 1e-12)
-    return size
-
-
-def negbin_sf_sized(observed: np.ndarray, expected: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """``negbin_sf`` from the size rather than the dispersion: a caller that tests every step against a dispersion
-    that changes every few steps computes the size once for all of them."""
+    size = 1.0 / np.maximum(dispersion, 1e-12)
     mean = np.maximum(expected, 1e-300)
     tail = special.betainc(np.maximum(observed, 1e-300), size, mean / (mean + size))
     found: np.ndarray = np.where(np.asarray(observed) > 0, tail, 1.0)
