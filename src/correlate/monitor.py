@@ -6,7 +6,7 @@ engine closes, it publishes the currently anomalous cells and the whole centre, 
 leader catching up closes thousands of steps a second, so there it may publish at most once per
 ``refresh_every`` seconds of wall time (a scrape comes once a second at most) and then on :meth:`catch_up`.
 
-The cells come from :meth:`RateDetector.readings <correlate.detectors.rate.RateDetector.readings>`.
+The cells come from :meth:`Engine.cell_readings <correlate.engine.Engine.cell_readings>` (the rate detector's).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class EngineMonitor:
         """Publish the anomalous cells and the whole centre as the engine holds them now."""
         self._stale = False
         self._refreshed_at = self.clock()
-        anomalous, centre = self.engine.rate.readings()
+        anomalous, centre = self.engine.cell_readings()
         self.metrics.set_anomalous([_values(reading) for reading in anomalous])
         for reading in centre:
             self.metrics.set_centre(reading.window, reading.observed, reading.expected)
