@@ -7,7 +7,7 @@ events file). ``from_json`` checks the shape and raises :class:`ValueError` nami
 skip a record that is not an event with the reason.
 
 The JSON Schemas shipped in ``correlate/schemas`` (``incident-event-v1``, ``customer-notification-v1``) are
-generated from these types (``scripts/event-schemas``).
+generated from these types (``tests/event_schemas.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from correlate.contracts import parse_timestamp
 from correlate.lifecycle import Reason
 
 __all__ = [
+    "RANK",
     "CustomerNotification",
     "Event",
     "EventName",
@@ -61,6 +62,8 @@ class Kind(StrEnum):
 
 
 class EvidenceKind(StrEnum):
+    """What an incident's evidence is made of: customers' contacts, devices' heartbeats, a vendor's word."""
+
     CONTACTS = "contacts"
     TELEMETRY = "telemetry"
     VENDOR = "vendor"
