@@ -25,13 +25,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from correlate.access import Claims, load_secret, mint
 from correlate.api.serve import read_state
 from correlate.contracts import format_time
 from correlate.embedded import EmbeddedRedis
+from correlate.events import EventName, IncidentEvent, IncidentEvidence, Kind, Vendors
 from correlate.store import IncidentStore
 
 # --spread: how many brands and services the incidents are spread over. The default (200 x 60) makes a query
@@ -41,7 +41,7 @@ SERVICES: list[str] = []
 REGIONS = ["North", "South", "East", "West"]
 
 
-def incident_event(index: int, rng: random.Random, opened: float) -> dict[str, Any]:
+def incident_event(index: int, rng: random.Random, opened: float) -> IncidentEvent:
     kind = index % 3
     if kind == 0:
         scope = {"device_brand": rng.choice(BRANDS)}
@@ -50,19 +50,30 @@ def incident_event(index: int, rng: random.Random, opened: float) -> dict[str, A
     else:
         scope = {"device_brand": rng.choice(BRANDS), "service": rng.choice(SERVICES)}
     vendors = sorted({value.lower() for value in scope.values()})
-    return {
-        "event": "opened",
-        "incident_id": f"inc-bench{index:06d}",
-        "kind": "rate",
-        "opened_at": format_time(opened),
-        "at": format_time(opened),
-        "scope": scope,
-        "vendors": {"at_fault": vendors, "affected": []},
-        "evidence": {"contacts": 40, "customers": 30 + index % 200, "categories": {f"E{1000 + index % 50}": 9}},
-        "confidence": 0.9999,
-        "p_value": 1e-9,
-        "summary": "bench",
-    }
+    return IncidentEvent(
+        event=EventName.OPENED,
+        incident_id=f"inc-bench{index:06d}",
+        kind=Kind.RATE,
+        opened_at=format_time(opened),
+        at=format_time(opened),
+        scope=scope,
+        vendors=Vendors(tuple(vendors), ()),
+        evidence=IncidentEvidence(
+            contacts=40,
+            customers=30 + index % 200,
+            observed=30.0,
+            expected=5.0,
+            window_minutes=60.0,
+            by_channel={"voice": 40},
+            by_source={"own": 40},
+            categories={f"E{1000 + index % 50}": 9},
+            first_contact_at=format_time(opened),
+            sample_texts=(),
+        ),
+        confidence=0.9999,
+        p_value=1e-9,
+        summary="bench",
+    )
 
 
 async def fill(url: str, count: int) -> None:

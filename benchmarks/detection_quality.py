@@ -28,6 +28,7 @@ import orjson
 from correlate.config import Settings
 from correlate.engine import Engine
 from correlate.evaluate import evaluate
+from correlate.events import from_json
 from correlate.replay import run_replay
 from correlate.simulate import simulate
 
@@ -44,7 +45,7 @@ def one_seed(seed: int, days: float, per_day: int, folder: str, telemetry: bool 
         heartbeats.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in simulation.telemetry))
         merge.append(str(heartbeats))
     run_replay(Engine(Settings()), str(contacts), str(incidents), None, merge)
-    events = [orjson.loads(line) for line in incidents.read_bytes().splitlines()]
+    events = [from_json(orjson.loads(line)) for line in incidents.read_bytes().splitlines()]
     report: dict[str, Any] = evaluate(simulation.truth, events).to_json()
     return report
 

@@ -36,6 +36,7 @@ import orjson
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.embedded import EmbeddedBroker, EmbeddedRedis, free_port
 from correlate.engine import Engine
+from correlate.events import IncidentEvent
 from correlate.replay import replay
 from correlate.simulate import simulate
 from correlate.streams import kafka_io
@@ -126,8 +127,8 @@ def tipping_contacts(lines: list[bytes]) -> dict[tuple[str, str, str], str]:
         contact = validate(record)
         outcome = engine.process(record)
         for event in outcome.events:
-            if isinstance(contact, Contact):
-                tips[(event["incident_id"], event["event"], event["at"])] = contact.contact_id
+            if isinstance(contact, Contact) and isinstance(event, IncidentEvent):
+                tips[(event.incident_id, event.event.value, event.at)] = contact.contact_id
     return tips
 
 
@@ -180,8 +181,8 @@ def latency(broker: str, store: str, lines: list[bytes], rate: float, runner: st
         tips = tipping_contacts(lines)
         seconds = []
         for value, published_at in asyncio.run(_read_times(broker, vendor_topics)):
-            event = orjson.loads(value)
-            tip = tips.get((event["incident_id"], event["event"], event["at"]))
+            event = IncidentEvent.from_json(orjson.loads(value))
+            tip = tips.get((event.incident_id, event.event.value, event.at))
             if tip in produced:
                 seconds.append(published_at - produced[tip])
     finally:

@@ -112,12 +112,12 @@ def _pick(rng: np.random.Generator, shares: Mapping[str, float]) -> str:
 
 
 def run(records: Iterable[Mapping[str, object]], settings: Settings | None = None) -> list[dict[str, object]]:
-    """Replay records through a fresh engine and return every event."""
+    """Replay records through a fresh engine and return every event, as the JSON it is published as."""
     engine = Engine(settings or Settings(symptoms=False))
     events: list[dict[str, object]] = []
     for record in records:
-        events.extend(engine.process(record).events)
-    events.extend(engine.close())
+        events.extend(event.to_json() for event in engine.process(record).events)
+    events.extend(event.to_json() for event in engine.close())
     return events
 
 

@@ -17,6 +17,7 @@ from correlate.access import Claims, load_secret, mint
 from correlate.api.app import ApiContext, ago, build_app
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.delivery import DeliveryTarget
+from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
 from test_store import replayed
@@ -80,7 +81,7 @@ def test_an_agent_gets_the_banner_for_the_callers_device_and_service(
     now = parse_timestamp(opened["at"]) + 600
 
     async def body(api: Api) -> Any:
-        await api.store.apply(opened)
+        await api.store.apply(IncidentEvent.from_json(opened))
         await api.store.attach(opened["incident_id"], "ana", customer_id="cu-on-list")
         return (
             await api.get("/v1/known-incidents", device_brand="Pixelle", service="StreamPlus"),
@@ -109,7 +110,7 @@ def test_the_banner_says_which_vendors_were_told(redis_url: str, tmp_path: Path,
     targets = {v: DeliveryTarget(v, **hook) for v in ("pixelle", "radiogo", "streamplus")}  # type: ignore[arg-type]
 
     async def body(api: Api) -> Any:
-        await api.store.apply(opened)
+        await api.store.apply(IncidentEvent.from_json(opened))
         before = await api.get("/v1/known-incidents", device_brand="Pixelle")
         ref = next(r for r in await api.store.due_webhooks(float("inf")) if r.startswith("pixelle|"))
         await api.store.webhook_outcome(ref, opened["incident_id"], delivered=True, retry_at=None)
@@ -138,7 +139,7 @@ def test_the_customer_alone_is_enough_when_they_contacted_us_recently(
     assert isinstance(contact, Contact)
 
     async def body(api: Api) -> Any:
-        await api.store.apply(opened)
+        await api.store.apply(IncidentEvent.from_json(opened))
         await api.store.add_contact(contact)
         return await api.get("/v1/known-incidents", customer_id="cu-5"), await api.get(
             "/v1/known-incidents", customer_id="cu-unknown"
@@ -229,7 +230,7 @@ def test_follow_ups_are_notified_once_when_the_incident_resolves(
 
     async def body(api: Api) -> Any:
         for event in pixelle[:-1]:
-            await api.store.apply(event)
+            await api.store.apply(IncidentEvent.from_json(event))
         await api.store.add_contact(contact)
         path = f"/v1/incidents/{pixelle[0]['incident_id']}/follow-ups"
         answers = [
@@ -241,8 +242,8 @@ def test_follow_ups_are_notified_once_when_the_incident_resolves(
             await api.send("POST", path, {}),
             await api.send("POST", path, ["cu-1"]),
         ]
-        await api.store.apply(pixelle[-1])
-        await api.store.apply(pixelle[-1])  # redelivered
+        await api.store.apply(IncidentEvent.from_json(pixelle[-1]))
+        await api.store.apply(IncidentEvent.from_json(pixelle[-1]))  # redelivered
         answers.append(await api.send("POST", path, {"customer_id": "cu-3"}))
         return answers, await api.get(f"/v1/incidents/{pixelle[0]['incident_id']}", role="noc")
 
@@ -274,7 +275,7 @@ def test_a_follow_up_by_contact_reaches_the_customer_of_that_source_only(
     path = f"/v1/incidents/{opened['incident_id']}/follow-ups"
 
     async def body(api: Api) -> Any:
-        await api.store.apply(opened)
+        await api.store.apply(IncidentEvent.from_json(opened))
         for contact in same_id:
             assert isinstance(contact, Contact)
             await api.store.add_contact(contact)
@@ -303,7 +304,7 @@ def test_the_noc_assigns_an_owner_and_escalations_report_back_to_them(
     path = f"/v1/incidents/{opened['incident_id']}"
 
     async def body(api: Api) -> Any:
-        await api.store.apply(opened)
+        await api.store.apply(IncidentEvent.from_json(opened))
         return [
             await api.send("POST", path + "/escalations", {"to": "vendor:arcus"}, role="noc", name="nora"),
             await api.send("PUT", path + "/owner", {"owner": "nora"}, role="agent"),
@@ -338,9 +339,9 @@ def test_a_vendor_sees_only_its_own_incidents_and_no_customers(
 
     async def body(api: Api) -> Any:
         for event in [*pixelle[:-1], *arcus]:
-            await api.store.apply(event)
+            await api.store.apply(IncidentEvent.from_json(event))
         await api.store.attach(pixelle[0]["incident_id"], "ana", customer_id="cu-secret")
-        await api.store.apply(pixelle[-1])
+        await api.store.apply(IncidentEvent.from_json(pixelle[-1]))
         return {
             "list": await api.get("/v1/incidents", role="vendor", vendor="pixelle", status="all"),
             "own": await api.get(f"/v1/incidents/{pixelle[0]['incident_id']}", role="vendor", vendor="pixelle"),
@@ -460,7 +461,7 @@ def test_who_may_do_what(
     opened = of(events, 0)[0]  # pixelle at fault; radiogo, streamplus affected; vizo not involved
 
     async def go(api: Api) -> int:
-        await api.store.apply(opened)
+        await api.store.apply(IncidentEvent.from_json(opened))
         await api.store.assign(opened["incident_id"], "nora", "nora")
         kind, vendor = ROLES[role]
         response = await api.client.request(
@@ -486,7 +487,7 @@ def test_the_noc_filters_incidents_by_dimension(redis_url: str, tmp_path: Path, 
 
     async def body(api: Api) -> Any:
         for event in [pixelle, *arcus]:
-            await api.store.apply(event)
+            await api.store.apply(IncidentEvent.from_json(event))
         found = []
         for who, params, _ in cases:
             role, vendor = ("vendor", "vizo") if who == "vizo" else ("noc", None)

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from correlate.api.serve import read_state
 from correlate.embedded import EmbeddedRedis
+from correlate.events import IncidentEvent
 from correlate.store import IncidentStore
 from test_api_serve import correlate, wait_for
 from test_store import replayed
@@ -46,7 +47,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, redis_server: EmbeddedRedi
         store = IncidentStore.connect(store_url)
         await store.redis.flushdb()
         for event in events[:-1]:  # the last incident stays open
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
         await store.close()
 
     asyncio.run(fill())

@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from correlate.contracts import Contact, validate
+from correlate.events import IncidentEvent
 from test_api import of
 from test_api_hostile import Served, served
 from test_store import replayed
@@ -31,7 +32,7 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 async def fill(api: Served, events: list[dict[str, Any]]) -> str:
     """Two incidents (one open) and a contact; the open incident's id."""
     for event in [*of(events, 0)[:-1], *of(events, 1)]:
-        await api.store.apply(event)
+        await api.store.apply(IncidentEvent.from_json(event))
     contact = validate(
         {"contact_id": "c-1", "ts": 1_772_000_000, "channel": "chat", "customer_id": "cu-0", "source": "s"}
     )

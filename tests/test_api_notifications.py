@@ -10,6 +10,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from correlate.embedded import EmbeddedBroker
+from correlate.events import IncidentEvent
 from correlate.notify.notifications import NotificationWriter
 from correlate.store import IncidentStore
 from test_feed import make_topics
@@ -62,12 +63,12 @@ def test_each_attached_customer_is_notified_once(
         store = IncidentStore.connect(redis_url)
         try:
             for event in pixelle[:-1]:
-                await store.apply(event)
+                await store.apply(IncidentEvent.from_json(event))
             for customer in ("cu-1", "cu-2", "cu-3"):
                 await store.attach(resolved["incident_id"], "ana", customer_id=customer)
-            await store.apply(resolved)
+            await store.apply(IncidentEvent.from_json(resolved))
             written = [await write_all(store, kafka_broker.bootstrap, topic)]
-            await store.apply(resolved)  # redelivered after the notifications went out
+            await store.apply(IncidentEvent.from_json(resolved))  # redelivered after the notifications went out
             written.append(await write_all(store, kafka_broker.bootstrap, topic))  # a restart
             return written
         finally:
@@ -93,10 +94,10 @@ def test_a_crash_between_writing_and_remembering_does_not_notify_twice(
         store = IncidentStore.connect(redis_url)
         try:
             for event in pixelle[:-1]:
-                await store.apply(event)
+                await store.apply(IncidentEvent.from_json(event))
             for customer in ("cu-1", "cu-2"):
                 await store.attach(pixelle[0]["incident_id"], "ana", customer_id=customer)
-            await store.apply(pixelle[-1])
+            await store.apply(IncidentEvent.from_json(pixelle[-1]))
             # A writer sent cu-1's notification and died before the store heard Kafka's ack.
             pending = await store.pending_notifications()
             crashed_id, crashed_text = next(
@@ -126,13 +127,13 @@ def test_two_api_replicas_write_each_notification_once(
         store = IncidentStore.connect(redis_url)
         try:
             for event in pixelle[:-1]:
-                await store.apply(event)
+                await store.apply(IncidentEvent.from_json(event))
             for customer in ("cu-1", "cu-2", "cu-3", "cu-4"):
                 await store.attach(pixelle[0]["incident_id"], "ana", customer_id=customer)
             writers = [NotificationWriter(store, kafka_broker.bootstrap, topic, poll=0.02) for _ in range(2)]
             tasks = [asyncio.create_task(writer.run()) for writer in writers]
             await asyncio.sleep(0.2)  # both running, one holding the lease
-            await store.apply(pixelle[-1])
+            await store.apply(IncidentEvent.from_json(pixelle[-1]))
             for _ in range(600):
                 await asyncio.sleep(0.05)
                 if not await store.pending_notifications():

@@ -9,6 +9,7 @@ import pytest
 
 from correlate.banner import BannerFacts, banner_text, describe_scope, describe_symptom, facts_from_event
 from correlate.contracts import parse_timestamp
+from correlate.events import IncidentHeadline
 
 OPENED = parse_timestamp("2026-03-04T16:20:00Z")
 NOW = OPENED + 3600
@@ -112,7 +113,9 @@ def test_facts_from_a_real_incident_event() -> None:
         '"vendors":{"at_fault":["pixelle"],"affected":["radiogo","streamplus"]},'
         '"evidence":{"contacts":17,"customers":12,"categories":{"E8860":5,"E1002":3}}}'
     )
-    facts = facts_from_event(event, notified=["pixelle", "someone-else"], on_follow_up=False)
+    facts = facts_from_event(
+        IncidentHeadline.from_json(event), notified=["pixelle", "someone-else"], on_follow_up=False
+    )
     assert facts.customers == 12
     assert facts.category == "E8860"
     assert facts.involved == ["pixelle", "radiogo", "streamplus"]

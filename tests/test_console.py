@@ -23,6 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from correlate.api.serve import read_state
 from correlate.contracts import Contact, validate
+from correlate.events import IncidentEvent
 from correlate.store import IncidentStore
 from test_api_serve import correlate, wait_for
 from test_store import replayed
@@ -59,7 +60,7 @@ def api_url(redis_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> Ite
     async def fill() -> None:
         store = IncidentStore.connect(redis_url)
         for event in [*pixelle[:3], arcus_opened]:
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
         now = time.time()
         for contact_id, channel, ago, text in (("e-1", "email", 7300, "no channels"), ("c-1", "chat", 3700, None)):
             contact = validate(

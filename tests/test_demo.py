@@ -21,6 +21,7 @@ from correlate.config import Settings
 from correlate.contracts import parse_timestamp
 from correlate.demo import OPEN_INCIDENT_ALERT, OPEN_INCIDENT_EXPR, Stream, _report
 from correlate.procs import stop
+from sample_events import incident_event
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = [sys.executable, "-m", "correlate.cli", "demo", "--days", "4", "--per-day", "4000", "--seed", "3"]
@@ -120,14 +121,12 @@ def test_a_false_incident_is_named_with_the_decoy_that_fooled_it(capsys: pytest.
         {"fault_id": "d1", "kind": "decoy", "decoy": True, "scope": {}, "start": "2026-03-05T12:00:00Z",
          "end": "2026-03-05T14:00:00Z", "description": "every cell rises together by 40% (a big TV event)"},
     ]  # fmt: skip
-    evidence = {"observed": 40.0, "expected": 12.0, "window_minutes": 60.0, "customers": 40}
+    evidence = {"observed": 40.0, "expected": 12.0, "window_minutes": 60.0}
     events = [
-        {"event": "opened", "incident_id": "inc-true", "kind": "rate", "opened_at": "2026-03-05T10:04:00Z",
-         "at": "2026-03-05T10:04:00Z", "scope": {"service": "Flixo"}, "vendors": {"at_fault": ["flixo"]},
-         "evidence": evidence},
-        {"event": "opened", "incident_id": "inc-false", "kind": "rate", "opened_at": "2026-03-05T12:40:00Z",
-         "at": "2026-03-05T12:40:00Z", "scope": {"device_brand": "Vexa"}, "vendors": {"at_fault": ["vexa"]},
-         "evidence": evidence},
+        incident_event(incident_id="inc-true", opened_at="2026-03-05T10:04:00Z", scope={"service": "Flixo"},
+                       at_fault=["flixo"], customers=40, **evidence),
+        incident_event(incident_id="inc-false", opened_at="2026-03-05T12:40:00Z", scope={"device_brand": "Vexa"},
+                       at_fault=["vexa"], customers=40, **evidence),
     ]  # fmt: skip
     _report(Stream([], truth, parse_timestamp("2026-03-05T15:00:00Z"), truth[0]), events, None)
     shown = capsys.readouterr().out

@@ -11,6 +11,7 @@ import pytest
 
 from correlate.evaluate import add_parser, evaluate, overlaps
 from correlate.scope import make_scope
+from sample_events import incident_event
 
 DAY = "2026-03-05"
 
@@ -32,14 +33,7 @@ def fault(fault_id: str, scope: dict[str, str], start: str, end: str, kind: str 
 
 
 def event(incident: str, opened: str, scope: dict[str, str], when: str | None = None, name: str = "opened") -> Any:
-    return {
-        "event": name,
-        "incident_id": incident,
-        "kind": "rate",
-        "opened_at": at(opened),
-        "at": at(when or opened),
-        "scope": scope,
-    }
+    return incident_event(name, incident, opened_at=at(opened), at=at(when or opened), scope=scope)
 
 
 SONIQUE = {"device_brand": "Sonique"}
@@ -124,7 +118,7 @@ def test_nothing_to_score_is_reported_as_not_applicable() -> None:
 def _cli(tmp_path: Path, *extra: str) -> argparse.Namespace:
     truth, incidents = tmp_path / "truth.jsonl", tmp_path / "incidents.jsonl"
     truth.write_bytes(b"".join(orjson.dumps(entry) + b"\n" for entry in TRUTH))
-    incidents.write_bytes(orjson.dumps(event("inc-1", "10:05", SONIQUE)) + b"\n\n")
+    incidents.write_bytes(orjson.dumps(event("inc-1", "10:05", SONIQUE).to_json()) + b"\n\n")
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())
     return parser.parse_args(["evaluate", str(truth), str(incidents), *extra])

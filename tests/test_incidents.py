@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from correlate.contracts import Contact, validate
 from correlate.detectors.base import Finding
+from correlate.events import IncidentEvent
 from correlate.incidents import IncidentBook
 from correlate.scope import Scope, make_scope
 from correlate.stitch import StitchedContact
@@ -23,22 +24,22 @@ def _finding(scope: dict[str, str], at: float, kind: str = "rate", p: float = 1e
     return Finding(kind, make_scope(scope), at, 20.0, 4.0, p, 1e-8, 100, 900.0)
 
 
-def _step(book: IncidentBook, at: float, *findings: Finding) -> list[dict[str, object]]:
+def _step(book: IncidentBook, at: float, *findings: Finding) -> list[IncidentEvent]:
     return book.step(at, findings, [], [], lambda scope: False, _implied)
 
 
 def test_a_scope_is_stated_without_values_it_implies() -> None:
     book = IncidentBook(VendorRegistry())
     (opened,) = _step(book, 600.0, _finding({"device_brand": "Nuvo", "device_model": "Nuvo Lite44"}, 600.0))
-    assert opened["scope"] == {"device_model": "Nuvo Lite44"}
-    assert opened["vendors"]["at_fault"] == ["nuvo"], "the model's brand is at fault"
+    assert opened.scope == {"device_model": "Nuvo Lite44"}
+    assert opened.vendors.at_fault == ("nuvo",), "the model's brand is at fault"
 
 
 def test_findings_on_overlapping_cuts_of_one_fault_join_one_incident() -> None:
     book = IncidentBook(VendorRegistry())
     first = _step(book, 600.0, _finding({"device_brand": "Nuvo", "region": "North"}, 600.0))
     later = _step(book, 660.0, _finding({"device_brand": "Nuvo", "service": "Tubo"}, 660.0))
-    assert [e["event"] for e in first] == ["opened"]
+    assert [e.event for e in first] == ["opened"]
     assert later == [], "no second incident, and the update waits for the update interval"
     assert len(book.open) == 1
 
@@ -64,8 +65,8 @@ def test_resolved_after_the_quiet_period_and_not_before() -> None:
     _step(book, 600.0, _finding({"service": "Tubo"}, 600.0))
     assert _step(book, 660.0) == [] and _step(book, 660.0 + 3540.0) == []
     (resolved,) = _step(book, 660.0 + 3600.0)
-    assert resolved["event"] == "resolved" and resolved["opened_at"] == "1970-01-01T00:10:00Z"
-    assert resolved["reason"] == "quiet"
+    assert resolved.event == "resolved" and resolved.opened_at == "1970-01-01T00:10:00Z"
+    assert resolved.reason == "quiet"
 
 
 # -- one scope per fault: sideways cuts, fading clusters, explaining away ------------------------------------
@@ -124,7 +125,7 @@ def test_a_stronger_rate_finding_still_widens_or_narrows_along_its_line() -> Non
     (incident,) = book.open.values()
     assert incident.scope == make_scope(PAIR)
     (updated,) = _step(book, 600.0 + 900.0, _finding(PAIR, 1500.0, p=1e-14))
-    assert (updated["event"], updated["reason"], updated["scope"]) == ("updated", "scope-narrowed", PAIR)
+    assert (updated.event, updated.reason, updated.scope) == ("updated", "scope-narrowed", PAIR)
 
 
 def _region_step(book: IncidentBook, at: float, recent: list[StitchedContact], observed: float) -> list[object]:
@@ -151,7 +152,7 @@ def test_a_region_still_elevated_without_the_open_faults_reporters_is_an_inciden
     recent += [_contact(800.0 + i, f"b{i}", {"device_brand": "Vizo", "service": "Vidz", "region": "North"})
                for i in range(50)]  # fmt: skip
     (opened,) = _region_step(book, 960.0, recent, 56.0)
-    assert isinstance(opened, dict) and opened["event"] == "opened" and opened["scope"] == {"region": "North"}
+    assert isinstance(opened, IncidentEvent) and opened.event == "opened" and opened.scope == {"region": "North"}
 
 
 def test_callers_in_the_same_step_as_the_heartbeats_do_not_redraw_a_silence_to_a_wider_cut() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Mapping
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from correlate.contracts import Contact, Rejection
+from correlate.events import IncidentEvent
 from correlate.metrics import CellValues, Metrics, reject_reason
+from sample_events import incident_event, notification
 
 
 def scrape(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -34,8 +35,8 @@ def contact(channel: str = "voice", source: str = "centre", ts: float = 1_772_40
     return Contact("c1", ts, channel, "u1", source, {"device_brand": "Vizo"})
 
 
-def event(name: str, incident_id: str, at_fault: list[str], kind: str = "rate") -> Mapping[str, object]:
-    return {"event": name, "incident_id": incident_id, "kind": kind, "vendors": {"at_fault": at_fault}}
+def event(name: str, incident_id: str, at_fault: list[str], kind: str = "rate") -> IncidentEvent:
+    return incident_event(name, incident_id, kind=kind, at_fault=at_fault)
 
 
 def test_contacts_count_by_channel_and_source_and_stamp_the_last_contact() -> None:
@@ -119,7 +120,7 @@ def test_open_incidents_follow_their_events_and_vanish_when_resolved() -> None:
 
 def test_a_customer_notification_is_not_an_incident_event() -> None:
     metrics = Metrics()
-    metrics.observe_events([{"event": "customer-notification", "device_id": "d1", "customer_id": "c1"}])
+    metrics.observe_events([notification("d1", "c1")])
     assert {labels["event"] for labels in series(metrics, "correlate_incident_events_total")} == {
         "opened",
         "updated",

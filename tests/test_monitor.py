@@ -37,7 +37,7 @@ def test_a_fault_shows_as_observed_against_expected_then_disappears() -> None:
     during = None
     for record in records:
         outcome = monitor.process(record)
-        if any(e["event"] == "opened" for e in outcome.events):
+        if any(e.event == "opened" for e in outcome.events):
             during = scrape(metrics)
     monitor.close()
     assert during is not None, "the fault opened an incident"
@@ -88,7 +88,7 @@ def test_a_leader_catching_up_publishes_the_cells_at_most_once_per_interval_and_
     metrics = Metrics()
     monitor = EngineMonitor(Engine(Settings(symptoms=False)), metrics, refresh_every=1.0, clock=lambda: now[0])
     outcomes = (monitor.process(record) for record in _fault_stream())
-    assert any(e["event"] == "opened" for outcome in outcomes for e in outcome.events)
+    assert any(e.event == "opened" for outcome in outcomes for e in outcome.events)
     # A burst of many steps within one second of wall time: the first step was published, no later one.
     assert series(metrics, "correlate_anomalous_cell_observed") == []
     now[0] = 1.0  # a second later the worker, idle, catches up: the fault's cells are out

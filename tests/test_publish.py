@@ -12,13 +12,9 @@ from correlate.metrics import Metrics
 from correlate.streams.kafka_io import ensure_topics
 from correlate.streams.publish import PublishedLog, Publisher
 from correlate.streams.topics import TopicSpec, pipeline_topics
+from sample_events import incident_event
 
-EVENT = {
-    "event": "opened",
-    "incident_id": "inc-1",
-    "at": "2026-03-02T10:00:00Z",
-    "vendors": {"at_fault": ["vizo", "tubo"], "affected": []},
-}
+EVENT = incident_event("opened", "inc-1", at="2026-03-02T10:00:00Z", at_fault=["vizo", "tubo"])
 
 
 def test_a_vendor_with_topic_false_gets_no_topic_the_others_do(kafka_broker: EmbeddedBroker, topic_prefix: str) -> None:

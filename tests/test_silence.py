@@ -88,8 +88,8 @@ def replay(records: Iterable[Mapping[str, Any]], settings: Settings | None = Non
     for record in records:
         outcome = engine.process(record)
         assert outcome.rejection is None, outcome.rejection
-        events.extend(outcome.events)
-    events.extend(engine.close())
+        events.extend(event.to_json() for event in outcome.events)
+    events.extend(event.to_json() for event in engine.close())
     return events
 
 

@@ -18,6 +18,7 @@ from correlate.api.known import KnownIncidents
 from correlate.cli import main
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.delivery import DeliveryTarget
+from correlate.events import IncidentEvent
 from correlate.store import IncidentStore
 
 SEED = 3
@@ -71,7 +72,7 @@ def test_applying_every_event_gives_each_incident_its_last_state(redis_url: str,
     events, _ = events_and_contacts
 
     async def body(store: IncidentStore) -> Any:
-        applied = [await store.apply(event) for event in events]
+        applied = [await store.apply(IncidentEvent.from_json(event)) for event in events]
         ids = await store.incident_ids()
         return applied, ids, await store.summaries(ids), await store.detail(events[0]["incident_id"])
 
@@ -94,9 +95,9 @@ def test_the_same_event_twice_and_out_of_order_changes_nothing(redis_url: str, e
 
     async def body(store: IncidentStore) -> Any:
         for event in mine:
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
         once = await store.detail(mine[0]["incident_id"])
-        again = [await store.apply(event) for event in reversed(mine)]
+        again = [await store.apply(IncidentEvent.from_json(event)) for event in reversed(mine)]
         return once, again, await store.detail(mine[0]["incident_id"])
 
     once, again, twice = with_store(redis_url, body)
@@ -112,7 +113,7 @@ def test_the_banner_index_finds_open_incidents_by_their_scope(redis_url: str, ev
 
     async def body(store: IncidentStore) -> Any:
         known = KnownIncidents(store, max_age=0).find
-        await store.apply(opened)
+        await store.apply(IncidentEvent.from_json(opened))
         found = {
             "exact": await known(scope),
             "with more detail": await known({**scope, "service": "StreamPlus", "region": "West"}),
@@ -120,12 +121,12 @@ def test_the_banner_index_finds_open_incidents_by_their_scope(redis_url: str, ev
             "other brand": await known({"device_brand": "Arcus", "service": "StreamPlus"}),
             "service only": await known({"service": "StreamPlus"}),
         }
-        await store.apply(mine[-1])  # resolved
+        await store.apply(IncidentEvent.from_json(mine[-1]))  # resolved
         found["after resolving"] = await known(scope)
         return found
 
     found = with_store(redis_url, body)
-    ids = {name: [known.event["incident_id"] for known in hits] for name, hits in found.items()}
+    ids = {name: [known.event.incident_id for known in hits] for name, hits in found.items()}
     assert ids == {
         "exact": [opened["incident_id"]],
         "with more detail": [opened["incident_id"]],
@@ -145,7 +146,7 @@ def test_a_narrowed_scope_moves_the_incident_in_the_index(redis_url: str, events
     async def body(store: IncidentStore) -> Any:
         known = KnownIncidents(store, max_age=0).find
         for event in (opened, narrowed):
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
         return (
             await known({"device_brand": "Pixelle", "device_model": "Pixelle Lite"}),
             await known({"device_brand": "Pixelle", "device_model": "Pixelle Max32"}),
@@ -153,7 +154,7 @@ def test_a_narrowed_scope_moves_the_incident_in_the_index(redis_url: str, events
 
     other_model, same_model = with_store(redis_url, body)
     assert other_model == []
-    assert [known.event["incident_id"] for known in same_model] == [narrowed["incident_id"]]
+    assert [known.event.incident_id for known in same_model] == [narrowed["incident_id"]]
 
 
 def test_resolving_notifies_each_attached_customer_once(redis_url: str, events_and_contacts: Any) -> None:
@@ -161,13 +162,13 @@ def test_resolving_notifies_each_attached_customer_once(redis_url: str, events_a
 
     async def body(store: IncidentStore) -> Any:
         for event in mine[:-1]:
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
         incident_id = mine[0]["incident_id"]
         await store.attach(incident_id, "agent", customer_id="cu-1")
         await store.attach(incident_id, "agent", customer_id="cu-2")
         _, added_again = await store.attach(incident_id, "agent", customer_id="cu-1")
-        await store.apply(mine[-1])
-        await store.apply(mine[-1])  # redelivered
+        await store.apply(IncidentEvent.from_json(mine[-1]))
+        await store.apply(IncidentEvent.from_json(mine[-1]))  # redelivered
         pending = await store.pending_notifications()
         detail = await store.detail(incident_id)
         return added_again, pending, detail
@@ -187,7 +188,7 @@ def test_a_resolved_incident_takes_no_more_follow_ups(redis_url: str, events_and
 
     async def body(store: IncidentStore) -> Any:
         for event in mine:
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
         with pytest.raises(StoreError) as resolved:
             await store.attach(mine[0]["incident_id"], "agent", customer_id="cu-9")
         with pytest.raises(StoreError) as missing:
@@ -205,7 +206,7 @@ def test_contacts_are_known_by_source_and_id_together(redis_url: str, events_and
     pairs = [("a:b", "c", "cu-1"), ("a", "b:c", "cu-2"), ("partner:acme", "42", "cu-3"), ("centre", "42", "cu-4")]
 
     async def body(store: IncidentStore) -> Any:
-        await store.apply(mine[0])
+        await store.apply(IncidentEvent.from_json(mine[0]))
         for source, contact_id, customer in pairs:
             contact = validate(
                 {
@@ -222,7 +223,7 @@ def test_contacts_are_known_by_source_and_id_together(redis_url: str, events_and
             (await store.attach(incident_id, "ana", contact_id=contact_id, source=source))[0]["customer_id"]
             for source, contact_id, _ in pairs
         ]
-        await store.apply(mine[-1])
+        await store.apply(IncidentEvent.from_json(mine[-1]))
         detail = await store.detail(incident_id)
         return attached, detail
 
@@ -262,8 +263,8 @@ def test_new_events_queue_one_webhook_per_vendor_with_a_webhook(redis_url: str, 
 
     async def body(store: IncidentStore) -> Any:
         for event in mine:
-            await store.apply(event)
-            await store.apply(event)
+            await store.apply(IncidentEvent.from_json(event))
+            await store.apply(IncidentEvent.from_json(event))
         return await store.due_webhooks(now=float("inf"), limit=1000)
 
     due = with_store(redis_url, body, targets=targets, clock=lambda: 1000.0)
@@ -278,7 +279,7 @@ def test_the_banner_copy_is_at_most_max_age_behind_unless_invalidated(redis_url:
     async def body(store: IncidentStore) -> Any:
         known = KnownIncidents(store, max_age=0.25, clock=lambda: now[0])
         seen = [len(await known.find({"device_brand": "Pixelle"}))]  # first lookup loads: nothing open
-        await store.apply(mine[0])
+        await store.apply(IncidentEvent.from_json(mine[0]))
         seen.append(len(await known.find({"device_brand": "Pixelle"})))  # within max_age: the old copy
         now[0] += 0.3
         seen.append(len(await known.find({"device_brand": "Pixelle"})))  # checked again: the new incident

@@ -22,6 +22,7 @@ from correlate.streams.settings import StackSettings
 from correlate.streams.validate import check, route
 from correlate.telemetry import Heartbeat
 from correlate.vendors import VendorRegistry
+from sample_events import notification
 
 BEAT = {"type": "heartbeat", "device_id": "dev-1", "customer_id": "cust-1", "ts": "2026-03-02T10:00:00Z",
         "source": "partner:alarmco", "dimensions": {"region": "North"}}  # fmt: skip
@@ -98,18 +99,15 @@ def test_the_leader_takes_a_heartbeat_forwarded_twice_once_and_a_repeated_one_as
     assert all(isinstance(h.item, Heartbeat) and h.record == BEAT for h in held)
 
 
-def _notice(device: str, at: str) -> dict[str, Any]:
-    return {"event": "customer-notification", "device_id": device, "customer_id": "c", "at": at}
-
-
 def test_a_new_leader_sends_no_device_notification_twice_even_within_one_step() -> None:
     log = PublishedLog()
     at, later = "2026-03-02T10:05:00Z", "2026-03-02T10:06:00Z"
-    resolved_notice = {**_notice("x", later), "incident_id": "inc-1"}  # the notifier's own: not the leader's
-    log.note_notifications([orjson.dumps(_notice("dev-1", at)), orjson.dumps(resolved_notice), b"not json"])
-    assert not log.is_new(_notice("dev-1", at))
-    assert log.is_new(_notice("dev-2", at)), "a crash between two notifications of one step"
-    assert not log.is_new(_notice("dev-2", "2026-03-02T10:04:00Z"))
-    assert log.is_new(_notice("x", later))
-    log.note(_notice("x", later))
-    assert not log.is_new(_notice("dev-2", at))
+    mine = notification("dev-1", "c", at=at).to_json()
+    resolved_notice = {**notification("x", "c", at=later).to_json(), "incident_id": "inc-1"}  # the notifier's own
+    log.note_notifications([orjson.dumps(mine), orjson.dumps(resolved_notice), b"not json"])
+    assert not log.is_new(notification("dev-1", "c", at=at))
+    assert log.is_new(notification("dev-2", "c", at=at)), "a crash between two notifications of one step"
+    assert not log.is_new(notification("dev-2", "c", at="2026-03-02T10:04:00Z"))
+    assert log.is_new(notification("x", "c", at=later))
+    log.note(notification("x", "c", at=later))
+    assert not log.is_new(notification("dev-2", "c", at=at))

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from correlate.config import ConfigError
+from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
 from correlate.streams import upstream
 from correlate.streams.exposition import merge
@@ -14,6 +15,7 @@ from correlate.streams.publish import PublishedLog, vendors_of
 from correlate.streams.settings import load_stack_settings
 from correlate.streams.topics import pipeline_topics, vendor_spec
 from correlate.streams.validate import check, route
+from sample_events import incident_event
 
 GOOD = {
     "contact_id": "c1",
@@ -53,8 +55,8 @@ def test_a_refused_record_becomes_a_dead_letter_with_field_reason_and_origin(
     assert "record" in letter
 
 
-def _event(name: str, at: str, incident: str = "inc-1") -> dict[str, object]:
-    return {"event": name, "incident_id": incident, "at": at, "vendors": {"at_fault": ["Vizo"], "affected": []}}
+def _event(name: str, at: str, incident: str = "inc-1") -> IncidentEvent:
+    return incident_event(name, incident, at=at, at_fault=["Vizo"])
 
 
 @pytest.mark.parametrize(
@@ -70,14 +72,14 @@ def _event(name: str, at: str, incident: str = "inc-1") -> dict[str, object]:
     ],
 )
 def test_a_new_leader_publishes_only_what_is_not_on_the_incidents_topic(
-    published: list[dict[str, object]], candidate: dict[str, object], new: bool
+    published: list[IncidentEvent], candidate: IncidentEvent, new: bool
 ) -> None:
-    log = PublishedLog.from_values([orjson.dumps(e) for e in published] + [b"not an event"])
+    log = PublishedLog.from_values([orjson.dumps(e.to_json()) for e in published] + [b"not an event"])
     assert log.is_new(candidate) is new
 
 
 def test_an_event_goes_to_every_vendor_at_fault_or_affected_once() -> None:
-    event = {"vendors": {"at_fault": ["Vizo", "flixco"], "affected": ["flixco", "Stream Plus"]}}
+    event = incident_event(at_fault=["Vizo", "flixco"], affected=["flixco", "Stream Plus"])
     assert vendors_of(event) == ["flixco", "stream-plus", "vizo"]
     assert vendor_spec("stream-plus", "t.").name == "t.incidents.vendor.stream-plus"
 

@@ -12,9 +12,11 @@ import pytest
 from correlate.cli import main
 from correlate.contracts import parse_timestamp
 from correlate.evaluate import evaluate
+from correlate.events import IncidentEvent
 from correlate.intake import validate_record
 from correlate.simulate import Simulation, simulate
 from correlate.telemetry import Heartbeat, HeartbeatSummary
+from sample_events import incident_event, notification
 from streams import START
 
 DAY = 86_400.0
@@ -70,9 +72,8 @@ TRUTH: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def _event(incident: str, opened: float, scope: dict[str, str], **more: Any) -> dict[str, Any]:
-    return {"event": "opened", "incident_id": incident, "kind": "silence", "opened_at": _at(opened), "at": _at(opened),
-            "scope": scope, **more}  # fmt: skip
+def _event(incident: str, opened: float, scope: dict[str, str], **more: Any) -> IncidentEvent:
+    return incident_event(incident_id=incident, kind="silence", opened_at=_at(opened), scope=scope, **more)
 
 
 def test_the_lead_over_the_first_customer_contact_is_scored() -> None:
@@ -86,7 +87,7 @@ def test_the_lead_over_the_first_customer_contact_is_scored() -> None:
 def test_an_incident_merged_into_another_is_one_incident() -> None:
     events = [
         _event("i1", 4, {"region": "North", "device_brand": "Zed"}),
-        {**_event("i1", 4, {"region": "North", "device_brand": "Zed"}), "event": "resolved", "merged_into": "i2"},
+        _event("i1", 4, {"region": "North", "device_brand": "Zed"}, event="resolved", merged_into="i2"),
         _event("i2", 6, {"region": "North"}),
     ]
     report = evaluate(TRUTH, events)
@@ -96,9 +97,9 @@ def test_an_incident_merged_into_another_is_one_incident() -> None:
 
 def test_notifications_are_scored_against_the_devices_that_went_quiet() -> None:
     notices = [
-        {"event": "customer-notification", "device_id": "d7", "at": _at(320), "dimensions": {"region": "South"}},
-        {"event": "customer-notification", "device_id": "d9", "at": _at(30), "dimensions": {"region": "North"}},
-        {"event": "customer-notification", "device_id": "d3", "at": _at(30), "dimensions": {"region": "South"}},
+        notification("d7", at=_at(320), dimensions={"region": "South"}),
+        notification("d9", at=_at(30), dimensions={"region": "North"}),
+        notification("d3", at=_at(30), dimensions={"region": "South"}),
     ]
     report = evaluate(TRUTH, notices)
     assert (report.devices, report.devices_notified) == (1, 1)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from correlate.config import ConfigError
 from correlate.delivery import DeliveryTarget, message_id, parse_delivery, retry_delay
+from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
 from correlate.notify.webhooks import WebhookSender, next_step
 from correlate.store import IncidentStore
@@ -109,8 +110,8 @@ def test_an_outage_delays_webhooks_and_loses_none(redis_url: str, events: list[d
             metrics = Metrics()
             try:
                 for event in pixelle:
-                    await store.apply(event)
-                    await store.apply(event)  # redelivered from Kafka: no second message
+                    await store.apply(IncidentEvent.from_json(event))
+                    await store.apply(IncidentEvent.from_json(event))  # redelivered from Kafka: no second message
                 clock = Ticking()
                 first = WebhookSender(store, targets, metrics, clock=clock)
                 async with aiohttp.ClientSession() as session:
@@ -151,7 +152,7 @@ def test_a_vendor_down_for_good_gets_its_messages_parked_not_dropped(
             targets = {"pixelle": target(receiver.url, max_attempts=3)}
             store = IncidentStore.connect(redis_url, targets=targets)
             try:
-                await store.apply(opened)
+                await store.apply(IncidentEvent.from_json(opened))
                 sender = WebhookSender(store, targets, Metrics(), clock=Ticking())
                 await drain(sender, store)
                 return len(receiver.requests), await store.detail(opened["incident_id"])
@@ -255,7 +256,7 @@ def test_a_hanging_vendor_delays_only_its_own_messages(redis_url: str, events: l
         store = IncidentStore.connect(redis_url, targets=targets)
         try:
             for event in pixelle[:2]:
-                await store.apply(event)
+                await store.apply(IncidentEvent.from_json(event))
             async with aiohttp.ClientSession() as session:
                 await WebhookSender(store, targets, Metrics(), clock=Ticking()).send_due(session)
         finally:
@@ -279,7 +280,7 @@ def test_two_api_replicas_post_each_message_once(redis_url: str, events: list[di
             tasks = [asyncio.create_task(sender.run()) for sender in senders]
             try:
                 for event in pixelle:
-                    await store.apply(event)
+                    await store.apply(IncidentEvent.from_json(event))
                 for _ in range(600):
                     await asyncio.sleep(0.05)
                     if not await store.due_webhooks(float("inf")):

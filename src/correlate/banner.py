@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from correlate.contracts import parse_timestamp
+from correlate.events import IncidentHeadline
 
 __all__ = ["BannerFacts", "banner_text", "describe_scope", "describe_symptom", "facts_from_event"]
 
@@ -43,30 +44,22 @@ class BannerFacts:
 
 
 def facts_from_event(
-    event: Mapping[str, object], notified: Sequence[str] = (), on_follow_up: bool | None = None
+    event: IncidentHeadline, notified: Sequence[str] = (), on_follow_up: bool | None = None
 ) -> BannerFacts:
-    """The banner's facts from the latest incident event (the JSON ``correlate.incidents`` writes)."""
-    evidence = event.get("evidence")
-    evidence = evidence if isinstance(evidence, Mapping) else {}
-    categories = evidence.get("categories")
-    category = None
-    if isinstance(categories, Mapping) and categories:
-        # The most frequent code; not the first key, because stored JSON may have its keys sorted.
-        category = min(categories, key=lambda code: (-float(categories[code]), str(code)))
-    vendors = event.get("vendors")
-    vendors = vendors if isinstance(vendors, Mapping) else {}
-    involved = sorted({*(vendors.get("at_fault") or ()), *(vendors.get("affected") or ())})
-    scope = event.get("scope")
-    resolved = parse_timestamp(event["at"]) if event.get("event") == "resolved" else None
+    """The banner's facts from the latest incident event (its headline: :meth:`IncidentEvent.headline`)."""
+    categories = event.categories
+    # The most frequent code; not the first key, because stored JSON may have its keys sorted.
+    category = min(categories, key=lambda code: (-categories[code], code)) if categories else None
+    involved = event.vendors.involved()
     return BannerFacts(
-        opened_at=parse_timestamp(event["opened_at"]),
-        scope={str(k): str(v) for k, v in scope.items()} if isinstance(scope, Mapping) else {},
-        customers=int(evidence.get("customers") or 0),
-        category=str(category) if category is not None else None,
+        opened_at=parse_timestamp(event.opened_at),
+        scope=dict(event.scope),
+        customers=event.customers,
+        category=category,
         involved=involved,
         notified=sorted(set(notified) & set(involved)),
         on_follow_up=on_follow_up,
-        resolved_at=resolved,
+        resolved_at=parse_timestamp(event.at) if event.resolved else None,
     )
 
 

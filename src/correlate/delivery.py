@@ -28,6 +28,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from correlate.config import ConfigError
+from correlate.events import IncidentEvent
 from correlate.streams.topics import vendor_topic
 
 __all__ = ["DeliveryTarget", "message_id", "parse_delivery", "retry_delay", "sign", "webhook_headers"]
@@ -120,13 +121,12 @@ def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> di
     }
 
 
-def webhook_body(event: Mapping[str, Any]) -> bytes:
+def webhook_body(event: IncidentEvent) -> bytes:
     """The incident event as the vendor receives it, keys sorted, without ``evidence.sample_texts``: those are
     customers' own words (names, phone numbers), which the API does not show vendors either."""
-    evidence = event.get("evidence")
-    if isinstance(evidence, Mapping) and "sample_texts" in evidence:
-        event = {**event, "evidence": {k: v for k, v in evidence.items() if k != "sample_texts"}}
-    return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    data = event.to_json()
+    del data["evidence"]["sample_texts"]
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
 def retry_delay(target: DeliveryTarget, attempts: int) -> float:

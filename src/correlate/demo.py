@@ -52,6 +52,7 @@ from correlate.delivery import sign
 from correlate.embedded import LOOPBACK
 from correlate.engine import Engine
 from correlate.evaluate import COLUMNS, Fault, Report, evaluate, overlaps
+from correlate.events import Event, IncidentEvent, Kind, from_json
 from correlate.extras import require
 from correlate.procs import stop
 from correlate.replay import run_replay
@@ -91,7 +92,7 @@ class Views:
     console_tokens: dict[str, str] = field(default_factory=dict)
     banner: tuple[str, str, str] | None = None  # customer, what they own, the banner text
     vendor: str | None = None
-    vendor_event: dict[str, Any] | None = None
+    vendor_event: IncidentEvent | None = None
     webhook: tuple[dict[str, str], dict[str, Any], bool] | None = None  # headers, body, signature good
     alerts: list[str] = field(default_factory=list)
 
@@ -160,8 +161,8 @@ def _simulate(args: argparse.Namespace) -> Stream:
     return Stream(contacts, truth, end, last)
 
 
-def _read_events(data: bytes) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in data.splitlines() if line.strip()]
+def _read_events(data: bytes) -> list[Event]:
+    return [from_json(orjson.loads(line)) for line in data.splitlines() if line.strip()]
 
 
 # -- the stack ------------------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ class _Stack:
         asyncio.run(subscribe(str(state["broker"]), name, out, idle_timeout=idle, from_beginning=True))
         return out.getvalue()
 
-    def views(self, events: Sequence[dict[str, Any]], stream: Stream, receiver: _WebhookReceiver) -> Views:
+    def views(self, events: Sequence[Event], stream: Stream, receiver: _WebhookReceiver) -> Views:
         from correlate.streams.topics import vendor_topic
 
         secret = load_secret(self.home)
@@ -220,13 +221,15 @@ class _Stack:
         started = time.monotonic()
         views.banner = _banner(views.api, tokens["agent"], shown, stream.contacts)
         print(f"the API answered after {time.monotonic() - started:.0f} s", file=sys.stderr)
-        at_fault = list(shown["vendors"].get("at_fault") or [])
+        at_fault = shown.vendors.at_fault
         if at_fault:
             views.vendor = at_fault[0]
             mine = _read_events(self._topic(vendor_topic(views.vendor), idle=3.0))
-            views.vendor_event = next((e for e in reversed(mine) if e["incident_id"] == shown["incident_id"]), None)
+            views.vendor_event = next(
+                (e for e in reversed(mine) if isinstance(e, IncidentEvent) and e.incident_id == shown.incident_id), None
+            )
             if views.vendor in receiver.vendors:  # else the settings file delivers that vendor elsewhere
-                views.webhook = receiver.wait_for(views.vendor, shown["incident_id"], _SHOW_LIMIT)
+                views.webhook = receiver.wait_for(views.vendor, shown.incident_id, _SHOW_LIMIT)
         views.alerts = _alerts(list(self.status.get("metrics") or []))
         return views
 
@@ -300,25 +303,25 @@ def _wait_for_the_detector(home: Path, valid: int) -> None:
 
 
 # -- what each user sees --------------------------------------------------------------------------------------
-def _still_open(events: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _still_open(events: Sequence[Event]) -> dict[str, IncidentEvent]:
     """Incident id -> its latest event, for incidents not resolved (nor merged into another) at the end."""
-    still_open: dict[str, dict[str, Any]] = {}
+    still_open: dict[str, IncidentEvent] = {}
     for event in events:
-        if "incident_id" not in event:
+        if not isinstance(event, IncidentEvent):
             continue
-        if event["event"] == "resolved" or event.get("merged_into"):
-            still_open.pop(event["incident_id"], None)
+        if event.resolved or event.merged_into:
+            still_open.pop(event.incident_id, None)
         else:
-            still_open[event["incident_id"]] = dict(event)
+            still_open[event.incident_id] = event
     return still_open
 
 
-def _incident_to_show(events: Sequence[Mapping[str, Any]], stream: Stream) -> dict[str, Any] | None:
+def _incident_to_show(events: Sequence[Event], stream: Stream) -> IncidentEvent | None:
     """The open incident on the last fault if there is one, else the last one opened."""
     still_open = list(_still_open(events).values())
     if stream.last_fault is not None:
         fault = Fault.from_json(stream.last_fault)
-        on_fault = [e for e in still_open if overlaps(fault.scope, make_scope(e["scope"]))]
+        on_fault = [e for e in still_open if overlaps(fault.scope, make_scope(e.scope))]
         still_open = on_fault or still_open
     return still_open[-1] if still_open else None
 
@@ -346,10 +349,10 @@ def _canonical(scope: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
 
 
 def _banner(
-    api: str, token: str, incident: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]]
+    api: str, token: str, incident: IncidentEvent, contacts: Sequence[Mapping[str, Any]]
 ) -> tuple[str, str, str] | None:
     """The banner the agent API gives for an affected customer who calls now (it looks up what they own)."""
-    record = _affected_customer(incident["scope"], contacts)
+    record = _affected_customer(incident.scope, contacts)
     if record is None:
         return None
     customer = str(record["customer_id"])
@@ -454,11 +457,11 @@ class _WebhookReceiver:
 
 
 # -- the report -----------------------------------------------------------------------------------------------
-def _report(stream: Stream, events: Sequence[dict[str, Any]], views: Views | None) -> None:
-    report = evaluate(stream.truth, list(events))
+def _report(stream: Stream, events: Sequence[Event], views: Views | None) -> None:
+    report = evaluate(stream.truth, events)
     found = {incident: o.fault.fault_id for o in report.outcomes for incident in o.incidents}
     still_open = _still_open(events)
-    latest = {event["incident_id"]: event for event in events if "incident_id" in event}
+    latest = {event.incident_id: event for event in events if isinstance(event, IncidentEvent)}
     if stream.last_fault is not None:
         print(
             f"\nThe stream stops at {format_time(stream.end)}, {_AFTER_THE_FAULT / 60:.0f} minutes after the last "
@@ -469,7 +472,7 @@ def _report(stream: Stream, events: Sequence[dict[str, Any]], views: Views | Non
         state = "OPEN    " if incident_id in still_open else "resolved"
         fault = found.get(incident_id)
         verdict = f"found {fault}" if fault else "FALSE: no injected fault there"
-        print(f"  {event['opened_at']}  {state}  {_in_words(event)}\n      -> {verdict}")
+        print(f"  {event.opened_at}  {state}  {_in_words(event)}\n      -> {verdict}")
     print(f"\nSCORES against the truth\n{report.render()}")
     print("\ncolumns:")
     for name, meaning in COLUMNS:
@@ -482,34 +485,28 @@ def _report(stream: Stream, events: Sequence[dict[str, Any]], views: Views | Non
     _views(views)
 
 
-def _in_words(event: Mapping[str, Any]) -> str:
+def _in_words(event: IncidentEvent) -> str:
     """An incident as a reader understands it: where, how many customers against how many usual, who is at fault."""
-    evidence = event.get("evidence") or {}
-    scope = _scope_text(event["scope"])
-    window, observed, expected = (
-        evidence.get("window_minutes", 60),
-        evidence.get("observed", 0),
-        evidence.get("expected", 0),
-    )
-    if event["kind"] == "symptom" and expected < 0.5:
-        texts = evidence.get("sample_texts") or []
+    evidence = event.evidence
+    scope = _scope_text(event.scope)
+    window, observed, expected = evidence.window_minutes, evidence.observed, evidence.expected
+    if event.kind is Kind.SYMPTOM and expected < 0.5:
+        texts = evidence.sample_texts
         example = f', e.g. "{texts[0]}"' if texts else ""
         what = f"{observed:g} customers describe the same problem within {window:g} min{example}"
         what += " (alike texts by chance: none expected)"
     else:
         what = f"{observed:g} customers in {window:g} min where {expected:.1f} are usual"
-    opened_on = {"symptom": "alike texts", "rate": "a rise in calls", "silence": "devices gone quiet"}
-    at_fault = ", ".join(event.get("vendors", {}).get("at_fault") or []) or "nobody named"
-    return f"{scope}: {what} [opened on {opened_on.get(event['kind'], event['kind'])}; at fault: {at_fault}]"
+    opened_on = {Kind.SYMPTOM: "alike texts", Kind.RATE: "a rise in calls", Kind.SILENCE: "devices gone quiet"}
+    at_fault = ", ".join(event.vendors.at_fault) or "nobody named"
+    return f"{scope}: {what} [opened on {opened_on.get(event.kind, event.kind.value)}; at fault: {at_fault}]"
 
 
 def _scope_text(scope: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={value}" for name, value in scope.items())
 
 
-def _false_incidents(
-    report: Report, latest: Mapping[str, Mapping[str, Any]], truth: Sequence[Mapping[str, Any]]
-) -> None:
+def _false_incidents(report: Report, latest: Mapping[str, IncidentEvent], truth: Sequence[Mapping[str, Any]]) -> None:
     if not report.false_incidents:
         print("\nFALSE INCIDENTS: none, every incident found an injected fault")
         return
@@ -519,10 +516,10 @@ def _false_incidents(
     decoys = [(entry, Fault.from_json(entry)) for entry in truth if entry.get("decoy")]
     for incident_id in report.false_incidents:
         event = latest[incident_id]
-        scope, opened = make_scope(event["scope"]), parse_timestamp(event["opened_at"])
+        scope, opened = make_scope(event.scope), parse_timestamp(event.opened_at)
         near = [entry for entry, decoy in decoys if decoy.in_window(opened, 3600.0) and overlaps(decoy.scope, scope)]
         why = f"; the decoy {near[0]['fault_id']} was there: {near[0]['description']}" if near else ""
-        print(f"  {incident_id} opened {event['opened_at']} on {_scope_text(event['scope'])}{why}")
+        print(f"  {incident_id} opened {event.opened_at} on {_scope_text(event.scope)}{why}")
 
 
 def _views(views: Views) -> None:
@@ -537,9 +534,8 @@ def _views(views: Views) -> None:
         print("  (no open incident names a vendor at fault)")
     else:
         event = views.vendor_event
-        customers = (event.get("evidence") or {}).get("customers", "?")
-        print(f"  topic incidents.vendor.{views.vendor}: {event['event']} {event['incident_id']} on "
-              f"{_scope_text(event['scope'])}, {customers} customers so far")  # fmt: skip
+        print(f"  topic incidents.vendor.{views.vendor}: {event.event} {event.incident_id} on "
+              f"{_scope_text(event.scope)}, {event.evidence.customers} customers so far")  # fmt: skip
     if views.webhook is not None:
         headers, body, good = views.webhook
         print(f"  webhook POST /hooks/{views.vendor}: {body['event']} {body['incident_id']}, webhook-id "

@@ -48,6 +48,7 @@ from correlate.detectors.base import (
 from correlate.detectors.rate import RateDetector
 from correlate.detectors.registry import build_detectors
 from correlate.detectors.silence import SilenceDetector
+from correlate.events import CustomerNotification, Event
 from correlate.incidents import IncidentBook
 from correlate.intake import validate_record
 from correlate.scope import Scope, covers
@@ -56,9 +57,6 @@ from correlate.stitch import StitchedContact, Stitcher
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary
 from correlate.vendors import VendorRegistry
 
-NOTIFICATION = "customer-notification"
-
-Event = dict[str, Any]
 _D = TypeVar("_D")
 
 
@@ -321,16 +319,17 @@ class Engine:
         for detector in self.detectors:
             findings.extend(detector.close_step(step_end))
         statuses = sorted(self._statuses.pop(step, ()), key=lambda s: (s.ts, s.vendor, s.status_id, s.status))
-        events = self.book.step(
+        events: list[Event] = []
+        events += self.book.step(
             step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses
         )
         for notifying in self._notifying:
             events.extend(self._notification(quiet) for quiet in notifying.notifications)
         for event in events:
-            self.counts.events[event["event"]] += 1
+            self.counts.events[event.event.value] += 1
         return events
 
-    def _notification(self, quiet: DeviceSilence) -> Event:
+    def _notification(self, quiet: DeviceSilence) -> CustomerNotification:
         """The alert a monitored device's customer expected: it stopped reporting. Names the open incident that
         covers the device, if any, so that the message can say it is a known, wider fault."""
         covering = sorted(
@@ -339,21 +338,20 @@ class Engine:
             if incident.scope and covers(incident.scope, quiet.profile)
         )
         silent = quiet.at - quiet.last_seen
-        return {
-            "event": NOTIFICATION,
-            "device_id": quiet.device_id,
-            "customer_id": quiet.customer_id,
-            "at": format_time(quiet.at),
-            "last_seen_at": format_time(quiet.last_seen),
-            "silent_minutes": round(silent / 60.0, 1),
-            "usual_gap_minutes": round(quiet.usual_gap / 60.0, 2),
-            "dimensions": dict(quiet.profile),
-            "related_incident": covering[0][1] if covering else None,
-            "summary": (
+        return CustomerNotification(
+            device_id=quiet.device_id,
+            customer_id=quiet.customer_id,
+            at=format_time(quiet.at),
+            last_seen_at=format_time(quiet.last_seen),
+            silent_minutes=round(silent / 60.0, 1),
+            usual_gap_minutes=round(quiet.usual_gap / 60.0, 2),
+            dimensions=dict(quiet.profile),
+            related_incident=covering[0][1] if covering else None,
+            summary=(
                 f"device {quiet.device_id} has not reported for {silent / 60.0:.0f} min; it usually reports every "
                 f"{quiet.usual_gap / 60.0:.1f} min"
             ),
-        }
+        )
 
     def _remember(self, stitched: Iterable[StitchedContact], now: float) -> None:
         recent = self._recent

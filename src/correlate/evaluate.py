@@ -41,7 +41,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
@@ -50,12 +50,12 @@ import orjson
 
 from correlate import progress
 from correlate.contracts import format_time, parse_timestamp
+from correlate.events import CustomerNotification, Event, IncidentEvent, from_json
 from correlate.scope import Scope, describe, make_scope
 
 __all__ = ["COLUMNS", "Fault", "FaultOutcome", "Incident", "KindSummary", "Report", "add_parser", "evaluate", "run"]
 
 DEVICE = "device"  # truth entries for one monitored device that stops reporting
-NOTIFICATION = "customer-notification"
 EARLY = 5 * 60.0  # how long before a fault's start an incident may open and still count
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -265,23 +265,22 @@ def overlaps(a: Scope, b: Scope) -> bool:
     return not first or not second or bool(first.items() & second.items())
 
 
-def collect_incidents(events: Iterable[Mapping[str, Any]]) -> list[Incident]:
+def collect_incidents(events: Iterable[Event]) -> list[Incident]:
     """One :class:`Incident` per ``incident_id``, as it stood at its last event."""
-    grouped: dict[str, list[tuple[float, int, Mapping[str, Any]]]] = {}
+    grouped: dict[str, list[tuple[float, int, IncidentEvent]]] = {}
     merged: dict[str, str] = {}
     for order, event in enumerate(events):
-        if "incident_id" not in event:
+        if not isinstance(event, IncidentEvent):
             continue  # a customer notification, scored on its own
-        at = _time(event.get("at") or event["opened_at"])
-        grouped.setdefault(str(event["incident_id"]), []).append((at, order, event))
-        if event.get("merged_into"):
-            merged[str(event["incident_id"])] = str(event["merged_into"])
+        grouped.setdefault(event.incident_id, []).append((_time(event.at), order, event))
+        if event.merged_into:
+            merged[event.incident_id] = event.merged_into
     incidents: dict[str, Incident] = {}
     for incident_id, timeline in grouped.items():
         timeline.sort(key=lambda item: (item[0], item[1]))
-        first, last = timeline[0][2], timeline[-1][2]
-        opened = _time(last.get("opened_at") or first.get("opened_at") or first["at"])
-        incidents[incident_id] = Incident(incident_id, str(last.get("kind", "")), opened, make_scope(last["scope"]))
+        last = timeline[-1][2]
+        opened = _time(last.opened_at)
+        incidents[incident_id] = Incident(incident_id, last.kind.value, opened, make_scope(last.scope))
     for incident_id, target in sorted(merged.items()):
         while target in merged and target != incident_id:
             target = merged[target]
@@ -327,7 +326,7 @@ def _by_kind(outcomes: list[FaultOutcome]) -> dict[str, KindSummary]:
     return summaries
 
 
-def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace: float = 3600.0) -> Report:
+def evaluate(truth: list[dict[str, Any]], events: Sequence[Event], *, grace: float = 3600.0) -> Report:
     """Score incident events against truth entries; ``grace``: how late (seconds) a detection still counts."""
     entries = [Fault.from_json(entry) for entry in truth if entry.get("kind") != DEVICE]
     devices = [Fault.from_json(entry) for entry in truth if entry.get("kind") == DEVICE]
@@ -370,16 +369,16 @@ def evaluate(truth: list[dict[str, Any]], events: list[dict[str, Any]], *, grace
 
 
 def _notifications(
-    devices: list[Fault], faults: list[Fault], events: list[dict[str, Any]], grace: float
+    devices: list[Fault], faults: list[Fault], events: Sequence[Event], grace: float
 ) -> tuple[int, int, int]:
     """(devices notified while quiet, notifications, notifications that name a device quiet then)."""
-    sent = [event for event in events if event.get("event") == NOTIFICATION]
+    sent = [event for event in events if isinstance(event, CustomerNotification)]
     quiet_devices = {(dict(device.scope).get("device_id"), device) for device in devices}
     notified: set[str] = set()
     right = 0
     for notice in sent:
-        at, device_id = _time(notice["at"]), notice.get("device_id")
-        dims = make_scope({str(k): str(v) for k, v in (notice.get("dimensions") or {}).items()})
+        at, device_id = _time(notice.at), notice.device_id
+        dims = make_scope(notice.dimensions)
         mine = [d for key, d in quiet_devices if key == device_id and d.start <= at <= d.end + grace]
         notified.update(d.fault_id for d in mine)
         inside = any(f.kind == "silence" and f.start <= at <= f.end + grace and _covers(f.scope, dims) for f in faults)
@@ -403,7 +402,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         total = sum(os.path.getsize(path) for path in (args.truth, args.incidents)) if shown else None
         with progress.Bar(shown, desc="evaluate", total=total, unit="B", unit_scale=True, unit_divisor=1024) as bar:
-            truth, events = _read_jsonl(args.truth, bar), _read_jsonl(args.incidents, bar)
+            truth = _read_jsonl(args.truth, bar)
+            events = [from_json(line) for line in _read_jsonl(args.incidents, bar)]
             bar.describe("evaluate: scoring")
             report = evaluate(truth, events, grace=args.grace)
     except (OSError, ValueError, KeyError, TypeError) as error:

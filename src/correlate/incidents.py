@@ -35,13 +35,22 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from scipy.special import pdtrc
 
 from correlate.contracts import format_time
 from correlate.detectors.base import Finding
-from correlate.lifecycle import RESOLVED, UPDATED, Lifecycle, Reason, decide
+from correlate.events import (
+    EventName,
+    EvidenceKind,
+    IncidentEvent,
+    IncidentEvidence,
+    Kind,
+    TelemetryEvidence,
+    Vendors,
+    VendorStatement,
+)
+from correlate.lifecycle import Lifecycle, Reason, decide
 from correlate.scope import Scope, contains, covers, describe, overlapping, related
 from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact
@@ -163,13 +172,13 @@ class IncidentBook:
         still_elevated: Callable[[Scope], bool],
         implied: Callable[[Scope], Scope],
         statuses: Sequence[VendorStatus] = (),
-    ) -> list[dict[str, Any]]:
+    ) -> list[IncidentEvent]:
         """Fold one step in; return its events in a stable order."""
         for incident in self.open.values():
             for stitched in contacts:
                 if covers(incident.scope, stitched.profile):
                     incident.evidence.add(stitched)
-        events: list[dict[str, Any]] = []
+        events: list[IncidentEvent] = []
         for status in statuses:
             events.extend(self._declare(status, step_end, recent, implied))
         supported: set[str] = set()
@@ -186,7 +195,7 @@ class IncidentBook:
                     supported.add(holder.incident_id)  # more evidence for it, not a reason to move its scope
                     continue
                 incident = self._open(finding, recent)
-                events.append(self._event("opened", incident, step_end, implied))
+                events.append(self._event(EventName.OPENED, incident, step_end, implied))
                 decided.add(incident.incident_id)
             else:
                 incident = existing
@@ -210,8 +219,9 @@ class IncidentBook:
             decision = decide(incident, step_end, active, self.rules)
             incident.quiet_since = decision.quiet_since
             if decision.event is not None:
-                events.append(self._event(decision.event, incident, step_end, implied, decision.reason))
-                if decision.event == RESOLVED:
+                name = EventName(decision.event)
+                events.append(self._event(name, incident, step_end, implied, decision.reason))
+                if name is EventName.RESOLVED:
                     del self.open[incident_id]
         return events
 
@@ -278,7 +288,7 @@ class IncidentBook:
         incident_id, _ = min(inside.items(), key=lambda item: (-item[1], item[0]))
         return self.open[incident_id]
 
-    def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[dict[str, Any]]:
+    def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[IncidentEvent]:
         """Silences its (widened) scope now covers are the same fault: a brand's heartbeats go quiet, the
         monitored devices of each of its firmwares first, the partner's summaries of the brand ten minutes later.
         Those incidents end here, each with a last event that names the incident they were merged into."""
@@ -288,9 +298,7 @@ class IncidentBook:
             if other is incident or other.kind != SILENCE or other.evidence_kinds != {TELEMETRY}:
                 continue
             if contains(incident.scope, (*other.scope, *implied(other.scope))):
-                event = self._event(RESOLVED, other, at, implied, Reason.MERGED)
-                event["merged_into"] = incident.incident_id
-                events.append(event)
+                events.append(self._event(EventName.RESOLVED, other, at, implied, Reason.MERGED, incident.incident_id))
                 del self.open[other_id]
         return events
 
@@ -390,7 +398,7 @@ class IncidentBook:
     # -- vendors' declared incidents -----------------------------------------------------------------------
     def _declare(
         self, status: VendorStatus, at: float, recent: Sequence[StitchedContact], implied: Callable[[Scope], Scope]
-    ) -> list[dict[str, Any]]:
+    ) -> list[IncidentEvent]:
         """Show a vendor's declaration on the incident it concerns: the one it already updated, else an open
         incident on the same scope (or one that meets it), else a new incident of kind ``vendor``."""
         incident = self._declared_by(status) or self._same_scope(status.scope, implied)
@@ -402,15 +410,15 @@ class IncidentBook:
             declared = Finding(VENDOR, status.scope, at, 0.0, 0.0, 1.0, 0.0, 1, 0.0)
             incident = self._open(declared, recent)
             incident.vendor_status, incident.declared_at = status, status.ts
-            return [self._event("opened", incident, at, implied)]
+            return [self._event(EventName.OPENED, incident, at, implied)]
         incident.evidence_kinds.add(VENDOR)
         if incident.declared_at is None:
             incident.declared_at = status.ts
         incident.vendor_status = status
         if status.resolved and not incident.detected:
             del self.open[incident.incident_id]
-            return [self._event(RESOLVED, incident, at, implied, Reason.VENDOR_RESOLVED)]
-        return [self._event(UPDATED, incident, at, implied, Reason.VENDOR_DECLARED)]
+            return [self._event(EventName.RESOLVED, incident, at, implied, Reason.VENDOR_RESOLVED)]
+        return [self._event(EventName.UPDATED, incident, at, implied, Reason.VENDOR_DECLARED)]
 
     def _declared_by(self, status: VendorStatus) -> Incident | None:
         for incident_id in sorted(self.open):
@@ -429,13 +437,14 @@ class IncidentBook:
     # -- events --------------------------------------------------------------------------------------------
     def _event(
         self,
-        name: str,
+        name: EventName,
         incident: Incident,
         at: float,
         implied: Callable[[Scope], Scope],
         reason: Reason | None = None,
-    ) -> dict[str, Any]:
-        """The event as published; ``updated`` and ``resolved`` say why (``reason``), right after when."""
+        merged_into: str | None = None,
+    ) -> IncidentEvent:
+        """The event as published; ``updated`` and ``resolved`` say why (``reason``)."""
         incident.last_event_at = at
         incident.reported_reporters = incident.evidence.reporters
         incident.reported_scope = incident.scope
@@ -443,68 +452,85 @@ class IncidentBook:
         finding = incident.finding
         at_fault, affected = self.vendors.involved(incident.scope, implied(incident.scope), evidence.shares())
         texts = list(incident.supporting_texts) or evidence.texts
-        event = {
-            "event": name,
-            "incident_id": incident.incident_id,
-            "kind": incident.kind,
-            "opened_at": format_time(incident.opened_at),
-            "at": format_time(at),
-            **({"reason": reason.value} if reason is not None else {}),
-            "scope": dict(incident.scope),
-            "vendors": {"at_fault": at_fault, "affected": affected},
-            "evidence": {
-                "contacts": evidence.contacts,
-                "customers": evidence.reporters,
-                "observed": round(finding.observed, 3),
-                "expected": round(finding.expected, 3),
-                "window_minutes": round(finding.window / 60.0, 1),
-                "by_channel": dict(sorted(evidence.by_channel.items())),
-                "by_source": dict(sorted(evidence.by_source.items())),
-                "categories": dict(evidence.categories.most_common(3)),
-                "first_contact_at": format_time(evidence.first_contact_at)
+        beyond = _beyond_contacts(incident) if incident.evidence_kinds != {CONTACTS} else None
+        return IncidentEvent(
+            event=name,
+            incident_id=incident.incident_id,
+            kind=Kind(incident.kind),
+            opened_at=format_time(incident.opened_at),
+            at=format_time(at),
+            reason=reason,
+            scope=dict(incident.scope),
+            vendors=Vendors(tuple(at_fault), tuple(affected)),
+            evidence=IncidentEvidence(
+                contacts=evidence.contacts,
+                customers=evidence.reporters,
+                observed=round(finding.observed, 3),
+                expected=round(finding.expected, 3),
+                window_minutes=round(finding.window / 60.0, 1),
+                by_channel=dict(sorted(evidence.by_channel.items())),
+                by_source=dict(sorted(evidence.by_source.items())),
+                categories=dict(evidence.categories.most_common(3)),
+                first_contact_at=format_time(evidence.first_contact_at)
                 if evidence.first_contact_at is not None
                 else None,
-                "sample_texts": texts[:SAMPLE_TEXTS],
-            },
-            "confidence": finding.confidence,
-            "p_value": float(f"{finding.p_value:.3e}"),
-            "summary": _summary(incident, at_fault),
-        }
-        if incident.evidence_kinds != {CONTACTS}:  # contacts alone: the events as they always were
-            _beyond_contacts(event, incident)
-        return event
+                sample_texts=tuple(texts[:SAMPLE_TEXTS]),
+                telemetry=beyond.telemetry if beyond is not None else None,
+            ),
+            confidence=beyond.confidence if beyond is not None else finding.confidence,
+            p_value=beyond.p_value if beyond is not None else float(f"{finding.p_value:.3e}"),
+            summary=_summary(incident, at_fault),
+            # Contacts alone: the events as they always were, without these.
+            evidence_kinds=tuple(EvidenceKind(k) for k in sorted(incident.evidence_kinds))
+            if beyond is not None
+            else None,
+            vendor_status=beyond.vendor_status if beyond is not None else None,
+            merged_into=merged_into,
+        )
 
 
-def _beyond_contacts(event: dict[str, Any], incident: Incident) -> None:
-    """What telemetry and vendors add to an event: the kinds of evidence, the heartbeats, the vendor's word, and
-    a confidence that reflects every independent kind of our own evidence."""
-    event["evidence_kinds"] = sorted(incident.evidence_kinds)
+@dataclass(frozen=True)
+class _Beyond:
+    telemetry: TelemetryEvidence | None
+    confidence: float
+    p_value: float | None
+    vendor_status: VendorStatement | None
+
+
+def _beyond_contacts(incident: Incident) -> _Beyond:
+    """What telemetry and vendors add to an event: the heartbeats, the vendor's word, and a confidence that
+    reflects every independent kind of our own evidence."""
     silence = incident.silence
+    telemetry = None
     if silence is not None:
-        event["evidence"]["telemetry"] = {
-            "scope": dict(silence.scope),
-            "heartbeats": round(silence.observed, 3),
-            "expected": round(silence.expected, 3),
-            "window_minutes": round(silence.window / 60.0, 1),
-            "p_value": float(f"{silence.p_value:.3e}"),
-        }
+        telemetry = TelemetryEvidence(
+            scope=dict(silence.scope),
+            heartbeats=round(silence.observed, 3),
+            expected=round(silence.expected, 3),
+            window_minutes=round(silence.window / 60.0, 1),
+            p_value=float(f"{silence.p_value:.3e}"),
+        )
     main = incident.finding
+    confidence: float = main.confidence
+    p_value: float | None = float(f"{main.p_value:.3e}")
     if main.kind == VENDOR:
-        event["confidence"], event["p_value"] = 1.0, None  # the vendor's own word, nothing of ours to test
+        confidence, p_value = 1.0, None  # the vendor's own word, nothing of ours to test
     elif silence is not None and main.kind != SILENCE:
-        event["confidence"] = round(1.0 - combined_p(_adjusted(main), _adjusted(silence)), 6)
+        confidence = round(1.0 - combined_p(_adjusted(main), _adjusted(silence)), 6)
     status = incident.vendor_status
+    statement = None
     if status is not None:
-        event["vendor_status"] = {
-            "vendor": status.vendor,
-            "status_id": status.status_id,
-            "status": status.status,
-            "component": status.component,
-            "scope": dict(status.scope),
-            "message": status.message,
-            "declared_at": format_time(incident.declared_at if incident.declared_at is not None else status.ts),
-            "updated_at": format_time(status.ts),
-        }
+        statement = VendorStatement(
+            vendor=status.vendor,
+            status_id=status.status_id,
+            status=status.status,
+            component=status.component,
+            scope=dict(status.scope),
+            message=status.message,
+            declared_at=format_time(incident.declared_at if incident.declared_at is not None else status.ts),
+            updated_at=format_time(status.ts),
+        )
+    return _Beyond(telemetry, confidence, p_value, statement)
 
 
 def _adjusted(finding: Finding) -> float:

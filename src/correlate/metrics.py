@@ -3,7 +3,7 @@
 Dashboards (``grafana/``) and alert rules (``deploy/prometheus/alerts.yml``) are written against the names
 declared here, and tests hold them to it: a metric renamed here fails the dashboard test, not a NOC screen.
 
-:class:`Metrics` takes plain values (a contact, a rejection, event dicts, numbers) so the core never imports
+:class:`Metrics` takes plain values (a contact, a rejection, events, numbers) so the core never imports
 prometheus-client; :mod:`correlate.monitor` reads an :class:`~correlate.engine.Engine` and feeds it. Each
 instance owns its own registry: no global state, so two engines (or two tests) in one process never share
 counts.
@@ -22,18 +22,19 @@ Every label is bounded:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 
 from correlate.contracts import KNOWN_FIELDS, Contact, Rejection
+from correlate.events import Event, EventName, IncidentEvent
 
 OWN: Final = "own"
 OTHER: Final = "other"
 NO_VENDOR: Final = "none"
-INCIDENT_EVENTS: Final = ("opened", "updated", "resolved")
+INCIDENT_EVENTS: Final = tuple(name.value for name in EventName)
 TOPIC_KINDS: Final = ("incidents", "vendor", "notifications")
 WEBHOOK_OUTCOMES: Final = ("delivered", "failed", "retried")
 VENDOR_TOPIC_PREFIX: Final = "incidents.vendor."
@@ -216,7 +217,7 @@ class Metrics:
 
     # -- input ---------------------------------------------------------------------------------------------
     def observe_outcome(
-        self, contact: Contact | None, rejection: Rejection | None, events: Iterable[Mapping[str, Any]] = ()
+        self, contact: Contact | None, rejection: Rejection | None, events: Iterable[Event] = ()
     ) -> None:
         """One record's fate: taken in (``contact``, no rejection) or rejected; and the events it released."""
         if rejection is not None:
@@ -252,21 +253,19 @@ class Metrics:
         return partner
 
     # -- incidents -----------------------------------------------------------------------------------------
-    def observe_events(self, events: Iterable[Mapping[str, Any]]) -> None:
+    def observe_events(self, events: Iterable[Event]) -> None:
         """Count incident events and keep the open-incident gauge: opened/updated set, resolved clears."""
         changed = False
         for event in events:
-            if "incident_id" not in event:
+            if not isinstance(event, IncidentEvent):
                 continue  # a customer-notification (a device gone quiet) is no incident's lifecycle
-            name = str(event["event"])
-            self.incident_events.labels(name).inc()
-            incident_id = str(event["incident_id"])
-            if name == "resolved":
+            self.incident_events.labels(event.event.value).inc()
+            incident_id = event.incident_id
+            if event.resolved:
                 changed |= self._open.pop(incident_id, None) is not None
             else:
-                vendors = event.get("vendors") or {}
-                at_fault = sorted(vendors.get("at_fault") or ())
-                self._open[incident_id] = (str(event["kind"]), "+".join(at_fault) or NO_VENDOR)
+                at_fault = sorted(event.vendors.at_fault)
+                self._open[incident_id] = (event.kind.value, "+".join(at_fault) or NO_VENDOR)
                 changed = True
         if changed:
             self._refresh_open()

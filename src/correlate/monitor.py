@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from correlate.contracts import Contact, Rejection
 from correlate.detectors.base import CellReading
-from correlate.engine import Engine, Event, Outcome
+from correlate.engine import Engine, Outcome
+from correlate.events import Event
 from correlate.intake import kind_and_source, validate_record
 from correlate.metrics import CellValues, Metrics
 from correlate.scope import describe

@@ -91,13 +91,13 @@ def _replay(
                 outcome = engine.process(record)
                 rejection = outcome.rejection
                 for event in outcome.events:
-                    write(orjson.dumps(event) + b"\n")
+                    write(orjson.dumps(event.to_json()) + b"\n")
             else:
                 engine.counts.rejected["json"] += 1
         if rejection is not None and rejects_out is not None:
             rejects_out.write(orjson.dumps({"line": count, **rejection.to_json(excerpt)}) + b"\n")
     for event in engine.close():
-        write(orjson.dumps(event) + b"\n")
+        write(orjson.dumps(event.to_json()) + b"\n")
     for rejection in engine.unreached():  # held ahead of the stream, which never got there: no line to name
         if rejects_out is not None:
             rejects_out.write(orjson.dumps({"line": None, **rejection.to_json(excerpt)}) + b"\n")

@@ -46,11 +46,11 @@ from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.delivery import DeliveryTarget, message_id, webhook_body
+from correlate.events import RANK, IncidentEvent, IncidentHeadline, NotificationName, Vendors
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 
 __all__ = ["IncidentStore", "OpenView", "StoreError", "scope_signature"]
 
-_RANK: Final = {"opened": 0, "updated": 1, "resolved": 2}
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50
 JOURNEY_TTL: Final = 8 * 86_400
@@ -78,13 +78,13 @@ def _canonical(event: Mapping[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def _order(event: Mapping[str, Any]) -> tuple[float, int]:
-    return parse_timestamp(event["at"]), _RANK.get(str(event["event"]), 1)
+def _order(event: IncidentEvent) -> tuple[float, int]:
+    return parse_timestamp(event.at), RANK[event.event]
 
 
-def _involved(event: Mapping[str, Any]) -> list[str]:
-    vendors = event.get("vendors") or {}
-    return sorted({*(vendors.get("at_fault") or ()), *(vendors.get("affected") or ())})
+def _parse(text: str) -> IncidentEvent:
+    """An event as the store holds it (its canonical JSON)."""
+    return IncidentEvent.from_json(json.loads(text))
 
 
 def notification_id(incident_id: str, customer_id: str) -> str:
@@ -97,7 +97,7 @@ class OpenView:
     """An open incident as the banner sees it: its scope signature, banner view, vendors told, follow-ups."""
 
     sig: str
-    event: dict[str, Any]
+    event: IncidentHeadline
     notified: list[str]
     followups: frozenset[str]
 
@@ -166,11 +166,11 @@ class IncidentStore:
             await self.redis.set(self.key("built", name), "1")
 
     # -- incident events -----------------------------------------------------------------------------------
-    async def apply(self, event: Mapping[str, Any]) -> bool:
+    async def apply(self, event: IncidentEvent) -> bool:
         """Apply one incident event; True if it was new, False if it was already applied (a no-op)."""
-        incident_id = str(event["incident_id"])
-        member = _canonical(event)
-        at = parse_timestamp(event["at"])
+        incident_id = event.incident_id
+        member = _canonical(event.to_json())
+        at = parse_timestamp(event.at)
         head, timeline = self.key("incident", incident_id), self.key("incident", incident_id, "timeline")
         followups = self.key("incident", incident_id, "followups")
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -180,8 +180,8 @@ class IncidentStore:
                     if await pipe.zscore(timeline, member) is not None:
                         return False
                     current_text, old_sig = await pipe.hmget(head, ["current", "sig"])
-                    current = json.loads(current_text) if current_text else None
-                    customers = await pipe.hgetall(followups) if event["event"] == "resolved" else {}
+                    current = _parse(current_text) if current_text else None
+                    customers = await pipe.hgetall(followups) if event.resolved else {}
                     pipe.multi()
                     self._queue_apply(pipe, event, member, at, current, old_sig, customers)
                     await pipe.execute()
@@ -192,41 +192,41 @@ class IncidentStore:
     def _queue_apply(
         self,
         pipe: Any,
-        event: Mapping[str, Any],
+        event: IncidentEvent,
         member: str,
         at: float,
-        current: Mapping[str, Any] | None,
+        current: IncidentEvent | None,
         old_sig: str | None,
         customers: Mapping[str, str],
     ) -> None:
-        incident_id = str(event["incident_id"])
+        incident_id = event.incident_id
         head = self.key("incident", incident_id)
         pipe.zadd(self.key("incident", incident_id, "timeline"), {member: at})
-        pipe.zadd(self.key("incidents"), {incident_id: parse_timestamp(event["opened_at"])})
-        for vendor in _involved(event):
+        pipe.zadd(self.key("incidents"), {incident_id: parse_timestamp(event.opened_at)})
+        for vendor in event.vendors.involved():
             pipe.sadd(self.key("vendor", vendor), incident_id)
         if current is None or _order(event) >= _order(current):
-            sig = scope_signature(event["scope"].items())
+            sig = scope_signature(event.scope.items())
             pipe.hset(
                 head, mapping={"current": member, "banner": _banner_view(event), "sig": sig, "status": _status(event)}
             )
             if old_sig is not None:
                 pipe.srem(self.key("scope", old_sig), incident_id)
-            if event["event"] == "resolved":
+            if event.resolved:
                 pipe.srem(self.key("open"), incident_id)
             else:
                 pipe.sadd(self.key("open"), incident_id)
                 pipe.sadd(self.key("scope", sig), incident_id)
         self._queue_webhooks(pipe, event)
-        if event["event"] == "resolved":
+        if event.resolved:
             self._queue_notifications(pipe, event, customers)
         self._bump(pipe)
 
-    def _queue_webhooks(self, pipe: Any, event: Mapping[str, Any]) -> None:
-        incident_id = str(event["incident_id"])
-        msg = message_id(incident_id, str(event["event"]), str(event["at"]))
+    def _queue_webhooks(self, pipe: Any, event: IncidentEvent) -> None:
+        incident_id = event.incident_id
+        msg = message_id(incident_id, event.event.value, event.at)
         body = webhook_body(event).decode()
-        for vendor in _involved(event):
+        for vendor in event.vendors.involved():
             target = self.targets.get(vendor)
             if target is None or target.webhook is None:
                 continue
@@ -234,24 +234,30 @@ class IncidentStore:
             pipe.hsetnx(self.key("webhook", ref), "body", body)
             pipe.hsetnx(self.key("webhook", ref), "incident_id", incident_id)
             pipe.zadd(self.key("webhooks", "due"), {ref: self.clock()}, nx=True)
-            status = {"vendor": vendor, "webhook_id": msg, "event": event["event"], "status": "pending", "attempts": 0}
+            status = {
+                "vendor": vendor,
+                "webhook_id": msg,
+                "event": event.event.value,
+                "status": "pending",
+                "attempts": 0,
+            }
             pipe.hsetnx(self.key("incident", incident_id, "deliveries"), ref, json.dumps(status))
 
-    def _queue_notifications(self, pipe: Any, event: Mapping[str, Any], customers: Mapping[str, str]) -> None:
-        incident_id = str(event["incident_id"])
+    def _queue_notifications(self, pipe: Any, event: IncidentEvent, customers: Mapping[str, str]) -> None:
+        incident_id = event.incident_id
         for customer_raw, attached_raw in customers.items():
             customer = customer_raw
             attached = json.loads(attached_raw)
             ntf = notification_id(incident_id, customer)
             notice = {
-                "event": "customer-notification",
+                "event": NotificationName.CUSTOMER_NOTIFICATION.value,
                 "notification_id": ntf,
                 "incident_id": incident_id,
                 "customer_id": customer,
                 "contact_id": attached.get("contact_id"),
                 "source": attached.get("source"),
-                "at": event["at"],
-                "scope": event["scope"],
+                "at": event.at,
+                "scope": event.scope,
                 "message": "The fault you contacted us about has been fixed. Thank you for your patience.",
             }
             text = _canonical(notice)
@@ -284,9 +290,9 @@ class IncidentStore:
             (banner, sig), delivered, followups = replies[3 * index : 3 * index + 3]
             if banner is None or sig is None:
                 continue
-            event = json.loads(banner)
-            if event["event"] != "resolved":
-                views.append(OpenView(sig, event, self._notified(event, delivered), frozenset(followups)))
+            event = IncidentHeadline.from_json(json.loads(banner))
+            if not event.resolved:
+                views.append(OpenView(sig, event, self._notified(event.vendors, delivered), frozenset(followups)))
         return views
 
     # -- contacts and journeys -----------------------------------------------------------------------------
@@ -320,10 +326,10 @@ class IncidentStore:
         return [json.loads(item) for item in raw]
 
     # -- reading -------------------------------------------------------------------------------------------
-    def _notified(self, event: Mapping[str, Any], delivered: Iterable[str]) -> list[str]:
+    def _notified(self, vendors: Vendors, delivered: Iterable[str]) -> list[str]:
         """Vendors told about the incident: a webhook delivered, or their topic (on unless configured off)."""
         told = {vendor for vendor in delivered}
-        for vendor in _involved(event):
+        for vendor in vendors.involved():
             target = self.targets.get(vendor)
             if target is None or target.topic:
                 told.add(vendor)
@@ -373,7 +379,7 @@ class IncidentStore:
             current, owner = results[2 * index]
             if current is None:
                 continue
-            out.append(_summary(json.loads(current), owner if owner else None, results[2 * index + 1]))
+            out.append(_summary(_parse(current), owner if owner else None, results[2 * index + 1]))
         return out
 
     async def visible_to(self, incident_id: str, vendor: str) -> bool:
@@ -401,22 +407,22 @@ class IncidentStore:
         ) = await pipe.execute()
         if current is None:
             return None
-        event = json.loads(current)
-        events = sorted((json.loads(item) for item in timeline), key=_order)
+        event = _parse(current)
+        events = sorted((_parse(item) for item in timeline), key=_order)
         detail = _summary(event, owner if owner else None, len(followups))
         detail.update(
             {
                 "timeline": [_timeline_entry(item) for item in events],
-                "evidence": event.get("evidence", {}),
-                "confidence": event.get("confidence"),
-                "summary": event.get("summary"),
+                "evidence": event.evidence.to_json(),
+                "confidence": event.confidence,
+                "summary": event.summary,
                 "follow_ups": sorted(
                     (json.loads(item) for item in followups), key=lambda f: (f["attached_at"], f["customer_id"])
                 ),
                 "notifications": sorted((json.loads(item) for item in notices), key=lambda n: n["customer_id"]),
                 "escalations": [json.loads(item) for item in escalations],
                 "deliveries": sorted((json.loads(item) for item in deliveries), key=lambda d: d["webhook_id"]),
-                "vendors_notified": self._notified(event, delivered),
+                "vendors_notified": self._notified(event.vendors, delivered),
                 "owner_assigned": json.loads(assigned) if assigned else None,
             }
         )
@@ -545,46 +551,41 @@ class IncidentStore:
         await self.redis.hset(self.key("offsets"), name, offset)
 
 
-def _banner_view(event: Mapping[str, Any]) -> str:
+def _banner_view(event: IncidentEvent) -> str:
     """The part of the current event the banner needs: a tenth of the event's size, parsed on every lookup."""
-    evidence = event.get("evidence") or {}
-    view = {key: event[key] for key in ("event", "incident_id", "kind", "opened_at", "at", "scope") if key in event}
-    view["vendors"] = event.get("vendors") or {"at_fault": [], "affected": []}
-    view["evidence"] = {"customers": evidence.get("customers", 0), "categories": evidence.get("categories", {})}
-    return _canonical(view)
+    return _canonical(event.headline().to_json())
 
 
-def _status(event: Mapping[str, Any]) -> str:
-    return "resolved" if event["event"] == "resolved" else "open"
+def _status(event: IncidentEvent) -> str:
+    return "resolved" if event.resolved else "open"
 
 
-def _summary(event: Mapping[str, Any], owner: str | None, follow_ups: int) -> dict[str, Any]:
-    evidence = event.get("evidence") or {}
+def _summary(event: IncidentEvent, owner: str | None, follow_ups: int) -> dict[str, Any]:
     return {
-        "incident_id": event["incident_id"],
-        "kind": event["kind"],
+        "incident_id": event.incident_id,
+        "kind": event.kind.value,
         "status": _status(event),
-        "opened_at": event["opened_at"],
-        "last_event_at": event["at"],
-        "resolved_at": event["at"] if event["event"] == "resolved" else None,
-        "scope": event["scope"],
-        "vendors": event.get("vendors") or {"at_fault": [], "affected": []},
-        "customers": evidence.get("customers", 0),
+        "opened_at": event.opened_at,
+        "last_event_at": event.at,
+        "resolved_at": event.at if event.resolved else None,
+        "scope": event.scope,
+        "vendors": event.vendors.to_json(),
+        "customers": event.evidence.customers,
         "owner": owner,
         "follow_up_count": follow_ups,
     }
 
 
-def _timeline_entry(event: Mapping[str, Any]) -> dict[str, Any]:
-    evidence = event.get("evidence") or {}
+def _timeline_entry(event: IncidentEvent) -> dict[str, Any]:
+    evidence = event.evidence
     return {
-        "event": event["event"],
-        "at": event["at"],
-        "scope": event["scope"],
-        "customers": evidence.get("customers", 0),
-        "contacts": evidence.get("contacts", 0),
-        "observed": evidence.get("observed"),
-        "expected": evidence.get("expected"),
-        "confidence": event.get("confidence"),
-        "summary": event.get("summary"),
+        "event": event.event.value,
+        "at": event.at,
+        "scope": event.scope,
+        "customers": evidence.customers,
+        "contacts": evidence.contacts,
+        "observed": evidence.observed,
+        "expected": evidence.expected,
+        "confidence": event.confidence,
+        "summary": event.summary,
     }

@@ -229,12 +229,12 @@ async def _known_incidents(request: web.Request) -> web.Response:
         facts = facts_from_event(event, known.notified, known.on_follow_up)
         incidents.append(
             {
-                "incident_id": event["incident_id"],
-                "kind": event["kind"],
-                "opened_at": event["opened_at"],
-                "scope": event["scope"],
+                "incident_id": event.incident_id,
+                "kind": event.kind.value,
+                "opened_at": event.opened_at,
+                "scope": event.scope,
                 "customers": facts.customers,
-                "vendors": event["vendors"],
+                "vendors": event.vendors.to_json(),
                 "vendors_notified": list(facts.notified),
                 "on_follow_up_list": known.on_follow_up,
                 "banner": banner_text(facts, now, context.zone),

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Final
+from typing import Final
 
+from correlate.events import IncidentHeadline
 from correlate.store import IncidentStore, OpenView, StoreError, scope_signature
 
 __all__ = ["MAX_QUERY_DIMENSIONS", "KnownIncident", "KnownIncidents"]
@@ -30,7 +31,7 @@ MAX_QUERY_DIMENSIONS: Final = 8
 class KnownIncident:
     """An open incident matching a query, with what the banner needs."""
 
-    event: dict[str, Any]
+    event: IncidentHeadline
     notified: list[str]
     on_follow_up: bool | None
 
@@ -67,7 +68,7 @@ class KnownIncidents:
             for subset in combinations(pairs, size)
             for view in self._by_sig.get(scope_signature(subset), ())
         ]
-        found.sort(key=lambda known: (known.event["opened_at"], known.event["incident_id"]), reverse=True)
+        found.sort(key=lambda known: (known.event.opened_at, known.event.incident_id), reverse=True)
         return found
 
     async def _refresh(self) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from correlate.contracts import Contact, Rejection, parse_timestamp
+from correlate.contracts import Contact, Rejection
+from correlate.events import IncidentEvent
 from correlate.intake import validate_record
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
@@ -103,11 +104,14 @@ class Feed:
             self._skip(topic, "not JSON")
             return
         if topic == self.incidents_topic:
-            problem = _not_an_event(record)
-            if problem is not None:
-                self._skip(topic, problem)
+            # Checked here so that one bad record is skipped with a reason instead of stopping the feed (store
+            # errors, by contrast, must stop it: skipping them would lose events).
+            try:
+                event = IncidentEvent.from_json(record)
+            except ValueError as error:
+                self._skip(topic, str(error))
                 return
-            await self.store.apply(record)
+            await self.store.apply(event)
         else:
             contact = validate_record(record)
             if isinstance(contact, Rejection):
@@ -133,22 +137,3 @@ class Feed:
                 behind[partition.topic] = behind.get(partition.topic, 0) + max(0, highwater - position)
         for topic, records in behind.items():
             self.metrics.set_consumer_lag(topic, records)
-
-
-def _not_an_event(record: Any) -> str | None:
-    """Why a record is not an incident event the store can apply, or None. Checked here so that one bad record
-    is skipped with a reason instead of stopping the feed (store errors, by contrast, must stop it: skipping
-    them would lose events)."""
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    for name in ("incident_id", "event", "kind", "at", "opened_at"):
-        if not isinstance(record.get(name), str):
-            return f"{name}: missing or not a string"
-    if not isinstance(record.get("scope"), dict) or not all(isinstance(v, str) for v in record["scope"].values()):
-        return "scope: must be an object of strings"
-    for name in ("at", "opened_at"):
-        try:
-            parse_timestamp(record[name])
-        except Exception:  # the contract's own error type is private to it
-            return f"{name}: not an RFC 3339 time"
-    return None

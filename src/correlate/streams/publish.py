@@ -15,37 +15,28 @@ their time, and the devices notified at the last one (a crash may fall between t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from correlate.contracts import parse_timestamp
-from correlate.engine import NOTIFICATION
+from correlate.events import RANK, CustomerNotification, Event, IncidentEvent
 from correlate.metrics import Metrics
 from correlate.streams.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
 from correlate.vendors import vendor_slug
 
-_RANK = {"opened": 0, "updated": 1, "resolved": 2}
 Mark = tuple[float, int]
 
 
-def mark(event: Mapping[str, Any]) -> Mark:
+def mark(event: IncidentEvent) -> Mark:
     """Where an event sits in its incident's life: event time, then opened < updated < resolved."""
-    return parse_timestamp(event["at"]), _RANK.get(str(event["event"]), len(_RANK))
+    return parse_timestamp(event.at), RANK[event.event]
 
 
-def vendors_of(event: Mapping[str, Any]) -> list[str]:
+def vendors_of(event: IncidentEvent) -> list[str]:
     """The vendor ids whose topic gets this event: at fault or affected, each once, as topic-safe slugs."""
-    vendors = event.get("vendors") or {}
-    named = [*(vendors.get("at_fault") or ()), *(vendors.get("affected") or ())]
-    return sorted({vendor_slug(str(v)) for v in named})
-
-
-def is_device_notification(event: Mapping[str, Any]) -> bool:
-    """A ``customer-notification`` the detector released (a device gone quiet), not an incident's event. (The
-    notifier's own notices on ``notifications``, sent when an incident resolves, name their incident.)"""
-    return event.get("event") == NOTIFICATION and "incident_id" not in event
+    return sorted({vendor_slug(v) for v in event.vendors.involved()})
 
 
 class PublishedLog:
@@ -57,33 +48,31 @@ class PublishedLog:
         self.notified_at = float("-inf")  # the time of the last device notification published
         self.notified: set[str] = set()  # the devices notified at that time
 
-    def note(self, event: Mapping[str, Any]) -> None:
-        if is_device_notification(event):
-            at = parse_timestamp(event["at"])
+    def note(self, event: Event) -> None:
+        if isinstance(event, CustomerNotification):
+            at = parse_timestamp(event.at)
             if at > self.notified_at:
                 self.notified_at, self.notified = at, set()
             if at == self.notified_at:
-                self.notified.add(str(event["device_id"]))
+                self.notified.add(event.device_id)
             return
-        incident_id = str(event["incident_id"])
         here = mark(event)
-        if here > self.last.get(incident_id, (float("-inf"), -1)):
-            self.last[incident_id] = here
+        if here > self.last.get(event.incident_id, (float("-inf"), -1)):
+            self.last[event.incident_id] = here
 
-    def is_new(self, event: Mapping[str, Any]) -> bool:
-        if is_device_notification(event):
-            at = parse_timestamp(event["at"])
-            return at > self.notified_at or (at == self.notified_at and str(event["device_id"]) not in self.notified)
-        return mark(event) > self.last.get(str(event["incident_id"]), (float("-inf"), -1))
+    def is_new(self, event: Event) -> bool:
+        if isinstance(event, CustomerNotification):
+            at = parse_timestamp(event.at)
+            return at > self.notified_at or (at == self.notified_at and event.device_id not in self.notified)
+        return mark(event) > self.last.get(event.incident_id, (float("-inf"), -1))
 
     def note_notifications(self, values: Iterable[bytes]) -> None:
-        """What the ``notifications`` topic holds: device notifications are noted, the rest is not ours."""
+        """What the ``notifications`` topic holds: device notifications are noted, the rest (the notifier's
+        notices to an incident's follow-up customers, which name their incident) is not ours."""
         for value in values:
             try:
-                event = orjson.loads(value)
-                if isinstance(event, dict) and is_device_notification(event):
-                    self.note(event)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                self.note(CustomerNotification.from_json(orjson.loads(value)))
+            except ValueError:  # orjson.JSONDecodeError is one
                 continue
 
     @classmethod
@@ -92,8 +81,8 @@ class PublishedLog:
         log = cls()
         for value in values:
             try:
-                log.note(orjson.loads(value))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                log.note(IncidentEvent.from_json(orjson.loads(value)))
+            except ValueError:  # orjson.JSONDecodeError is one
                 continue
         return log
 
@@ -119,21 +108,22 @@ class Publisher:
         self.log = log
         self._known_topics: set[str] = set()
 
-    async def publish(self, events: Iterable[Mapping[str, Any]], arrived_at: float | None = None) -> int:
+    async def publish(self, events: Iterable[Event], arrived_at: float | None = None) -> int:
         """Publish the events not yet published; ``arrived_at`` (wall time the tipping contact was produced)
         feeds the detection-latency histogram. Returns how many were published."""
         count = 0
         for event in events:
             if not self.log.is_new(event):
                 continue
-            value = orjson.dumps(event)
-            if is_device_notification(event):
-                await self.producer.send_and_wait(self.prefix + NOTIFICATIONS, value, key=_customer_key(event))
+            value = orjson.dumps(event.to_json())
+            if isinstance(event, CustomerNotification):
+                key = event.customer_id.encode() if event.customer_id else None
+                await self.producer.send_and_wait(self.prefix + NOTIFICATIONS, value, key=key)
                 self.metrics.observe_published(NOTIFICATIONS)
                 self.log.note(event)
                 count += 1
                 continue
-            key = str(event["incident_id"]).encode()
+            key = event.incident_id.encode()
             for vendor in vendors_of(event):
                 if vendor in self.without_topic:
                     continue
@@ -156,8 +146,3 @@ class Publisher:
             await asyncio.to_thread(ensure_topics, self.bootstrap, [spec])
             self._known_topics.add(spec.name)
         return spec.name
-
-
-def _customer_key(event: Mapping[str, Any]) -> bytes | None:
-    customer = event.get("customer_id")
-    return str(customer).encode() if customer else None

@@ -1,0 +1,518 @@
+"""What the core publishes: incident events and customer notifications, as types.
+
+Every other module reads them by attribute; their JSON is written in exactly one place (``to_json``, the dict
+orjson writes: key order and which keys appear are part of the output, so ``replay`` and the stream workers stay
+byte-identical) and read back in exactly one place (``from_json``, for what comes back from Kafka, Redis or an
+events file). ``from_json`` checks the shape and raises :class:`ValueError` naming the field, so a reader can
+skip a record that is not an event with the reason.
+
+The JSON Schemas shipped in ``correlate/schemas`` (``incident-event-v1``, ``customer-notification-v1``) are
+generated from these types (``tests/event_schemas.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, TypeVar
+
+from correlate.contracts import parse_timestamp
+from correlate.lifecycle import Reason
+
+__all__ = [
+    "RANK",
+    "CustomerNotification",
+    "Event",
+    "EventName",
+    "EvidenceKind",
+    "IncidentEvent",
+    "IncidentEvidence",
+    "IncidentHeadline",
+    "Kind",
+    "NotificationName",
+    "TelemetryEvidence",
+    "VendorStatement",
+    "Vendors",
+    "from_json",
+]
+
+
+class EventName(StrEnum):
+    """An incident's lifecycle events, in the order they can happen at one event time."""
+
+    OPENED = "opened"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+
+
+class NotificationName(StrEnum):
+    """A monitored device's customer told that their device stopped reporting."""
+
+    CUSTOMER_NOTIFICATION = "customer-notification"
+
+
+class Kind(StrEnum):
+    """What opened an incident: a rise in contacts, a rare symptom, heartbeats gone quiet, a vendor's word."""
+
+    RATE = "rate"
+    SYMPTOM = "symptom"
+    SILENCE = "silence"
+    VENDOR = "vendor"
+
+
+class EvidenceKind(StrEnum):
+    """What an incident's evidence is made of: customers' contacts, devices' heartbeats, a vendor's word."""
+
+    CONTACTS = "contacts"
+    TELEMETRY = "telemetry"
+    VENDOR = "vendor"
+
+
+# opened < updated < resolved at one event time: a reader keeping the latest state orders by (at, rank).
+RANK: Final = {EventName.OPENED: 0, EventName.UPDATED: 1, EventName.RESOLVED: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Vendors:
+    """Registered vendors the incident concerns: ``at_fault`` (its scope names them) and ``affected``."""
+
+    at_fault: tuple[str, ...]
+    affected: tuple[str, ...]
+
+    def involved(self) -> list[str]:
+        """Every vendor the incident concerns, each once, sorted."""
+        return sorted({*self.at_fault, *self.affected})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at_fault": list(self.at_fault), "affected": list(self.affected)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Vendors:
+        obj = _object(data, "vendors")
+        return cls(_strings(obj, "at_fault", "vendors"), _strings(obj, "affected", "vendors"))
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryEvidence:
+    """The heartbeats that stopped coming: the silence finding behind an incident."""
+
+    scope: dict[str, str]
+    heartbeats: float
+    expected: float
+    window_minutes: float
+    p_value: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": dict(self.scope),
+            "heartbeats": self.heartbeats,
+            "expected": self.expected,
+            "window_minutes": self.window_minutes,
+            "p_value": self.p_value,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> TelemetryEvidence:
+        obj = _object(data, "evidence.telemetry")
+        where = "evidence.telemetry"
+        return cls(
+            scope=_scope(obj, "scope", where),
+            heartbeats=_number(obj, "heartbeats", where),
+            expected=_number(obj, "expected", where),
+            window_minutes=_number(obj, "window_minutes", where),
+            p_value=_number(obj, "p_value", where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvidence:
+    """What the reports in the incident's scope say; ``telemetry`` only where heartbeats are evidence."""
+
+    contacts: int
+    customers: int
+    observed: float
+    expected: float
+    window_minutes: float
+    by_channel: dict[str, int]
+    by_source: dict[str, int]
+    categories: dict[str, int]
+    first_contact_at: str | None
+    sample_texts: tuple[str, ...]
+    telemetry: TelemetryEvidence | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "contacts": self.contacts,
+            "customers": self.customers,
+            "observed": self.observed,
+            "expected": self.expected,
+            "window_minutes": self.window_minutes,
+            "by_channel": dict(self.by_channel),
+            "by_source": dict(self.by_source),
+            "categories": dict(self.categories),
+            "first_contact_at": self.first_contact_at,
+            "sample_texts": list(self.sample_texts),
+        }
+        if self.telemetry is not None:
+            data["telemetry"] = self.telemetry.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> IncidentEvidence:
+        obj = _object(data, "evidence")
+        where = "evidence"
+        telemetry = obj.get("telemetry")
+        first = None if obj.get("first_contact_at") is None else _time(obj, "first_contact_at", where)
+        return cls(
+            contacts=_integer(obj, "contacts", where),
+            customers=_integer(obj, "customers", where),
+            observed=_number(obj, "observed", where),
+            expected=_number(obj, "expected", where),
+            window_minutes=_number(obj, "window_minutes", where),
+            by_channel=_counts(obj, "by_channel", where),
+            by_source=_counts(obj, "by_source", where),
+            categories=_counts(obj, "categories", where),
+            first_contact_at=first,
+            sample_texts=_strings(obj, "sample_texts", where),
+            telemetry=TelemetryEvidence.from_json(telemetry) if telemetry is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VendorStatement:
+    """A vendor's own declared incident, as its status feed last said it."""
+
+    vendor: str
+    status_id: str
+    status: str
+    component: str
+    scope: dict[str, str]
+    message: str
+    declared_at: str
+    updated_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "status_id": self.status_id,
+            "status": self.status,
+            "component": self.component,
+            "scope": dict(self.scope),
+            "message": self.message,
+            "declared_at": self.declared_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> VendorStatement:
+        obj = _object(data, "vendor_status")
+        where = "vendor_status"
+        return cls(
+            vendor=_string(obj, "vendor", where),
+            status_id=_string(obj, "status_id", where),
+            status=_string(obj, "status", where),
+            component=_string(obj, "component", where),
+            scope=_scope(obj, "scope", where),
+            message=_string(obj, "message", where),
+            declared_at=_time(obj, "declared_at", where),
+            updated_at=_time(obj, "updated_at", where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvent:
+    """One lifecycle event of an incident, as published on ``incidents`` and the vendors' topics.
+
+    ``reason`` says why an ``updated`` or ``resolved`` came (never on ``opened``). ``evidence_kinds`` and
+    ``vendor_status`` appear once telemetry or a vendor is part of the evidence (contacts alone: neither);
+    ``merged_into`` only on the last event of a silence a wider one took in. Times are RFC 3339 text as
+    :func:`correlate.contracts.format_time` writes them. ``p_value`` is null on a vendor's word alone.
+    """
+
+    event: EventName
+    incident_id: str
+    kind: Kind
+    opened_at: str
+    at: str
+    scope: dict[str, str]
+    vendors: Vendors
+    evidence: IncidentEvidence
+    confidence: float
+    p_value: float | None
+    summary: str
+    reason: Reason | None = None
+    evidence_kinds: tuple[EvidenceKind, ...] | None = None
+    vendor_status: VendorStatement | None = None
+    merged_into: str | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.event is EventName.RESOLVED
+
+    def headline(self) -> IncidentHeadline:
+        return IncidentHeadline(
+            event=self.event,
+            incident_id=self.incident_id,
+            kind=self.kind,
+            opened_at=self.opened_at,
+            at=self.at,
+            scope=self.scope,
+            vendors=self.vendors,
+            customers=self.evidence.customers,
+            categories=self.evidence.categories,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "event": self.event.value,
+            "incident_id": self.incident_id,
+            "kind": self.kind.value,
+            "opened_at": self.opened_at,
+            "at": self.at,
+        }
+        if self.reason is not None:
+            data["reason"] = self.reason.value
+        data["scope"] = dict(self.scope)
+        data["vendors"] = self.vendors.to_json()
+        data["evidence"] = self.evidence.to_json()
+        data["confidence"] = self.confidence
+        data["p_value"] = self.p_value
+        data["summary"] = self.summary
+        if self.evidence_kinds is not None:
+            data["evidence_kinds"] = [kind.value for kind in self.evidence_kinds]
+        if self.vendor_status is not None:
+            data["vendor_status"] = self.vendor_status.to_json()
+        if self.merged_into is not None:
+            data["merged_into"] = self.merged_into
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> IncidentEvent:
+        obj = _object(data, "event")
+        where = "event"
+        reason = obj.get("reason")
+        kinds = obj.get("evidence_kinds")
+        status = obj.get("vendor_status")
+        merged = obj.get("merged_into")
+        p_value = obj.get("p_value")
+        if merged is not None and not isinstance(merged, str):
+            raise ValueError("merged_into: not a string")
+        return cls(
+            event=_enum(EventName, obj, "event"),
+            incident_id=_string(obj, "incident_id", where),
+            kind=_enum(Kind, obj, "kind"),
+            opened_at=_time(obj, "opened_at", where),
+            at=_time(obj, "at", where),
+            scope=_scope(obj, "scope", where),
+            vendors=Vendors.from_json(obj.get("vendors")),
+            evidence=IncidentEvidence.from_json(obj.get("evidence")),
+            confidence=_number(obj, "confidence", where),
+            p_value=None if p_value is None else _number(obj, "p_value", where),
+            summary=_string(obj, "summary", where),
+            reason=None if reason is None else _enum(Reason, obj, "reason"),
+            evidence_kinds=None if kinds is None else _enums(EvidenceKind, obj, "evidence_kinds"),
+            vendor_status=None if status is None else VendorStatement.from_json(status),
+            merged_into=merged,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentHeadline:
+    """The part of an incident's latest event that the agents' banner needs, a tenth of the event's size: the
+    incident store keeps it beside the event, and the banner parses it on every lookup. Its JSON has the event's
+    own keys (``evidence`` holds only ``customers`` and ``categories``)."""
+
+    event: EventName
+    incident_id: str
+    kind: Kind
+    opened_at: str
+    at: str
+    scope: dict[str, str]
+    vendors: Vendors
+    customers: int
+    categories: dict[str, int]
+
+    @property
+    def resolved(self) -> bool:
+        return self.event is EventName.RESOLVED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event.value,
+            "incident_id": self.incident_id,
+            "kind": self.kind.value,
+            "opened_at": self.opened_at,
+            "at": self.at,
+            "scope": dict(self.scope),
+            "vendors": self.vendors.to_json(),
+            "evidence": {"customers": self.customers, "categories": dict(self.categories)},
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> IncidentHeadline:
+        obj = _object(data, "event")
+        where = "event"
+        evidence = _object(obj.get("evidence"), "evidence")
+        return cls(
+            event=_enum(EventName, obj, "event"),
+            incident_id=_string(obj, "incident_id", where),
+            kind=_enum(Kind, obj, "kind"),
+            opened_at=_time(obj, "opened_at", where),
+            at=_time(obj, "at", where),
+            scope=_scope(obj, "scope", where),
+            vendors=Vendors.from_json(obj.get("vendors")),
+            customers=_integer(evidence, "customers", "evidence"),
+            categories=_counts(evidence, "categories", "evidence"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerNotification:
+    """A monitored device gone quiet, for its customer; ``related_incident`` names the open incident that
+    covers the device, if any (a known, wider fault). No incident's event: it goes to ``notifications``."""
+
+    device_id: str
+    customer_id: str
+    at: str
+    last_seen_at: str
+    silent_minutes: float
+    usual_gap_minutes: float
+    dimensions: dict[str, str]
+    related_incident: str | None
+    summary: str
+    event: NotificationName = NotificationName.CUSTOMER_NOTIFICATION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.event.value,
+            "device_id": self.device_id,
+            "customer_id": self.customer_id,
+            "at": self.at,
+            "last_seen_at": self.last_seen_at,
+            "silent_minutes": self.silent_minutes,
+            "usual_gap_minutes": self.usual_gap_minutes,
+            "dimensions": dict(self.dimensions),
+            "related_incident": self.related_incident,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> CustomerNotification:
+        obj = _object(data, "notification")
+        where = "notification"
+        related = obj.get("related_incident")
+        if related is not None and not isinstance(related, str):
+            raise ValueError("related_incident: not a string or null")
+        if "incident_id" in obj:
+            raise ValueError("incident_id: a resolved incident's notice to a follow-up customer, not a device's")
+        return cls(
+            event=_enum(NotificationName, obj, "event"),
+            device_id=_string(obj, "device_id", where),
+            customer_id=_string(obj, "customer_id", where),
+            at=_time(obj, "at", where),
+            last_seen_at=_time(obj, "last_seen_at", where),
+            silent_minutes=_number(obj, "silent_minutes", where),
+            usual_gap_minutes=_number(obj, "usual_gap_minutes", where),
+            dimensions=_scope(obj, "dimensions", where),
+            related_incident=related,
+            summary=_string(obj, "summary", where),
+        )
+
+
+Event = IncidentEvent | CustomerNotification
+
+
+def from_json(data: object) -> Event:
+    """An incident event or a customer notification from its decoded JSON; ValueError (naming the field) if it
+    is neither."""
+    name = _object(data, "event").get("event")
+    if name == NotificationName.CUSTOMER_NOTIFICATION:
+        return CustomerNotification.from_json(data)
+    return IncidentEvent.from_json(data)
+
+
+# -- shape checks for from_json ----------------------------------------------------------------------------
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _object(data: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: not a JSON object")
+    return data
+
+
+def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{_path(where, key)}: missing or not a string")
+    return value
+
+
+def _time(obj: Mapping[str, Any], key: str, where: str) -> str:
+    """An RFC 3339 time, kept as the text it is (what was written is what is written again)."""
+    value = _string(obj, key, where)
+    try:
+        parse_timestamp(value)
+    except Exception:  # the contract's own error type is private to it
+        raise ValueError(f"{_path(where, key)}: not an RFC 3339 time") from None
+    return value
+
+
+def _number(obj: Mapping[str, Any], key: str, where: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{_path(where, key)}: missing or not a number")
+    return value
+
+
+def _integer(obj: Mapping[str, Any], key: str, where: str) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{_path(where, key)}: missing or not an integer")
+    return value
+
+
+def _scope(obj: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+    value = obj.get(key)
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{_path(where, key)}: must be an object of strings")
+    return dict(value)
+
+
+def _counts(obj: Mapping[str, Any], key: str, where: str) -> dict[str, int]:
+    value = obj.get(key)
+    if not isinstance(value, Mapping) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise ValueError(f"{_path(where, key)}: must be an object of integers")
+    return dict(value)
+
+
+def _strings(obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = obj.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{_path(where, key)}: must be an array of strings")
+    return tuple(value)
+
+
+def _enum(kind: type[_E], obj: Mapping[str, Any], key: str) -> _E:
+    value = obj.get(key)
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return kind(value)
+    except ValueError:
+        known = ", ".join(member.value for member in kind)
+        raise ValueError(f"{key}: {value!r} is not one of {known}") from None
+
+
+def _enums(kind: type[_E], obj: Mapping[str, Any], key: str) -> tuple[_E, ...]:
+    value = obj.get(key)
+    if not isinstance(value, list):
+        raise ValueError(f"{key}: must be an array")
+    return tuple(_enum(kind, {key: item}, key) for item in value)
+
+
+def _path(where: str, key: str) -> str:
+    return key if where in ("event", "notification") else f"{where}.{key}"

@@ -1,0 +1,115 @@
+"""The JSON Schemas of what correlate publishes, generated from the types in :mod:`correlate.events`.
+
+msgspec writes the schema of a dataclass (fields, types, enums, nested types, docstrings as descriptions); this
+adds what the types alone cannot say about the JSON ``to_json`` writes: which optional fields are left out rather
+than written as null, which strings are RFC 3339 times, and which fields go with which event. msgspec is a test
+dependency only: the shipped files are generated here and a test keeps them equal to what this writes.
+
+Regenerate after changing the types: ``PYTHONPATH=src python3 tests/event_schemas.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from correlate.events import CustomerNotification, IncidentEvent
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "src" / "correlate" / "schemas"
+REGENERATE = "PYTHONPATH=src python3 tests/event_schemas.py"
+BASE_ID = "https://correlate.dev/schemas/"
+
+# Left out of the JSON when they are None (never written as null), by the type that holds them.
+OMITTED = {
+    "IncidentEvent": {"reason", "evidence_kinds", "vendor_status", "merged_into"},
+    "IncidentEvidence": {"telemetry"},
+}
+TIMES = {"opened_at", "at", "first_contact_at", "declared_at", "updated_at", "last_seen_at"}
+
+# Which fields go with which event, beyond the types: a reason on every updated and resolved event and never on
+# opened; merged_into only on the resolved event of a silence a wider incident took in.
+EVENT_RULES: list[dict[str, Any]] = [
+    {
+        "if": {"properties": {"event": {"const": "opened"}}},
+        "then": {"not": {"required": ["reason"]}},
+        "else": {"required": ["reason"]},
+    },
+    {
+        "if": {"required": ["merged_into"]},
+        "then": {"properties": {"event": {"const": "resolved"}, "reason": {"const": "merged"}}},
+    },
+]
+
+DOCUMENTS: dict[str, tuple[type[Any], str, str]] = {
+    "incident-event-v1.schema.json": (
+        IncidentEvent,
+        "correlate incident event, v1",
+        "One lifecycle event of an incident (opened, updated, resolved), one JSON object a line, as correlate "
+        "publishes it on the incidents topic and the vendors' topics and as `correlate replay` writes it. "
+        "Generated from correlate.events.IncidentEvent (tests/event_schemas.py); a test keeps the two in step.",
+    ),
+    "customer-notification-v1.schema.json": (
+        CustomerNotification,
+        "correlate customer notification, v1",
+        "A monitored device gone quiet, for its customer (event 'customer-notification'), as correlate publishes "
+        "it on the notifications topic and as `correlate replay` writes it among the incident events. Generated "
+        "from correlate.events.CustomerNotification (tests/event_schemas.py); a test keeps the two in step.",
+    ),
+}
+
+
+def schema(kind: type[Any], name: str, title: str, description: str) -> dict[str, Any]:
+    generated = msgspec.json.schema(kind)
+    definitions: dict[str, Any] = generated["$defs"]
+    for type_name, definition in definitions.items():
+        properties: dict[str, Any] | None = definition.get("properties")
+        if properties is None:
+            continue
+        omitted = OMITTED.get(type_name, set())
+        for field_name, field_schema in properties.items():
+            field_schema.pop("default", None)
+            if field_name in omitted:
+                (present,) = [option for option in field_schema.pop("anyOf") if option != {"type": "null"}]
+                field_schema.update(present)
+            if field_name in TIMES:
+                _as_time(field_schema)
+        definition["required"] = [field_name for field_name in properties if field_name not in omitted]
+    if kind is IncidentEvent:
+        definitions["IncidentEvent"]["allOf"] = EVENT_RULES
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_ID + name,
+        "title": title,
+        "description": description,
+        "$ref": generated["$ref"],
+        "$defs": definitions,
+    }
+
+
+def _as_time(field_schema: dict[str, Any]) -> None:
+    for option in field_schema.get("anyOf", [field_schema]):
+        if option.get("type") == "string":
+            option["format"] = "date-time"
+
+
+def rendered() -> dict[str, str]:
+    """Each schema file's name and its text as it should be committed."""
+    return {
+        name: json.dumps(schema(kind, name, title, description), indent=2, ensure_ascii=False) + "\n"
+        for name, (kind, title, description) in DOCUMENTS.items()
+    }
+
+
+def main() -> int:
+    for name, text in rendered().items():
+        (SCHEMAS / name).write_text(text, encoding="utf-8")
+        print(f"wrote {SCHEMAS / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
