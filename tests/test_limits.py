@@ -178,6 +178,16 @@ def test_a_first_line_dated_2199_rejects_only_itself(
     assert reject["record"]["contact_id"] == "future" and "ahead of the stream" in reject["reason"]
 
 
+def test_a_first_line_dated_1970_rejects_only_itself(
+    records: list[dict[str, Any]], clean_events: list[dict[str, Any]]
+) -> None:
+    """Taken in before the stream's clock has started, then found decades behind it: rejected, not scored from."""
+    events, rejects = _replay([{**records[0], "contact_id": "past", "ts": "1970-01-01T00:00:05Z"}, *records])
+    assert events == clean_events
+    [reject] = rejects
+    assert reject["record"]["contact_id"] == "past" and "behind the stream" in reject["reason"]
+
+
 def test_a_record_beyond_the_largest_clock_jump_is_rejected_when_it_arrives(records: list[dict[str, Any]]) -> None:
     engine = Engine(Settings(symptoms=False, max_clock_jump=DAY))
     for record in records[:10]:

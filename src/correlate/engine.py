@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -235,38 +235,42 @@ class Engine:
         clock = max(self._clock or arrivals[len(arrivals) // 2], arrivals[len(arrivals) // 2])
         end = min(self._latest_ts, clock + self.settings.lateness)
         events = self._advance(end + self.settings.step)
-        self._reject_unreached(clock)
+        lateness = self.settings.lateness
+        self._reject_held(
+            lambda step: False,
+            lambda ts: (
+                f"ahead of the stream: {format_time(ts)} is past where the stream ended ({format_time(clock)}) "
+                f"by more than the allowed lateness ({lateness:g} s); a wrong clock?"
+            ),
+        )
         return events
 
     def unreached(self) -> list[Rejection]:
-        """Records :meth:`close` found still waiting ahead of the stream, each with the reason (then forgotten)."""
+        """Records taken in and then found on the wrong side of the stream, each with the reason (then forgotten):
+        far behind it when its clock first started, or, at :meth:`close`, still waiting ahead of it."""
         rejected, self._unreached = self._unreached, []
         return rejected
 
-    def _reject_unreached(self, clock: float) -> None:
+    def _reject_held(self, keep: Callable[[int], bool], reason: Callable[[float], str]) -> None:
+        """Reject every record waiting in a step that ``keep`` refuses, with ``reason(ts)``: it was counted in when
+        it arrived, so it is counted out again, and :meth:`unreached` has its rejection."""
         counts = self.counts
         waiting: list[tuple[float, object]] = []
-        for bucket in self._buckets.values():
+        for step in [step for step in self._buckets if not keep(step)]:
+            bucket = self._buckets.pop(step)
             waiting.extend((contact.ts, _as_record(contact)) for contact in bucket)
             counts.accepted -= len(bucket)
-        for items in self._telemetry.values():
+        for step in [step for step in self._telemetry if not keep(step)]:
+            items = self._telemetry.pop(step)
             waiting.extend((item.ts, {"ts": format_time(item.ts), "type": _telemetry_type(item)}) for item in items)
             counts.telemetry -= len(items)
-        for statuses in self._statuses.values():
+        for step in [step for step in self._statuses if not keep(step)]:
+            statuses = self._statuses.pop(step)
             waiting.extend((item.ts, {"ts": format_time(item.ts), "vendor": item.vendor}) for item in statuses)
             counts.statuses -= len(statuses)
-        self._buckets.clear()
-        self._telemetry.clear()
-        self._statuses.clear()
         for ts, shown in sorted(waiting, key=lambda pair: pair[0]):
-            rejection = Rejection(
-                "ts",
-                f"ahead of the stream: {format_time(ts)} is past where the stream ended ({format_time(clock)}) "
-                f"by more than the allowed lateness ({self.settings.lateness:g} s); a wrong clock?",
-                shown,
-            )
             counts.rejected["ts"] += 1
-            self._unreached.append(rejection)
+            self._unreached.append(Rejection("ts", reason(ts), shown))
 
     def _too_far_ahead(self, ts: float, shown: object) -> Rejection:
         assert self._clock is not None
@@ -280,10 +284,21 @@ class Engine:
     # -- steps ---------------------------------------------------------------------------------------------
     def _advance(self, watermark: float) -> list[Event]:
         if self._next_step is None:
+            # The first steps to score: from one lateness before the earliest record waiting, unless that record is
+            # more than max_clock_jump behind the clock the stream has now (a clock set to 1970): it is rejected,
+            # rather than have decades of empty steps scored.
+            jump = self.settings.max_clock_jump
+            floor = self._step_of(watermark - jump)
+            self._reject_held(
+                lambda step: step >= floor,
+                lambda ts: (
+                    f"behind the stream: {format_time(ts)} is more than max_clock_jump ({jump:g} s) before "
+                    f"the stream's clock ({format_time(watermark + self.settings.lateness)}): a wrong clock?"
+                ),
+            )
             pending = [*self._buckets, *self._telemetry, *self._statuses]
             if not pending:
                 return []
-            # Records up to one lateness before the first one to arrive are still on time.
             self._next_step = self._step_of(min(pending) * self.settings.step - self.settings.lateness)
         step_seconds = self.settings.step
         events: list[Event] = []

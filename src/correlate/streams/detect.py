@@ -231,9 +231,15 @@ class DetectStage:
                         outcome = monitor.accept(held.item, held.record)
                     else:
                         outcome = monitor.accept_other(held.item, held.record)
-                    if outcome.rejection is not None and held.offset >= reported.get(held.partition, 0):
+                    fresh = held.offset >= reported.get(held.partition, 0)  # not a rebuild's repeat
+                    if outcome.rejection is not None and fresh:
                         letter = dead_letter(outcome.rejection, accepted_topic, held.partition, held.offset)
                         dead_letters.add(settings.topic(REJECTS), None, letter)
+                    for far_off in monitor.engine.unreached():  # taken in, then found far behind the stream's clock
+                        if fresh:
+                            dead_letters.add(
+                                settings.topic(REJECTS), None, dead_letter(far_off, accepted_topic, -1, -1)
+                            )
                     guard.handled()
                     if outcome.events:
                         live = held.offset >= at_takeover.get(held.partition, 0)
