@@ -12,8 +12,9 @@ from contextlib import ExitStack
 from typing import Final
 
 from correlate import logs, progress
-from correlate.config import ConfigError, load_config
+from correlate.config import load_config
 from correlate.engine import Engine
+from correlate.errors import CorrelateError
 from correlate.replay import run_replay
 
 # The long-running servers, with the level each logs at unless told otherwise: the API's requests and
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in SERVER_LOG_LEVELS:
             _log_as_asked(args)
         return int(args.func(args))
-    except (OSError, ConfigError) as error:
+    except (OSError, CorrelateError) as error:  # what correlate refuses, and files: one line, no traceback
         print(f"correlate {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

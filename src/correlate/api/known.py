@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Final
 
-from correlate.store import IncidentStore, OpenView, StoreError, scope_signature
+from correlate.errors import InvalidRequest
+from correlate.store import IncidentStore, OpenView, scope_signature
 
 __all__ = ["MAX_QUERY_DIMENSIONS", "KnownIncident", "KnownIncidents"]
 
@@ -59,7 +60,7 @@ class KnownIncidents:
         """
         pairs = sorted(dimensions.items())
         if len(pairs) > MAX_QUERY_DIMENSIONS:
-            raise StoreError(400, f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
+            raise InvalidRequest(f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
         await self._refresh()
         found = [
             KnownIncident(view.event, view.notified, customer_id in view.followups if customer_id else None)

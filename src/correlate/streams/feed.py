@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from correlate.contracts import Contact, Rejection, parse_timestamp
+from correlate.errors import ContractError
 from correlate.intake import validate_record
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
@@ -149,6 +150,6 @@ def _not_an_event(record: Any) -> str | None:
     for name in ("at", "opened_at"):
         try:
             parse_timestamp(record[name])
-        except Exception:  # the contract's own error type is private to it
+        except ContractError:
             return f"{name}: not an RFC 3339 time"
     return None

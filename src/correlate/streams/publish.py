@@ -22,6 +22,7 @@ import orjson
 
 from correlate.contracts import parse_timestamp
 from correlate.engine import NOTIFICATION
+from correlate.errors import ContractError
 from correlate.metrics import Metrics
 from correlate.streams.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
 from correlate.vendors import vendor_slug
@@ -83,7 +84,7 @@ class PublishedLog:
                 event = orjson.loads(value)
                 if isinstance(event, dict) and is_device_notification(event):
                     self.note(event)
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ContractError):
                 continue
 
     @classmethod
@@ -93,7 +94,7 @@ class PublishedLog:
         for value in values:
             try:
                 log.note(orjson.loads(value))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ContractError):
                 continue
         return log
 
