@@ -134,6 +134,12 @@ def test_a_notice_with_a_bad_time_on_the_topics_is_skipped_when_a_leader_rebuild
     assert PublishedLog.from_values(values).notified == {"d1"}
 
 
+def test_a_value_that_is_not_an_object_on_the_incidents_topic_is_skipped_when_a_leader_rebuilds() -> None:
+    opened = {"incident_id": "i1", "event": "opened", "at": "2026-03-02T10:00:00Z"}
+    log = PublishedLog.from_values([b"[1]", b'"opened"', json.dumps(opened).encode()])
+    assert list(log.last) == ["i1"]
+
+
 def test_the_api_answers_every_kind_of_store_refusal_with_its_own_status() -> None:
     from correlate.api.app import store_status
 

@@ -93,7 +93,9 @@ class PublishedLog:
         log = cls()
         for value in values:
             try:
-                log.note(orjson.loads(value))
+                event = orjson.loads(value)
+                if isinstance(event, dict):
+                    log.note(event)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ContractError):
                 continue
         return log
