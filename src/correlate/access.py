@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from correlate.errors import AccessError
+
 __all__ = ["ROLES", "AccessError", "Claims", "Verifier", "default_home", "load_secret", "mint", "verify"]
 
 PREFIX: Final = "cor1"
@@ -36,10 +38,6 @@ SECRET_FILE: Final = "api-secret"
 _VENDOR_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 # Far above any token mint() makes (a few hundred characters): longer text is refused before any work on it.
 MAX_TOKEN_LENGTH: Final = 4096
-
-
-class AccessError(ValueError):
-    """A token that cannot be used; the message says why, and never contains the token."""
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from contextlib import ExitStack
 from typing import Final
 
 from correlate import logs, progress
-from correlate.config import ConfigError, load_config
+from correlate.config import load_config
 from correlate.engine import Engine
+from correlate.errors import CorrelateError
 from correlate.extras import MissingExtra, extra_of
 from correlate.replay import run_replay
 
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in SERVER_LOG_LEVELS:
             _log_as_asked(args)
         return int(args.func(args))
-    except (OSError, ConfigError) as error:
+    except (OSError, CorrelateError) as error:  # what correlate refuses, and files: one line, no traceback
         print(f"correlate {args.command}: {error}", file=sys.stderr)
         return 2
     except MissingExtra as error:

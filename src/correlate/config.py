@@ -15,13 +15,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from correlate.errors import ConfigError as ConfigError  # raised here; importable from here as before
 from correlate.limits import Limits
 from correlate.vendors import VendorRegistry
-
-
-class ConfigError(ValueError):
-    """A settings file or variable that cannot be used; the message says which and why."""
-
 
 _REGISTRY_KEYS = frozenset({"vendors", "owned_dimensions", "name_unlisted"})
 # Tables for the edges, parsed by the module that owns them: ``[stack]`` (broker, store, topics:
@@ -93,7 +89,12 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     """Settings from defaults, then the file, then ``CORRELATE_*`` variables."""
     raw: dict[str, Any] = {}
     if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
         try:
             raw = json.loads(text) if str(path).endswith(".json") else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:

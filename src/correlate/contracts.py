@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import orjson
 
+from correlate.errors import ContractError
 from correlate.limits import DEFAULT_LIMITS, Limits
 
 SCHEMA_VERSION: Final = 1
@@ -144,7 +145,7 @@ def _bounded_text(value: object, limit: int) -> str:
             for index in range(len(pairs) - 1, -1, -1):
                 key, inner = pairs[index]
                 stack.append(inner)
-                stack.append(_Token(("," if index else "") + _show(str(key), limit) + ":"))
+                stack.append(_Token(("," if index else "") + show(str(key), limit) + ":"))
         elif isinstance(item, list | tuple):
             text = "["
             stack.append(_Token("]"))
@@ -153,7 +154,7 @@ def _bounded_text(value: object, limit: int) -> str:
                 if index:
                     stack.append(_Token(","))
         else:
-            text = _show(item, limit)
+            text = show(item, limit)
         parts.append(text)
         size += len(text)
     return "".join(parts)[:limit]
@@ -164,56 +165,50 @@ class _Token:
     text: str
 
 
-class _Invalid(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
 def parse_timestamp(value: object) -> float:
     """Event time as epoch seconds, from RFC 3339 text with a zone or from a number of epoch seconds.
 
     Text must have a year from 1970 to 2199 as written; a number must be in [0, 7258118400) (2200-01-01).
+    Anything else raises :class:`~correlate.errors.ContractError` (field ``ts``), whatever the value.
     """
     if isinstance(value, bool):
-        raise _Invalid("ts", "must be an RFC 3339 time with zone or epoch seconds, not a boolean")
+        raise ContractError("ts", "must be an RFC 3339 time with zone or epoch seconds, not a boolean")
     if isinstance(value, int | float):
         # Compared before float(): a huge JSON integer would overflow float(); NaN fails every comparison.
         if not _EARLIEST_TS <= value < _LATEST_TS:
-            raise _Invalid("ts", f"{_show(value)} is outside 1970..2200 (milliseconds sent as seconds?)")
+            raise ContractError("ts", f"{show(value)} is outside 1970..2200 (milliseconds sent as seconds?)")
         return float(value)
     if not isinstance(value, str):
-        raise _Invalid("ts", f"must be an RFC 3339 time with zone or epoch seconds, not {_json_type(value)}")
+        raise ContractError("ts", f"must be an RFC 3339 time with zone or epoch seconds, not {json_type(value)}")
     if _RFC3339.search(value) is None:
-        raise _Invalid("ts", _why_not_rfc3339(value))
+        raise ContractError("ts", _why_not_rfc3339(value))
     try:
         moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows a lower-case 't' and 'z'
     except ValueError:
-        raise _Invalid("ts", f"{_show(value)} names a day that does not exist") from None
+        raise ContractError("ts", f"{show(value)} names a day that does not exist") from None
     return moment.timestamp()
 
 
 def _why_not_rfc3339(value: str) -> str:
     """The reason for a rejected time text, as precise as a second look can make it (off the hot path)."""
     if value != value.strip() and _RFC3339.search(value.strip()):
-        return f"{_show(value)} has white space around it"
+        return f"{show(value)} has white space around it"
     if _LEAP_SECOND.search(value):
-        return f"{_show(value)} is a leap second; write :59 instead of :60"
+        return f"{show(value)} is a leap second; write :59 instead of :60"
     if len(value.strip()) <= len("2026-03-02"):  # fromisoformat() would read a bare date as midnight
-        return f"{_show(value)} is not an RFC 3339 date-time (expected e.g. 2026-03-02T19:05:12Z)"
+        return f"{show(value)} is not an RFC 3339 date-time (expected e.g. 2026-03-02T19:05:12Z)"
     try:
         moment = datetime.fromisoformat(value.strip().upper())
     except ValueError:
-        return f"{_show(value)} is not an RFC 3339 date-time (expected e.g. 2026-03-02T19:05:12Z)"
+        return f"{show(value)} is not an RFC 3339 date-time (expected e.g. 2026-03-02T19:05:12Z)"
     if moment.tzinfo is None:
-        return f"{_show(value)} has no zone; add 'Z' or an offset such as '+01:00'"
+        return f"{show(value)} has no zone; add 'Z' or an offset such as '+01:00'"
     if not 1970 <= moment.year <= 2199:
-        return f"{_show(value)} is outside the years 1970..2199"
-    return f"{_show(value)} is not in RFC 3339 form (expected e.g. 2026-03-02T19:05:12Z or ...T20:05:12+01:00)"
+        return f"{show(value)} is outside the years 1970..2199"
+    return f"{show(value)} is not in RFC 3339 form (expected e.g. 2026-03-02T19:05:12Z or ...T20:05:12+01:00)"
 
 
-def _show(value: object, limit: int = 60) -> str:
+def show(value: object, limit: int = 60) -> str:
     """The offending value as JSON text, cut short so that one bad field cannot flood a log line."""
     try:
         text = json.dumps(value, ensure_ascii=False)
@@ -222,19 +217,20 @@ def _show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
     """The JSON name of a value's type, for messages read by people who write JSON, not Python."""
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _required_text(record: Mapping[str, Any], name: str) -> str:
+def required_text(record: Mapping[str, Any], name: str) -> str:
+    """The non-blank string field ``name`` of a record, as every contract requires its ids and names."""
     value = record.get(name)
     if value is None:
-        raise _Invalid(name, "is required")
+        raise ContractError(name, "is required")
     if not isinstance(value, str):
-        raise _Invalid(name, f"must be a string, not {_json_type(value)}")
+        raise ContractError(name, f"must be a string, not {json_type(value)}")
     if not value.strip():
-        raise _Invalid(name, "must not be empty")
+        raise ContractError(name, "must not be empty")
     return value
 
 
@@ -243,30 +239,31 @@ def _optional_text(record: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Invalid(name, f"must be a string or null, not {_json_type(value)}")
+        raise ContractError(name, f"must be a string or null, not {json_type(value)}")
     return value
 
 
-def _dimensions(value: object, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
+def dimensions(value: object, limits: Limits = DEFAULT_LIMITS) -> dict[str, str]:
+    """A record's dimension values (an object of strings, within ``limits``), as every contract checks them."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _Invalid("dimensions", f"must be an object of string values, not {_json_type(value)}")
+        raise ContractError("dimensions", f"must be an object of string values, not {json_type(value)}")
     if len(value) > limits.max_dimensions:
-        raise _Invalid(
+        raise ContractError(
             "dimensions", f"has {len(value)} names, more than max_dimensions ({limits.max_dimensions}) allows"
         )
     for name, dim_value in value.items():
         if not name:
-            raise _Invalid("dimensions", "dimension names must not be empty")
+            raise ContractError("dimensions", "dimension names must not be empty")
         if len(name) > limits.max_name_chars:
-            raise _Invalid(
-                "dimensions", f"the name {_show(name)} is longer than max_name_chars ({limits.max_name_chars})"
+            raise ContractError(
+                "dimensions", f"the name {show(name)} is longer than max_name_chars ({limits.max_name_chars})"
             )
         if not isinstance(dim_value, str):
-            raise _Invalid(f"dimensions.{name}", f"must be a string, not {_json_type(dim_value)}")
+            raise ContractError(f"dimensions.{name}", f"must be a string, not {json_type(dim_value)}")
         if len(dim_value) > limits.max_value_chars:
-            raise _Invalid(
+            raise ContractError(
                 f"dimensions.{name}",
                 f"{len(dim_value)} characters, longer than max_value_chars ({limits.max_value_chars})",
             )
@@ -279,11 +276,13 @@ def _count(value: object, limits: Limits = DEFAULT_LIMITS) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON has one number type: 2.0 is the integer 2, as JSON Schema's "integer" says
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid("count", f"must be a whole number >= 1, not {_show(value)}")
+        raise ContractError("count", f"must be a whole number >= 1, not {show(value)}")
     if value < 1:
-        raise _Invalid("count", f"must be >= 1, not {_show(value)}")
+        raise ContractError("count", f"must be >= 1, not {show(value)}")
     if value > limits.max_count:
-        raise _Invalid("count", f"{_show(value)} is more than max_count ({limits.max_count}) customers in one record")
+        raise ContractError(
+            "count", f"{show(value)} is more than max_count ({limits.max_count}) customers in one record"
+        )
     return value
 
 
@@ -298,7 +297,7 @@ def extra_fields(record: Mapping[str, Any], known: frozenset[str], limits: Limit
     extra = {k: v for k, v in record.items() if k not in known}
     for name, value in extra.items():
         if _nests_deeper(value, limits.max_nesting - 1):
-            raise _Invalid(name, f"nests objects or arrays deeper than max_nesting ({limits.max_nesting})")
+            raise ContractError(name, f"nests objects or arrays deeper than max_nesting ({limits.max_nesting})")
     return extra
 
 
@@ -318,9 +317,9 @@ def _nests_deeper(value: object, allowed: int) -> bool:
 
 
 def _source(record: Mapping[str, Any]) -> str:
-    source = _required_text(record, "source")
+    source = required_text(record, "source")
     if source.startswith("partner:") and not source[len("partner:") :].strip():
-        raise _Invalid("source", "'partner:' must be followed by the partner's id")
+        raise ContractError("source", "'partner:' must be followed by the partner's id")
     return source
 
 
@@ -331,33 +330,33 @@ def validate(record: object, limits: Limits = DEFAULT_LIMITS) -> Contact | Rejec
         if fast is not None:
             return fast
     if not isinstance(record, dict):
-        return Rejection("", f"a contact must be a JSON object, not {_json_type(record)}", record)
+        return Rejection("", f"a contact must be a JSON object, not {json_type(record)}", record)
     try:
         version = record.get("version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION or isinstance(version, bool):  # True == 1 in Python, not in JSON
-            raise _Invalid(
-                "version", f"unsupported contract version {_show(version)}; this build reads {SCHEMA_VERSION}"
+            raise ContractError(
+                "version", f"unsupported contract version {show(version)}; this build reads {SCHEMA_VERSION}"
             )
-        channel = _required_text(record, "channel")
+        channel = required_text(record, "channel")
         if channel not in CHANNELS:
-            raise _Invalid("channel", f"{_show(channel)} is not one of {', '.join(sorted(CHANNELS))}")
+            raise ContractError("channel", f"{show(channel)} is not one of {', '.join(sorted(CHANNELS))}")
         if "ts" not in record:
-            raise _Invalid("ts", "is required")
+            raise ContractError("ts", "is required")
         known_only = KNOWN_FIELDS.issuperset(record)
         extra = {} if known_only else extra_fields(record, KNOWN_FIELDS, limits)
         return Contact(
-            contact_id=_required_text(record, "contact_id"),
+            contact_id=required_text(record, "contact_id"),
             ts=parse_timestamp(record["ts"]),
             channel=intern(channel),
-            customer_id=_required_text(record, "customer_id"),
+            customer_id=required_text(record, "customer_id"),
             source=intern(_source(record)),
-            dimensions=_dimensions(record.get("dimensions"), limits),
+            dimensions=dimensions(record.get("dimensions"), limits),
             category=_optional_text(record, "category"),
             text=_text(_optional_text(record, "text"), limits),
             count=_count(record.get("count"), limits),
             extra=extra,
         )
-    except _Invalid as invalid:
+    except ContractError as invalid:
         return Rejection(invalid.field, invalid.reason, record)
 
 

@@ -22,13 +22,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from correlate.errors import EmbeddedServerError
 from correlate.procs import die_with_parent, stop
 
 LOOPBACK = "127.0.0.1"
-
-
-class EmbeddedServerError(RuntimeError):
-    """An embedded server could not be found or did not come up; the message says which and why."""
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -50,6 +50,7 @@ import orjson
 
 from correlate import progress
 from correlate.contracts import format_time, parse_timestamp
+from correlate.errors import ContractError
 from correlate.events import CustomerNotification, Event, IncidentEvent, from_json
 from correlate.scope import Scope, describe, make_scope
 
@@ -63,8 +64,8 @@ _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 def _time(value: object) -> float:
     try:
         return parse_timestamp(value)
-    except Exception as error:  # the contract's error type is private; raise what callers here expect
-        raise ValueError(f"bad time {value!r}: {error}") from None
+    except ContractError as error:  # the field is not always a contact's ts: the reason alone, with the value
+        raise ValueError(f"bad time {value!r}: {error.reason}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, Final, TypeVar
 
 from correlate.contracts import parse_timestamp
+from correlate.errors import ContractError
 from correlate.lifecycle import Reason
 
 __all__ = [
@@ -454,7 +455,7 @@ def _time(obj: Mapping[str, Any], key: str, where: str) -> str:
     value = _string(obj, key, where)
     try:
         parse_timestamp(value)
-    except Exception:  # the contract's own error type is private to it
+    except ContractError:
         raise ValueError(f"{_path(where, key)}: not an RFC 3339 time") from None
     return value
 

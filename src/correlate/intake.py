@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from correlate.contracts import Contact, Rejection, _json_type, _show, validate
+from correlate.contracts import Contact, Rejection, json_type, show, validate
 from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.status_feed import VENDOR_STATUS, VendorStatus, validate_status
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary, validate_telemetry
@@ -38,8 +38,8 @@ def validate_record(record: object, limits: Limits = DEFAULT_LIMITS) -> Record |
     if kind == CONTACT or "contact_id" in record or "channel" in record:
         return validate(record, limits)
     if not isinstance(kind, str):
-        return Rejection("type", f"must be a string naming the record's kind, not {_json_type(kind)}", record)
-    return Rejection("type", f"{_show(kind)} is not one of {', '.join(TYPES)}", record)
+        return Rejection("type", f"must be a string naming the record's kind, not {json_type(kind)}", record)
+    return Rejection("type", f"{show(kind)} is not one of {', '.join(TYPES)}", record)
 
 
 def kind_and_source(item: Record) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Final
 
-from correlate.config import ConfigError
+from correlate.errors import LogChoiceError
 
 __all__ = [
     "FORMATS",
@@ -42,10 +42,6 @@ FORMAT_VARIABLE: Final = "CORRELATE_LOG_FORMAT"
 LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 FORMATS: Final = ("text", "json")
 _TEXT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class LogChoiceError(ConfigError):
-    """A level or format that is not one of the known names; the message lists them."""
 
 
 @dataclass(frozen=True)

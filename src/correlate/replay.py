@@ -19,6 +19,7 @@ import orjson
 
 from correlate.contracts import Rejection, parse_timestamp
 from correlate.engine import Engine, rare_collections
+from correlate.errors import ContractError
 from correlate.intake import oversized
 
 
@@ -119,7 +120,7 @@ def event_time(line: bytes) -> float:
     try:
         record = orjson.loads(line)
         return parse_timestamp(record["ts"]) if type(record) is dict and "ts" in record else float("-inf")
-    except Exception:  # a broken line: replay rejects it with the reason
+    except (orjson.JSONDecodeError, ContractError):  # a broken line: replay rejects it with the reason
         return float("-inf")
 
 

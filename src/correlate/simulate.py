@@ -57,6 +57,7 @@ import orjson
 
 from correlate import progress
 from correlate.contracts import format_time, parse_timestamp
+from correlate.errors import ContractError
 from correlate.vendors import vendor_slug
 
 __all__ = ["Simulation", "add_parser", "minimum_days", "run", "simulate"]
@@ -930,8 +931,8 @@ def _merged(contacts: list[Any], more: list[Any]) -> list[Any]:
 def _rfc3339(text: str) -> float:
     try:
         return parse_timestamp(text)
-    except Exception as error:  # the contract's error type is private; its message is what matters
-        raise argparse.ArgumentTypeError(str(error)) from None
+    except ContractError as error:  # the reason alone: the flag is --start, not a record's ts
+        raise argparse.ArgumentTypeError(error.reason) from None
 
 
 def _write_jsonl(path: str, rows: list[Any], done: Callable[[float], None]) -> None:

@@ -17,14 +17,14 @@ from typing import Any, Final
 
 from correlate.contracts import (
     Rejection,
-    _dimensions,
-    _Invalid,
-    _json_type,
-    _required_text,
-    _show,
+    dimensions,
     extra_fields,
+    json_type,
     parse_timestamp,
+    required_text,
+    show,
 )
+from correlate.errors import ContractError
 from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.scope import Scope, make_scope
 
@@ -61,32 +61,36 @@ def validate_status(record: Mapping[str, Any], limits: Limits = DEFAULT_LIMITS) 
     try:
         version = record.get("version", STATUS_VERSION)
         if version != STATUS_VERSION or isinstance(version, bool):
-            raise _Invalid("version", f"unsupported status version {_show(version)}; this build reads {STATUS_VERSION}")
+            raise ContractError(
+                "version", f"unsupported status version {show(version)}; this build reads {STATUS_VERSION}"
+            )
         status = record.get("status")
         if status is None:
-            raise _Invalid("status", "is required")
+            raise ContractError("status", "is required")
         if not isinstance(status, str) or status not in PHASES:
-            raise _Invalid("status", f"{_show(status)} is not one of {', '.join(PHASES)}")
+            raise ContractError("status", f"{show(status)} is not one of {', '.join(PHASES)}")
         if "ts" not in record:
-            raise _Invalid("ts", "is required")
-        scope = _dimensions(record.get("scope"), limits) if "scope" in record else None
+            raise ContractError("ts", "is required")
+        scope = dimensions(record.get("scope"), limits) if "scope" in record else None
         if not scope:
-            raise _Invalid("scope", 'is required: the dimension values the component stands for, e.g. {"service": "X"}')
+            raise ContractError(
+                "scope", 'is required: the dimension values the component stands for, e.g. {"service": "X"}'
+            )
         if any(not value.strip() for value in scope.values()):
             blank = next(name for name, value in scope.items() if not value.strip())
-            raise _Invalid(f"scope.{blank}", "must not be blank")
+            raise ContractError(f"scope.{blank}", "must not be blank")
         message = record.get("message")
         if message is not None and not isinstance(message, str):
-            raise _Invalid("message", f"must be a string or null, not {_json_type(message)}")
+            raise ContractError("message", f"must be a string or null, not {json_type(message)}")
         return VendorStatus(
-            vendor=_required_text(record, "vendor"),
-            status_id=_required_text(record, "status_id"),
+            vendor=required_text(record, "vendor"),
+            status_id=required_text(record, "status_id"),
             ts=parse_timestamp(record["ts"]),
             status=status,
-            component=_required_text(record, "component"),
+            component=required_text(record, "component"),
             scope=make_scope((name, value.strip()) for name, value in scope.items()),
             message=(message or "")[:_MESSAGE_LIMIT],
             extra=extra_fields(record, STATUS_FIELDS, limits),
         )
-    except _Invalid as invalid:
+    except ContractError as invalid:
         return Rejection(invalid.field.replace("dimensions", "scope", 1), invalid.reason, record)

@@ -46,22 +46,15 @@ from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.delivery import DeliveryTarget, message_id, webhook_body
+from correlate.errors import InvalidRequest, Mismatch, NotFound, StateConflict
 from correlate.events import RANK, IncidentEvent, IncidentHeadline, NotificationName, Vendors
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 
-__all__ = ["IncidentStore", "OpenView", "StoreError", "scope_signature"]
+__all__ = ["IncidentStore", "OpenView", "scope_signature"]
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50
 JOURNEY_TTL: Final = 8 * 86_400
-
-
-class StoreError(Exception):
-    """A request the store refuses; ``status`` is the HTTP status the API answers with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _key_value(value: str) -> str:
@@ -444,19 +437,19 @@ class IncidentStore:
         resolved incident takes no one: its notifications are out.
         """
         if (contact_id is None) != (source is None):
-            raise StoreError(
-                400, "name a contact by contact_id and source together (a contact id is unique only within its source)"
+            raise InvalidRequest(
+                "name a contact by contact_id and source together (a contact id is unique only within its source)"
             )
         if contact_id is not None and source is not None:
             raw = await self.redis.get(self._contact_key(source, contact_id))
             if raw is None:
-                raise StoreError(404, f"contact {contact_id!r} from {source!r} is not known (no accepted contact)")
+                raise NotFound(f"contact {contact_id!r} from {source!r} is not known (no accepted contact)")
             known = json.loads(raw)["customer_id"]
             if customer_id is not None and customer_id != known:
-                raise StoreError(422, f"contact {contact_id!r} belongs to another customer than {customer_id!r}")
+                raise Mismatch(f"contact {contact_id!r} belongs to another customer than {customer_id!r}")
             customer_id = known
         if customer_id is None:
-            raise StoreError(400, "give customer_id, or contact_id and source")
+            raise InvalidRequest("give customer_id, or contact_id and source")
         head, followups = self.key("incident", incident_id), self.key("incident", incident_id, "followups")
         entry = {"customer_id": customer_id, "contact_id": contact_id, "source": source, "attached_by": by}
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -465,9 +458,9 @@ class IncidentStore:
                     await pipe.watch(head, followups)
                     status = await pipe.hget(head, "status")
                     if status is None:
-                        raise StoreError(404, f"incident {incident_id!r} not found")
+                        raise NotFound(f"incident {incident_id!r} not found")
                     if status == "resolved":
-                        raise StoreError(409, f"incident {incident_id!r} is resolved; its customers were notified")
+                        raise StateConflict(f"incident {incident_id!r} is resolved; its customers were notified")
                     existing = await pipe.hget(followups, customer_id)
                     if existing is not None:
                         return json.loads(existing), False
@@ -483,7 +476,7 @@ class IncidentStore:
     async def assign(self, incident_id: str, owner: str, by: str) -> None:
         """Make ``owner`` the incident's owner; who assigned it, and when, is kept beside it."""
         if not await self.redis.exists(self.key("incident", incident_id)):
-            raise StoreError(404, f"incident {incident_id!r} not found")
+            raise NotFound(f"incident {incident_id!r} not found")
         assigned = _canonical({"by": by, "at": format_time(self.clock())})
         await self.redis.hset(self.key("incident", incident_id), mapping={"owner": owner, "assigned": assigned})
 
@@ -491,9 +484,9 @@ class IncidentStore:
         """Record an escalation; whoever it goes to reports back to the incident's owner."""
         owner = await self.redis.hget(self.key("incident", incident_id), "owner")
         if not await self.redis.exists(self.key("incident", incident_id)):
-            raise StoreError(404, f"incident {incident_id!r} not found")
+            raise NotFound(f"incident {incident_id!r} not found")
         if owner is None:
-            raise StoreError(409, f"incident {incident_id!r} has no owner to report back to; assign one first")
+            raise StateConflict(f"incident {incident_id!r} has no owner to report back to; assign one first")
         entry = {"to": to, "note": note, "by": by, "report_back_to": owner, "at": format_time(self.clock())}
         await self.redis.rpush(self.key("incident", incident_id, "escalations"), _canonical(entry))
         return entry

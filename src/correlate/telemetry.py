@@ -19,14 +19,14 @@ from typing import Any, Final
 
 from correlate.contracts import (
     Rejection,
-    _dimensions,
-    _Invalid,
-    _json_type,
-    _required_text,
-    _show,
+    dimensions,
     extra_fields,
+    json_type,
     parse_timestamp,
+    required_text,
+    show,
 )
+from correlate.errors import ContractError
 from correlate.limits import DEFAULT_LIMITS, Limits
 
 TELEMETRY_VERSION: Final = 1
@@ -92,21 +92,21 @@ def validate_telemetry(record: Mapping[str, Any], limits: Limits = DEFAULT_LIMIT
             return _heartbeat(record, limits)
         if kind == SUMMARY:
             return _summary(record, limits)
-        raise _Invalid("type", f"{_show(kind)} is not one of {HEARTBEAT}, {SUMMARY}")
-    except _Invalid as invalid:
+        raise ContractError("type", f"{show(kind)} is not one of {HEARTBEAT}, {SUMMARY}")
+    except ContractError as invalid:
         return Rejection(invalid.field, invalid.reason, record)
 
 
 def _heartbeat(record: Mapping[str, Any], limits: Limits) -> Heartbeat:
     status = record.get("status", "ok")
     if status not in STATUSES or not isinstance(status, str):
-        raise _Invalid("status", f"{_show(status)} is not one of {', '.join(STATUSES)}")
+        raise ContractError("status", f"{show(status)} is not one of {', '.join(STATUSES)}")
     return Heartbeat(
-        device_id=_required_text(record, "device_id"),
-        customer_id=_required_text(record, "customer_id"),
+        device_id=required_text(record, "device_id"),
+        customer_id=required_text(record, "customer_id"),
         ts=_ts(record),
-        source=_required_text(record, "source"),
-        dimensions=_dimensions(record.get("dimensions"), limits),
+        source=required_text(record, "source"),
+        dimensions=dimensions(record.get("dimensions"), limits),
         status=status,
         extra=extra_fields(record, HEARTBEAT_FIELDS, limits),
     )
@@ -114,10 +114,10 @@ def _heartbeat(record: Mapping[str, Any], limits: Limits) -> Heartbeat:
 
 def _summary(record: Mapping[str, Any], limits: Limits) -> HeartbeatSummary:
     return HeartbeatSummary(
-        summary_id=_required_text(record, "summary_id"),
+        summary_id=required_text(record, "summary_id"),
         ts=_ts(record),
-        source=_required_text(record, "source"),
-        dimensions=_dimensions(record.get("dimensions"), limits),
+        source=required_text(record, "source"),
+        dimensions=dimensions(record.get("dimensions"), limits),
         devices=_devices(record.get("devices")),
         period=_period(record.get("period")),
         extra=extra_fields(record, SUMMARY_FIELDS, limits),
@@ -127,26 +127,26 @@ def _summary(record: Mapping[str, Any], limits: Limits) -> HeartbeatSummary:
 def _version(record: Mapping[str, Any]) -> None:
     version = record.get("version", TELEMETRY_VERSION)
     if version != TELEMETRY_VERSION or isinstance(version, bool):
-        raise _Invalid(
-            "version", f"unsupported telemetry version {_show(version)}; this build reads {TELEMETRY_VERSION}"
+        raise ContractError(
+            "version", f"unsupported telemetry version {show(version)}; this build reads {TELEMETRY_VERSION}"
         )
 
 
 def _ts(record: Mapping[str, Any]) -> float:
     if "ts" not in record:
-        raise _Invalid("ts", "is required")
+        raise ContractError("ts", "is required")
     return parse_timestamp(record["ts"])
 
 
 def _devices(value: object) -> int:
     if value is None:
-        raise _Invalid("devices", "is required")
+        raise ContractError("devices", "is required")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid("devices", f"must be a whole number >= 0, not {_show(value)}")
+        raise ContractError("devices", f"must be a whole number >= 0, not {show(value)}")
     if value < 0:
-        raise _Invalid("devices", f"must be >= 0, not {_show(value)}")
+        raise ContractError("devices", f"must be >= 0, not {show(value)}")
     return value
 
 
@@ -154,7 +154,7 @@ def _period(value: object) -> float:
     if value is None:
         return 60.0
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid("period", f"must be a number of seconds, not {_json_type(value)}")
+        raise ContractError("period", f"must be a number of seconds, not {json_type(value)}")
     if not 0 < value <= MAX_PERIOD:
-        raise _Invalid("period", f"{_show(value)} is not in (0, {MAX_PERIOD:g}] seconds")
+        raise ContractError("period", f"{show(value)} is not in (0, {MAX_PERIOD:g}] seconds")
     return float(value)

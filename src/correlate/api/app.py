@@ -22,16 +22,17 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.access import AccessError, Claims, Verifier
+from correlate.access import Claims, Verifier
 from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
 from correlate.api.protocol import MAX_HEADER_BYTES, body_fault
 from correlate.banner import banner_text, facts_from_event
 from correlate.contracts import parse_timestamp
+from correlate.errors import AccessError, ApiError, InvalidRequest, Mismatch, NotFound, StateConflict, StoreError
 from correlate.metrics import Metrics
-from correlate.store import IncidentStore, StoreError
+from correlate.store import IncidentStore
 
-__all__ = ["ApiContext", "build_app"]
+__all__ = ["ApiContext", "build_app", "store_status"]
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +87,18 @@ CONTEXT: Final = web.AppKey("context", ApiContext)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ApiError(Exception):
-    """A refusal with its HTTP status and a reason the caller can act on (the middleware answers it as JSON)."""
+# What the store refuses, as HTTP says it (the store itself does not speak HTTP).
+_STORE_STATUSES: Final[tuple[tuple[type[StoreError], int], ...]] = (
+    (InvalidRequest, 400),
+    (NotFound, 404),
+    (StateConflict, 409),
+    (Mismatch, 422),
+)
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+
+def store_status(error: StoreError) -> int:
+    """The HTTP status for a store refusal: its kind's, else 400 (the request was refused, the store is fine)."""
+    return next((status for kind, status in _STORE_STATUSES if isinstance(error, kind)), 400)
 
 
 def build_app(context: ApiContext) -> web.Application:
@@ -137,7 +144,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="correlate"'} if error.status == 401 else {}
         return _error(error.status, str(error), **headers)
     except StoreError as error:
-        return _error(error.status, str(error))
+        return _error(store_status(error), str(error))
     except RedisError:
         log.warning("store unreachable during %s %a", request.method, request.path)
         return _error(503, "the incident store is not reachable; try again shortly", **{"Retry-After": "1"})
@@ -148,7 +155,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status == 413:
             reason = f"request body larger than {_MAX_BODY} bytes"
         return _error(error.status, reason or error.reason, **{k: v for k, v in error.headers.items() if k == "Allow"})
-    except Exception:
+    except Exception:  # crash guard: one request's bug is a 500 for it, not a dead API
         # Logged without the request's headers: they carry the bearer token.
         log.exception("unexpected error in %s %a", request.method, request.path)
         return _error(500, "internal error; the API log has the details")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Final
 
+from correlate.errors import InvalidRequest
 from correlate.events import IncidentHeadline
-from correlate.store import IncidentStore, OpenView, StoreError, scope_signature
+from correlate.store import IncidentStore, OpenView, scope_signature
 
 __all__ = ["MAX_QUERY_DIMENSIONS", "KnownIncident", "KnownIncidents"]
 
@@ -60,7 +61,7 @@ class KnownIncidents:
         """
         pairs = sorted(dimensions.items())
         if len(pairs) > MAX_QUERY_DIMENSIONS:
-            raise StoreError(400, f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
+            raise InvalidRequest(f"at most {MAX_QUERY_DIMENSIONS} dimensions in one query")
         await self._refresh()
         found = [
             KnownIncident(view.event, view.notified, customer_id in view.followups if customer_id else None)

@@ -231,7 +231,7 @@ async def keep_running(name: str, worker: Worker, stopping: asyncio.Event, first
     while not stopping.is_set():
         try:
             await worker.run()
-        except Exception:
+        except Exception:  # crash guard: the supervisor of the API's workers (feed, senders)
             log.exception("%s failed; restarting in %g s", name, delay)
         else:
             return

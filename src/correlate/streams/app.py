@@ -115,7 +115,7 @@ def build_app(
                     verdict = check(message.value, limits)
                     out = route(verdict, message.value, message.topic, message.partition, message.offset)
                     observe(metrics, verdict)  # once routed: a crash in route must not count the record twice
-                except Exception as error:
+                except Exception as error:  # crash guard: a record that crashes validation is blamed, not fatal
                     logger.exception("validate: %s", supervision.crashed(error))
                     continue
                 guard.handled()

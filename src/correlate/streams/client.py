@@ -19,6 +19,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from correlate.contracts import parse_timestamp
+from correlate.errors import BrokerGone as BrokerGone  # raised here; importable from here as before
+from correlate.errors import ContractError
 from correlate.streams import kafka_io
 from correlate.streams.poison import describe_error
 from correlate.streams.topics import VENDOR_PREFIX
@@ -29,10 +31,6 @@ IN_FLIGHT = 16  # sends awaiting their acknowledgement at most; beyond, produce 
 ACK_TIMEOUT = 30.0  # seconds without an acknowledgement after which the broker counts as gone
 PROGRESS_EVERY = 0.5  # seconds between two progress reports
 STOP_TIMEOUT = 5.0  # seconds to stop the client (it would retry a gone broker until its request timeout)
-
-
-class BrokerGone(Exception):
-    """The broker does not answer (never did, or stopped): the message is one line for the user."""
 
 
 def _key_and_time(line: bytes) -> tuple[bytes | None, float | None]:
@@ -46,7 +44,7 @@ def _key_and_time(line: bytes) -> tuple[bytes | None, float | None]:
     key = customer.encode() if isinstance(customer, str) and customer else None
     try:
         ts: float | None = parse_timestamp(record.get("ts"))
-    except Exception:  # a bad ts is the validate stage's to report; here it only cannot pace
+    except ContractError:  # a bad ts is the validate stage's to report; here it only cannot pace
         ts = None
     return key, ts
 

@@ -171,7 +171,7 @@ class HealthReporter:
         report = self.report()
         try:
             await self.store.set(self.key, json.dumps(report), ex=REPORT_TTL)
-        except Exception as error:  # the store away: the metrics still say it; the status says "store"
+        except Exception as error:  # crash guard: the report loop outlives a store away (status then says "store")
             logger.debug("health report not written: %s", describe_error(error))
 
     async def run(self) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from correlate.contracts import excerpt
+from correlate.errors import InjectedFault
 
 __all__ = [
     "CRASHES_TO_QUARANTINE",
@@ -44,7 +45,7 @@ def describe_error(error: BaseException) -> str:
     name = type(error).__name__
     try:
         text = str(error)
-    except Exception:
+    except Exception:  # crash guard: describing a crash must not crash (any __str__ may raise anything)
         text = "(its message could not be shown)"
     return f"{name}: {text[:ERROR_CHARS]}" if text else name
 
@@ -120,10 +121,6 @@ class PoisonGuard:
             forgotten, _ = self.quarantined.popitem(last=False)
             self._lettered.discard(forgotten)
         return position
-
-
-class InjectedFault(RuntimeError):
-    """Raised by :class:`FaultInjector`: a stand-in for a bug that a particular record sets off."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from correlate.contracts import parse_timestamp
+from correlate.errors import ContractError
 from correlate.events import RANK, CustomerNotification, Event, IncidentEvent
 from correlate.metrics import Metrics
 from correlate.streams.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
@@ -72,7 +73,7 @@ class PublishedLog:
         for value in values:
             try:
                 self.note(CustomerNotification.from_json(orjson.loads(value)))
-            except ValueError:  # orjson.JSONDecodeError is one
+            except (ValueError, ContractError):  # orjson.JSONDecodeError is a ValueError
                 continue
 
     @classmethod
@@ -82,7 +83,7 @@ class PublishedLog:
         for value in values:
             try:
                 log.note(IncidentEvent.from_json(orjson.loads(value)))
-            except ValueError:  # orjson.JSONDecodeError is one
+            except (ValueError, ContractError):  # orjson.JSONDecodeError is a ValueError
                 continue
         return log
 

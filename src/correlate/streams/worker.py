@@ -229,7 +229,7 @@ async def _forever(
             await stage()
         except asyncio.CancelledError:
             raise
-        except Exception as error:
+        except Exception as error:  # crash guard: the stage supervisor (a crash costs a restart, never the worker)
             next_step = "restarting" if supervision is None else supervision.crashed(error)
             if metrics is not None:
                 metrics.observe_stage_restart(supervision.health.stage if supervision else name)
@@ -266,7 +266,7 @@ async def _contend(lease: Lease, detect: DetectStage, metrics: Metrics, store_ur
 async def _release(lease: Lease) -> None:
     try:
         await lease.release()
-    except Exception:
+    except Exception:  # crash guard: a release on the way out must not hide why we are leaving
         logger.warning("could not release the lease; it lapses by itself", exc_info=True)
 
 
