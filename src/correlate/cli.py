@@ -103,11 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in SERVER_LOG_LEVELS:
             _log_as_asked(args)
         return int(args.func(args))
+    except MissingExtra as error:  # its message names the command already
+        print(error, file=sys.stderr)
+        return 2
     except (OSError, CorrelateError) as error:  # what correlate refuses, and files: one line, no traceback
         print(f"correlate {args.command}: {error}", file=sys.stderr)
-        return 2
-    except MissingExtra as error:
-        print(error, file=sys.stderr)
         return 2
     except ModuleNotFoundError as error:  # an extra the command's own check missed: still one line, not a trace
         extra = extra_of(error.name)

@@ -13,6 +13,7 @@
     ├── ApiError                    the HTTP API's own refusal, with the HTTP status it answers with
     ├── EmbeddedServerError         a server correlate starts itself (Tansu, Redis) is missing or did not come up
     ├── BrokerGone                  the Kafka broker does not answer (never did, or stopped)
+    ├── MissingExtra                a command needs an extra that is not installed (the message names it)
     └── InjectedFault (RuntimeError) a test hook's stand-in for a bug that one record sets off
 
 Errors of the libraries correlate stands on are converted where they enter, and only there: TOML, JSON and
@@ -31,6 +32,8 @@ its status.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "AccessError",
     "ApiError",
@@ -43,6 +46,7 @@ __all__ = [
     "InvalidRequest",
     "LogChoiceError",
     "Mismatch",
+    "MissingExtra",
     "NotFound",
     "StateConflict",
     "StoreError",
@@ -114,3 +118,17 @@ class BrokerGone(CorrelateError):
 class InjectedFault(CorrelateError, RuntimeError):
     """Raised by :class:`correlate.streams.poison.FaultInjector`: a stand-in for a bug that a particular record
     sets off."""
+
+
+class MissingExtra(CorrelateError):
+    """A command needs extras that are not installed; the message is the line to print."""
+
+    def __init__(self, command: str, extras: Iterable[str]) -> None:
+        self.command = command
+        self.extras = tuple(extras)
+        quoted = [f"'{extra}'" for extra in self.extras]
+        names = " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+        plural = "extras" if len(self.extras) > 1 else "extra"
+        super().__init__(
+            f"correlate {command} needs the {names} {plural}: pip install 'correlate[{','.join(self.extras)}]'"
+        )

