@@ -27,12 +27,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from correlate.access import Claims, load_secret, mint
+from correlate.api.access import Claims, load_secret, mint
 from correlate.api.serve import read_state
 from correlate.contracts import format_time
-from correlate.embedded import EmbeddedRedis
 from correlate.events import EventName, IncidentEvent, IncidentEvidence, Kind, Vendors
 from correlate.store import IncidentStore
+from correlate.streams.embedded import EmbeddedRedis
 
 # --spread: how many brands and services the incidents are spread over. The default (200 x 60) makes a query
 # match about one incident, as in a centre with many open incidents; --spread 40 matches about seven.

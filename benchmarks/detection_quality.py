@@ -27,10 +27,10 @@ import orjson
 
 from correlate.config import Settings
 from correlate.engine import Engine
-from correlate.evaluate import evaluate
 from correlate.events import from_json
+from correlate.lab.evaluate import evaluate
+from correlate.lab.simulate import simulate
 from correlate.replay import run_replay
-from correlate.simulate import simulate
 
 START = 1_772_409_600.0  # 2026-03-02T00:00:00Z
 

@@ -34,16 +34,16 @@ from typing import Any
 import orjson
 
 from correlate.contracts import Contact, parse_timestamp, validate
-from correlate.embedded import EmbeddedBroker, EmbeddedRedis, free_port
 from correlate.engine import Engine
 from correlate.events import IncidentEvent
+from correlate.lab.simulate import simulate
 from correlate.replay import replay
-from correlate.simulate import simulate
 from correlate.streams import kafka_io
 from correlate.streams.client import produce
 from correlate.streams.detect import Progress
+from correlate.streams.embedded import EmbeddedBroker, EmbeddedRedis, free_port
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import VENDOR_PREFIX
+from correlate.topics import VENDOR_PREFIX
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from correlate.embedded import EmbeddedBroker, EmbeddedRedis
+from correlate.streams.embedded import EmbeddedBroker, EmbeddedRedis
 
 # Test helpers (tests/streams.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -20,8 +20,8 @@ from typing import Any, Self
 
 import yaml
 
-from correlate.embedded import LOOPBACK, free_port, wait_for_port
-from correlate.procs import stop
+from correlate.streams.embedded import LOOPBACK, free_port, wait_for_port
+from correlate.streams.procs import stop
 
 
 class Prometheus:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from correlate.access import AccessError, Claims, Verifier, load_secret, mint, verify
+from correlate.api.access import AccessError, Claims, Verifier, load_secret, mint, verify
 
 
 def test_a_token_says_who_its_bearer_is(tmp_path: Path) -> None:

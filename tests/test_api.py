@@ -13,12 +13,12 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from correlate.access import Claims, load_secret, mint
+from correlate.api.access import Claims, load_secret, mint
 from correlate.api.app import ApiContext, ago, build_app
 from correlate.contracts import Contact, parse_timestamp, validate
-from correlate.delivery import DeliveryTarget
 from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
+from correlate.notify.delivery import DeliveryTarget
 from correlate.store import IncidentStore
 from test_store import replayed
 
@@ -420,7 +420,7 @@ def test_a_base64_customer_id_has_a_journey(redis_url: str, tmp_path: Path) -> N
 
 
 def test_a_store_that_is_away_is_a_503_with_a_reason(tmp_path: Path) -> None:
-    from correlate.embedded import free_port
+    from correlate.streams.embedded import free_port
 
     async def go() -> tuple[int, Any]:
         async with running_api(f"redis://127.0.0.1:{free_port()}/0", tmp_path, 0.0) as api:

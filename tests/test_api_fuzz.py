@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from correlate.api.serve import read_state
-from correlate.embedded import EmbeddedRedis
 from correlate.events import IncidentEvent
 from correlate.store import IncidentStore
+from correlate.streams.embedded import EmbeddedRedis
 from test_api_serve import correlate, wait_for
 from test_store import replayed
 

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from correlate.access import Claims, load_secret, mint
+from correlate.api.access import Claims, load_secret, mint
 from correlate.api.app import ApiContext, build_app
 from correlate.api.protocol import ApiRunner
 from correlate.api.serve import LISTEN_BACKLOG

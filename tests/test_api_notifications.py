@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from correlate.embedded import EmbeddedBroker
 from correlate.events import IncidentEvent
 from correlate.notify.notifications import NotificationWriter
 from correlate.store import IncidentStore
+from correlate.streams.embedded import EmbeddedBroker
 from test_feed import make_topics
 from test_store import replayed
 

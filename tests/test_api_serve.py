@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from correlate.api.serve import read_state
-from correlate.embedded import EmbeddedBroker
+from correlate.streams.embedded import EmbeddedBroker
 from test_feed import event_records, make_topics, produce
 from test_store import replayed
 
@@ -146,7 +146,7 @@ def test_a_failing_worker_is_restarted_until_it_stops(caplog: pytest.LogCaptureF
 
 
 def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
-    from correlate.embedded import free_port
+    from correlate.streams.embedded import free_port
 
     store = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
     result = subprocess.run(

@@ -7,8 +7,8 @@ import numpy as np
 from scipy.special import pdtrc
 
 from correlate.detectors.attribution import Attribution, WindowCounts
+from correlate.detectors.lattice import Lattice
 from correlate.detectors.tail import negbin_sf
-from correlate.lattice import Lattice
 from correlate.scope import Scope, make_scope
 
 # Per profile: (reporters observed, events observed, reporters expected, events expected).

@@ -7,7 +7,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from correlate.banner import BannerFacts, banner_text, describe_scope, describe_symptom, facts_from_event
+from correlate.api.banner import BannerFacts, banner_text, describe_scope, describe_symptom, facts_from_event
 from correlate.contracts import parse_timestamp
 from correlate.events import IncidentHeadline
 

@@ -19,8 +19,8 @@ import yaml
 
 from correlate.config import Settings
 from correlate.contracts import parse_timestamp
-from correlate.demo import OPEN_INCIDENT_ALERT, OPEN_INCIDENT_EXPR, Stream, _report
-from correlate.procs import stop
+from correlate.lab.demo import OPEN_INCIDENT_ALERT, OPEN_INCIDENT_EXPR, Stream, _report
+from correlate.streams.procs import stop
 from sample_events import incident_event
 
 ROOT = Path(__file__).resolve().parents[1]

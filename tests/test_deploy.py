@@ -174,9 +174,9 @@ def test_the_api_service_selects_the_api_pods() -> None:
 
 
 def test_the_production_topic_script_creates_what_the_workers_expect() -> None:
-    """deploy/create-topics.sh (Apache Kafka's kafka-topics.sh) and streams/topics.py must agree: the workers
+    """deploy/create-topics.sh (Apache Kafka's kafka-topics.sh) and correlate/topics.py must agree: the workers
     would create a missing topic, but with the broker's defaults, not the retention the detector relies on."""
-    from correlate.streams.topics import pipeline_topics
+    from correlate.topics import pipeline_topics
 
     script = (DEPLOY / "create-topics.sh").read_text(encoding="utf-8")
     created = {}

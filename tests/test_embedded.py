@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from correlate.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis
+from correlate.streams.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis
 
 
 def _listening(port: int) -> bool:
@@ -45,7 +45,7 @@ def test_servers_do_not_outlive_a_parent_killed_outright(tmp_path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from correlate.embedded import EmbeddedBroker, EmbeddedRedis\n"
+        "from correlate.streams.embedded import EmbeddedBroker, EmbeddedRedis\n"
         f"b = EmbeddedBroker().start(); r = EmbeddedRedis().start(Path({str(tmp_path)!r}))\n"
         "print(b.process.pid, r.process.pid, flush=True)\n"
         "time.sleep(600)\n"

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from correlate.evaluate import add_parser, evaluate, overlaps
+from correlate.lab.evaluate import add_parser, evaluate, overlaps
 from correlate.scope import make_scope
 from sample_events import incident_event
 

@@ -15,8 +15,8 @@ from correlate.config import Settings
 from correlate.detectors.base import Finding
 from correlate.events import IncidentEvent, from_json
 from correlate.incidents import IncidentBook
+from correlate.lab.simulate import simulate
 from correlate.scope import Scope, make_scope
-from correlate.simulate import simulate
 from correlate.vendors import VendorRegistry
 from event_schemas import REGENERATE, rendered
 from streams import START, run

@@ -14,8 +14,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from correlate.embedded import EmbeddedBroker
 from correlate.store import IncidentStore
+from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.feed import Feed
 from test_store import replayed
 from test_streams_telemetry import BEAT, STATUS

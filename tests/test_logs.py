@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from correlate.logs import LEVEL_VARIABLE, LogChoice, LogChoiceError, configure
-from correlate.procs import stop
+from correlate.streams.procs import stop
 
 PLAIN_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 

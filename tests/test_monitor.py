@@ -6,7 +6,7 @@ from correlate.config import Settings
 from correlate.contracts import parse_timestamp
 from correlate.engine import Engine
 from correlate.metrics import Metrics
-from correlate.monitor import EngineMonitor
+from correlate.streams.monitor import EngineMonitor
 from streams import DAY, HOUR, START, Fault, stream
 from test_metrics import scrape, series, value
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from correlate.embedded import free_port
-from correlate.procs import stop
+from correlate.streams.embedded import free_port
+from correlate.streams.procs import stop
 from prometheus_server import Prometheus
 from streams import DAY, START, Fault, as_jsonl, stream
 from test_silence import fleet

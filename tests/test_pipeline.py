@@ -27,13 +27,13 @@ import redis
 
 from correlate.config import Settings
 from correlate.contracts import parse_timestamp
-from correlate.embedded import EmbeddedBroker, free_port
 from correlate.engine import Engine
+from correlate.lab.simulate import simulate
 from correlate.replay import replay
-from correlate.simulate import simulate
 from correlate.streams.detect import Progress, read_all
+from correlate.streams.embedded import EmbeddedBroker, free_port
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import vendor_topic
+from correlate.topics import vendor_topic
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from correlate.contracts import parse_timestamp
-from correlate.embedded import EmbeddedBroker
+from correlate.streams.embedded import EmbeddedBroker
 from test_pipeline import (
     Worker,
     lag_reports,

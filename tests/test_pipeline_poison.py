@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from correlate.embedded import EmbeddedBroker
+from correlate.streams.embedded import EmbeddedBroker
 from test_pipeline import (
     Stream,
     Worker,

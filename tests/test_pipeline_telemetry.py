@@ -19,7 +19,7 @@ import pytest
 
 from correlate.cli import main
 from correlate.contracts import parse_timestamp
-from correlate.embedded import EmbeddedBroker
+from correlate.streams.embedded import EmbeddedBroker
 from streams import DAY, HOUR, START, stream
 from test_pipeline import Worker, final_clock, lag_reports, produce, progress, topic_values, vendors_of, wait_for
 from test_silence import SILENCE_AT, Quiet, fleet

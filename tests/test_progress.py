@@ -18,8 +18,8 @@ import pytest
 from tqdm import tqdm
 
 from correlate.contracts import parse_timestamp
+from correlate.lab.simulate import simulate
 from correlate.progress import Bar, Stages, count_lines, counting
-from correlate.simulate import simulate
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 CLI = [sys.executable, "-m", "correlate.cli"]

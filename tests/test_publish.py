@@ -7,11 +7,11 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from correlate.embedded import EmbeddedBroker
 from correlate.metrics import Metrics
+from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.kafka_io import ensure_topics
 from correlate.streams.publish import PublishedLog, Publisher
-from correlate.streams.topics import TopicSpec, pipeline_topics
+from correlate.topics import TopicSpec, pipeline_topics
 from sample_events import incident_event
 
 EVENT = incident_event("opened", "inc-1", at="2026-03-02T10:00:00Z", at_fault=["vizo", "tubo"])

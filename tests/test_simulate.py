@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from correlate.contracts import Contact, Rejection, parse_timestamp, validate
-from correlate.simulate import _RARE_SYMPTOMS, WARM_UP, Simulation, add_parser, simulate
+from correlate.lab.simulate import _RARE_SYMPTOMS, WARM_UP, Simulation, add_parser, simulate
 from correlate.vendors import vendor_slug
 
 START = parse_timestamp("2026-03-02T00:00:00Z")

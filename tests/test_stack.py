@@ -19,11 +19,11 @@ import orjson
 import pytest
 
 from correlate.contracts import parse_timestamp
-from correlate.embedded import free_port
 from correlate.engine import Engine
-from correlate.procs import stop
+from correlate.lab.simulate import simulate
 from correlate.replay import replay
-from correlate.simulate import simulate
+from correlate.streams.embedded import free_port
+from correlate.streams.procs import stop
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 

@@ -17,8 +17,8 @@ import pytest
 from correlate.api.known import KnownIncidents
 from correlate.cli import main
 from correlate.contracts import Contact, parse_timestamp, validate
-from correlate.delivery import DeliveryTarget
 from correlate.events import IncidentEvent
+from correlate.notify.delivery import DeliveryTarget
 from correlate.store import IncidentStore
 
 SEED = 3

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import orjson
 
-from correlate.embedded import EmbeddedBroker
+from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.kafka_io import ensure_topics
-from correlate.streams.topics import pipeline_topics, vendor_spec
+from correlate.topics import pipeline_topics, vendor_spec
 from test_pipeline import topic_values, wait_for
 
 

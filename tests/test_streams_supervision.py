@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import redis
 
-from correlate.embedded import EmbeddedBroker
 from correlate.metrics import Metrics
+from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.health import CRASHES_STUCK, HealthReporter, StageHealth, stuck_reason
 from correlate.streams.poison import FaultInjector, InjectedFault, PoisonGuard, describe_error, poison_letter
 from correlate.streams.settings import StackSettings, load_stack_settings

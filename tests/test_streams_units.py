@@ -13,8 +13,8 @@ from correlate.streams import upstream
 from correlate.streams.exposition import merge
 from correlate.streams.publish import PublishedLog, vendors_of
 from correlate.streams.settings import load_stack_settings
-from correlate.streams.topics import pipeline_topics, vendor_spec
 from correlate.streams.validate import check, route
+from correlate.topics import pipeline_topics, vendor_spec
 from sample_events import incident_event
 
 GOOD = {

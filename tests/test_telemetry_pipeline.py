@@ -11,10 +11,10 @@ import pytest
 
 from correlate.cli import main
 from correlate.contracts import parse_timestamp
-from correlate.evaluate import evaluate
 from correlate.events import IncidentEvent
 from correlate.intake import validate_record
-from correlate.simulate import Simulation, simulate
+from correlate.lab.evaluate import evaluate
+from correlate.lab.simulate import Simulation, simulate
 from correlate.telemetry import Heartbeat, HeartbeatSummary
 from sample_events import incident_event, notification
 from streams import START

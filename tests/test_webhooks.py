@@ -18,9 +18,9 @@ import pytest
 from aiohttp import web
 
 from correlate.config import ConfigError
-from correlate.delivery import DeliveryTarget, message_id, parse_delivery, retry_delay
 from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
+from correlate.notify.delivery import DeliveryTarget, message_id, parse_delivery, retry_delay
 from correlate.notify.webhooks import WebhookSender, next_step
 from correlate.store import IncidentStore
 from test_store import replayed

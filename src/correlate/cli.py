@@ -18,6 +18,8 @@ from correlate.errors import CorrelateError
 from correlate.extras import MissingExtra, extra_of
 from correlate.replay import run_replay
 
+__all__ = ["SERVER_LOG_LEVELS", "build_parser", "main"]
+
 # The long-running servers, with the level each logs at unless told otherwise: the API's requests and
 # deliveries are worth a line each (info); a worker's Kafka clients are chatty below warning.
 SERVER_LOG_LEVELS: Final = {"up": "warning", "worker": "warning", "api": "info"}
@@ -72,8 +74,8 @@ def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from correlate import demo, evaluate, simulate
     from correlate.api import commands as api_commands
+    from correlate.lab import demo, evaluate, simulate
     from correlate.streams import commands as streams_commands
 
     parser = argparse.ArgumentParser(prog="correlate", description=__doc__)

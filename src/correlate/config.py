@@ -19,6 +19,8 @@ from correlate.errors import ConfigError as ConfigError  # raised here; importab
 from correlate.limits import Limits
 from correlate.vendors import VendorRegistry
 
+__all__ = ["Config", "Settings", "load_config"]
+
 _REGISTRY_KEYS = frozenset({"vendors", "owned_dimensions", "name_unlisted"})
 # Tables for the edges, parsed by the module that owns them: ``[stack]`` (broker, store, topics:
 # correlate.streams) and ``[delivery.<vendor>]`` (vendor topics and webhooks: correlate.notify).

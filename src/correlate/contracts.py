@@ -25,6 +25,24 @@ import orjson
 from correlate.errors import ContractError
 from correlate.limits import DEFAULT_LIMITS, Limits
 
+__all__ = [
+    "CHANNELS",
+    "KNOWN_FIELDS",
+    "SCHEMA_VERSION",
+    "TS_PATTERN",
+    "Contact",
+    "Rejection",
+    "dimensions",
+    "excerpt",
+    "extra_fields",
+    "format_time",
+    "json_type",
+    "parse_timestamp",
+    "required_text",
+    "show",
+    "validate",
+]
+
 SCHEMA_VERSION: Final = 1
 CHANNELS: Final = frozenset({"voice", "ivr", "chat", "email", "web", "social", "app", "partner"})
 KNOWN_FIELDS: Final = frozenset(

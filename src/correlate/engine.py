@@ -57,6 +57,8 @@ from correlate.stitch import StitchedContact, Stitcher
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary
 from correlate.vendors import VendorRegistry
 
+__all__ = ["Counts", "Engine", "Outcome", "rare_collections"]
+
 _D = TypeVar("_D")
 
 

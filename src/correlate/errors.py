@@ -22,8 +22,8 @@ Redis errors are left as they are: the API answers every one of them alike (503,
 stops on them, so a wrapper would add a name and no meaning.
 
 ``ConfigError`` and ``AccessError`` keep ``ValueError`` as a second base: both were public as ``ValueError``
-(``load_config`` and ``verify`` callers may catch that), and :func:`correlate.access.verify` relies on it to
-report a :class:`correlate.access.Claims` that refuses its values as unreadable claims. ``InjectedFault`` keeps
+(``load_config`` and ``verify`` callers may catch that), and :func:`correlate.api.access.verify` relies on it to
+report a :class:`correlate.api.access.Claims` that refuses its values as unreadable claims. ``InjectedFault`` keeps
 ``RuntimeError`` so that it reads as the unforeseen failure it stands in for.
 
 A store error carries no HTTP status: the store does not speak HTTP. :mod:`correlate.api.app` maps each kind to

@@ -56,6 +56,19 @@ from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact
 from correlate.vendors import VendorRegistry
 
+__all__ = [
+    "ABSORBED_SHARE",
+    "EVIDENCE_OF",
+    "RATE",
+    "SAMPLE_TEXTS",
+    "SILENCE",
+    "VENDOR",
+    "Evidence",
+    "Incident",
+    "IncidentBook",
+    "combined_p",
+]
+
 SAMPLE_TEXTS = 3
 RATE = "rate"
 SILENCE = "silence"

@@ -20,6 +20,8 @@ from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.status_feed import VENDOR_STATUS, VendorStatus, validate_status
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary, validate_telemetry
 
+__all__ = ["CONTACT", "TYPES", "Record", "kind_and_source", "oversized", "validate_record"]
+
 CONTACT: Final = "contact"
 TYPES: Final = (CONTACT, HEARTBEAT, SUMMARY, VENDOR_STATUS)
 

@@ -4,7 +4,7 @@ Dashboards (``grafana/``) and alert rules (``deploy/prometheus/alerts.yml``) are
 declared here, and tests hold them to it: a metric renamed here fails the dashboard test, not a NOC screen.
 
 :class:`Metrics` takes plain values (a contact, a rejection, events, numbers) so the core never imports
-prometheus-client; :mod:`correlate.monitor` reads an :class:`~correlate.engine.Engine` and feeds it. Each
+prometheus-client; :mod:`correlate.streams.monitor` reads an :class:`~correlate.engine.Engine` and feeds it. Each
 instance owns its own registry: no global state, so two engines (or two tests) in one process never share
 counts.
 
@@ -30,6 +30,26 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from correlate.contracts import KNOWN_FIELDS, Contact, Rejection
 from correlate.events import Event, EventName, IncidentEvent
+
+__all__ = [
+    "INCIDENT_EVENTS",
+    "LATENCY_BUCKETS",
+    "NOTIFICATIONS_TOPIC",
+    "NO_VENDOR",
+    "OTHER",
+    "OWN",
+    "REJECT_REASONS",
+    "STAGES",
+    "TOPIC_KINDS",
+    "VENDOR_TOPIC_PREFIX",
+    "WEBHOOK_OUTCOMES",
+    "CellValues",
+    "Metrics",
+    "MetricsServer",
+    "reject_reason",
+    "topic_kind",
+    "window_label",
+]
 
 OWN: Final = "own"
 OTHER: Final = "other"

@@ -22,6 +22,8 @@ from correlate.engine import Engine, rare_collections
 from correlate.errors import ContractError
 from correlate.intake import oversized
 
+__all__ = ["ReplaySummary", "decode", "event_time", "merge_by_event_time", "replay", "run_replay"]
+
 
 @dataclass(frozen=True)
 class ReplaySummary:

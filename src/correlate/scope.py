@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+__all__ = ["Scope", "contains", "covers", "describe", "make_scope", "overlapping", "parents", "related"]
+
 Scope = tuple[tuple[str, str], ...]
 
 

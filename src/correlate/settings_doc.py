@@ -19,7 +19,7 @@ from typing import Any
 from correlate.config import Settings
 from correlate.streams.settings import StackSettings
 
-__all__ = ["COMMAND", "format_default", "render", "settings_table"]
+__all__ = ["COMMAND", "format_default", "main", "render", "settings_table"]
 
 COMMAND = "python3 -m correlate.settings_doc > docs/settings.md"
 

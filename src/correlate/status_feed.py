@@ -28,6 +28,8 @@ from correlate.errors import ContractError
 from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.scope import Scope, make_scope
 
+__all__ = ["PHASES", "RESOLVED", "STATUS_FIELDS", "STATUS_VERSION", "VENDOR_STATUS", "VendorStatus", "validate_status"]
+
 STATUS_VERSION: Final = 1
 VENDOR_STATUS: Final = "vendor-status"
 PHASES: Final = ("investigating", "identified", "monitoring", "resolved")

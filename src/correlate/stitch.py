@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from correlate.contracts import Contact
 from correlate.limits import DEFAULT_LIMITS, Limits
 
+__all__ = ["BudgetedSpellings", "Profile", "Spellings", "StitchedContact", "Stitcher", "pool_key"]
+
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 # Profiles are cached by their raw dimension items; a feed with endless variants must not grow it forever.
 _PROFILE_CACHE = 100_000

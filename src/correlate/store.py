@@ -45,12 +45,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
-from correlate.delivery import DeliveryTarget, message_id, webhook_body
 from correlate.errors import InvalidRequest, Mismatch, NotFound, StateConflict
 from correlate.events import RANK, IncidentEvent, IncidentHeadline, NotificationName, Vendors
+from correlate.notify.delivery import DeliveryTarget, message_id, webhook_body
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 
-__all__ = ["IncidentStore", "OpenView", "scope_signature"]
+__all__ = ["IncidentStore", "OpenView", "notification_id", "scope_signature"]
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50

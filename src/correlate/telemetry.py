@@ -29,6 +29,21 @@ from correlate.contracts import (
 from correlate.errors import ContractError
 from correlate.limits import DEFAULT_LIMITS, Limits
 
+__all__ = [
+    "HEALTHY",
+    "HEARTBEAT",
+    "HEARTBEAT_FIELDS",
+    "MAX_PERIOD",
+    "STATUSES",
+    "SUMMARY",
+    "SUMMARY_FIELDS",
+    "TELEMETRY_VERSION",
+    "Heartbeat",
+    "HeartbeatSummary",
+    "Telemetry",
+    "validate_telemetry",
+]
+
 TELEMETRY_VERSION: Final = 1
 HEARTBEAT: Final = "heartbeat"
 SUMMARY: Final = "heartbeat-summary"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from correlate.scope import Scope
 
+__all__ = ["AFFECTED_SHARE", "VendorRegistry", "vendor_slug"]
+
 _SLUG = re.compile(r"[^0-9a-z]+")
 # A value carried by at least this share of an incident's reporters makes its owner affected.
 AFFECTED_SHARE = 0.2

@@ -22,17 +22,17 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.access import Claims, Verifier
+from correlate.api.access import Claims, Verifier
+from correlate.api.banner import banner_text, facts_from_event
 from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
 from correlate.api.protocol import MAX_HEADER_BYTES, body_fault
-from correlate.banner import banner_text, facts_from_event
 from correlate.contracts import parse_timestamp
 from correlate.errors import AccessError, ApiError, InvalidRequest, Mismatch, NotFound, StateConflict, StoreError
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
 
-__all__ = ["ApiContext", "build_app", "store_status"]
+__all__ = ["ApiContext", "ago", "build_app", "store_status"]
 
 log = logging.getLogger(__name__)
 

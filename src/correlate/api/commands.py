@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from correlate.access import ROLES, AccessError, Claims, default_home, load_secret, mint
+from correlate.api.access import ROLES, AccessError, Claims, default_home, load_secret, mint
 from correlate.config import ConfigError, load_config
-from correlate.embedded import LOOPBACK
 from correlate.extras import require
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
+from correlate.streams.embedded import LOOPBACK
 
 __all__ = ["add_parsers"]
 
@@ -28,7 +28,7 @@ def _api(args: argparse.Namespace) -> int:
     # aiokafka even without --broker: the API's feed and notification modules are built on it.
     require("api", *([] if store_url else ["local"]), "api", "store", "kafka")
     from correlate.api.serve import ApiOptions, run, zone
-    from correlate.delivery import parse_delivery
+    from correlate.notify.delivery import parse_delivery
 
     config = load_config(args.config)
     try:

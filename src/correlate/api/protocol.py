@@ -19,7 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, ContentEncodingError, HttpProcessingError, LineTooLong
 
-__all__ = ["MAX_HEADER_BYTES", "ApiRunner", "body_fault"]
+__all__ = ["MAX_HEADER_BYTES", "ApiRunner", "body_fault", "refusal_reason"]
 
 log = logging.getLogger(__name__)
 

@@ -27,20 +27,20 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.access import default_home, load_secret
+from correlate.api.access import default_home, load_secret
 from correlate.api.app import ApiContext, build_app
 from correlate.api.protocol import ApiRunner
-from correlate.delivery import DeliveryTarget
-from correlate.embedded import LOOPBACK, EmbeddedRedis
 from correlate.metrics import Metrics, MetricsServer
+from correlate.notify.delivery import DeliveryTarget
 from correlate.notify.notifications import NotificationWriter
 from correlate.notify.webhooks import WebhookSender
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 from correlate.store import IncidentStore
+from correlate.streams.embedded import LOOPBACK, EmbeddedRedis
 from correlate.streams.feed import Feed
-from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS
+from correlate.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS
 
-__all__ = ["ApiOptions", "default_home", "read_state", "serve"]
+__all__ = ["ApiOptions", "Worker", "default_home", "keep_running", "read_state", "run", "serve", "zone"]
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+__all__ = ["AggregateBaseline", "compound_sf"]
+
 # A cell that has seen few records borrows the mean batch size of all cells, as if from this many records.
 _SIZE_PRIOR_RECORDS = 2.0
 # A cell that has never seen a record is expected to see them at this share of its single reports' rate

@@ -37,8 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from correlate.detectors.base import Finding
+from correlate.detectors.lattice import Lattice
 from correlate.detectors.tail import binomial_cdf, binomial_sf, negbin_cdf, negbin_sf
-from correlate.lattice import Lattice
+
+__all__ = ["Attribution", "WindowCounts", "findings_per_cause"]
 
 
 @dataclass(frozen=True)

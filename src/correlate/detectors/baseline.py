@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+__all__ = ["HOURS", "WEEKDAYS", "SeasonalBaseline"]
+
 HOURS = 24
 WEEKDAYS = 7
 # Own-shape weight: a bin's own rate gets half the say once it rests on this many reports (its noise is then

@@ -15,7 +15,7 @@ import numpy as np
 
 from correlate.detectors.baseline import SeasonalBaseline
 from correlate.detectors.implication import implied_parents, implied_values, learn_implications
-from correlate.lattice import Lattice
+from correlate.detectors.lattice import Lattice
 from correlate.scope import Scope
 
 __all__ = ["DAY", "CellWindows", "hour_and_weekday", "widened"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["common_mode_factor"]
+
 # Fewer values than this in a dimension, or less expected volume in its middle half, and it has no say.
 _MIN_VALUES = 4
 _MIN_EXPECTED = 20.0

@@ -13,6 +13,16 @@ import numpy as np
 
 from correlate.scope import Scope
 
+__all__ = [
+    "IMPLIED_EVIDENCE",
+    "IMPLIED_SHARE",
+    "Implications",
+    "Value",
+    "implied_parents",
+    "implied_values",
+    "learn_implications",
+]
+
 Value = tuple[str, str]
 Implications = Mapping[Value, tuple[Value, ...]]
 # A value carried by this share of another value's reports is implied by it (a model implies its brand) ...

@@ -23,8 +23,8 @@ from correlate.detectors.attribution import Attribution, WindowCounts, findings_
 from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.cells import DAY, CellWindows, widened
 from correlate.detectors.common_mode import common_mode_factor
+from correlate.detectors.lattice import Lattice
 from correlate.detectors.tail import negbin_sf, per_test_threshold
-from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 

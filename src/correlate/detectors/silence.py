@@ -36,8 +36,8 @@ import numpy as np
 from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
 from correlate.detectors.base import DeviceSilence, Finding
 from correlate.detectors.cells import DAY, CellWindows
+from correlate.detectors.lattice import Lattice
 from correlate.detectors.tail import negbin_cdf, per_test_threshold
-from correlate.lattice import Lattice
 from correlate.scope import Scope
 from correlate.stitch import Profile, StitchedContact
 from correlate.telemetry import Heartbeat, HeartbeatSummary

@@ -58,6 +58,26 @@ from typing import Final, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "BANDS",
+    "MAX_CHARS",
+    "MAX_EXEMPLARS",
+    "MIN_CHARS",
+    "SKETCH_SIZE",
+    "Signature",
+    "Sketch",
+    "Sketcher",
+    "SymptomIndex",
+    "band_keys",
+    "band_keys_of_rows",
+    "central_texts",
+    "content_words",
+    "normalise",
+    "one_typo_apart",
+    "signature",
+    "signatures",
+]
+
 SKETCH_SIZE: Final = 64
 BANDS: Final = 16
 MAX_CHARS: Final = 200

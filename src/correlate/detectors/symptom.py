@@ -62,6 +62,8 @@ from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, centr
 from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
 
+__all__ = ["SymptomDetector"]
+
 if TYPE_CHECKING:
     from correlate.config import Settings
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+__all__ = ["binomial_cdf", "binomial_sf", "negbin_cdf", "negbin_sf", "per_test_threshold"]
+
 
 def negbin_sf(observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
     """P(Y >= observed) for Y negative-binomial with the given mean and dispersion (vectorised).

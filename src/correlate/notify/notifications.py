@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from correlate.lease import Lease
 from correlate.store import IncidentStore
-from correlate.streams.topics import NOTIFICATIONS
+from correlate.topics import NOTIFICATIONS
 
 __all__ = ["NotificationWriter"]
 

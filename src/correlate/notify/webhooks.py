@@ -21,9 +21,9 @@ from typing import Final
 
 import aiohttp
 
-from correlate.delivery import DeliveryTarget, retry_delay, webhook_headers
 from correlate.lease import Lease
 from correlate.metrics import Metrics
+from correlate.notify.delivery import DeliveryTarget, retry_delay, webhook_headers
 from correlate.store import IncidentStore
 
 __all__ = ["Step", "WebhookSender", "next_step"]

@@ -30,8 +30,10 @@ from correlate.streams.health import Supervision
 from correlate.streams.kafka_io import FETCH_MAX_WAIT_MS
 from correlate.streams.poison import CRASHES_TO_QUARANTINE, poison_letter
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import ACCEPTED, REJECTS
 from correlate.streams.validate import Forward, check, observe, route
+from correlate.topics import ACCEPTED, REJECTS
+
+__all__ = ["FETCH_SLACK", "REPORT_EVERY", "YIELD_EVERY", "build_app", "run_faust_validate"]
 
 logger = logging.getLogger(__name__)
 YIELD_EVERY = 500  # records between two yields to the event loop

@@ -23,7 +23,21 @@ from correlate.errors import BrokerGone as BrokerGone  # raised here; importable
 from correlate.errors import ContractError
 from correlate.streams import kafka_io
 from correlate.streams.poison import describe_error
-from correlate.streams.topics import VENDOR_PREFIX
+from correlate.topics import VENDOR_PREFIX
+
+__all__ = [
+    "ACK_TIMEOUT",
+    "FLUSH_EVERY",
+    "IN_FLIGHT",
+    "PROGRESS_EVERY",
+    "SEND_EVERY",
+    "STOP_TIMEOUT",
+    "produce",
+    "stdout",
+    "subscribe",
+    "vendors_with_topics",
+    "wait_for_topic",
+]
 
 FLUSH_EVERY = 2_000  # records between two sends at most: a record is visible soon after its timestamp
 SEND_EVERY = 0.05  # seconds between two sends at most while pacing (a paced record is not held back longer)

@@ -17,7 +17,9 @@ from typing import IO, Any
 from correlate.config import Config, ConfigError, load_config
 from correlate.extras import require
 from correlate.streams.settings import StackSettings, load_stack_settings
-from correlate.streams.topics import INCIDENTS, vendor_topic
+from correlate.topics import INCIDENTS, vendor_topic
+
+__all__ = ["STATUS_EXIT", "add_parsers"]
 
 
 def _stack(args: argparse.Namespace) -> tuple[Config, StackSettings]:

@@ -34,16 +34,27 @@ from correlate.contracts import Contact, Rejection
 from correlate.engine import Engine
 from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
-from correlate.monitor import EngineMonitor
 from correlate.streams import kafka_io, upstream
 from correlate.streams.health import Supervision
 from correlate.streams.identity import Redeliveries, merge_key
 from correlate.streams.merge import EventTimeMerge
+from correlate.streams.monitor import EngineMonitor
 from correlate.streams.poison import poison_letter
 from correlate.streams.publish import PublishedLog, Publisher
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS, REJECTS
 from correlate.streams.validate import dead_letter
+from correlate.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS, REJECTS
+
+__all__ = [
+    "CELLS_EVERY",
+    "PROGRESS_EVERY",
+    "REPORTS_KEPT",
+    "UPSTREAM_EVERY",
+    "YIELD_EVERY",
+    "DetectStage",
+    "Progress",
+    "read_all",
+]
 
 PROGRESS_EVERY = 1.0  # seconds between progress reports to the store
 YIELD_EVERY = 500  # contacts taken in between two yields to the event loop (~40 ms of engine work)
@@ -266,7 +277,7 @@ class DetectStage:
 
     def _without_topic(self) -> frozenset[str]:
         """Vendors configured with ``topic = false`` under ``[delivery.<vendor>]``: told by webhook only."""
-        from correlate.delivery import parse_delivery
+        from correlate.notify.delivery import parse_delivery
 
         targets = parse_delivery(self.config.section("delivery"))
         return frozenset(vendor for vendor, target in targets.items() if not target.topic)

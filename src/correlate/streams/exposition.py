@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 
+__all__ = ["MergedCollector", "fetch", "merge"]
+
 _SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_created")
 
 

@@ -25,7 +25,7 @@ from correlate.events import IncidentEvent
 from correlate.intake import validate_record
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
-from correlate.streams.topics import ACCEPTED, INCIDENTS
+from correlate.topics import ACCEPTED, INCIDENTS
 
 __all__ = ["FEED_GROUP", "Feed"]
 

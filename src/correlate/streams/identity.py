@@ -21,6 +21,8 @@ from correlate.intake import Record
 from correlate.status_feed import VendorStatus
 from correlate.telemetry import Heartbeat
 
+__all__ = ["Key", "Redeliveries", "merge_key"]
+
 Key = tuple[float, str]
 _SEP = "\x1f"  # not in a contact_id a sender would choose; keeps the kinds apart in the merge's tie-break
 

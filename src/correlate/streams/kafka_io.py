@@ -17,7 +17,25 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import murmur2
 
-from correlate.streams.topics import TopicSpec
+from correlate.topics import TopicSpec
+
+__all__ = [
+    "FETCH_MAX_WAIT_MS",
+    "INPUT_HEADER",
+    "VISIBLE_HEADER",
+    "BatchWriter",
+    "accepted_headers",
+    "consumer",
+    "create_topics",
+    "end_offsets",
+    "ensure_topics",
+    "input_position",
+    "partition_for",
+    "producer",
+    "stop",
+    "visible_at",
+    "visible_header",
+]
 
 # Tansu answers an empty fetch only after the full max wait: keep it short, or an idle partition stalls reads.
 FETCH_MAX_WAIT_MS = 30

@@ -32,6 +32,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
+__all__ = ["NEVER", "EventTimeMerge", "Key"]
+
 T = TypeVar("T")
 Key = tuple[float, str]
 NEVER = float("-inf")

@@ -24,8 +24,10 @@ from correlate.contracts import parse_timestamp
 from correlate.errors import ContractError
 from correlate.events import RANK, CustomerNotification, Event, IncidentEvent
 from correlate.metrics import Metrics
-from correlate.streams.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
+from correlate.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
 from correlate.vendors import vendor_slug
+
+__all__ = ["Mark", "PublishedLog", "Publisher", "mark", "vendors_of"]
 
 Mark = tuple[float, int]
 

@@ -28,8 +28,10 @@ from correlate.streams import kafka_io, upstream
 from correlate.streams.health import Supervision
 from correlate.streams.poison import poison_letter
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import ACCEPTED, REJECTS
 from correlate.streams.validate import Checked, check, observe, route
+from correlate.topics import ACCEPTED, REJECTS
+
+__all__ = ["YIELD_EVERY", "run_validate"]
 
 logger = logging.getLogger(__name__)
 YIELD_EVERY = 1_000  # records between two yields to the event loop

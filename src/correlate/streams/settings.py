@@ -16,6 +16,8 @@ from typing import Any
 
 from correlate.config import ConfigError
 
+__all__ = ["RUNNERS", "StackSettings", "load_stack_settings", "setting_docs"]
+
 RUNNERS = ("aiokafka", "faust")
 
 

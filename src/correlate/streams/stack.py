@@ -1,6 +1,6 @@
 """``correlate up`` and ``correlate status``: the whole pipeline on one machine, and whether it is healthy.
 
-``up`` starts what is not configured (the embedded Tansu broker and Redis, :mod:`correlate.embedded`), creates
+``up`` starts what is not configured (the embedded Tansu broker and Redis, :mod:`correlate.streams.embedded`), creates
 the topics, starts the worker processes and writes where everything is to ``<home>/stack.json`` — the file
 ``status``, ``produce`` and ``subscribe`` read, so they need no flags on a laptop. SIGINT and SIGTERM stop the
 children in order (workers first, so they release the lease and commit; then the servers) and remove the
@@ -25,10 +25,25 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
-from correlate.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis, free_port
-from correlate.procs import die_with_parent
+from correlate.streams.embedded import LOOPBACK, EmbeddedBroker, EmbeddedRedis, free_port
+from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import pipeline_topics
+from correlate.topics import pipeline_topics
+
+__all__ = [
+    "DOWN_TIMEOUT",
+    "STARTING_GRACE",
+    "STATE_FILE",
+    "STOP_GRACE",
+    "Child",
+    "StackPlaces",
+    "api_port",
+    "read_state",
+    "run_down",
+    "run_up",
+    "stack_status",
+    "state_path",
+]
 
 STATE_FILE = "stack.json"
 STOP_GRACE = 10.0  # seconds a child gets to stop after SIGTERM before SIGKILL

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
+__all__ = ["FETCH_MARGIN", "NEVER", "encode", "feeders", "field_name", "quiet_until"]
+
 NEVER = float("-inf")
 # aiokafka stamps a fetch when its response is handled, which a busy event loop can delay well after the broker
 # built it: a fetch counts as covering only what was visible this long before its stamp.

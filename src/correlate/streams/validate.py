@@ -29,6 +29,8 @@ from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.metrics import Metrics
 from correlate.telemetry import Heartbeat
 
+__all__ = ["Checked", "Forward", "check", "dead_letter", "observe", "route"]
+
 
 @dataclass(frozen=True, slots=True)
 class Checked:

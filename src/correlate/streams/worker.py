@@ -29,15 +29,28 @@ from correlate.config import Config
 from correlate.engine import rare_collections
 from correlate.limits import Limits
 from correlate.metrics import Metrics, MetricsServer
-from correlate.procs import die_with_parent
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
 from correlate.streams.exposition import MergedCollector
 from correlate.streams.health import HealthReporter, Supervision
 from correlate.streams.lease import Lease, Renewer
 from correlate.streams.poison import FaultInjector
+from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
-from correlate.streams.topics import pipeline_topics
+from correlate.topics import pipeline_topics
+
+__all__ = [
+    "CHILD_START_TIMEOUT",
+    "MAX_STALL",
+    "RETRY_PAUSE",
+    "STOP_GRACE",
+    "DetectProcess",
+    "WorkerOptions",
+    "detect_main",
+    "main_worker",
+    "run_worker",
+    "worker_id",
+]
 
 logger = logging.getLogger(__name__)
 MAX_STALL = 30.0  # seconds the detect loop may not come round before its lease is let go

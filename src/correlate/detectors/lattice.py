@@ -17,6 +17,8 @@ import numpy as np
 from correlate.scope import Scope, parents
 from correlate.stitch import Profile
 
+__all__ = ["ROOT", "Lattice"]
+
 ROOT: Scope = ()
 
 

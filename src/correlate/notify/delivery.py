@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 from correlate.config import ConfigError
 from correlate.events import IncidentEvent
-from correlate.streams.topics import vendor_topic
+from correlate.topics import vendor_topic
 
-__all__ = ["DeliveryTarget", "message_id", "parse_delivery", "retry_delay", "sign", "webhook_headers"]
+__all__ = ["DeliveryTarget", "message_id", "parse_delivery", "retry_delay", "sign", "webhook_body", "webhook_headers"]
 
 _KEYS: Final = frozenset({"topic", "webhook", "secret", "max_attempts", "backoff", "max_backoff"})
 

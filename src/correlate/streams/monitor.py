@@ -24,6 +24,8 @@ from correlate.scope import describe
 from correlate.status_feed import VendorStatus
 from correlate.telemetry import Heartbeat, HeartbeatSummary
 
+__all__ = ["EngineMonitor"]
+
 
 def _values(reading: CellReading) -> CellValues:
     return CellValues(describe(reading.scope), reading.window, reading.observed, reading.expected)

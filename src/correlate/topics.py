@@ -11,6 +11,20 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+__all__ = [
+    "ACCEPTED",
+    "CONTACTS",
+    "FOREVER",
+    "INCIDENTS",
+    "NOTIFICATIONS",
+    "REJECTS",
+    "VENDOR_PREFIX",
+    "TopicSpec",
+    "pipeline_topics",
+    "vendor_spec",
+    "vendor_topic",
+]
+
 CONTACTS = "contacts"  # channel adapters and partner feeds write here (more input topics configurable)
 ACCEPTED = "contacts.accepted"  # contacts, telemetry and status records that passed their contract, as they came
 REJECTS = "contacts.rejects"  # the record plus the reason it was refused

@@ -23,7 +23,9 @@ from types import TracebackType
 from typing import Self
 
 from correlate.errors import EmbeddedServerError
-from correlate.procs import die_with_parent, stop
+from correlate.streams.procs import die_with_parent, stop
+
+__all__ = ["LOOPBACK", "EmbeddedBroker", "EmbeddedRedis", "free_port", "redis_server_binary", "wait_for_port"]
 
 LOOPBACK = "127.0.0.1"
 

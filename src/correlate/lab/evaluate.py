@@ -54,7 +54,19 @@ from correlate.errors import ContractError
 from correlate.events import CustomerNotification, Event, IncidentEvent, from_json
 from correlate.scope import Scope, describe, make_scope
 
-__all__ = ["COLUMNS", "Fault", "FaultOutcome", "Incident", "KindSummary", "Report", "add_parser", "evaluate", "run"]
+__all__ = [
+    "COLUMNS",
+    "Fault",
+    "FaultOutcome",
+    "Incident",
+    "KindSummary",
+    "Report",
+    "add_parser",
+    "collect_incidents",
+    "evaluate",
+    "overlaps",
+    "run",
+]
 
 DEVICE = "device"  # truth entries for one monitored device that stops reporting
 EARLY = 5 * 60.0  # how long before a fault's start an incident may open and still count

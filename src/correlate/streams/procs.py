@@ -9,6 +9,8 @@ import subprocess
 import sys
 from typing import Any
 
+__all__ = ["die_with_parent", "stop"]
+
 _PR_SET_PDEATHSIG = 1
 
 

@@ -45,22 +45,22 @@ from typing import Any, Final
 import orjson
 
 from correlate import progress
-from correlate.access import Claims, load_secret, mint
+from correlate.api.access import Claims, load_secret, mint
 from correlate.config import load_config
 from correlate.contracts import Contact, format_time, parse_timestamp, validate
-from correlate.delivery import sign
-from correlate.embedded import LOOPBACK
 from correlate.engine import Engine
-from correlate.evaluate import COLUMNS, Fault, Report, evaluate, overlaps
 from correlate.events import Event, IncidentEvent, Kind, from_json
 from correlate.extras import require
-from correlate.procs import stop
+from correlate.lab.evaluate import COLUMNS, Fault, Report, evaluate, overlaps
+from correlate.lab.simulate import simulate
+from correlate.notify.delivery import sign
 from correlate.replay import run_replay
 from correlate.scope import make_scope
-from correlate.simulate import simulate
+from correlate.streams.embedded import LOOPBACK
+from correlate.streams.procs import stop
 from correlate.vendors import vendor_slug
 
-__all__ = ["add_parser", "run"]
+__all__ = ["Stream", "Views", "add_parser", "run"]
 
 _START = parse_timestamp("2026-03-02T00:00:00Z")  # a Monday
 _STACK_START_LIMIT = 180.0  # seconds: only stops a demo whose stack never comes up
@@ -194,7 +194,7 @@ class _Stack:
 
     def published(self) -> bytes:
         """Every event on the incidents topic, as JSON lines (what ``correlate replay`` writes)."""
-        from correlate.streams.topics import INCIDENTS
+        from correlate.topics import INCIDENTS
 
         return self._topic(INCIDENTS, idle=3.0)
 
@@ -209,7 +209,7 @@ class _Stack:
         return out.getvalue()
 
     def views(self, events: Sequence[Event], stream: Stream, receiver: _WebhookReceiver) -> Views:
-        from correlate.streams.topics import vendor_topic
+        from correlate.topics import vendor_topic
 
         secret = load_secret(self.home)
         tokens = {role: mint(secret, Claims(role, name="demo", issued_at=time.time())) for role in ("agent", "noc")}
