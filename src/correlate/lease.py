@@ -48,7 +48,3 @@ class Lease:
 
     async def release(self) -> None:
         await self.client.eval(_RELEASE, 1, self.key, self.holder)
-
-    async def holder_now(self) -> str | None:
-        value = await self.client.get(self.key)
-        return None if value is None else value.decode() if isinstance(value, bytes) else str(value)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,22 +48,17 @@ from correlate.errors import InvalidRequest, Mismatch, NotFound, StateConflict
 from correlate.events import RANK, IncidentEvent, IncidentHeadline, NotificationName, Vendors
 from correlate.notify.delivery import DeliveryTarget, message_id, webhook_body
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
+from correlate.stitch import pool_key
 
 __all__ = ["IncidentStore", "OpenView", "notification_id", "scope_signature"]
 
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 JOURNEY_LENGTH: Final = 50
 JOURNEY_TTL: Final = 8 * 86_400
 
 
-def _key_value(value: str) -> str:
-    """Values pool across spellings as the stitcher pools them: ``"sonique "`` finds ``Sonique``."""
-    return _NOT_ALNUM.sub("", value.casefold())
-
-
 def scope_signature(pairs: Iterable[tuple[str, str]]) -> str:
     """The index key of a scope: its (dimension, pooled value) pairs, sorted."""
-    return json.dumps(sorted((name, _key_value(value)) for name, value in pairs), separators=(",", ":"))
+    return json.dumps(sorted((name, pool_key(value)) for name, value in pairs), separators=(",", ":"))
 
 
 def _canonical(event: Mapping[str, Any]) -> str:

@@ -80,7 +80,6 @@ class DeviceSilence:
     at: float
     last_seen: float
     usual_gap: float
-    allowed_gap: float
 
 
 class Detector(Protocol):

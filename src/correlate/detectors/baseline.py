@@ -59,7 +59,6 @@ class SeasonalBaseline:
         # An hour bin is updated 3600/step times a day, a weekday bin 86400/step times a week.
         self._hour_decay = _half_life_decay(shape_half_life / 86_400.0 * 3_600.0 / step)
         self._weekday_decay = _half_life_decay(shape_half_life / (7 * 86_400.0) * 86_400.0 / step)
-        self._dispersion_decay = 0.0  # set per window length by learn_dispersion
         self._dispersion_half_life = dispersion_half_life
         self.size = 0
         capacity = 64

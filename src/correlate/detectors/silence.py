@@ -365,10 +365,7 @@ class SilenceDetector:
             if device is None or device.last_seen != last_seen or device.notified or device.standby:
                 continue  # heard from since, or already reported
             device.notified = True
-            allowed = self._allowed_gap(device)
-            found.append(
-                DeviceSilence(device_id, device.customer_id, device.profile, now, last_seen, device.usual_gap, allowed)
-            )
+            found.append(DeviceSilence(device_id, device.customer_id, device.profile, now, last_seen, device.usual_gap))
         if self._cells.step_number % 1440 == 0 and self._devices:
             horizon = now - _FORGET_DEVICE
             for device_id in [d for d, device in self._devices.items() if device.last_seen < horizon]:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -53,6 +52,7 @@ from correlate.contracts import format_time, parse_timestamp
 from correlate.errors import ContractError
 from correlate.events import CustomerNotification, Event, IncidentEvent, from_json
 from correlate.scope import Scope, describe, make_scope
+from correlate.stitch import pool_key
 
 __all__ = [
     "COLUMNS",
@@ -70,7 +70,6 @@ __all__ = [
 
 DEVICE = "device"  # truth entries for one monitored device that stops reporting
 EARLY = 5 * 60.0  # how long before a fault's start an incident may open and still count
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def _time(value: object) -> float:
@@ -267,7 +266,7 @@ def _number(value: float | None) -> str:
 
 
 def _canonical(scope: Scope) -> Scope:
-    return tuple(sorted((name, _NOT_ALNUM.sub("", value.casefold())) for name, value in scope))
+    return tuple(sorted((name, pool_key(value)) for name, value in scope))
 
 
 def overlaps(a: Scope, b: Scope) -> bool:

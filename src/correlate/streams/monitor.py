@@ -99,10 +99,6 @@ class EngineMonitor:
             self._advance(item.ts)
         return outcome
 
-    def undecodable(self) -> None:
-        """A record the worker could not decode as JSON."""
-        self.metrics.observe_undecodable()
-
     def close(self) -> list[Event]:
         events = self.engine.close()
         self.metrics.observe_events(events)

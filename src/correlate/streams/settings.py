@@ -16,7 +16,7 @@ from typing import Any
 
 from correlate.config import ConfigError
 
-__all__ = ["RUNNERS", "StackSettings", "load_stack_settings", "setting_docs"]
+__all__ = ["RUNNERS", "StackSettings", "load_stack_settings"]
 
 RUNNERS = ("aiokafka", "faust")
 
@@ -82,11 +82,6 @@ class StackSettings:
     @property
     def memory_budget_bytes(self) -> int:
         return int(self.memory_budget * 1_048_576)
-
-
-def setting_docs() -> dict[str, str]:
-    """Name -> meaning, for docs/settings.md and ``--help``."""
-    return {f.name: str(f.metadata["doc"]) for f in fields(StackSettings)}
 
 
 def load_stack_settings(
