@@ -27,7 +27,18 @@ SRC = Path(correlate.__file__).resolve().parent.parent
 ROOT = SRC.parent
 # Every module an extra brings, plus kafka-python's (a test tool now: the core must not reach for it either).
 EXTRA_TOPS = sorted({module for modules in EXTRA_MODULES.values() for module in modules} | {"kafka", "mode"})
-CORE = ["contracts", "intake", "engine", "detectors", "incidents", "replay", "lab.simulate", "lab.evaluate", "cli", "lab.demo"]
+CORE = [
+    "contracts",
+    "intake",
+    "engine",
+    "detectors",
+    "incidents",
+    "replay",
+    "lab.simulate",
+    "lab.evaluate",
+    "cli",
+    "lab.demo",
+]
 
 # Run first in the child: any import of a blocked top-level module fails as if it were not installed, and is
 # written to the file named by CORRELATE_TEST_ATTEMPTS so a caught ImportError cannot hide it.
