@@ -31,6 +31,7 @@ class Fault:
     start: float
     duration: float
     per_minute: float
+    ramp: float = 0.0  # seconds over which the extra rate climbs linearly from 0 to ``per_minute``
 
 
 def _diurnal(ts: np.ndarray) -> np.ndarray:
@@ -56,10 +57,12 @@ def stream(
     start: float = START,
     surges: Iterable[Surge] = (),
     drift: tuple[str, float] | None = None,
+    flat: bool = False,
 ) -> list[dict[str, object]]:
     """Contacts in event-time order: Poisson background with a daily rhythm, plus each fault's extra reporters.
 
     ``drift=(brand, factor)``: that brand's contacts grow smoothly to ``factor`` times their share by the end.
+    ``flat``: no daily rhythm (the same rate all day).
     """
     rng = np.random.default_rng(seed)
     surges = list(surges)
@@ -68,7 +71,7 @@ def stream(
     n = rng.poisson(per_day / DAY * top * days * DAY)
     ts = np.sort(rng.uniform(start, start + days * DAY, n))
     rows = [_draw_profile(rng) for _ in range(len(ts))]
-    keep = _diurnal(ts)
+    keep = np.ones_like(ts) if flat else _diurnal(ts)
     for surge in surges:
         keep = keep * np.where((ts >= surge.start) & (ts < surge.start + surge.duration), surge.factor, 1.0)
     if drift:
@@ -79,7 +82,10 @@ def stream(
     events = [(t, row) for t, row, k in zip(ts.tolist(), rows, chosen.tolist(), strict=True) if k]
     for fault in faults:
         count = rng.poisson(fault.per_minute * fault.duration / 60.0)
-        for t in np.sort(rng.uniform(fault.start, fault.start + fault.duration, count)).tolist():
+        offsets = rng.uniform(0.0, fault.duration, count)
+        if fault.ramp > 0:  # thinning: keep an early draw in proportion to how far the ramp has climbed
+            offsets = offsets[rng.uniform(0.0, 1.0, count) < np.minimum(offsets / fault.ramp, 1.0)]
+        for t in np.sort(fault.start + offsets).tolist():
             profile = _draw_profile(rng)
             profile.update(fault.scope)
             events.append((t, profile))

@@ -165,3 +165,27 @@ def test_callers_in_the_same_step_as_the_heartbeats_do_not_redraw_a_silence_to_a
     (incident,) = book.open.values()
     assert incident.scope == make_scope(quiet)
     assert "contacts" in incident.evidence_kinds, "the calls still count as the incident's evidence"
+
+
+def test_a_second_fault_overlapping_an_open_one_keeps_its_own_excess() -> None:
+    # Brand Nuvo runs at 1.9x (open incident); service Tubo at 1.4x on every brand. Tubo usually brings 300
+    # reporters an hour, 60 of them Nuvo's. Of the 436 now, 100 are Nuvo's: without them Tubo has 336, and
+    # without Nuvo's share of the expectation it should have had 240, not 300. That rest is a fault of its own.
+    book = IncidentBook(VendorRegistry())
+    brand = {"device_brand": "Nuvo"}
+    _step(book, 600.0, _finding(brand, 600.0))
+    at = 4000.0
+    recent = [_contact(at - 3000.0 + i, f"n{i}", {**brand, "service": "Tubo"}) for i in range(100)]
+    recent += [_contact(at - 3000.0 + i, f"o{i}", {"device_brand": "Vizo", "service": "Tubo"}) for i in range(336)]
+    tubo = Finding("rate", make_scope({"service": "Tubo"}), at, 436.0, 300.0, 1e-12, 1e-8, 100, 3600.0)
+    pair = make_scope({**brand, "service": "Tubo"})
+
+    def expected_in(scope: Scope, window: float) -> float | None:
+        return 60.0 if scope == pair and window == 3600.0 else None
+
+    events = book.step(at, [tubo], [], recent, lambda scope: False, _implied, (), expected_in)
+    assert [(e.event, e.scope) for e in events] == [("opened", {"service": "Tubo"})]
+    # Had the expectation stayed whole (nothing known of the overlap), the rest would look ordinary.
+    book = IncidentBook(VendorRegistry())
+    _step(book, 600.0, _finding(brand, 600.0))
+    assert book.step(at, [tubo], [], recent, lambda scope: False, _implied) == []

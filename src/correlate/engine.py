@@ -39,6 +39,7 @@ from correlate.detectors.base import (
     CellReading,
     Detector,
     DeviceSilence,
+    Expects,
     Finding,
     Implies,
     NotifiesDevices,
@@ -90,6 +91,7 @@ class Engine:
         self.detectors: list[Detector] = build_detectors(settings)
         # What else each detector does, found once by protocol: the engine knows no detector by name.
         self._implying = [d for d in self.detectors if isinstance(d, Implies)]
+        self._expecting = [d for d in self.detectors if isinstance(d, Expects)]
         self._telemetry_readers = [d for d in self.detectors if isinstance(d, TakesTelemetry)]
         self._notifying = [d for d in self.detectors if isinstance(d, NotifiesDevices)]
         self.book = IncidentBook(
@@ -338,7 +340,7 @@ class Engine:
         statuses = sorted(self._statuses.pop(step, ()), key=lambda s: (s.ts, s.vendor, s.status_id, s.status))
         events: list[Event] = []
         events += self.book.step(
-            step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses
+            step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses, self._expected_in
         )
         for notifying in self._notifying:
             events.extend(self._notification(quiet) for quiet in notifying.notifications)
@@ -393,6 +395,13 @@ class Engine:
             names = {name for name, _ in implied}
             implied = tuple(sorted({*implied, *(pair for pair in more if pair[0] not in names)}))
         return implied
+
+    def _expected_in(self, scope: Scope, window: float) -> float | None:
+        for detector in self._expecting:
+            found = detector.expected_in(scope, window)
+            if found is not None:
+                return found
+        return None
 
     def _still_elevated(self, scope: Scope) -> bool:
         return any(detector.is_elevated(scope) for detector in self.detectors)

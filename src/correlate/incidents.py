@@ -185,8 +185,11 @@ class IncidentBook:
         still_elevated: Callable[[Scope], bool],
         implied: Callable[[Scope], Scope],
         statuses: Sequence[VendorStatus] = (),
+        expected_in: Callable[[Scope, float], float | None] = lambda scope, window: None,
     ) -> list[IncidentEvent]:
-        """Fold one step in; return its events in a stable order."""
+        """Fold one step in; return its events in a stable order. ``expected_in(scope, window)``: a scope's
+        expected reporters in a window, as the detectors test it (explaining away takes it out with the
+        reporters)."""
         for incident in self.open.values():
             for stitched in contacts:
                 if covers(incident.scope, stitched.profile):
@@ -203,7 +206,7 @@ class IncidentBook:
             if existing is None:
                 holder = self._absorbed_by(finding, recent) if finding.kind != SILENCE else None
                 if holder is None and finding.kind == RATE:
-                    holder = self._explained_by(finding, recent)
+                    holder = self._explained_by(finding, recent, expected_in)
                 if holder is not None:
                     supported.add(holder.incident_id)  # more evidence for it, not a reason to move its scope
                     continue
@@ -267,15 +270,22 @@ class IncidentBook:
         theirs = (*incident.scope, *implied(incident.scope))
         return not related(theirs, (*finding.scope, *implied(finding.scope)))
 
-    def _explained_by(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident | None:
+    def _explained_by(
+        self,
+        finding: Finding,
+        recent: Sequence[StitchedContact],
+        expected_in: Callable[[Scope, float], float | None],
+    ) -> Incident | None:
         """The open incident whose reporters account for the finding's excess (explaining away).
 
         A big pair fault lifts its region: ``{region: South}`` has 44 reporters against 2.3 expected, 40 of
         them inside the open incident on ``{brand, service}``. Without them the region has 4 against 2.3 — no
         finding at all. The finding's reporters in its window that fall inside open contact incidents are taken
-        out, and the rest is tested against the finding's own expectation at the finding's own threshold
-        (Poisson: it never calls a rest calm that the detector's over-dispersed test would call elevated). The
-        incident holding the most of them is credited.
+        out, *with their share of the expectation* (what the overlap of the two scopes usually brings): a service
+        at 1.4x while a brand that is a fifth of it runs at 1.9x keeps its own excess once the brand's part is
+        gone, reporters and expectation alike, and opens its own incident. The rest is tested against what is
+        left of the expectation at the finding's own threshold (Poisson: it never calls a rest calm that the
+        detector's over-dispersed test would call elevated). The incident holding the most of them is credited.
         """
         since = finding.at - finding.window
         inside: Counter[str] = Counter()
@@ -296,10 +306,34 @@ class IncidentBook:
         if not inside:
             return None
         observed = min(float(rest), finding.observed)
-        if observed > 0 and float(pdtrc(observed - 1.0, finding.expected)) < finding.threshold:
+        expected = finding.expected - sum(
+            self._overlap_expected(finding, self.open[incident_id].scope, expected_in) for incident_id in inside
+        )
+        expected = max(expected, 0.05 * finding.expected)  # the overlaps' estimates may add up past the whole
+        if observed > 0 and float(pdtrc(observed - 1.0, expected)) < finding.threshold:
             return None  # still elevated without the open incidents' reporters: a fault of its own
         incident_id, _ = min(inside.items(), key=lambda item: (-item[1], item[0]))
         return self.open[incident_id]
+
+    @staticmethod
+    def _overlap_expected(
+        finding: Finding, incident_scope: Scope, expected_in: Callable[[Scope, float], float | None]
+    ) -> float:
+        """The finding's expected reporters that also fall in the incident's scope: the expectation of the cell
+        that names both scopes' values, or, where the lattice keeps no such cell, its share under independence
+        within the whole centre. 0 when nothing is known (the reporters alone are taken out)."""
+        values = dict(finding.scope)
+        for name, value in incident_scope:
+            if values.setdefault(name, value) != value:
+                return 0.0
+        both = tuple(sorted(values.items()))
+        found = expected_in(both, finding.window)
+        if found is not None:
+            return min(found, finding.expected)
+        incident, centre = expected_in(incident_scope, finding.window), expected_in((), finding.window)
+        if incident is None or not centre:
+            return 0.0
+        return min(finding.expected * incident / centre, finding.expected)
 
     def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[IncidentEvent]:
         """Silences its (widened) scope now covers are the same fault: a brand's heartbeats go quiet, the

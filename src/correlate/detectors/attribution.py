@@ -86,6 +86,7 @@ class Attribution:
                 if len(extra) == 1:  # a child by one more value, not by implication
                     self._children[parent][extra.pop()].append(cell)
         self._resolved: dict[int, frozenset[int]] = {}
+        self._threshold: float | None = None
 
     def causes(self, significant: Iterable[int], threshold: float | None = None) -> dict[int, float]:
         """Each cause cell with the smallest p-value among the significant cells it explains.
@@ -93,6 +94,7 @@ class Attribution:
         With ``threshold`` (the p-value that made the cells significant), a cause must also beat it against its
         baseline lifted with every busy parent that is not elevated (``_share_of_a_busy_parent``)."""
         found: dict[int, float] = {}
+        self._threshold = threshold
         for cell in sorted(significant):
             for cause in self._resolve(cell, frozenset()):
                 if threshold is not None and self._share_of_a_busy_parent(cause, threshold):
@@ -175,8 +177,13 @@ class Attribution:
         # higher multiple of its baseline than a big rest, so "2.8x in the rest against 9x in the child" would
         # call a rest calm that holds twice the child's extra reports. The rest is part of the fault when it holds
         # at least a quarter of the children's excess.
+        # A rest that would raise a finding of its own (it beats the finding's threshold) is part of the fault
+        # whatever the children hold: a service failing on every device, far worse on two of them, is the
+        # service's fault.
         rest_excess = rest_events - rest_expected_events
         children_excess = events[children].sum() - expected_events[children].sum()
+        if self._threshold is not None and p[0] < self._threshold:
+            return True
         return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess
 
     # -- the mirrored questions, for a shortfall ------------------------------------------------------------

@@ -143,6 +143,16 @@ class ReadsCells(Protocol):
         ...
 
 
+@runtime_checkable
+class Expects(Protocol):
+    """A detector that can say how many reporters a scope usually brings in one of its windows right now."""
+
+    def expected_in(self, scope: Scope, window: float) -> float | None:
+        """The scope's expected reporters in the window ending at the last step closed, as its tests used it
+        (None: the detector keeps no such cell, or no such window)."""
+        ...
+
+
 class DetectorFactory(Protocol):
     """A detector class, as the Engine builds it: whether the settings run it, and the detector they configure."""
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import pdtr
 
-__all__ = ["HOURS", "WEEKDAYS", "SeasonalBaseline"]
+__all__ = ["HOURS", "WEEKDAYS", "SeasonalBaseline", "poisson_lower_semivariance"]
 
 HOURS = 24
 WEEKDAYS = 7
@@ -56,6 +57,9 @@ class SeasonalBaseline:
         self.step = step
         self.excess_learning_rate = excess_learning_rate
         self._level_decay = _half_life_decay(level_half_life / step)
+        # Steps of evidence (decayed) after which a cell's expectation is trusted enough to cap what a step
+        # teaches: half a half-life's worth. A younger cell learns what it sees.
+        self._settled_weight = 0.5 * level_half_life / step
         # An hour bin is updated 3600/step times a day, a weekday bin 86400/step times a week.
         self._hour_decay = _half_life_decay(shape_half_life / 86_400.0 * 3_600.0 / step)
         self._weekday_decay = _half_life_decay(shape_half_life / (7 * 86_400.0) * 86_400.0 / step)
@@ -161,7 +165,11 @@ class SeasonalBaseline:
         """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
         n = self.size
         spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
-        ordinary = np.minimum(counts, expected + 3.0 * spread + 1.0)
+        # A young cell's expectation starts at nothing and lags its true level: capped against it, the first
+        # hours' counts would be learned as a quiet night (a daily shape that is not there) and the level would
+        # take days to catch up. So the cap applies only once the cell's level rests on enough steps.
+        settled = self.shape_sum[:n] >= self._settled_weight
+        ordinary = np.where(settled, np.minimum(counts, expected + 3.0 * spread + 1.0), counts)
         if np.count_nonzero(unusual):  # rather than .any(): the same answer, without the reduction machinery
             share = self._unusual_decay * self.unusual_share[:n] + (1.0 - self._unusual_decay) * unusual
             self.unusual_share[:n] = share
@@ -193,18 +201,25 @@ class SeasonalBaseline:
         dispersion: np.ndarray,
         usable: np.ndarray,
         windows: int,
+        fault_side: int = 1,
     ) -> None:
-        """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2.
+        """Method-of-moments update from one non-overlapping window, on the side of the expectation no fault
+        reaches: E[(O-E)^2; O on that side] = (Poisson's share of E there) + dispersion * E^2 / 2.
 
-        Each window's deviation is winsorised at three standard deviations of the current model: a fault counts
-        like an ordinary bad hour instead of teaching the cell that anything goes, and a cell whose dispersion
-        is underestimated still pushes it up (nine is more than one).
+        A fault adds reports (``fault_side`` 1; heartbeats that stop coming: -1) and never takes them away, so
+        the windows on the other side of the expectation say how bursty a cell is without ever having seen a
+        fault: a weak fault lasting hours does not teach its cell that it is normal, nor blunt the next one.
+        Each window's deviation is also winsorised at three standard deviations of the current model.
         """
         n = self.size
         decay = _half_life_decay(self._dispersion_half_life / (windows * self.step))
         spread = 3.0 * np.sqrt(expected * (1.0 + expected * dispersion))
         capped = np.clip(observed, expected - spread, expected + spread)
-        moment = np.where(usable, (capped - expected) ** 2 - expected, 0.0)
+        deviation = capped - expected
+        lower = poisson_lower_semivariance(expected)
+        quiet_side = deviation < 0 if fault_side > 0 else deviation > 0
+        poisson_share = lower if fault_side > 0 else expected - lower
+        moment = np.where(usable, 2.0 * (np.where(quiet_side, deviation**2, 0.0) - poisson_share), 0.0)
         square = np.where(usable, expected**2, 0.0)
         self.moment_sum[:n] = decay * self.moment_sum[:n] + moment
         self.square_sum[:n] = decay * self.square_sum[:n] + square
@@ -243,6 +258,24 @@ class SeasonalBaseline:
         # Renormalise so a factor of 1 means "an average bin" for every cell.
         normalised: np.ndarray = factors / np.maximum(factors.mean(axis=1, keepdims=True), 1e-12)
         return normalised
+
+
+def poisson_lower_semivariance(mean: np.ndarray) -> np.ndarray:
+    """E[(X - mean)^2; X < mean] for X ~ Poisson(mean), per element, in closed form.
+
+    With m the largest integer below the mean, E[X; X <= m] = mean P(X <= m-1) and
+    E[X(X-1); X <= m] = mean^2 P(X <= m-2); the rest is expanding the square.
+    """
+    below = np.ceil(mean) - 1.0
+
+    def cdf(k: np.ndarray) -> np.ndarray:
+        found: np.ndarray = np.where(k >= 0, pdtr(np.maximum(k, 0.0), mean), 0.0)
+        return found
+
+    at_most, one_less, two_less = cdf(below), cdf(below - 1.0), cdf(below - 2.0)
+    found: np.ndarray = mean**2 * two_less + mean * one_less - 2.0 * mean**2 * one_less + mean**2 * at_most
+    clipped: np.ndarray = np.maximum(found, 0.0)
+    return clipped
 
 
 def _decay_add(state: np.ndarray, decay: float, new: np.ndarray) -> None:

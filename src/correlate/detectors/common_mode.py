@@ -6,6 +6,11 @@ of its single values (ranked by ratio, weighted by expected count) — one faili
 quarter of brands and is trimmed away — and the dimension whose factor is closest to 1 is believed: a brand
 fault lifts every service a little, but leaves the brands' middle half where it was, whereas a centre-wide
 surge lifts the middle of every dimension.
+
+Pairs of dimensions are read the same way. When a brand and a service fail at once, each dimension's middle
+half carries the other fault's spill (every service a little of the brand's), but of the brand x service pairs
+only the failing row and column are up: a cross that the trimmed top quarter mostly holds. A centre-wide surge
+still lifts the middle of every pair.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ _BOUNDS = (0.5, 3.0)
 
 
 def common_mode_factor(observed: np.ndarray, expected: np.ndarray, groups: list[np.ndarray]) -> float:
-    """Centre-wide factor from single-value cells grouped by dimension (``groups`` holds cell indices)."""
+    """Centre-wide factor from cells grouped by the dimensions they name (``groups`` holds cell indices)."""
     best: float | None = None
     best_distance = 0.0  # |log(best)|
     for cells in groups:

@@ -128,8 +128,10 @@ class RateDetector:
         self._arrived: list[StitchedContact] = []  # the same contacts, as they came (see _in_order)
         self._dispersion: np.ndarray | None = None
         self._plan: _TestPlan | None = None
-        self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
-        self._groups: list[np.ndarray] | None = None  # the same, as arrays by dimension name, until a value is new
+        # Cells by the dimensions they name (single values by dimension, pairs by pair of dimensions): the groups
+        # the centre-wide factor is read from.
+        self._cells_by_dimensions: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        self._groups: list[np.ndarray] | None = None  # the same, as arrays in name order, until a cell is new
         self._common_mode = np.ones(len(self.windows))
         self._batch_model: _BatchModel | None = None
         self._cells = CellWindows(
@@ -249,6 +251,19 @@ class RateDetector:
         ]
         return anomalous, centre
 
+    def expected_in(self, scope: Scope, window: float) -> float | None:
+        """The expectation a finding on ``scope`` in ``window`` would be tested against now: the seasonal baseline
+        lifted with the whole centre, plus partner batches."""
+        cell = self.lattice.index.get(tuple(sorted(scope)))
+        if cell is None or window not in self.windows or self._cells.first_step is None:
+            return None
+        w = self.windows.index(window)
+        expected = float(self._cells.sums[w, _EXPECTED, cell] * self._common_mode[w])
+        batches = self._batch_model
+        if batches is not None and cell < batches.expected_batched.shape[1]:
+            expected += float(batches.expected_batched[w, cell])
+        return expected
+
     def implied(self, scope: Scope) -> Scope:
         """Values every contact of the scope carries, by the learned baseline: a model implies its brand."""
         return self._cells.implied(scope)
@@ -312,7 +327,7 @@ class RateDetector:
         """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
         steps rather than every step, which halves the cost of a step."""
         if self._groups is None:
-            self._groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
+            self._groups = [np.asarray(cells) for _, cells in sorted(self._cells_by_dimensions.items())]
         groups = self._groups
         observed_sums, expected_sums = self._cells.window_sums("singles"), self._cells.window_sums("expected")
         self._common_mode = np.array(
@@ -379,8 +394,8 @@ class RateDetector:
         self._aggregates.grow(cell + 1)
         if cell >= len(self._seeded):
             self._seeded = widened(self._seeded, self._cells.capacity, False)
-        if len(scope) == 1:
-            self._values_by_dimension[scope[0][0]].append(cell)
+        if scope:
+            self._cells_by_dimensions[tuple(name for name, _ in scope)].append(cell)
             self._groups = None
         if len(scope) < 2:
             return  # (the root comes first, while ``_cells`` is being built)

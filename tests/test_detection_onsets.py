@@ -1,0 +1,63 @@
+"""Faults the detector meets early, weakly or two at a time: found, and named as the value that fails.
+
+The streams are :mod:`streams`' plain Poisson backgrounds at 20,000 contacts a day; each fault's strength is
+stated as a multiple of its scope's own level (Vizo is 15% of contacts, Tubo 18%).
+"""
+
+from __future__ import annotations
+
+from correlate.contracts import parse_timestamp
+from streams import DAY, HOUR, START, Fault, run, stream
+
+PER_DAY = 20_000
+VIZO = PER_DAY / 1440 * 0.15  # Vizo's reporters a minute, on average over the day
+TUBO = PER_DAY / 1440 * 0.18
+
+
+def _opened(events: list[dict[str, object]]) -> list[tuple[float, dict[str, str], dict[str, str]]]:
+    """(opened at, first scope, final scope) of every incident, in opening order."""
+    final: dict[str, dict[str, str]] = {}
+    first: dict[str, tuple[float, dict[str, str]]] = {}
+    for event in events:
+        incident = str(event["incident_id"])
+        scope = dict(event["scope"])  # type: ignore[call-overload]
+        first.setdefault(incident, (parse_timestamp(str(event["opened_at"])), scope))
+        final[incident] = scope
+    return [(at, scope, final[incident]) for incident, (at, scope) in first.items()]
+
+
+def test_a_flat_stream_raises_nothing_until_its_fault_and_then_finds_it() -> None:
+    # No daily rhythm at all: the first hours must not be learned as a quiet night.
+    fault = Fault({"device_brand": "Vizo"}, START + 30 * HOUR + 17 * 60, 2 * HOUR, 0.8 * VIZO)  # 1.8x
+    opened = _opened(run(stream(seed=3, days=2.0, per_day=PER_DAY, flat=True, faults=[fault])))
+    assert [final for _, _, final in opened] == [{"device_brand": "Vizo"}]
+    assert fault.start < opened[0][0] <= fault.start + fault.duration
+
+
+def test_a_brand_fault_on_the_second_day_is_found() -> None:
+    # About 2x the brand's level for four hours, the day after the stream began (a young baseline).
+    fault = Fault({"device_brand": "Vizo"}, START + DAY + 14 * HOUR, 4 * HOUR, 2.0)
+    opened = _opened(run(stream(seed=4, days=2.5, per_day=PER_DAY, faults=[fault])))
+    assert [final for _, _, final in opened] == [{"device_brand": "Vizo"}]
+    assert fault.start < opened[0][0] <= fault.start + 2 * HOUR
+
+
+def test_two_values_failing_at_once_are_two_incidents() -> None:
+    # A brand and a service, each at 2x, at the same time: not one incident per pair of the two.
+    at = START + 2 * DAY + 12 * HOUR
+    faults = [Fault({"device_brand": "Vizo"}, at, 2 * HOUR, VIZO), Fault({"service": "Tubo"}, at, 2 * HOUR, TUBO)]
+    opened = _opened(run(stream(seed=6, days=3.0, per_day=PER_DAY, faults=faults)))
+    assert sorted(map(str, (final for _, _, final in opened))) == ["{'device_brand': 'Vizo'}", "{'service': 'Tubo'}"]
+    assert all(at < when <= at + 30 * 60 for when, _, _ in opened), "each within half an hour"
+
+
+def test_a_value_failing_everywhere_but_worst_on_two_children_is_the_values_fault() -> None:
+    # Vizo at 1.5x on every service, and far worse with Tubo and Vidz: the brand fails, not two pairs.
+    at = START + 2 * DAY + 12 * HOUR
+    faults = [
+        Fault({"device_brand": "Vizo"}, at, 2 * HOUR, 0.5 * VIZO),
+        Fault({"device_brand": "Vizo", "service": "Tubo"}, at, 2 * HOUR, 1.2 * VIZO * 0.18),
+        Fault({"device_brand": "Vizo", "service": "Vidz"}, at, 2 * HOUR, 4.5 * VIZO * 0.12),
+    ]
+    opened = _opened(run(stream(seed=8, days=3.0, per_day=PER_DAY, faults=faults)))
+    assert [final for _, _, final in opened] == [{"device_brand": "Vizo"}]
