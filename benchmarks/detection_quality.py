@@ -3,6 +3,7 @@
     python benchmarks/detection_quality.py                 # seeds 1-5, 10 days x 20,000 contacts/day
     python benchmarks/detection_quality.py --seeds 1 2 3 --days 7
     python benchmarks/detection_quality.py --telemetry        # with a monitored fleet and silent faults
+    python benchmarks/detection_quality.py --profile hard --days 6   # slow, weak faults and the special cases
 
 Each seed is simulated, replayed with the default settings (nothing tuned per seed) and evaluated against its
 truth; faults are pooled across seeds. Targets (issue 2): exact attribution >= 90%, precision >= 0.9, median
@@ -10,6 +11,12 @@ time to detect <= 10 minutes, no incident from the decoys. With ``--telemetry`` 
 carries a fleet's heartbeats, silent faults whose customers call later, and single devices that go quiet: the
 silence faults are scored like the others, plus their lead over the first customer contact, and the
 customer notifications against the devices that went quiet.
+
+Every rate fault is also found by the oracle (``correlate.lab.oracle``: the scope's new customers against the true
+background the simulator recorded, in the detector's windows, at its false-alarm budget): the median lag behind it
+and the worst ratio of the two times to detect are printed beside the rest. ``--profile hard`` (issue 15) adds one
+line per special case: the cold-start fault found, the second day's repeat found no later than the first, the
+cause outside the dimensions never blamed on a single vendor, both concurrent faults named exactly.
 """
 
 from __future__ import annotations
@@ -28,15 +35,19 @@ import orjson
 from correlate.config import Settings
 from correlate.engine import Engine
 from correlate.events import from_json
-from correlate.lab.evaluate import evaluate
-from correlate.lab.simulate import simulate
+from correlate.lab.evaluate import Oracle, evaluate
+from correlate.lab.simulate import PROFILES, simulate
 from correlate.replay import run_replay
 
 START = 1_772_409_600.0  # 2026-03-02T00:00:00Z
 
 
-def one_seed(seed: int, days: float, per_day: int, folder: str, telemetry: bool = False) -> dict[str, Any]:
-    simulation = simulate(seed=seed, days=days, contacts_per_day=per_day, start=START, telemetry=telemetry)
+def one_seed(
+    seed: int, days: float, per_day: int, folder: str, telemetry: bool = False, profile: str = "standard"
+) -> dict[str, Any]:
+    simulation = simulate(
+        seed=seed, days=days, contacts_per_day=per_day, start=START, telemetry=telemetry, profile=profile
+    )
     contacts, incidents = Path(folder) / f"contacts{seed}.jsonl", Path(folder) / f"incidents{seed}.jsonl"
     contacts.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in simulation.contacts))
     merge = []
@@ -46,7 +57,10 @@ def one_seed(seed: int, days: float, per_day: int, folder: str, telemetry: bool 
         merge.append(str(heartbeats))
     run_replay(Engine(Settings()), str(contacts), str(incidents), None, merge)
     events = [from_json(orjson.loads(line)) for line in incidents.read_bytes().splitlines()]
-    report: dict[str, Any] = evaluate(simulation.truth, events).to_json()
+    oracle = Oracle.from_records(simulation.contacts, Settings())
+    report: dict[str, Any] = evaluate(simulation.truth, events, oracle=oracle).to_json()
+    for outcome in report["outcomes"]:
+        outcome["seed"] = seed
     return report
 
 
@@ -57,14 +71,18 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=20_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--telemetry", action="store_true", help="add a monitored fleet with silent faults")
+    parser.add_argument("--profile", choices=PROFILES, default="standard", help="the simulator's profile")
     args = parser.parse_args()
-    run = partial(one_seed, days=args.days, per_day=args.per_day, telemetry=args.telemetry)
+    run = partial(one_seed, days=args.days, per_day=args.per_day, telemetry=args.telemetry, profile=args.profile)
     with tempfile.TemporaryDirectory() as folder, ProcessPoolExecutor(args.jobs) as pool:
         reports = list(pool.map(partial(run, folder=folder), args.seeds))
     outcomes = [o for report in reports for o in report["outcomes"]]
     incidents = sum(r["incidents"] for r in reports)
     true_incidents = sum(round((r["precision"] or 0.0) * r["incidents"]) for r in reports)
-    print(f"{len(args.seeds)} seeds x {args.days:g} days x {args.per_day:,} contacts/day, default settings")
+    print(
+        f"{len(args.seeds)} seeds x {args.days:g} days x {args.per_day:,} contacts/day, {args.profile} profile, "
+        "default settings"
+    )
     for kind in ("rate", "symptom", "silence", None):
         faults = [o for o in outcomes if kind is None or o["kind"] == kind]
         if not faults:
@@ -81,6 +99,9 @@ def main() -> int:
     print(f"  incidents {incidents}, on a fault {true_incidents}: precision {true_incidents / max(incidents, 1):.2f}")
     print(f"  decoy incidents {sum(r['decoy_incidents'] for r in reports)}")
     print(f"  fragmentation {sum(per_fault) / max(len(per_fault), 1):.2f} incidents per detected fault")
+    _print_oracle(outcomes)
+    if args.profile == "hard":
+        _print_cases(outcomes)
     if args.telemetry:
         leads = sorted(o["lead_minutes"] for o in outcomes if o.get("lead_minutes") is not None)
         ahead = sum(lead > 0 for lead in leads)
@@ -90,6 +111,66 @@ def main() -> int:
         sent, right = sum(r["notifications"] for r in reports), sum(r["notifications_right"] for r in reports)
         print(f"  devices gone quiet notified {notified}/{devices}; notifications {sent}, right {right}")
     return 0
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f}" if values else "n/a"
+
+
+def _print_oracle(outcomes: list[dict[str, Any]]) -> None:
+    """The lag behind the oracle over faults both found, and what neither or only one of them found."""
+    with_oracle = [o for o in outcomes if o["kind"] == "rate" and o["oracle_ttd"] is not None]
+    both = [o for o in with_oracle if o["lag"] is not None]
+    ratios = [o["minutes_to_detect"] / o["oracle_ttd"] for o in both if o["oracle_ttd"] > 0]
+    worst = max(ratios, key=abs, default=None)
+    oracle_only = sum(o["minutes_to_detect"] is None for o in with_oracle)
+    print(
+        f"  oracle: found {len(with_oracle)} rate faults, median oracle TTD "
+        f"{_median([o['oracle_ttd'] for o in with_oracle])} min; detector median lag "
+        f"{_median([o['lag'] for o in both])} min, worst ratio "
+        f"{'n/a' if worst is None else f'{worst:.2f}'}, found by the oracle only {oracle_only}"
+    )
+    blind = sum(o["kind"] == "rate" and o["oracle_ttd"] is None for o in outcomes)
+    if blind:
+        print(f"  rate faults the oracle does not find before they end {blind}")
+    for case in sorted({o["case"] for o in with_oracle if o["case"]}):
+        mine = [o for o in with_oracle if o["case"] == case]
+        ttd = _median([o["minutes_to_detect"] for o in mine if o["detected"]])
+        lag = _median([o["lag"] for o in mine if o["lag"] is not None])
+        found, exact = sum(o["detected"] for o in mine), sum(o["exact"] for o in mine)
+        oracle = _median([o["oracle_ttd"] for o in mine])
+        print(
+            f"    {case:14s} {len(mine):2d}  detected {found:2d}  exact {exact:2d}  TTD {ttd} oracle {oracle} lag {lag}"
+        )
+
+
+def _print_cases(outcomes: list[dict[str, Any]]) -> None:
+    """The special cases of the hard profile, one line each, pooled over seeds."""
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for outcome in outcomes:
+        by_case.setdefault(outcome["case"], []).append(outcome)
+    cold = by_case.get("cold-start", [])
+    print(f"  cold start found {sum(o['detected'] for o in cold)}/{len(cold)}, exact {sum(o['exact'] for o in cold)}")
+    firsts = {(o["seed"], o["fault_id"]): o for o in by_case.get("repeat-first", [])}
+    ratios = []
+    for second in by_case.get("repeat-second", []):
+        first = firsts[(second["seed"], second["repeat_of"])]
+        if first["detected"] and second["detected"]:
+            ratios.append(f"{second['minutes_to_detect']:.0f}/{first['minutes_to_detect']:.0f}")
+        else:
+            ratios.append(f"{'found' if first['detected'] else 'missed'}/{'found' if second['detected'] else 'missed'}")
+    print(f"  repeat, second day TTD / first day TTD: {', '.join(ratios) or 'n/a'}")
+    outside = by_case.get("out-of-schema", [])
+    print(
+        f"  out-of-schema cause: detected {sum(o['detected'] for o in outside)}/{len(outside)}, blamed on a single "
+        f"vendor {sum(o['single_vendor'] for o in outside)}/{len(outside)}"
+    )
+    pairs: dict[int, list[dict[str, Any]]] = {}
+    for outcome in by_case.get("concurrent", []):
+        pairs.setdefault(outcome["seed"], []).append(outcome)
+    print(
+        f"  concurrent faults both exact {sum(all(o['exact'] for o in pair) for pair in pairs.values())}/{len(pairs)}"
+    )
 
 
 if __name__ == "__main__":

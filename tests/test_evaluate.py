@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from correlate.lab.evaluate import add_parser, evaluate, overlaps
+from correlate.config import Settings
+from correlate.lab.evaluate import Oracle, add_parser, evaluate, overlaps
 from correlate.scope import make_scope
 from sample_events import incident_event
 
@@ -150,3 +151,78 @@ def test_incidents_that_hit_no_fault_are_named() -> None:
     report = evaluate(TRUTH, events)
     assert report.false_incidents == ("inc-2",)
     assert report.to_json()["false_incidents"] == ["inc-2"]
+
+
+# -- the oracle and causes outside the dimensions ---------------------------------------------------------------
+def _stream() -> list[dict[str, Any]]:
+    """Sonique on Flixo: one new customer a minute from 09:00, five a minute from 10:00 (the fault) to 11:00."""
+    records = []
+    for minute in range(120):
+        for k in range(1 if minute < 60 else 5):
+            records.append(
+                {
+                    "contact_id": f"ct-{minute}-{k}",
+                    "ts": f"{DAY}T{9 + minute // 60:02d}:{minute % 60:02d}:{10 * k + 5:02d}Z",
+                    "channel": "chat",
+                    "customer_id": f"cu-{minute}-{k}",
+                    "source": "centre",
+                    "dimensions": {"device_brand": "Sonique", "service": "Flixo"},
+                }
+            )
+    return records
+
+
+def _with_background(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**entry, "background_from": at("09:00"), "background": [1.0] * 120}
+
+
+def test_the_oracle_times_each_rate_fault_and_the_report_gives_the_lag_behind_it() -> None:
+    truth = [_with_background(fault("f1", SONIQUE, "10:00", "11:00"))]
+    oracle = Oracle.from_records(_stream(), Settings())
+    report = evaluate(truth, [event("inc-1", "10:12", SONIQUE)], oracle=oracle)
+    (outcome,) = report.outcomes
+    assert outcome.oracle_minutes is not None and 0 < outcome.oracle_minutes < 12
+    assert outcome.lag == pytest.approx(12 - outcome.oracle_minutes)
+    assert report.median_lag == pytest.approx(outcome.lag)
+    assert report.worst_ratio == pytest.approx(12 / outcome.oracle_minutes)
+    assert "behind the oracle" in report.render()
+    missed = evaluate(truth, [], oracle=oracle)
+    assert missed.outcomes[0].oracle_minutes == outcome.oracle_minutes and missed.median_lag is None
+
+
+def test_a_fault_without_its_rise_is_not_found_by_the_oracle() -> None:
+    calm = [record for record in _stream() if record["ts"] < at("10:00") or record["contact_id"].endswith("-0")]
+    truth = [_with_background(fault("f1", SONIQUE, "10:00", "11:00"))]
+    report = evaluate(truth, [], oracle=Oracle.from_records(calm, Settings()))
+    assert report.outcomes[0].oracle_minutes is None
+
+
+def test_cli_with_the_contacts_adds_the_oracle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(tmp_path, "--json", "--contacts", str(tmp_path / "contacts.jsonl"))
+    (tmp_path / "truth.jsonl").write_bytes(orjson.dumps(_with_background(TRUTH[0])) + b"\n")
+    (tmp_path / "contacts.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in _stream()) + b"not json\n")
+    assert args.func(args) == 0
+    outcome = orjson.loads(capsys.readouterr().out)["outcomes"][0]
+    assert 0 < outcome["oracle_ttd"] < 12 and outcome["lag"] == pytest.approx(5 - outcome["oracle_ttd"])
+
+
+CDN = {**fault("f1", {}, "10:00", "11:00"), "unattributable": True, "services": ["Flixo", "TuneBox"]}
+
+
+@pytest.mark.parametrize(
+    ("scope", "hit", "right"),
+    [
+        ({"service": "Flixo"}, True, False),  # one vendor blamed for the CDN's fault
+        ({"device_brand": "Sonique"}, True, False),
+        ({"region": "North"}, True, True),  # wider than any vendor
+        ({"device_brand": "Sonique", "service": "TuneBox"}, True, True),
+        ({"service": "StreamPlus"}, False, False),  # a service the CDN does not serve: another matter
+    ],
+)
+def test_a_cause_outside_the_dimensions_must_not_be_blamed_on_one_vendor(
+    scope: dict[str, str], hit: bool, right: bool
+) -> None:
+    (outcome,) = evaluate([CDN], [event("inc-1", "10:20", scope)]).outcomes
+    assert outcome.detected is hit
+    assert outcome.exact is right
+    assert outcome.single_vendor is (hit and not right)

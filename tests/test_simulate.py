@@ -292,3 +292,136 @@ def test_cli_writes_contacts_and_truth_as_jsonl(tmp_path: Path) -> None:
     assert records[0]["ts"].startswith("2026-01-05T")
     assert sum(not entry["decoy"] for entry in entries) == 4
     assert all(isinstance(validate(record), Contact) for record in records)
+
+
+# -- profiles ---------------------------------------------------------------------------------------------------
+def _first_seen(contacts: list[Contact]) -> list[Contact]:
+    """Each customer's first single report for its dimensions: the unit the truth's background counts."""
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    first = []
+    for contact in contacts:
+        key = (contact.customer_id, tuple(sorted((n, _key(v)) for n, v in contact.dimensions.items())))
+        if contact.count == 1 and key not in seen:
+            seen.add(key)
+            first.append(contact)
+    return first
+
+
+def _inside(contact: Contact, fault: dict[str, Any]) -> bool:
+    dims = {name: _key(value) for name, value in contact.dimensions.items()}
+    if fault.get("services") and dims["service"] not in {_key(s) for s in fault["services"]}:
+        return False
+    return all(dims.get(name) == _key(value) for name, value in fault["scope"].items())
+
+
+def _per_minute(first: list[Contact], fault: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(observed, background) new customers in the fault's scope, minute by minute over its recorded background."""
+    begin, background = parse_timestamp(fault["background_from"]), np.asarray(fault["background"])
+    observed = np.zeros(len(background))
+    for contact in first:
+        minute = int((contact.ts - begin) // 60)
+        if 0 <= minute < len(background) and _inside(contact, fault):
+            observed[minute] += 1
+    return observed, background
+
+
+@pytest.fixture(scope="module")
+def hard() -> Simulation:
+    return simulate(seed=4, days=6, contacts_per_day=6_000, start=START, profile="hard")
+
+
+@pytest.fixture(scope="module")
+def hard_first(hard: Simulation) -> list[Contact]:
+    return _first_seen([c for c in map(validate, hard.contacts) if isinstance(c, Contact)])
+
+
+def test_the_standard_profile_is_what_simulate_gives_without_one() -> None:
+    plain = simulate(seed=3, days=4, contacts_per_day=300, start=START, telemetry=True)
+    standard = simulate(seed=3, days=4, contacts_per_day=300, start=START, telemetry=True, profile="standard")
+    assert plain == standard
+
+
+def test_hard_truth_holds_every_special_case(hard: Simulation, hard_first: list[Contact]) -> None:
+    faults = {entry["fault_id"]: entry for entry in hard.truth if entry["kind"] == "rate"}
+    cases = Counter(entry["case"] for entry in faults.values())
+    for case in ("cold-start", "new-cell", "repeat-first", "repeat-second", "triple", "out-of-schema", "big-model"):
+        assert cases[case] == 1, case
+    assert cases["concurrent"] == 2 and cases["big-pair"] == 1
+    by_case = {entry["case"]: entry for entry in faults.values()}
+    cold = by_case["cold-start"]
+    assert START + DAY <= parse_timestamp(cold["start"]) < START + 2 * DAY and len(cold["scope"]) == 1
+    first, second = by_case["repeat-first"], by_case["repeat-second"]
+    assert second["repeat_of"] == first["fault_id"] and second["scope"] == first["scope"]
+    assert parse_timestamp(second["start"]) - parse_timestamp(first["start"]) == pytest.approx(DAY)
+    one, other = (entry for entry in faults.values() if entry["case"] == "concurrent")
+    assert one["concurrent_with"] == other["fault_id"] and other["concurrent_with"] == one["fault_id"]
+    assert set(one["scope"]).isdisjoint(other["scope"])
+    assert parse_timestamp(one["start"]) < parse_timestamp(other["end"])
+    assert parse_timestamp(other["start"]) < parse_timestamp(one["end"])
+    assert set(by_case["triple"]["scope"]) == {"device_brand", "service", "region"}
+    cdn = by_case["out-of-schema"]
+    assert cdn["scope"] == {} and cdn["unattributable"] is True and cdn["vendors_at_fault"] == []
+    services = {_key(c.dimensions["service"]) for c in hard_first}
+    assert 2 <= len(cdn["services"]) <= len(services) / 2
+    new = by_case["new-cell"]
+    model, launch = _key(new["scope"]["device_model"]), parse_timestamp(new["cell_first_seen"])
+    seen = min(c.ts for c in hard_first if _key(c.dimensions["device_model"]) == model)
+    assert launch <= seen < launch + HOUR
+    assert 18 * HOUR <= parse_timestamp(new["start"]) - launch <= 30 * HOUR
+
+
+def test_hard_faults_ramp_up_with_everyday_complaints(hard: Simulation, hard_first: list[Contact]) -> None:
+    categories = {c.category for c in map(validate, hard.contacts) if isinstance(c, Contact) and c.category}
+    assert all(int(code[1:]) < 6000 for code in categories), "no fresh error codes: the background's own ones"
+    early = late = 0.0
+    for fault in (entry for entry in hard.truth if entry["kind"] == "rate"):
+        observed, background = _per_minute(hard_first, fault)
+        excess = observed - background
+        ramp = round(fault["ramp_minutes"])
+        start = 60 + round((parse_timestamp(fault["start"]) - parse_timestamp(fault["background_from"])) / 60 - 60)
+        early += excess[start : start + ramp // 2].sum()
+        late += excess[start + ramp : start + ramp + ramp // 2].sum()
+        assert 1.3 <= fault["plateau_strength"] <= 4.0
+    assert late > 2 * early, "the first half of a ramp brings far fewer extra customers than as long a plateau"
+
+
+@pytest.mark.parametrize("profile", ["standard", "hard"])
+def test_the_true_background_is_what_the_scope_brings_without_the_fault(profile: str) -> None:
+    if profile == "hard":
+        sim = simulate(seed=6, days=6, contacts_per_day=6_000, start=START, profile="hard")
+    else:
+        sim = simulate(seed=6, days=6, contacts_per_day=6_000, start=START)
+    first = _first_seen([c for c in map(validate, sim.contacts) if isinstance(c, Contact)])
+    before_observed = before_expected = during_observed = during_expected = 0.0
+    for fault in (entry for entry in sim.truth if entry["kind"] == "rate"):
+        observed, background = _per_minute(first, fault)
+        before_observed, before_expected = (
+            before_observed + observed[:55].sum(),
+            before_expected + background[:55].sum(),
+        )
+        during_observed += observed[60:].sum()
+        during_expected += background[60:].sum() * (fault["strength"] - fault["via_partner"] * (fault["strength"] - 1))
+    assert before_observed == pytest.approx(before_expected, rel=0.12), "the hour before: background alone"
+    assert during_observed == pytest.approx(during_expected, rel=0.15), "during: background times strength"
+
+
+def test_a_flat_stream_has_no_daily_rhythm_and_one_fault_after_30_hours() -> None:
+    sim = simulate(seed=2, days=2, contacts_per_day=6_000, start=START, profile="flat")
+    contacts = [c for c in map(validate, sim.contacts) if isinstance(c, Contact) and c.count == 1]
+    hours = np.array([int(c.ts % DAY // 3600) for c in contacts])
+    evening, night = np.isin(hours, (18, 19, 20, 21)).sum(), np.isin(hours, (2, 3, 4, 5)).sum()
+    assert 0.75 < evening / night < 1.33, "night and evening alike (a rhythm would make evenings 8x busier)"
+    (fault,) = [entry for entry in sim.truth if not entry["decoy"]]
+    assert parse_timestamp(fault["start"]) >= START + 30 * HOUR and fault["pattern"] in {"brand-wide", "pair"}
+
+
+def test_profiles_refuse_what_they_cannot_do(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="at least 6 days"):
+        simulate(seed=1, days=5, contacts_per_day=100, start=START, profile="hard")
+    with pytest.raises(ValueError, match="faults"):
+        simulate(seed=1, days=6, contacts_per_day=100, start=START, profile="hard", faults=3)
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["simulate", "--profile", "flat", "--days", "1", "--truth", "/dev/null", "--quiet"])
+    assert args.func(args) == 2
+    assert "at least 1.6 days" in capsys.readouterr().err

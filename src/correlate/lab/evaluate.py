@@ -32,6 +32,17 @@ truth's ``device`` entries (one monitored device that stops reporting): *device 
 devices notified while quiet (from the start of the silence to ``grace`` after its end); a notification is
 *right* when it names such a device then, or a device inside a silent fault's scope during that fault.
 
+* lag behind the oracle: with the stream's contacts at hand (``--contacts``), each rate fault whose truth records
+  its true background gets the oracle's time to detect (:mod:`correlate.lab.oracle`: the scope's distinct new
+  customers against the true background, in the detector's windows, at the detector's false-alarm budget spread
+  over the cells the stream holds) and, when both found it, the detector's lag behind it (time to detect minus
+  the oracle's, in minutes); the report gives the median lag and the worst ratio of the two times to detect.
+
+A fault whose cause is outside the recorded dimensions (``unattributable`` in the truth, with the ``services`` it
+serves) has no exact scope to name: it is hit by an incident in its window whose scope conflicts with none of
+its services, and counts as exact when hit by no incident that names a single vendor (one brand or model, or one
+service; a scope naming no vendor, or both a brand and a service, is not a confident wrong vendor).
+
 A ratio with nothing to divide by (no faults, no incidents, nothing detected) is None, printed "n/a".
 """
 
@@ -48,9 +59,11 @@ import numpy as np
 import orjson
 
 from correlate import progress
-from correlate.contracts import format_time, parse_timestamp
+from correlate.config import Settings
+from correlate.contracts import Contact, format_time, parse_timestamp, validate
 from correlate.errors import ContractError
 from correlate.events import CustomerNotification, Event, IncidentEvent, from_json
+from correlate.lab.oracle import NewCustomers, first_detection, lattice_cells, per_test_threshold
 from correlate.scope import Scope, describe, make_scope
 from correlate.stitch import pool_key
 
@@ -60,6 +73,7 @@ __all__ = [
     "FaultOutcome",
     "Incident",
     "KindSummary",
+    "Oracle",
     "Report",
     "add_parser",
     "collect_incidents",
@@ -91,6 +105,12 @@ class Fault:
     start: float
     end: float
     first_contact: float | None = None
+    case: str = ""  # the hard profile's special case (cold-start, repeat-second, out-of-schema, ...)
+    repeat_of: str | None = None
+    unattributable: bool = False
+    services: tuple[str, ...] = ()
+    background_from: float | None = None
+    background: tuple[float, ...] = ()
 
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> Fault:
@@ -98,7 +118,7 @@ class Fault:
         start = _time(entry["start"])
         end = _time(entry.get("end", entry["start"]))
         kind, pattern = str(entry.get("kind", "rate")), str(entry.get("pattern", ""))
-        first = entry.get("first_contact_at")
+        first, since = entry.get("first_contact_at"), entry.get("background_from")
         return cls(
             str(entry["fault_id"]),
             kind,
@@ -108,6 +128,12 @@ class Fault:
             start,
             end,
             None if first is None else _time(first),
+            str(entry.get("case", "")),
+            entry.get("repeat_of"),
+            bool(entry.get("unattributable", False)),
+            tuple(str(service) for service in entry.get("services", ())),
+            None if since is None else _time(since),
+            tuple(float(value) for value in entry.get("background", ())),
         )
 
     def in_window(self, ts: float, grace: float) -> bool:
@@ -133,10 +159,19 @@ class FaultOutcome:
     incidents: tuple[str, ...]
     minutes_to_detect: float | None
     lead_minutes: float | None = None
+    oracle_minutes: float | None = None
+    single_vendor: bool = False  # an unattributable fault was blamed on one vendor
 
     @property
     def detected(self) -> bool:
         return bool(self.incidents)
+
+    @property
+    def lag(self) -> float | None:
+        """Minutes the detector found the fault after the oracle did (None unless both found it)."""
+        if self.minutes_to_detect is None or self.oracle_minutes is None:
+            return None
+        return self.minutes_to_detect - self.oracle_minutes
 
     def to_json(self) -> dict[str, Any]:
         fault = self.fault
@@ -151,6 +186,12 @@ class FaultOutcome:
             "incidents": list(self.incidents),
             "minutes_to_detect": self.minutes_to_detect,
             "lead_minutes": self.lead_minutes,
+            "case": fault.case,
+            "repeat_of": fault.repeat_of,
+            "unattributable": fault.unattributable,
+            "single_vendor": self.single_vendor,
+            "oracle_ttd": self.oracle_minutes,
+            "lag": self.lag,
         }
 
 
@@ -186,6 +227,8 @@ class Report:
     notifications: int = 0
     notifications_right: int = 0
     false_incidents: tuple[str, ...] = ()  # incidents that hit no fault (decoy incidents among them)
+    median_lag: float | None = None  # minutes behind the oracle, over faults both found
+    worst_ratio: float | None = None  # the largest time to detect / oracle's time to detect, over the same
 
     @property
     def device_recall(self) -> float | None:
@@ -226,19 +269,30 @@ class Report:
                 f"devices gone quiet        notified {self.devices_notified}/{self.devices}; notifications "
                 f"{self.notifications}, right {self.notifications_right}"
             )
+        if any(o.oracle_minutes is not None for o in self.outcomes):
+            lines.append(
+                f"behind the oracle (min)   median lag {_number(self.median_lag)}, worst ratio "
+                f"{_number(self.worst_ratio)}"
+            )
         for kind, each in sorted(self.by_kind.items()):
             lines.append(
                 f"  {kind:<8} detected {each.detected}/{each.faults}, exact {each.exact}/{each.faults}, "
                 f"median {_number(each.median_minutes)}, p90 {_number(each.p90_minutes)}"
             )
         lines.append("")
-        lines.append(f"{'fault':<6} {'kind':<8} {'pattern':<13} {'result':<8} {'inc':>3} {'ttd':>6}  scope")
+        oracle = any(o.oracle_minutes is not None for o in self.outcomes)
+        header = f"{'fault':<6} {'kind':<8} {'pattern':<13} {'result':<8} {'inc':>3} {'ttd':>6}"
+        lines.append(header + (f" {'oracle':>6} {'lag':>6}" if oracle else "") + "  scope")
         for o in self.outcomes:
             result = "exact" if o.exact else "overlap" if o.detected else "missed"
             ttd = _number(o.minutes_to_detect)
+            beside = f" {_number(o.oracle_minutes):>6} {_number(o.lag):>6}" if oracle else ""
+            scope = (
+                describe(o.fault.scope) if o.fault.scope else f"(outside the dimensions: {', '.join(o.fault.services)})"
+            )
             lines.append(
                 f"{o.fault.fault_id:<6} {o.fault.kind:<8} {o.fault.pattern:<13} {result:<8} "
-                f"{len(o.incidents):>3} {ttd:>6}  {describe(o.fault.scope)}"
+                f"{len(o.incidents):>3} {ttd:>6}{beside}  {scope}"
             )
         return "\n".join(lines)
 
@@ -253,6 +307,8 @@ COLUMNS: Final = (
     ("result", "exact: an incident named the fault's scope; overlap: one shared part of it; missed: none"),
     ("inc", "incidents that hit the fault: 1 is ideal, more is one fault split into several (fragmentation)"),
     ("ttd", "time to detect: minutes from the fault's start to the first incident (negative: before it)"),
+    ("oracle", "the oracle's time to detect: the first minute the true background makes the rise significant"),
+    ("lag", "time to detect minus the oracle's: minutes the detector was behind the floor"),
     ("scope", "where the fault was injected: the dimensions every affected customer shares"),
 )
 
@@ -305,17 +361,65 @@ def collect_incidents(events: Iterable[Event]) -> list[Incident]:
 
 
 def _hits(fault: Fault, incident: Incident, grace: float) -> bool:
-    return fault.in_window(incident.opened_at, grace) and overlaps(fault.scope, incident.scope)
+    if not fault.in_window(incident.opened_at, grace) or not overlaps(fault.scope, incident.scope):
+        return False
+    service = dict(_canonical(incident.scope)).get("service")
+    return not fault.services or service is None or service in {pool_key(s) for s in fault.services}
 
 
-def _outcome(fault: Fault, incidents: list[Incident], grace: float) -> FaultOutcome:
+def _single_vendor(scope: Scope) -> bool:
+    """Whether the scope blames one vendor: a brand (or one of its models), or a service, not both."""
+    names = {name for name, _ in scope}
+    return bool(names & {"device_brand", "device_model"}) != ("service" in names)
+
+
+def _outcome(fault: Fault, incidents: list[Incident], grace: float, oracle: Oracle | None) -> FaultOutcome:
     hitting = [incident for incident in incidents if _hits(fault, incident, grace)]
-    exact = any(_canonical(incident.scope) == _canonical(fault.scope) for incident in hitting)
+    single_vendor = fault.unattributable and any(_single_vendor(incident.scope) for incident in hitting)
+    if fault.unattributable:
+        exact = bool(hitting) and not single_vendor
+    else:
+        exact = any(_canonical(incident.scope) == _canonical(fault.scope) for incident in hitting)
     minutes = (hitting[0].opened_at - fault.start) / 60.0 if hitting else None
     lead = None
     if hitting and fault.first_contact is not None:
         lead = (fault.first_contact - hitting[0].opened_at) / 60.0
-    return FaultOutcome(fault, exact, tuple(incident.incident_id for incident in hitting), minutes, lead)
+    found = oracle.minutes_to_detect(fault) if oracle is not None else None
+    ids = tuple(incident.incident_id for incident in hitting)
+    return FaultOutcome(fault, exact, ids, minutes, lead, found, single_vendor)
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """The oracle of :mod:`correlate.lab.oracle` for one stream: its new customers, and the p-value one test
+    must beat (the detector's false-alarm budget over the stream's cells, windows and steps)."""
+
+    customers: NewCustomers
+    threshold: float
+    windows: tuple[float, ...]
+    step: float
+
+    @classmethod
+    def from_records(cls, records: Iterable[Any], settings: Settings) -> Oracle:
+        """From the stream's records as ``correlate simulate`` writes them (lines that break the contract are
+        left out, as the engine leaves them out); ``settings`` give the budget, the windows, the step and the
+        lattice's depth."""
+        contacts = [c for c in map(validate, records) if isinstance(c, Contact)]
+        cells = lattice_cells((c.dimensions for c in contacts), settings.max_depth)
+        windows = tuple(settings.windows)
+        threshold = per_test_threshold(cells, settings.false_alarms_per_day, len(windows), settings.step)
+        return cls(NewCustomers.from_contacts(contacts), threshold, windows, settings.step)
+
+    def minutes_to_detect(self, fault: Fault) -> float | None:
+        """The oracle's time to detect the fault, in minutes; None for a fault without a recorded background,
+        or one the oracle does not find before it ends."""
+        if fault.background_from is None or not fault.background:
+            return None
+        until = fault.background_from + 60.0 * len(fault.background)
+        arrivals = self.customers.arrivals(dict(fault.scope), fault.services, fault.background_from, until)
+        return first_detection(
+            arrivals, fault.background, fault.background_from, fault.start, self.threshold, self.windows, self.step
+        )
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -338,14 +442,17 @@ def _by_kind(outcomes: list[FaultOutcome]) -> dict[str, KindSummary]:
     return summaries
 
 
-def evaluate(truth: list[dict[str, Any]], events: Sequence[Event], *, grace: float = 3600.0) -> Report:
-    """Score incident events against truth entries; ``grace``: how late (seconds) a detection still counts."""
+def evaluate(
+    truth: list[dict[str, Any]], events: Sequence[Event], *, grace: float = 3600.0, oracle: Oracle | None = None
+) -> Report:
+    """Score incident events against truth entries; ``grace``: how late (seconds) a detection still counts;
+    ``oracle``: the stream's oracle, for each rate fault's time to detect at the floor and the lag behind it."""
     entries = [Fault.from_json(entry) for entry in truth if entry.get("kind") != DEVICE]
     devices = [Fault.from_json(entry) for entry in truth if entry.get("kind") == DEVICE]
     faults = [fault for fault in entries if not fault.decoy]
     decoys = [fault for fault in entries if fault.decoy]
     incidents = collect_incidents(events)
-    outcomes = [_outcome(fault, incidents, grace) for fault in faults]
+    outcomes = [_outcome(fault, incidents, grace, oracle) for fault in faults]
     true = {incident_id for o in outcomes for incident_id in o.incidents}
     decoyed = [
         incident
@@ -357,6 +464,9 @@ def evaluate(truth: list[dict[str, Any]], events: Sequence[Event], *, grace: flo
     median, p90 = _quantiles(outcomes)
     leads = [o.lead_minutes for o in outcomes if o.lead_minutes is not None]
     notified, notifications, right = _notifications(devices, faults, events, grace)
+    both = [o for o in outcomes if o.lag is not None]
+    lags = [o.lag for o in both if o.lag is not None]
+    ratios = [o.minutes_to_detect / o.oracle_minutes for o in both if o.minutes_to_detect and o.oracle_minutes]
     return Report(
         faults=len(faults),
         decoys=len(decoys),
@@ -377,6 +487,8 @@ def evaluate(truth: list[dict[str, Any]], events: Sequence[Event], *, grace: flo
         notifications=notifications,
         notifications_right=right,
         false_incidents=tuple(incident.incident_id for incident in incidents if incident.incident_id not in true),
+        median_lag=float(np.median(lags)) if lags else None,
+        worst_ratio=max(ratios) if ratios else None,
     )
 
 
@@ -408,6 +520,19 @@ def _read_jsonl(path: str, bar: progress.Bar) -> list[dict[str, Any]]:
         return [orjson.loads(line) for line in progress.counting(lines, bar, by_size=True) if line.strip()]
 
 
+def _read_lines(path: str) -> list[Any]:
+    """A contacts JSONL as written: a line that is not JSON is kept as its text (the contract rejects it)."""
+    found: list[Any] = []
+    with open(path, "rb") as lines:
+        for line in lines:
+            if line.strip():
+                try:
+                    found.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    found.append(line.decode("utf-8", "replace"))
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``evaluate`` sub-command."""
     shown = progress.wanted(args.quiet)
@@ -416,8 +541,12 @@ def run(args: argparse.Namespace) -> int:
         with progress.Bar(shown, desc="evaluate", total=total, unit="B", unit_scale=True, unit_divisor=1024) as bar:
             truth = _read_jsonl(args.truth, bar)
             events = [from_json(line) for line in _read_jsonl(args.incidents, bar)]
+            oracle = None
+            if args.contacts is not None:
+                bar.describe("evaluate: the oracle")
+                oracle = Oracle.from_records(_read_lines(args.contacts), Settings())
             bar.describe("evaluate: scoring")
-            report = evaluate(truth, events, grace=args.grace)
+            report = evaluate(truth, events, grace=args.grace, oracle=oracle)
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"correlate evaluate: {error}", file=sys.stderr)
         return 2
@@ -436,5 +565,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("incidents", metavar="INCIDENTS", help="incident events JSONL")
     parser.add_argument("--grace", type=float, default=3600.0, help="seconds after a fault's end (default 3600)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--contacts",
+        metavar="FILE",
+        help="the stream's contacts JSONL: adds the oracle's time to detect and the lag behind it (default settings)",
+    )
     progress.add_quiet(parser)
     parser.set_defaults(func=run)

@@ -37,6 +37,28 @@ in the ways real support traffic is hard. Each number below is a range drawn per
 * **Bad records**: extra lines, a chosen fraction of the output, that break the contract (missing ts,
   unknown channel, count 0, a non-string dimension value, a non-object line). They leave the truth alone.
 
+**Profiles.** The above is the ``standard`` profile. The ``hard`` one (at least 6 days) keeps the market, the
+background and the decoys but injects slower, weaker faults: each rises linearly over 10-60 minutes to a plateau
+of 1.3-3x the scope's usual level (2-4x for the two smallest scopes below) for 30 minutes to 2.5 hours, and its
+customers write an everyday complaint (one background category, its own phrases), never a fresh code. Its truth
+entries carry ``case``: ``big-model`` (the biggest brand's biggest model), ``big-pair`` (biggest brand x biggest
+service), ``weak`` (a brand, a service, a pair), ``cold-start`` (a brand-wide fault on day 2, inside the warm-up),
+``new-cell`` (a model nobody owns before ``cell_first_seen``, 18-30 hours before its fault), ``repeat-first`` and
+``repeat-second`` (the same fault on the same scope 24 hours apart; the second names the first in ``repeat_of``),
+``triple`` (brand x service x region), ``concurrent`` (a brand-wide and a service-wide fault overlapping in time,
+each naming the other in ``concurrent_with``) and ``out-of-schema`` (a CDN that serves a third of the services:
+``scope`` is empty, ``unattributable`` is true, ``services`` lists them). Each also records ``ramp_minutes`` and
+``plateau_strength``. The ``flat`` profile has no daily or weekly curve and one brand-wide or pair fault 30-34
+hours in.
+
+**True backgrounds.** Every rate fault's truth entry says what its scope would have had without it:
+``background``, the expected distinct new customers (single reports; a partner's forwarded record is one) a
+minute, for each minute from ``background_from`` (the minute an hour before the fault) to the fault's end: the
+seasonal curve times that hour's realised gamma factors times the scope's share, plus what other faults running
+then bring into the scope. Given these, the counts are Poisson. ``background_partner`` is the partners' steady
+aggregated reporters a minute in the scope (they arrive in lumps), and ``via_partner`` the share of the fault's
+extra reporters sent in partner aggregates.
+
 All randomness comes from ``numpy.random.Generator`` and ``random.Random`` seeded with ``seed``: the same
 arguments give the same output.
 """
@@ -48,7 +70,7 @@ import math
 import random
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -60,7 +82,7 @@ from correlate.contracts import format_time, parse_timestamp
 from correlate.errors import ContractError
 from correlate.vendors import vendor_slug
 
-__all__ = ["Simulation", "add_parser", "minimum_days", "run", "simulate"]
+__all__ = ["PROFILES", "Simulation", "add_parser", "minimum_days", "run", "simulate"]
 
 FloatArray = npt.NDArray[np.floating[Any]]
 Dims = dict[str, str]
@@ -336,6 +358,27 @@ class _PartnerCell:
 
 
 @dataclass(frozen=True)
+class _Launch:
+    """A model (``brand``'s ``model``-th) that nobody owns before ``at``: a cell that starts cold."""
+
+    brand: int
+    model: int
+    at: float
+
+
+@dataclass(frozen=True)
+class _Injected:
+    """A rate fault as injected: its truth entry, its scope (``services``: a cause outside the dimensions), the
+    start of each of its minutes, and the extra single reports expected in each."""
+
+    entry: dict[str, Any]
+    scope: Dims
+    services: tuple[str, ...]
+    minutes: FloatArray
+    extra: FloatArray
+
+
+@dataclass(frozen=True)
 class _Busyness:
     """How much busier than its seasonal curve each hour of the stream is: a gamma factor for the whole centre
     (shape 30) and one per service (shape 20). Drawn once, so that faults scale with the hour they fall in."""
@@ -363,6 +406,9 @@ class _World:
     cells: list[_PartnerCell]
     busy: _Busyness
     surge: _Plan | None
+    injected: list[_Injected] = field(default_factory=list)  # every rate fault, for the truth's backgrounds
+    rhythm: bool = True  # False: a flat stream, no daily or weekly curve
+    launch: _Launch | None = None  # a model that first appears part-way through the stream
 
     def customer(self) -> str:
         return f"cu-{self.rnd.randrange(10**8):08d}"
@@ -380,15 +426,37 @@ class _World:
         mids: FloatArray = self.start + ((ts - self.start) // _BIN + 0.5) * _BIN
         return mids, ((mids - self.start) // HOUR).astype(np.int64)
 
+    def seasonality(self, ts: FloatArray) -> FloatArray:
+        return _seasonality(ts) if self.rhythm else np.ones_like(ts)
+
     def usual(self, scope: Dims, ts: FloatArray) -> FloatArray:
         """Reporters a minute the scope brings at these times when nothing is wrong, as the background draws
         them: the centre's customers (seasonality, surge, this hour's busyness, market drift) plus the
         partners' steady aggregates, which keep their level at night."""
-        mids, hour = self.bins(ts)
-        level = self.per_minute * _seasonality(mids) * _surge(mids, self.surge) * self.busy.centre[hour]
-        centre = level * self.market.share(scope, self.progress(mids), self.busy.services[hour])
-        result: FloatArray = centre + sum(cell.per_minute() for cell in self.cells if cell.within(scope))
+        result: FloatArray = self.centre_usual(scope, ts) + self.partner_level(scope)
         return result
+
+    def centre_usual(self, scope: Dims, ts: FloatArray, services: tuple[str, ...] = ()) -> FloatArray:
+        """The centre's distinct new customers a minute in the scope at these times (single reports: a partner's
+        forwarded record included, its aggregates not), as the background draws them. A ``region`` in the scope
+        scales by the region's share; ``services`` (a scope outside the dimensions) sums over those services."""
+        mids, hour = self.bins(ts)
+        level = self.per_minute * self.seasonality(mids) * _surge(mids, self.surge) * self.busy.centre[hour]
+        market, progress, busy = self.market, self.progress(mids), self.busy.services[hour]
+        plain = {name: value for name, value in scope.items() if name != "region"}
+        if services:
+            shares = [market.share({**plain, "service": service}, progress, busy) for service in services]
+            share: FloatArray = np.sum(shares, axis=0)
+        else:
+            share = market.share(plain, progress, busy)
+        if "region" in scope:
+            share = share * float(market.region_share[market.regions.index(scope["region"])])
+        result: FloatArray = level * share
+        return result
+
+    def partner_level(self, scope: Dims) -> float:
+        """The partners' steady aggregates in the scope, reporters a minute."""
+        return sum(cell.per_minute() for cell in self.cells if cell.within(scope))
 
     def brands_without_drift(self) -> list[str]:
         return [brand for i, brand in enumerate(self.market.brands) if i != self.market.drift]
@@ -448,7 +516,7 @@ def _background(w: _World) -> None:
     """Everyday problems: Poisson-gamma counts per 5-minute bin and brand x service cell, then customers."""
     g, market = w.g, w.market
     mids, hour = w.bins(w.start + np.arange(math.ceil((w.end - w.start) / _BIN)) * _BIN)
-    level = w.per_minute * (_BIN / MINUTE) * _seasonality(mids) * _surge(mids, w.surge) * w.busy.centre[hour]
+    level = w.per_minute * (_BIN / MINUTE) * w.seasonality(mids) * _surge(mids, w.surge) * w.busy.centre[hour]
     counts: npt.NDArray[np.int64] = g.poisson(
         market.joint_at(w.progress(mids)) * level[:, None, None] * w.busy.services[hour][:, None, :]
     )
@@ -458,6 +526,12 @@ def _background(w: _World) -> None:
     for b in range(len(market.brands)):
         mine = brands == b
         models[mine] = g.choice(len(market.models[b]), size=int(mine.sum()), p=market.model_share[b])
+    if w.launch is not None:  # before its launch, the new model's share goes to its brand's other models
+        b, m, at = w.launch.brand, w.launch.model, w.launch.at
+        before = (brands == b) & (models == m) & (w.start + bins * _BIN < at)
+        others = [i for i in range(len(market.models[b])) if i != m]
+        weights = market.model_share[b][others] / market.model_share[b][others].sum()
+        models[before] = np.asarray(others)[g.choice(len(others), size=int(before.sum()), p=weights)]
     columns = (w.start + bins * _BIN + g.uniform(0, _BIN, n), brands, models, services,
                g.choice(len(market.regions), size=n, p=market.region_share),
                g.choice(len(_CATEGORIES), size=n, p=_CATEGORY_SHARE), g.choice(4, size=n, p=_RETRIES) + 1,
@@ -563,7 +637,9 @@ def _rate_fault(w: _World, plan: _Plan, number: int, phrasings: tuple[str, ...])
         text += f" ({plan.strength:.1f}x, but at least {_MIN_EXTRA:g} more a minute)"
     span, vendors = (plan.start, plan.end), _vendors(w.market, scope)
     entry = _truth(pattern, "rate", scope, span, f"{text}, category {code}", vendors)
-    return {**entry, "strength": strength}
+    entry = {**entry, "strength": strength, "via_partner": via_partner}
+    w.injected.append(_Injected(entry, scope, (), minutes, extra * (1 - via_partner)))
+    return entry
 
 
 def _partner_rise(
@@ -622,8 +698,9 @@ def _small_decoys(w: _World, plan: _Plan) -> list[Any]:
     return decoys
 
 
-def _inject(w: _World, plans: list[_Plan]) -> list[Any]:
-    """Faults and decoys into the stream; their truth entries, faults first, each group in time order."""
+def _inject(w: _World, plans: list[_Plan], specs: list[_Spec]) -> list[Any]:
+    """Faults and decoys into the stream; their truth entries, faults first, each group in time order, each rate
+    fault with its true background."""
     drift = w.market.brands[w.market.drift]
     text = f"{drift}'s market share triples smoothly over the stream"
     truth = [_truth("drift", "decoy", {"device_brand": drift}, (w.start, w.end), text, [])]
@@ -640,11 +717,363 @@ def _inject(w: _World, plans: list[_Plan]) -> list[Any]:
             truth.append(_symptom_fault(w, plan, symptoms[i % len(symptoms)]))
         else:
             truth.append(_rate_fault(w, plan, numbers[i], themes[i % len(themes)]))
+    truth.extend(_ramped_fault(w, spec) for spec in specs)
     truth.sort(key=lambda entry: (entry["decoy"], entry["start"]))
     for group in (False, True):
         for number, entry in enumerate((e for e in truth if e["decoy"] is group), 1):
             entry["fault_id"] = f"{'d' if group else 'f'}{number}"
+    _link_groups(truth)
+    _record_backgrounds(w)
     return truth
+
+
+# -- the hard and flat profiles: slow, weak, everyday-sounding faults, and the cases that trip detectors up --------
+PROFILES = ("standard", "hard", "flat")
+_GAP = 65 * MINUTE  # between one event's end and the next one's start: the background hour before a fault is clean
+_FLAT_FAULT_AFTER = 30 * HOUR
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """A rate fault of the hard or flat profile, its scope chosen when planned (a repeat needs the same one twice,
+    a launched model its launch before the background is drawn).
+
+    ``strength`` is the multiplier over the scope's usual level once the ramp (``ramp`` seconds, linear from
+    nothing) is over; ``services`` names the services a cause outside the dimensions serves (``scope`` is then
+    empty); ``group`` ties the two faults of a repeat or of a concurrent pair together."""
+
+    case: str
+    pattern: str
+    scope: Dims
+    start: float
+    end: float
+    strength: float
+    ramp: float
+    services: tuple[str, ...] = ()
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A fault's shape before it is placed in time: the part of a repeat or a concurrent pair starts ``offset``
+    seconds after the first part."""
+
+    case: str
+    pattern: str
+    scope: Dims
+    duration: float
+    strength: float
+    ramp: float
+    services: tuple[str, ...] = ()
+    group: str = ""
+    offset: float = 0.0
+
+    def at(self, start: float) -> _Spec:
+        begin = start + self.offset
+        end = begin + self.duration
+        return _Spec(
+            self.case, self.pattern, self.scope, begin, end, self.strength, self.ramp, self.services, self.group
+        )
+
+
+def _shape(rnd: random.Random, case: str, pattern: str, scope: Dims, weakest: float, strongest: float) -> _Shape:
+    """A ramp of 10-60 minutes, then a plateau of 30 minutes to 2.5 hours at ``weakest``-``strongest`` times the
+    scope's usual level."""
+    ramp = rnd.uniform(10 * MINUTE, HOUR)
+    duration = ramp + rnd.uniform(30 * MINUTE, 2.5 * HOUR)
+    return _Shape(case, pattern, scope, duration, rnd.uniform(weakest, strongest), ramp)
+
+
+def _ranked(weights: FloatArray, names: list[str], skip: int | None = None) -> list[str]:
+    """Names by weight, largest first (``skip``: an index to leave out)."""
+    return [names[i] for i in np.argsort(-weights, kind="stable").tolist() if i != skip]
+
+
+def _hard_shapes(
+    rnd: random.Random, market: _Market, cells: list[_PartnerCell]
+) -> tuple[list[_Shape], list[_Shape], _Shape]:
+    """(the post-warm-up faults, one entry a slot: a repeat's two days and a concurrent pair are one entry each;
+    the repeat; the new model's fault) for the hard profile."""
+    brands = _ranked(market.joint.sum(axis=1), market.brands, market.drift)
+    services = _ranked(market.joint.sum(axis=0), market.services)
+    regions = _ranked(market.region_share, market.regions)
+    biggest = market.brands.index(brands[0])
+    big_model = _ranked(market.model_share[biggest], market.models[biggest])[0]
+    shapes = [
+        _shape(rnd, "big-model", "model", {"device_model": big_model}, 1.3, 3.0),
+        _shape(rnd, "big-pair", "pair", {"device_brand": brands[0], "service": services[0]}, 1.3, 3.0),
+        _shape(rnd, "weak", "brand-wide", {"device_brand": rnd.choice(brands)}, 1.3, 3.0),
+        _shape(rnd, "weak", "service-wide", {"service": rnd.choice(services)}, 1.3, 3.0),
+        _shape(
+            rnd, "weak", "pair", {"device_brand": rnd.choice(brands[:4]), "service": rnd.choice(services[:4])}, 1.3, 3.0
+        ),
+        _shape(
+            rnd,
+            "triple",
+            "triple",
+            {
+                "device_brand": rnd.choice(brands[:2]),
+                "service": rnd.choice(services[:2]),
+                "region": rnd.choice(regions[:2]),
+            },
+            2.0,
+            4.0,
+        ),
+    ]
+    served = tuple(sorted(rnd.sample(services, max(2, round(len(services) / 3)))))
+    cdn = _shape(rnd, "out-of-schema", "out-of-schema", {}, 1.3, 2.5)
+    shapes.append(replace(cdn, services=served))
+    brand, service = rnd.choice(brands[:4]), rnd.choice(services[:4])
+    first = _shape(rnd, "concurrent", "brand-wide", {"device_brand": brand}, 1.4, 2.5)
+    second = _shape(rnd, "concurrent", "service-wide", {"service": service}, 1.4, 2.5)
+    lag = rnd.uniform(10 * MINUTE, 40 * MINUTE)
+    shapes += [replace(first, group="concurrent"), replace(second, group="concurrent", offset=lag)]
+    if rnd.random() < 0.5:
+        scope = {"device_brand": rnd.choice(brands[:4])}
+    else:
+        scope = {"device_brand": rnd.choice(brands[:3]), "service": rnd.choice(services[:3])}
+    repeat = _shape(rnd, "repeat", "brand-wide" if len(scope) == 1 else "pair", scope, 1.5, 3.0)
+    repeat = replace(repeat, group="repeat")
+    # The launched model is not the biggest brand's (its biggest model has a fault of its own) nor one a partner
+    # already reports on (its aggregates would show it before the launch).
+    reported = {cell.dims["device_model"] for cell in cells}
+    candidates = [m for b in brands[1:5] for m in market.models[market.brands.index(b)] if m not in reported]
+    new_model = rnd.choice(candidates or [m for b in brands[1:] for m in market.models[market.brands.index(b)]])
+    new_cell = _shape(rnd, "new-cell", "model", {"device_model": new_model}, 2.0, 4.0)
+    return shapes, [repeat], new_cell
+
+
+def _lay_out(rnd: random.Random, lengths: list[float], free: list[tuple[float, float]]) -> list[float] | None:
+    """Starts for events of these lengths inside the free intervals, ``_GAP`` apart, in the order given (first
+    fit), then each interval's slack spread at random between its events; None when they do not fit."""
+    cursor, placed = [lo for lo, _ in free], []
+    for length in lengths:
+        for i, (_, hi) in enumerate(free):
+            if cursor[i] + length <= hi:
+                placed.append((i, cursor[i]))
+                cursor[i] += length + _GAP
+                break
+        else:
+            return None
+    starts = [start for _, start in placed]
+    for i, (_, hi) in enumerate(free):
+        members = [k for k, (interval, _) in enumerate(placed) if interval == i]
+        slack = hi - (cursor[i] - _GAP)
+        for k, shift in zip(members, sorted(rnd.uniform(0, slack) for _ in members), strict=True):
+            starts[k] += shift
+    return starts
+
+
+def _hard_plan(
+    rnd: random.Random, market: _Market, cells: list[_PartnerCell], start: float, end: float
+) -> tuple[list[_Plan], list[_Spec], _Launch]:
+    """The hard profile's events: a brand-wide fault on day 2 (cold start), the same fault on two consecutive days,
+    a fault on a model launched the day before, two concurrent faults, the others one a slot, a symptom fault and
+    the decoys, all placed at random after the warm-up without overlapping."""
+    shapes, (repeat,), new_cell = _hard_shapes(rnd, market, cells)
+    brands = _ranked(market.joint.sum(axis=1), market.brands, market.drift)
+    launched_brand = market.brand_of(new_cell.scope["device_model"])
+    cold_brand = rnd.choice([b for b in brands[:3] if market.brands.index(b) != launched_brand])
+    cold = _shape(rnd, "cold-start", "brand-wide", {"device_brand": cold_brand}, 1.8, 3.0)
+    cold_spec = cold.at(start + DAY + rnd.uniform(8 * HOUR, 16 * HOUR))
+    first, last = start + WARM_UP, end - HOUR
+    latest_repeat = last - DAY - repeat.duration
+    if latest_repeat <= first + DAY:
+        raise ValueError(f"the hard profile needs at least {_HARD_DAYS:g} days, not {(end - start) / DAY:g}")
+    repeat_start = rnd.uniform(first, latest_repeat)
+    taken = [(repeat_start, repeat_start + repeat.duration), (repeat_start + DAY, repeat_start + DAY + repeat.duration)]
+    free = [(first, taken[0][0] - _GAP), (taken[0][1] + _GAP, taken[1][0] - _GAP), (taken[1][1] + _GAP, last)]
+    groups: list[list[_Shape]] = [[shape] for shape in shapes if not shape.group]
+    groups.append([shape for shape in shapes if shape.group == "concurrent"])
+    groups.append([new_cell])
+    others = ["global-surge", "decoys", "symptom"]
+    lengths = [rnd.uniform(2 * HOUR, 4 * HOUR), HOUR, rnd.uniform(20 * MINUTE, HOUR)]
+    order = list(range(len(groups) + len(others)))
+    rnd.shuffle(order)
+    group_lengths = [max(shape.offset + shape.duration for shape in group) for group in groups]
+    every = group_lengths + lengths
+    starts = _lay_out(rnd, [every[i] for i in order], free)
+    if starts is None:
+        raise ValueError(f"the hard profile needs at least {_HARD_DAYS:g} days, not {(end - start) / DAY:g}")
+    at = dict(zip(order, starts, strict=True))
+    specs = [cold_spec, repeat.at(repeat_start), repeat.at(repeat_start + DAY)]
+    specs += [shape.at(at[i]) for i, group in enumerate(groups) for shape in group]
+    plans = []
+    for k, pattern in enumerate(others):
+        begin = at[len(groups) + k]
+        strength = rnd.uniform(0.3, 0.5) if pattern == "global-surge" else 0.0
+        plans.append(_Plan(pattern, begin, begin + lengths[k], strength))
+    new_spec = next(spec for spec in specs if spec.case == "new-cell")
+    brand = market.brand_of(new_spec.scope["device_model"])
+    model = market.models[brand].index(new_spec.scope["device_model"])
+    return plans, specs, _Launch(brand, model, new_spec.start - rnd.uniform(18 * HOUR, 30 * HOUR))
+
+
+_HARD_DAYS = 6.0  # what the hard profile's events fit in after the warm-up, with room to place them at random
+
+
+def _flat_plan(rnd: random.Random, market: _Market, start: float, end: float) -> list[_Spec]:
+    """One brand-wide or pair fault, 30-34 hours into a stream without rhythm."""
+    brands = _ranked(market.joint.sum(axis=1), market.brands, market.drift)
+    services = _ranked(market.joint.sum(axis=0), market.services)
+    if rnd.random() < 0.5:
+        shape = _shape(rnd, "flat", "brand-wide", {"device_brand": rnd.choice(brands[:4])}, 1.5, 3.0)
+    else:
+        scope = {"device_brand": rnd.choice(brands[:3]), "service": rnd.choice(services[:3])}
+        shape = _shape(rnd, "flat", "pair", scope, 1.5, 3.0)
+    spec = shape.at(start + _FLAT_FAULT_AFTER + rnd.uniform(0, 4 * HOUR))
+    if spec.end + HOUR > end:
+        raise ValueError(f"the flat profile needs at least {_FLAT_DAYS:g} days, not {(end - start) / DAY:g}")
+    return [spec]
+
+
+_FLAT_DAYS = 1.6  # 30-34 hours of history, a fault of up to 3.5 hours, an hour after it
+
+
+def _draw_in(w: _World, spec: _Spec, ts: float) -> Dims:
+    """One affected customer's dimensions: inside the scope (its region too), on one of the served services for a
+    cause outside the dimensions, never a launched model before its launch."""
+    market, rnd = w.market, w.rnd
+    scope = {name: value for name, value in spec.scope.items() if name != "region"}
+    if spec.services:
+        columns = [market.services.index(service) for service in spec.services]
+        scope["service"] = rnd.choices(spec.services, weights=market.joint[:, columns].sum(axis=0).tolist())[0]
+    dims = market.draw(rnd, scope)
+    launch = w.launch
+    while launch is not None and ts < launch.at and dims["device_model"] == market.models[launch.brand][launch.model]:
+        dims = market.draw(rnd, scope)
+    if "region" in spec.scope:
+        dims["region"] = spec.scope["region"]
+    return dims
+
+
+def _expected_extra(w: _World, spec: _Spec, minutes: FloatArray) -> FloatArray:
+    """Extra customers the fault brings in each of these minutes (starts): ``strength - 1`` times the scope's
+    usual level, times the ramp, times the part of the minute inside the fault."""
+    inside = np.clip(np.minimum(spec.end - minutes, MINUTE) / MINUTE, 0.0, 1.0) * (minutes >= spec.start)
+    ramp = np.clip((minutes + MINUTE / 2 - spec.start) / spec.ramp, 0.0, 1.0)
+    usual = w.centre_usual(spec.scope, minutes, spec.services) + w.partner_level(spec.scope)
+    result: FloatArray = (spec.strength - 1.0) * usual * ramp * inside
+    return result
+
+
+def _ramped_fault(w: _World, spec: _Spec) -> dict[str, Any]:
+    """Extra customers with an everyday complaint (one of the background's categories, its own phrases) rising
+    linearly over the ramp, then at ``strength`` times the scope's usual level until the end."""
+    rnd = w.rnd
+    code, *phrasings = rnd.choices(_CATEGORIES[:-1], weights=list(_CATEGORY_SHARE[:-1]))[0]
+    minutes = np.arange(spec.start, spec.end, MINUTE)
+    extra = _expected_extra(w, spec, minutes)
+    arrivals = w.g.poisson(extra).tolist()
+    for minute, arriving in zip(minutes.tolist(), arrivals, strict=True):
+        for _ in range(arriving):
+            ts = minute + rnd.uniform(0, min(MINUTE, spec.end - minute))
+            complaint = (code if rnd.random() < 0.85 else w.everyday()[0], rnd.choice(phrasings))
+            channel, contacts = rnd.choice(_LADDER), rnd.choices((1, 2, 3, 4), (45, 30, 15, 10))[0]
+            w.emitter.problem(ts, w.customer(), _draw_in(w, spec, ts), complaint, contacts, channel)
+    usual = w.centre_usual(spec.scope, minutes, spec.services) + w.partner_level(spec.scope)
+    inside = np.minimum(spec.end - minutes, MINUTE) / MINUTE
+    strength = round(1 + float(extra.sum() / (usual * inside).sum()), 2)
+    ramp = round(spec.ramp / MINUTE, 1)
+    where = "its services" if spec.services else "the scope"
+    text = (
+        f"{spec.case} {spec.pattern} fault: rises over {ramp:g} min to {spec.strength:.1f}x the usual distinct "
+        f"customers in {where} ({strength:.1f}x over the fault), everyday complaint {code}"
+    )
+    vendors = [] if spec.services else _vendors(w.market, spec.scope)
+    entry: dict[str, Any] = _truth(spec.pattern, "rate", spec.scope, (spec.start, spec.end), text, vendors)
+    entry |= {"strength": strength, "via_partner": 0.0, "case": spec.case, "ramp_minutes": ramp}
+    entry["plateau_strength"] = round(spec.strength, 2)
+    if spec.services:
+        entry |= {"unattributable": True, "services": list(spec.services)}
+    if spec.case == "new-cell" and w.launch is not None:
+        entry["cell_first_seen"] = format_time(w.launch.at)
+    if spec.group:
+        entry["_group"] = spec.group
+    w.injected.append(_Injected(entry, spec.scope, spec.services, minutes, extra))
+    return entry
+
+
+def _link_groups(truth: list[dict[str, Any]]) -> None:
+    """Name a repeat's first fault in its second's ``repeat_of``, and each concurrent fault's partner in its
+    ``concurrent_with`` (fault ids are given once the truth is sorted)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for entry in truth:
+        if "_group" in entry:
+            groups.setdefault(entry.pop("_group"), []).append(entry)
+    for name, entries in groups.items():
+        first, second = sorted(entries, key=lambda entry: entry["start"])
+        if name == "repeat":
+            first["case"], second["case"], second["repeat_of"] = "repeat-first", "repeat-second", first["fault_id"]
+        else:
+            first["concurrent_with"], second["concurrent_with"] = second["fault_id"], first["fault_id"]
+
+
+def _services_of(scope: Dims, services: tuple[str, ...]) -> tuple[str, ...]:
+    """The services a scope is limited to (none: all)."""
+    return services or ((scope["service"],) if "service" in scope else ())
+
+
+def _draw_share(market: _Market, drawn: _Injected, scope: Dims, services: tuple[str, ...]) -> float:
+    """The share of one fault's customers (as :meth:`_Market.draw` and :func:`_draw_in` draw them) that fall
+    inside another scope."""
+    joint, where = market.joint, np.zeros_like(market.joint)
+    named = drawn.scope
+    brand = market.brand_of(named["device_model"]) if "device_model" in named else None
+    if "device_brand" in named:
+        brand = market.brands.index(named["device_brand"])
+    columns = [market.services.index(s) for s in _services_of(named, drawn.services)]
+    rows = [brand] if brand is not None else list(range(len(market.brands)))
+    if brand is not None and "service" in named:
+        where[brand, columns[0]] = 1.0
+    else:
+        chosen = columns or list(range(len(market.services)))
+        where[np.ix_(rows, chosen)] = joint[np.ix_(rows, chosen)]
+    where /= where.sum()
+    target_rows = list(range(len(market.brands)))
+    if "device_model" in scope:
+        target_rows = [market.brand_of(scope["device_model"])]
+    elif "device_brand" in scope:
+        target_rows = [market.brands.index(scope["device_brand"])]
+    target_columns = [market.services.index(s) for s in _services_of(scope, services)]
+    share = float(where[np.ix_(target_rows, target_columns or list(range(len(market.services))))].sum())
+    if "device_model" in scope:
+        if "device_model" in named:
+            share *= float(named["device_model"] == scope["device_model"])
+        else:
+            b = market.brand_of(scope["device_model"])
+            share *= float(market.model_share[b][market.models[b].index(scope["device_model"])])
+    if "region" in scope:
+        if "region" in named:
+            share *= float(named["region"] == scope["region"])
+        else:
+            share *= float(market.region_share[market.regions.index(scope["region"])])
+    return share
+
+
+def _record_backgrounds(w: _World) -> None:
+    """Write into each rate fault's truth entry what its scope would have had without it, minute by minute from an
+    hour before it starts to its end: ``background`` (distinct new customers a minute, single reports, each
+    minute from ``background_from``), the seasonal curve times that hour's realised busyness times the scope's
+    share, plus what other faults running then bring into the scope; and ``background_partner``, the partners'
+    steady aggregated reporters a minute in the scope (aggregates arrive in lumps, a few a day)."""
+    for mine in w.injected:
+        entry = mine.entry
+        first = math.floor((parse_timestamp(entry["start"]) - HOUR) / MINUTE) * MINUTE
+        last = math.ceil(parse_timestamp(entry["end"]) / MINUTE) * MINUTE
+        grid = np.arange(first, last, MINUTE)
+        background = w.centre_usual(mine.scope, grid + MINUTE / 2, mine.services)
+        for other in w.injected:
+            if other is mine:
+                continue
+            index = ((other.minutes - first) // MINUTE).astype(np.int64)
+            inside = (index >= 0) & (index < len(grid))
+            if inside.any():
+                share = _draw_share(w.market, other, mine.scope, mine.services)
+                np.add.at(background, index[inside], other.extra[inside] * share)
+        entry["background_from"] = format_time(first)
+        entry["background"] = [round(value, 4) for value in background.tolist()]
+        entry["background_partner"] = round(w.partner_level(mine.scope), 4)
 
 
 def _with_bad_records(contacts: list[Any], fraction: float, rnd: random.Random) -> list[Any]:
@@ -681,6 +1110,7 @@ def simulate(
     bad_records: float = 0.0,
     telemetry: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    profile: str = "standard",
 ) -> Simulation:
     """A stream of ``days`` days from ``start`` (epoch seconds), about ``contacts_per_day`` contacts a day.
 
@@ -693,32 +1123,49 @@ def simulate(
 
     ``on_stage`` is told the name of each stage as it begins (``background``, ``faults``, ``contacts``, then
     with telemetry ``telemetry`` and ``merge``): a progress bar. It draws nothing, so it changes nothing.
+
+    ``profile``: ``standard`` (the faults above), ``hard`` (slow, weak faults with everyday complaints and the
+    cases that trip a detector up; at least 6 days, ``faults`` not taken) or ``flat`` (no daily or weekly curve,
+    one fault 30-34 hours in; at least 1.6 days), as the module docstring describes.
     """
     stage = on_stage or _no_stage
     if days <= 0 or contacts_per_day <= 0:
         raise ValueError("days and contacts_per_day must be positive")
     if not 0.0 <= bad_records < 1.0:
         raise ValueError(f"bad_records must be a fraction in [0, 1), not {bad_records}")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    if profile != "standard" and faults is not None:
+        raise ValueError(f"the {profile} profile injects its own faults: leave out faults")
     rnd, g = random.Random(seed), np.random.default_rng(seed)
     market, end = _build_market(rnd), start + days * DAY
     partners = rnd.sample(_PARTNERS, rnd.randint(2, 4))
     per_minute = contacts_per_day / _MEAN_CONTACTS / (DAY / MINUTE)
     cells = _partner_cells(rnd, market, partners, per_minute)
-    plans = _plan(rnd, max(4, round(0.7 * days)) if faults is None else faults, start, end)
+    specs: list[_Spec] = []
+    launch = None
+    if profile == "hard":
+        plans, specs, launch = _hard_plan(rnd, market, cells, start, end)
+    elif profile == "flat":
+        plans, specs = [], _flat_plan(rnd, market, start, end)
+    else:
+        plans = _plan(rnd, max(4, round(0.7 * days)) if faults is None else faults, start, end)
     busy = _Busyness.draw(g, _hours(start, end), len(market.services))
     surge = next((plan for plan in plans if plan.pattern == "global-surge"), None)
     w = _World(g, rnd, market, _Emitter(rnd), start, end, per_minute, partners, cells, busy, surge)
+    w.rhythm, w.launch = profile != "flat", launch
     stage("background")
     _background(w)
     _partner_background(w)
     stage("faults")
-    truth = _inject(w, plans)
+    truth = _inject(w, plans, specs)
     stage("contacts")
     contacts = _with_bad_records(w.emitter.finish(end), bad_records, rnd)
     if not telemetry:
         return Simulation(contacts, truth)
     stage("telemetry")
-    heartbeats, callers, silent = _fleet(seed, w, [(plan.start, plan.end) for plan in plans])
+    busy_spans = [(plan.start, plan.end) for plan in plans] + [(spec.start, spec.end) for spec in specs]
+    heartbeats, callers, silent = _fleet(seed, w, busy_spans)
     stage("merge")
     return Simulation(_merged(contacts, callers), truth + silent, heartbeats)
 
@@ -978,6 +1425,7 @@ def run(args: argparse.Namespace) -> int:
                 bad_records=args.bad_records,
                 telemetry=args.telemetry is not None,
                 on_stage=stages.begin,
+                profile=args.profile,
             )
         except ValueError as error:
             bar.close()
@@ -1014,7 +1462,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--days", type=float, default=14.0, help="length of the stream (default 14)")
     parser.add_argument("--per-day", type=int, default=20_000, help="average contacts a day (default 20000)")
     parser.add_argument("--start", type=_rfc3339, default="2026-03-02T00:00:00Z", help="RFC 3339 start time")
-    parser.add_argument("--faults", type=int, help="faults to inject (default 0.7 a day, at least 4)")
+    parser.add_argument("--faults", type=int, help="faults to inject (default 0.7 a day, at least 4; standard only)")
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="standard",
+        help="standard: abrupt faults; hard: slow, weak, everyday-sounding faults and the cases that trip detectors "
+        "(at least 6 days); flat: no daily rhythm, one fault after 30 h (default standard)",
+    )
     parser.add_argument("--bad-records", type=float, default=0.0, metavar="FRACTION", help="share of bad lines")
     parser.add_argument("--output", default="-", metavar="FILE", help="contacts as JSONL ('-' for stdout)")
     parser.add_argument("--truth", required=True, metavar="FILE", help="where to write the truth JSONL")
