@@ -10,6 +10,7 @@ The routes and their shapes are published in ``openapi.yaml`` beside this file, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,7 +23,7 @@ import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.api.access import Claims, Verifier
+from correlate.api.access import Claims, KeyRing, Verifier
 from correlate.api.banner import banner_text, facts_from_event
 from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
@@ -51,6 +52,7 @@ def _blank(text: str) -> bool:
 
 
 _MAX_BODY: Final = 16 * 1024
+_HEALTH_TIMEOUT: Final = 2.0  # seconds the store has to answer a health check's PING
 READERS: Final = frozenset({"agent", "noc", "vendor"})
 PEOPLE: Final = frozenset({"agent", "noc"})
 NOC: Final = frozenset({"noc"})
@@ -61,7 +63,7 @@ class ApiContext:
     """What the handlers need; one per application, no module state."""
 
     store: IncidentStore
-    secret: bytes
+    keys: KeyRing
     metrics: Metrics
     clock: Callable[[], float]
     zone: tzinfo = UTC
@@ -74,7 +76,7 @@ class ApiContext:
     console_frame_ancestors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "verifier", Verifier(self.secret))
+        object.__setattr__(self, "verifier", Verifier(self.keys, self.clock))
         object.__setattr__(self, "known", KnownIncidents(self.store, self.banner_max_age))
         object.__setattr__(self, "console", Console.load(self.console_frame_ancestors))
 
@@ -194,7 +196,13 @@ def _path_id(request: web.Request, name: str) -> str:
 
 # -- open routes -----------------------------------------------------------------------------------------------
 async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """Ok only when the store answers: a replica that cannot reach it serves nothing but 503s, and a load
+    balancer or Kubernetes readiness probe should take it out of rotation."""
+    try:
+        await asyncio.wait_for(request.app[CONTEXT].store.redis.ping(), _HEALTH_TIMEOUT)
+    except (RedisError, OSError, TimeoutError):
+        return web.json_response({"status": "unavailable", "store": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "store": "ok"})
 
 
 async def _openapi(request: web.Request) -> web.Response:
