@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from importlib.resources import files
-from typing import Any, Final
+from typing import Final
 
 import orjson
 from aiohttp import web
@@ -32,6 +32,7 @@ from correlate.contracts import parse_timestamp
 from correlate.errors import AccessError, ApiError, InvalidRequest, Mismatch, NotFound, StateConflict, StoreError
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
+from correlate.vendor_view import vendor_detail, vendor_summary
 
 __all__ = ["ApiContext", "ago", "build_app", "store_status"]
 
@@ -314,8 +315,7 @@ async def _incidents(request: web.Request) -> web.Response:
     ids = await context.store.incident_ids(status, claims.vendor, int(limit_text), dimensions)
     summaries = await context.store.summaries(ids)
     if claims.role == "vendor":
-        for summary in summaries:
-            summary["owner"] = None  # a person's name is not the vendor's business
+        summaries = [vendor_summary(summary) for summary in summaries]
     return web.json_response({"incidents": summaries, "count": len(summaries)})
 
 
@@ -328,21 +328,8 @@ async def _incident(request: web.Request) -> web.Response:
     if detail is None:
         raise ApiError(404, f"incident {incident_id!r} not found")
     if claims.role == "vendor":
-        detail = _vendor_view(detail, claims.vendor or "")
+        detail = vendor_detail(detail, claims.vendor or "")
     return web.json_response(detail)
-
-
-def _vendor_view(detail: dict[str, Any], vendor: str) -> dict[str, Any]:
-    """A vendor sees the fault, not the customers: counts instead of customer ids, only its own deliveries."""
-    view = dict(detail)
-    view["owner"] = None
-    view["owner_assigned"] = None
-    view["follow_ups"] = []
-    view["notifications"] = []
-    view["escalations"] = [e for e in detail["escalations"] if e.get("to") == f"vendor:{vendor}"]
-    view["deliveries"] = [d for d in detail["deliveries"] if d.get("vendor") == vendor]
-    view["evidence"] = {k: v for k, v in detail["evidence"].items() if k != "sample_texts"}
-    return view
 
 
 async def _body(request: web.Request, allowed: Mapping[str, bool]) -> dict[str, str]:
