@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from correlate.api.access import Claims, load_secret, mint
+from correlate.api.access import Claims, keys_path, load_keys, mint
 from correlate.api.serve import read_state
 from correlate.contracts import format_time
 from correlate.events import EventName, IncidentEvent, IncidentEvidence, Kind, Vendors
@@ -191,7 +191,7 @@ def main() -> None:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise SystemExit("correlate api did not start")
                 time.sleep(0.1)
-            token = mint(load_secret(home), Claims("agent", name="bench"))
+            token = mint(load_keys(*keys_path(home)), Claims("agent", name="bench"))
             before = cpu_seconds(process.pid)
             latencies, errors, achieved, matched = asyncio.run(load(state["url"], token, args.rate, args.seconds))
             server_cpu = cpu_seconds(process.pid) - before

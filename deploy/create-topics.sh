@@ -5,18 +5,21 @@
 #   BOOTSTRAP   host:port of a broker                 (default kafka:9092)
 #   PARTITIONS  partitions of the input topics         (default 8; the most workers that can share the input)
 #   REPLICATION replication factor                     (default 1: one broker; 3 on a production cluster)
+#   COMMAND_CONFIG  Kafka client properties file for a secured cluster (SASL/TLS), if any
 set -euo pipefail
 BOOTSTRAP=${BOOTSTRAP:-kafka:9092}
 PARTITIONS=${PARTITIONS:-8}
 REPLICATION=${REPLICATION:-1}
 KAFKA_TOPICS=${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}
+SECURITY=()
+if [ -n "${COMMAND_CONFIG:-}" ]; then SECURITY=(--command-config "$COMMAND_CONFIG"); fi
 
 create() {  # name partitions [config ...]
     local name=$1 partitions=$2
     shift 2
     local configs=()
     for config in "$@"; do configs+=(--config "$config"); done
-    "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists --topic "$name" \
+    "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" "${SECURITY[@]}" --create --if-not-exists --topic "$name" \
         --partitions "$partitions" --replication-factor "$REPLICATION" "${configs[@]}"
 }
 

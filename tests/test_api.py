@@ -13,7 +13,7 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from correlate.api.access import Claims, load_secret, mint
+from correlate.api.access import KEYS_DIR, Claims, KeyRing, load_keys, mint
 from correlate.api.app import ApiContext, ago, build_app
 from correlate.contracts import Contact, parse_timestamp, validate
 from correlate.events import IncidentEvent
@@ -31,7 +31,7 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 class Api:
     """A running API on a fresh store, and tokens for each kind of caller."""
 
-    def __init__(self, client: TestClient[Any, Any], store: IncidentStore, secret: bytes, clock: list[float]) -> None:
+    def __init__(self, client: TestClient[Any, Any], store: IncidentStore, secret: KeyRing, clock: list[float]) -> None:
         self.client, self.store, self.secret, self.clock = client, store, secret, clock
 
     def token(self, role: str, vendor: str | None = None, name: str | None = None) -> dict[str, str]:
@@ -50,7 +50,7 @@ class Api:
 async def running_api(redis_url: str, home: Path, now: float, **store_options: Any) -> AsyncIterator[Api]:
     clock = [now]
     store = IncidentStore.connect(redis_url, clock=lambda: clock[0], **store_options)
-    secret = load_secret(home)
+    secret = load_keys(home / KEYS_DIR, create=True)
     app = build_app(ApiContext(store, secret, Metrics(), lambda: clock[0], banner_max_age=0.0))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         try:
@@ -360,7 +360,7 @@ def test_a_vendor_sees_only_its_own_incidents_and_no_customers(
     assert len(seen["noc view"][1]["notifications"]) == 1
     assert seen["own"][1]["follow_ups"] == [] and seen["own"][1]["notifications"] == []
     assert "cu-secret" not in json.dumps(seen["own"][1])
-    assert "sample_texts" not in seen["own"][1]["evidence"]
+    assert seen["own"][1]["evidence"]["sample_texts"] == []
     assert seen["other"][0] == 404 and seen["unknown"][0] == 404
     assert seen["other"][1]["error"].replace(arcus[0]["incident_id"], "ID") == seen["unknown"][1]["error"].replace(
         "inc-000000000000", "ID"
@@ -371,7 +371,7 @@ def test_a_vendor_sees_only_its_own_incidents_and_no_customers(
 
 def test_missing_and_forged_tokens_get_401_with_a_reason(redis_url: str, tmp_path: Path) -> None:
     async def body(api: Api) -> Any:
-        forged = mint(load_secret(tmp_path / "elsewhere"), Claims("noc"))
+        forged = mint(load_keys(tmp_path / "elsewhere", create=True), Claims("noc"))
         answers = []
         for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer " + forged}):
             response = await api.client.get("/v1/incidents", headers=headers)

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from correlate.api.access import Claims, load_secret, mint
+from correlate.api.access import KEYS_DIR, Claims, KeyRing, load_keys, mint
 from correlate.api.app import ApiContext, build_app
 from correlate.api.protocol import ApiRunner
 from correlate.api.serve import LISTEN_BACKLOG
@@ -33,7 +33,7 @@ class Served:
     url: str
     port: int
     store: IncidentStore
-    secret: bytes
+    secret: KeyRing
 
     def token(self, role: str = "noc") -> str:
         return mint(self.secret, Claims(role, name="ana"))
@@ -45,7 +45,7 @@ async def served(
 ) -> AsyncIterator[Served]:
     """The API on an ephemeral loopback port, served the way `correlate api` serves it."""
     store = IncidentStore.connect(redis_url, **(store_options or {}))
-    secret = load_secret(home)
+    secret = load_keys(home / KEYS_DIR, create=True)
     app = build_app(ApiContext(store, secret, Metrics(), lambda: 0.0, banner_max_age=0.0, **context))
     runner = ApiRunner(app, access_log=None)
     await runner.setup()

@@ -29,6 +29,7 @@ CORE = {
     "correlate.stitch",
     "correlate.telemetry",
     "correlate.topics",
+    "correlate.vendor_view",
     "correlate.vendors",
 }
 FREE = {"correlate.cli", "correlate.extras", "correlate.logs", "correlate.progress", "correlate.settings_doc"}

@@ -116,12 +116,13 @@ def test_a_settings_file_that_cannot_be_read_is_one_line(tmp_path: Path, capsys:
     assert capsys.readouterr().err == f"correlate replay: {missing}: cannot be read (No such file or directory)\n"
 
 
-def test_a_token_secret_too_short_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "api-secret").write_text("short\n")
+def test_a_token_key_too_short_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "api-keys").mkdir()
+    (tmp_path / "api-keys" / "k1").write_text("short\n")
     assert main(["token", "--role", "agent", "--home", str(tmp_path)]) == 2
     assert (
         capsys.readouterr().err
-        == f"correlate token: {tmp_path / 'api-secret'}: secret too short (at least 32 characters)\n"
+        == f"correlate token: {tmp_path / 'api-keys' / 'k1'}: key too short (at least 32 characters)\n"
     )
 
 

@@ -34,6 +34,7 @@ from correlate.streams.detect import Progress, read_all
 from correlate.streams.embedded import EmbeddedBroker, free_port
 from correlate.streams.settings import StackSettings
 from correlate.topics import vendor_topic
+from correlate.vendor_view import vendor_event
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 
@@ -201,7 +202,7 @@ def _check_vendor_topics(broker: str, prefix: str, published: list[bytes]) -> No
     by_vendor: dict[str, list[bytes]] = {}
     for value in published:
         for vendor in vendors_of(json.loads(value)):
-            by_vendor.setdefault(vendor, []).append(value)
+            by_vendor.setdefault(vendor, []).append(orjson.dumps(vendor_event(json.loads(value))))
     assert by_vendor
     for vendor, expected in by_vendor.items():
         on_topic = topic_values(broker, prefix + vendor_topic(vendor))

@@ -10,19 +10,20 @@ The routes and their shapes are published in ``openapi.yaml`` beside this file, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from importlib.resources import files
-from typing import Any, Final
+from typing import Final
 
 import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.api.access import Claims, Verifier
+from correlate.api.access import Claims, KeyRing, Verifier
 from correlate.api.banner import banner_text, facts_from_event
 from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
@@ -31,6 +32,7 @@ from correlate.contracts import parse_timestamp
 from correlate.errors import AccessError, ApiError, InvalidRequest, Mismatch, NotFound, StateConflict, StoreError
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
+from correlate.vendor_view import vendor_detail, vendor_summary
 
 __all__ = ["ApiContext", "ago", "build_app", "store_status"]
 
@@ -51,6 +53,7 @@ def _blank(text: str) -> bool:
 
 
 _MAX_BODY: Final = 16 * 1024
+_HEALTH_TIMEOUT: Final = 2.0  # seconds the store has to answer a health check's PING
 READERS: Final = frozenset({"agent", "noc", "vendor"})
 PEOPLE: Final = frozenset({"agent", "noc"})
 NOC: Final = frozenset({"noc"})
@@ -61,7 +64,7 @@ class ApiContext:
     """What the handlers need; one per application, no module state."""
 
     store: IncidentStore
-    secret: bytes
+    keys: KeyRing
     metrics: Metrics
     clock: Callable[[], float]
     zone: tzinfo = UTC
@@ -74,7 +77,7 @@ class ApiContext:
     console_frame_ancestors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "verifier", Verifier(self.secret))
+        object.__setattr__(self, "verifier", Verifier(self.keys, self.clock))
         object.__setattr__(self, "known", KnownIncidents(self.store, self.banner_max_age))
         object.__setattr__(self, "console", Console.load(self.console_frame_ancestors))
 
@@ -194,7 +197,13 @@ def _path_id(request: web.Request, name: str) -> str:
 
 # -- open routes -----------------------------------------------------------------------------------------------
 async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """Ok only when the store answers: a replica that cannot reach it serves nothing but 503s, and a load
+    balancer or Kubernetes readiness probe should take it out of rotation."""
+    try:
+        await asyncio.wait_for(request.app[CONTEXT].store.redis.ping(), _HEALTH_TIMEOUT)
+    except (RedisError, OSError, TimeoutError):
+        return web.json_response({"status": "unavailable", "store": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "store": "ok"})
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -306,8 +315,7 @@ async def _incidents(request: web.Request) -> web.Response:
     ids = await context.store.incident_ids(status, claims.vendor, int(limit_text), dimensions)
     summaries = await context.store.summaries(ids)
     if claims.role == "vendor":
-        for summary in summaries:
-            summary["owner"] = None  # a person's name is not the vendor's business
+        summaries = [vendor_summary(summary) for summary in summaries]
     return web.json_response({"incidents": summaries, "count": len(summaries)})
 
 
@@ -320,21 +328,8 @@ async def _incident(request: web.Request) -> web.Response:
     if detail is None:
         raise ApiError(404, f"incident {incident_id!r} not found")
     if claims.role == "vendor":
-        detail = _vendor_view(detail, claims.vendor or "")
+        detail = vendor_detail(detail, claims.vendor or "")
     return web.json_response(detail)
-
-
-def _vendor_view(detail: dict[str, Any], vendor: str) -> dict[str, Any]:
-    """A vendor sees the fault, not the customers: counts instead of customer ids, only its own deliveries."""
-    view = dict(detail)
-    view["owner"] = None
-    view["owner_assigned"] = None
-    view["follow_ups"] = []
-    view["notifications"] = []
-    view["escalations"] = [e for e in detail["escalations"] if e.get("to") == f"vendor:{vendor}"]
-    view["deliveries"] = [d for d in detail["deliveries"] if d.get("vendor") == vendor]
-    view["evidence"] = {k: v for k, v in detail["evidence"].items() if k != "sample_texts"}
-    return view
 
 
 async def _body(request: web.Request, allowed: Mapping[str, bool]) -> dict[str, str]:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 from pathlib import Path
 
-from correlate.api.access import ROLES, AccessError, Claims, default_home, load_secret, mint
+from correlate.api.access import (
+    DEFAULT_TTL,
+    ROLES,
+    AccessError,
+    Claims,
+    default_home,
+    keys_path,
+    load_keys,
+    mint,
+    parse_ttl,
+)
 from correlate.config import ConfigError, load_config
 from correlate.extras import require
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
@@ -50,17 +58,23 @@ def _api(args: argparse.Namespace) -> int:
         store_connections=args.store_connections,
         store_wait=args.store_wait,
         console_frame_ancestors=tuple(args.console_frame_ancestor),
+        keys_dir=args.keys,
     )
     return run(options)
 
 
 def _token(args: argparse.Namespace) -> int:
-    try:
-        claims = Claims(args.role, vendor=args.vendor, name=args.name, issued_at=time.time())
-    except AccessError as error:
-        print(f"correlate token: {error}", file=sys.stderr)
-        return 2
-    print(mint(load_secret(_home(args)), claims))
+    if args.revoke is not None:
+        from correlate.api.tokens import revoke_command
+
+        return revoke_command(args.revoke, _home(args), args.store)
+    if args.role is None:
+        raise AccessError("give --role agent|noc|vendor (or --revoke TOKEN_OR_ID)")
+    claims = Claims(args.role, vendor=args.vendor, name=args.name)
+    ttl = parse_ttl(args.ttl) if args.ttl else DEFAULT_TTL
+    keys_dir, may_create = keys_path(_home(args), args.keys)
+    token = mint(load_keys(keys_dir, create=may_create), claims, ttl=ttl)
+    print(token)
     return 0
 
 
@@ -102,16 +116,26 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="ORIGIN",
         help="an origin that may frame the console (an agent desktop embedding the banner); repeatable",
     )
+    api.add_argument(
+        "--keys",
+        help="directory of token signing keys, one file per key id (default $CORRELATE_API_KEYS or <home>/api-keys)",
+    )
     api.add_argument("--topic-prefix", default="", help=argparse.SUPPRESS)
     api.set_defaults(func=_api)
 
     token = subparsers.add_parser(
         "token",
         help="mint a bearer token for the API",
-        description="Prints a token signed with <home>/api-secret (created on first use). Treat it as a password.",
+        description="Prints a JWT signed with the newest key of --keys (default $CORRELATE_API_KEYS, else "
+        "<home>/api-keys, made on first use); it expires after --ttl. Treat it as a password. --revoke refuses one "
+        "token (by the token or its id, the JWT's jti) on every API sharing the store.",
     )
-    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--role", choices=ROLES)
     token.add_argument("--vendor", help="the vendor id, with --role vendor")
     token.add_argument("--name", help="who the bearer is (recorded as the one who attaches, assigns, escalates)")
+    token.add_argument("--ttl", help="how long the token is valid: 90s, 15m, 12h, 30d (default 30d; at most 400d)")
+    token.add_argument("--keys", help="directory of signing keys (default $CORRELATE_API_KEYS or <home>/api-keys)")
+    token.add_argument("--revoke", metavar="TOKEN_OR_ID", help="revoke this token (or token id) instead of minting")
+    token.add_argument("--store", help="with --revoke: Redis URL (default $CORRELATE_STORE, else the running API's)")
     token.add_argument("--home", help="state directory (default $CORRELATE_HOME or ~/.correlate)")
     token.set_defaults(func=_token)

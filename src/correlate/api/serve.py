@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from correlate.api.access import default_home, load_secret
+from correlate.api.access import default_home, keys_path, load_keys
 from correlate.api.app import ApiContext, build_app
 from correlate.api.protocol import ApiRunner
+from correlate.api.revocation import AccessRefresher
 from correlate.metrics import Metrics, MetricsServer
 from correlate.notify.delivery import DeliveryTarget
 from correlate.notify.notifications import NotificationWriter
@@ -114,13 +115,16 @@ class ApiOptions:
     store_wait: float = POOL_TIMEOUT
     # Origins that may frame the console (an agent desktop embedding the banner widget); none by default.
     console_frame_ancestors: tuple[str, ...] = ()
+    # The signing keys' directory (a mounted Secret); None: $CORRELATE_API_KEYS, else <home>/api-keys.
+    keys_dir: str | None = None
 
 
 async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str], None] | None = None) -> None:
     """Run until ``stop`` is set: API on 127.0.0.1, feed and senders beside it."""
     home = options.home
     home.mkdir(parents=True, exist_ok=True)
-    secret = load_secret(home)
+    keys_dir, may_create = keys_path(home, options.keys_dir)
+    keys = load_keys(keys_dir, create=may_create)
     embedded: EmbeddedRedis | None = None
     store_url = options.store_url
     if store_url is None:
@@ -140,7 +144,7 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
     # formatting costs a tenth of a request.
     context = ApiContext(
         store,
-        secret,
+        keys,
         metrics,
         options.clock,
         options.zone,
@@ -154,7 +158,10 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
             await store.redis.ping()
         except RedisError as error:
             raise ConnectionError(f"cannot reach the store at {_redact(store_url)}: {error}") from None
-        plan: list[tuple[str, Worker]] = [("webhooks", WebhookSender(store, options.targets, metrics, options.clock))]
+        plan: list[tuple[str, Worker]] = [
+            ("webhooks", WebhookSender(store, options.targets, metrics, options.clock)),
+            ("access", AccessRefresher(store.redis, context.verifier, keys_dir, options.clock)),
+        ]
         if options.broker is not None:
             prefix = options.topic_prefix
             feed = Feed(

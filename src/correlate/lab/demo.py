@@ -45,7 +45,7 @@ from typing import Any, Final
 import orjson
 
 from correlate import progress
-from correlate.api.access import Claims, load_secret, mint
+from correlate.api.access import Claims, keys_path, load_keys, mint
 from correlate.config import load_config
 from correlate.contracts import Contact, format_time, parse_timestamp, validate
 from correlate.engine import Engine
@@ -211,8 +211,8 @@ class _Stack:
     def views(self, events: Sequence[Event], stream: Stream, receiver: _WebhookReceiver) -> Views:
         from correlate.topics import vendor_topic
 
-        secret = load_secret(self.home)
-        tokens = {role: mint(secret, Claims(role, name="demo", issued_at=time.time())) for role in ("agent", "noc")}
+        keys = load_keys(*keys_path(self.home))
+        tokens = {role: mint(keys, Claims(role, name="demo")) for role in ("agent", "noc")}
         views = Views(str(self.status["api"]), tokens)
         shown = _incident_to_show(events, stream)
         if shown is None:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from correlate.config import ConfigError
 from correlate.events import IncidentEvent
 from correlate.topics import vendor_topic
+from correlate.vendor_view import vendor_event
 
 __all__ = ["DeliveryTarget", "message_id", "parse_delivery", "retry_delay", "sign", "webhook_body", "webhook_headers"]
 
@@ -122,10 +123,9 @@ def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> di
 
 
 def webhook_body(event: IncidentEvent) -> bytes:
-    """The incident event as the vendor receives it, keys sorted, without ``evidence.sample_texts``: those are
-    customers' own words (names, phone numbers), which the API does not show vendors either."""
-    data = event.to_json()
-    del data["evidence"]["sample_texts"]
+    """The incident event as the vendor receives it (:func:`correlate.vendor_view.vendor_event`: the same as on
+    its topic), keys sorted."""
+    data = vendor_event(event.to_json())
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from correlate.lease import Lease
 from correlate.store import IncidentStore
+from correlate.streams.security import kafka_security
 from correlate.topics import NOTIFICATIONS
 
 __all__ = ["NotificationWriter"]
@@ -47,7 +48,10 @@ class NotificationWriter:
     async def reconcile(self) -> int:
         """Mark sent what is already on the topic past our last remembered write; the number found."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=FETCH_MAX_WAIT_MS
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            **kafka_security().aiokafka_options(),
         )
         await consumer.start()
         found: list[str] = []
@@ -81,7 +85,12 @@ class NotificationWriter:
         """Write pending notifications while this process holds the writers' lease (one writer per store,
         however many API replicas run); reconcile with the topic each time the lease is taken."""
         lease = Lease(self.store.redis, self.store.key("lease", "notifications"))
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=False,
+            **kafka_security().aiokafka_options(),
+        )
         await producer.start()
         leading = False
         try:

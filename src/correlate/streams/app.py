@@ -29,6 +29,7 @@ from correlate.streams import kafka_io, upstream
 from correlate.streams.health import Supervision
 from correlate.streams.kafka_io import FETCH_MAX_WAIT_MS
 from correlate.streams.poison import CRASHES_TO_QUARANTINE, poison_letter
+from correlate.streams.security import kafka_security
 from correlate.streams.settings import StackSettings
 from correlate.streams.validate import Forward, check, observe, route
 from correlate.topics import ACCEPTED, REJECTS
@@ -81,6 +82,7 @@ def build_app(
     app = _App(
         settings.group,
         broker=f"kafka://{bootstrap}",
+        broker_credentials=kafka_security().faust_credentials(),
         datadir=datadir,
         web_enabled=False,
         store="memory://",

@@ -25,6 +25,7 @@ from correlate.events import IncidentEvent
 from correlate.intake import validate_record
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
+from correlate.streams.security import kafka_security
 from correlate.topics import ACCEPTED, INCIDENTS
 
 __all__ = ["FEED_GROUP", "Feed"]
@@ -72,6 +73,7 @@ class Feed:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             metadata_max_age_ms=5000,  # topics created after we start are picked up within seconds
+            **kafka_security().aiokafka_options(),
         )
         await consumer.start()
         try:

@@ -1,5 +1,5 @@
 """Small adapters over aiokafka (the one Kafka client: consumers, producers, topic admin), so the stages read as
-wiring.
+wiring. Every client is made with the process's SASL/TLS settings (:mod:`correlate.streams.security`).
 
 Batching is what makes the pipeline fast: :class:`BatchWriter` fills aiokafka's record batches directly (one
 Python call per record instead of a future and a task per ``send``), partitioning keys the way Kafka's own
@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import murmur2
 
+from correlate.streams.security import kafka_security
 from correlate.topics import TopicSpec
 
 __all__ = [
@@ -81,6 +82,7 @@ def visible_at(record: Any) -> float | None:
 
 def producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
     settings: dict[str, Any] = {"linger_ms": 5, "max_batch_size": 262_144, "acks": "all"}
+    settings.update(kafka_security().aiokafka_options())
     settings.update(options)
     return AIOKafkaProducer(bootstrap_servers=bootstrap, **settings)
 
@@ -92,6 +94,7 @@ def consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsumer:
         "auto_offset_reset": "earliest",
         "max_partition_fetch_bytes": 4 * 1_048_576,
     }
+    settings.update(kafka_security().aiokafka_options())
     settings.update(options)
     return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **settings)
 
@@ -201,7 +204,9 @@ async def end_offsets(client: AIOKafkaConsumer, partitions: list[TopicPartition]
 async def create_topics(bootstrap: str, specs: Iterable[TopicSpec], replication: int = 1) -> list[str]:
     """Create the topics of ``specs`` that do not exist yet on the cluster at ``bootstrap``; returns the names
     created. Existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="correlate-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="correlate-admin", **kafka_security().aiokafka_options()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -25,6 +25,7 @@ from correlate.errors import ContractError
 from correlate.events import RANK, CustomerNotification, Event, IncidentEvent
 from correlate.metrics import Metrics
 from correlate.topics import INCIDENTS, NOTIFICATIONS, vendor_spec
+from correlate.vendor_view import vendor_event
 from correlate.vendors import vendor_slug
 
 __all__ = ["Mark", "PublishedLog", "Publisher", "mark", "vendors_of"]
@@ -127,11 +128,12 @@ class Publisher:
                 count += 1
                 continue
             key = event.incident_id.encode()
+            vendor_value = orjson.dumps(vendor_event(event.to_json()))  # what its webhook carries, no more
             for vendor in vendors_of(event):
                 if vendor in self.without_topic:
                     continue
                 topic = await self._vendor_topic(vendor)
-                await self.producer.send_and_wait(topic, value, key=key)
+                await self.producer.send_and_wait(topic, vendor_value, key=key)
                 self.metrics.observe_published(topic.removeprefix(self.prefix))
             await self.producer.send_and_wait(self.prefix + INCIDENTS, value, key=key)
             self.metrics.observe_published(INCIDENTS)
