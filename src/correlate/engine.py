@@ -52,6 +52,7 @@ from correlate.events import CustomerNotification, Event
 from correlate.incidents import IncidentBook
 from correlate.intake import validate_record
 from correlate.scope import Scope, covers
+from correlate.stamps import Stamper
 from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact, Stitcher
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary
@@ -97,6 +98,7 @@ class Engine:
             quiet_period=settings.quiet_period,
             update_interval=settings.update_interval,
         )
+        self.stamper = Stamper(settings.severity_rules())
         self.counts = Counts()
         self.stitcher = Stitcher(window=max(settings.windows), limits=settings, left_out=self.counts.left_out)
         self._buckets: dict[int, list[Contact]] = {}
@@ -342,6 +344,7 @@ class Engine:
         )
         for notifying in self._notifying:
             events.extend(self._notification(quiet) for quiet in notifying.notifications)
+        events = self.stamper.stamp(events)
         for event in events:
             self.counts.events[event.event.value] += 1
         return events

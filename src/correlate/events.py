@@ -20,6 +20,7 @@ from typing import Any, Final, TypeVar
 from correlate.contracts import parse_timestamp
 from correlate.errors import ContractError
 from correlate.lifecycle import Reason
+from correlate.severity import Severity
 
 __all__ = [
     "RANK",
@@ -229,6 +230,10 @@ class IncidentEvent:
     ``vendor_status`` appear once telemetry or a vendor is part of the evidence (contacts alone: neither);
     ``merged_into`` only on the last event of a silence a wider one took in. Times are RFC 3339 text as
     :func:`correlate.contracts.format_time` writes them. ``p_value`` is null on a vendor's word alone.
+
+    ``event_id`` (unique per event), ``number`` (``INC-1042``: the incident's short name, for people) and
+    ``severity`` (:class:`correlate.severity.Severity`) are stamped on after detection (:mod:`correlate.stamps`),
+    deterministically from the event stream.
     """
 
     event: EventName
@@ -246,6 +251,9 @@ class IncidentEvent:
     evidence_kinds: tuple[EvidenceKind, ...] | None = None
     vendor_status: VendorStatement | None = None
     merged_into: str | None = None
+    event_id: str | None = None
+    number: str | None = None
+    severity: Severity | None = None
 
     @property
     def resolved(self) -> bool:
@@ -286,6 +294,13 @@ class IncidentEvent:
             data["vendor_status"] = self.vendor_status.to_json()
         if self.merged_into is not None:
             data["merged_into"] = self.merged_into
+        # Stamped by correlate.stamps after detection: last, so that the detection's own fields read as before.
+        if self.event_id is not None:
+            data["event_id"] = self.event_id
+        if self.number is not None:
+            data["number"] = self.number
+        if self.severity is not None:
+            data["severity"] = self.severity.value
         return data
 
     @classmethod
@@ -315,6 +330,9 @@ class IncidentEvent:
             evidence_kinds=None if kinds is None else _enums(EvidenceKind, obj, "evidence_kinds"),
             vendor_status=None if status is None else VendorStatement.from_json(status),
             merged_into=merged,
+            event_id=_optional_string(obj, "event_id"),
+            number=_optional_string(obj, "number"),
+            severity=_optional_severity(obj),
         )
 
 
@@ -448,6 +466,17 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{_path(where, key)}: missing or not a string")
     return value
+
+
+def _optional_string(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key}: not a string")
+    return value
+
+
+def _optional_severity(obj: Mapping[str, Any]) -> Severity | None:
+    return None if obj.get("severity") is None else _enum(Severity, obj, "severity")
 
 
 def _time(obj: Mapping[str, Any], key: str, where: str) -> str:
