@@ -496,3 +496,37 @@ def test_the_noc_filters_incidents_by_dimension(redis_url: str, tmp_path: Path, 
         return found
 
     assert scenario(redis_url, tmp_path, 0.0, body) == [(200, expected) for _, _, expected in cases]
+
+
+def test_a_misspelt_dimension_is_refused_with_the_known_names(
+    redis_url: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """?brand=Arcus must not answer "no known incident" (troubleshoot as usual): it names the dimensions there are."""
+    opened = of(events, 0)[0]
+    contact = validate(
+        {
+            "contact_id": "c-1",
+            "ts": opened["at"],
+            "channel": "voice",
+            "customer_id": "cu-1",
+            "source": "ivr",
+            "dimensions": {"device_brand": "Arcus", "plan": "Gold"},
+        }
+    )
+    assert isinstance(contact, Contact)
+
+    async def body(api: Api) -> Any:
+        await api.store.apply(IncidentEvent.from_json(opened))
+        await api.store.add_contact(contact)
+        return (
+            await api.get("/v1/known-incidents", brand="Arcus"),
+            await api.get("/v1/known-incidents", device_brand="Arcus", regoin="North"),
+            await api.get("/v1/known-incidents", device_brand="Arcus", plan="Gold"),
+        )
+
+    (status, refused), (status_two, refused_two), (ok, _) = scenario(redis_url, tmp_path, 0.0, body)
+    assert status == 400
+    assert refused["error"].startswith("unknown dimension(s) brand; known: ")
+    assert "device_brand" in refused["error"] and "plan" in refused["error"]  # documented, and seen
+    assert status_two == 400 and "regoin" in refused_two["error"]
+    assert ok == 200

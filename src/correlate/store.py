@@ -23,7 +23,7 @@ Key layout (prefix ``correlate:``): ``incident:<id>`` (hash), ``incident:<id>:ti
 opening time), ``open``, ``scope:<signature>`` (open ids by exact scope), ``vendor:<id>`` (ids a vendor may
 see), ``journey:<customer>``, ``contact:["<source>","<contact id>"]`` (a contact id is unique only within
 its source, as the contact contract says, so the source is part of the key), ``webhooks:due``,
-``webhook:<vendor>|<msg>``, ``notifications:pending``.
+``webhook:<vendor>|<msg>``, ``notifications:pending``, ``dimensions`` (every dimension name seen).
 
 :meth:`IncidentStore.connect` makes a bounded pool: at most ``max_connections`` commands are in flight to Redis
 at once and the rest wait (up to ``pool_timeout`` seconds) for a connection, so a burst of requests queues for
@@ -192,6 +192,8 @@ class IncidentStore:
         pipe.zadd(self.key("incidents"), {incident_id: parse_timestamp(event.opened_at)})
         for vendor in event.vendors.involved():
             pipe.sadd(self.key("vendor", vendor), incident_id)
+        if event.scope:
+            pipe.sadd(self.key("dimensions"), *event.scope)
         if current is None or _order(event) >= _order(current):
             sig = scope_signature(event.scope.items())
             pipe.hset(
@@ -301,11 +303,17 @@ class IncidentStore:
         pipe.zremrangebyrank(journey, 0, -JOURNEY_LENGTH - 1)
         pipe.expire(journey, JOURNEY_TTL)
         pipe.set(self._contact_key(contact.source, contact.contact_id), _canonical(step), ex=JOURNEY_TTL)
+        if contact.dimensions:
+            pipe.sadd(self.key("dimensions"), *contact.dimensions)
         await pipe.execute()
 
     def _contact_key(self, source: str, contact_id: str) -> str:
         """A contact by its identity, (source, contact id): a JSON pair, so no source and id run together."""
         return self.key("contact", json.dumps([source, contact_id], separators=(",", ":"), ensure_ascii=False))
+
+    async def dimension_names(self) -> set[str]:
+        """Every dimension name seen in a contact or an incident's scope (what a banner query may name)."""
+        return set(await self.redis.smembers(self.key("dimensions")))
 
     async def journey(self, customer_id: str, limit: int = JOURNEY_LENGTH) -> list[dict[str, Any]]:
         """The customer's recent contacts on every channel, newest first."""

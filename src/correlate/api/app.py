@@ -228,6 +228,9 @@ async def _known_incidents(request: web.Request) -> web.Response:
         dimensions = dict(journey[0]["dimensions"])
     if not dimensions:
         raise ApiError(400, "name at least one dimension, e.g. ?device_brand=Sonique&service=StreamPlus")
+    unknown, known_names = await context.known.unknown_dimensions(dimensions)
+    if unknown:
+        raise ApiError(400, f"unknown dimension(s) {', '.join(unknown)}; known: {', '.join(known_names)}")
     now = context.clock()
     found = await context.known.find(dimensions, customer_id)
     incidents = []
