@@ -72,6 +72,9 @@ class Settings(Limits):
         3.0, "A monitored device is silent after at least this many of its usual heartbeat gaps."
     )
     device_min_gaps: int = _setting(5, "Heartbeat gaps a device must have shown before its silence is reported.")
+    dismiss_hold: float = _setting(
+        86_400.0, "How long a dismissed incident's scope stays suppressed (unless its customers double)."
+    )
     severity_warning_customers: int = _setting(10, "Customers affected from which an incident is a warning.")
     severity_error_customers: int = _setting(50, "Customers affected from which an incident is an error (pages).")
     severity_critical_customers: int = _setting(500, "Customers affected from which an incident is critical.")

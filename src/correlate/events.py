@@ -23,7 +23,9 @@ from correlate.lifecycle import Reason
 from correlate.severity import Severity
 
 __all__ = [
+    "CLOSING",
     "RANK",
+    "Acknowledgement",
     "CustomerNotification",
     "Event",
     "EventName",
@@ -33,6 +35,8 @@ __all__ = [
     "IncidentHeadline",
     "Kind",
     "NotificationName",
+    "PersonAction",
+    "Suppression",
     "TelemetryEvidence",
     "VendorStatement",
     "Vendors",
@@ -41,11 +45,20 @@ __all__ = [
 
 
 class EventName(StrEnum):
-    """An incident's lifecycle events, in the order they can happen at one event time."""
+    """An incident's lifecycle events, in the order they can happen at one event time; the last four are
+    people's actions (:mod:`correlate.actions`), as is a ``resolved`` whose reason is ``person``."""
 
     OPENED = "opened"
     UPDATED = "updated"
     RESOLVED = "resolved"
+    ACKNOWLEDGED = "acknowledged"
+    DISMISSED = "dismissed"
+    NOTED = "noted"
+    DENIED = "denied"
+
+
+# Events after which an incident is closed: nothing follows them.
+CLOSING: Final = frozenset({EventName.RESOLVED, EventName.DISMISSED})
 
 
 class NotificationName(StrEnum):
@@ -72,7 +85,16 @@ class EvidenceKind(StrEnum):
 
 
 # opened < updated < resolved at one event time: a reader keeping the latest state orders by (at, rank).
-RANK: Final = {EventName.OPENED: 0, EventName.UPDATED: 1, EventName.RESOLVED: 2}
+RANK: Final = {
+    EventName.OPENED: 0,
+    EventName.UPDATED: 1,
+    EventName.RESOLVED: 2,
+    # People's actions carry their own time, which is never a step's end: they never tie with the above.
+    EventName.ACKNOWLEDGED: 3,
+    EventName.DISMISSED: 3,
+    EventName.NOTED: 3,
+    EventName.DENIED: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +245,74 @@ class VendorStatement:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonAction:
+    """Who did what to the incident and why: on the event a person's action made (``acknowledged``,
+    ``dismissed``, ``noted``, ``denied``, and ``resolved`` with reason ``person``)."""
+
+    action: str
+    by: str
+    role: str
+    reason: str
+    action_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "by": self.by,
+            "role": self.role,
+            "reason": self.reason,
+            "action_id": self.action_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> PersonAction:
+        obj = _object(data, "action")
+        where = "action"
+        return cls(*(_string(obj, key, where) for key in ("action", "by", "role", "reason", "action_id")))
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """Someone has the incident: it stops paging. On every event of the incident after it."""
+
+    by: str
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: object) -> Acknowledgement:
+        obj = _object(data, "acknowledged")
+        return cls(_string(obj, "by", "acknowledged"), _time(obj, "at", "acknowledged"))
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why an event is recorded but neither paged nor sent to vendors: a maintenance window over its scope, or
+    a dismissed incident on the same scope not long ago (``kind`` ``maintenance`` or ``dismissed``)."""
+
+    kind: str
+    by: str
+    reason: str
+    until: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "by": self.by, "reason": self.reason, "until": self.until}
+
+    @classmethod
+    def from_json(cls, data: object) -> Suppression:
+        obj = _object(data, "suppressed")
+        where = "suppressed"
+        return cls(
+            _string(obj, "kind", where),
+            _string(obj, "by", where),
+            _string(obj, "reason", where),
+            _time(obj, "until", where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentEvent:
     """One lifecycle event of an incident, as published on ``incidents`` and the vendors' topics.
 
@@ -254,10 +344,14 @@ class IncidentEvent:
     event_id: str | None = None
     number: str | None = None
     severity: Severity | None = None
+    action: PersonAction | None = None
+    acknowledged: Acknowledgement | None = None
+    suppressed: Suppression | None = None
 
     @property
     def resolved(self) -> bool:
-        return self.event is EventName.RESOLVED
+        """Closed: resolved (by the data or a person) or dismissed."""
+        return self.event in CLOSING
 
     def headline(self) -> IncidentHeadline:
         return IncidentHeadline(
@@ -301,6 +395,12 @@ class IncidentEvent:
             data["number"] = self.number
         if self.severity is not None:
             data["severity"] = self.severity.value
+        if self.action is not None:
+            data["action"] = self.action.to_json()
+        if self.acknowledged is not None:
+            data["acknowledged"] = self.acknowledged.to_json()
+        if self.suppressed is not None:
+            data["suppressed"] = self.suppressed.to_json()
         return data
 
     @classmethod
@@ -333,6 +433,9 @@ class IncidentEvent:
             event_id=_optional_string(obj, "event_id"),
             number=_optional_string(obj, "number"),
             severity=_optional_severity(obj),
+            action=None if obj.get("action") is None else PersonAction.from_json(obj["action"]),
+            acknowledged=None if obj.get("acknowledged") is None else Acknowledgement.from_json(obj["acknowledged"]),
+            suppressed=None if obj.get("suppressed") is None else Suppression.from_json(obj["suppressed"]),
         )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Final
 
-from correlate.events import Event, EventName, IncidentEvent
+from correlate.events import CLOSING, Event, IncidentEvent
 from correlate.severity import LEVELS, SeverityFacts, SeverityRules, assess
 
 __all__ = ["EVENT_NAMESPACE", "FIRST_NUMBER", "Stamper", "event_id", "severity_facts"]
@@ -30,8 +30,6 @@ __all__ = ["EVENT_NAMESPACE", "FIRST_NUMBER", "Stamper", "event_id", "severity_f
 # The namespace of correlate's event ids (uuid5 of the URL of the incident-event schema).
 EVENT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://correlate.dev/schemas/incident-event-v1.schema.json")
 FIRST_NUMBER: Final = 1001
-# Events after which an incident is over: its number and history can be forgotten.
-_FINAL: Final = frozenset({EventName.RESOLVED})
 
 
 def event_id(incident_id: str, sequence: int) -> str:
@@ -99,6 +97,6 @@ class Stamper:
         )
         life.events += 1
         life.customers = facts.customers
-        if event.event in _FINAL:
+        if event.event in CLOSING:
             del self.lives[event.incident_id]
         return stamped

@@ -45,7 +45,7 @@ from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.errors import InvalidRequest, Mismatch, NotFound, StateConflict
-from correlate.events import RANK, IncidentEvent, IncidentHeadline, NotificationName, Vendors
+from correlate.events import RANK, EventName, IncidentEvent, IncidentHeadline, NotificationName, Vendors
 from correlate.notify.delivery import DeliveryTarget, message_id, webhook_body
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 from correlate.stitch import pool_key
@@ -168,7 +168,8 @@ class IncidentStore:
                         return False
                     current_text, old_sig = await pipe.hmget(head, ["current", "sig"])
                     current = _parse(current_text) if current_text else None
-                    customers = await pipe.hgetall(followups) if event.resolved else {}
+                    told = event.event is EventName.RESOLVED  # a dismissed incident was no fault to be fixed
+                    customers = await pipe.hgetall(followups) if told else {}
                     pipe.multi()
                     self._queue_apply(pipe, event, member, at, current, old_sig, customers)
                     await pipe.execute()
@@ -207,11 +208,13 @@ class IncidentStore:
                 pipe.sadd(self.key("open"), incident_id)
                 pipe.sadd(self.key("scope", sig), incident_id)
         self._queue_webhooks(pipe, event)
-        if event.resolved:
+        if customers:
             self._queue_notifications(pipe, event, customers)
         self._bump(pipe)
 
     def _queue_webhooks(self, pipe: Any, event: IncidentEvent) -> None:
+        if event.suppressed is not None:
+            return  # recorded, not sent: a maintenance window or a dismissed scope holds it
         incident_id = event.incident_id
         msg = message_id(incident_id, event.event.value, event.at)
         body = webhook_body(event).decode()

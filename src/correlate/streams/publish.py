@@ -127,7 +127,8 @@ class Publisher:
                 count += 1
                 continue
             key = event.incident_id.encode()
-            for vendor in vendors_of(event):
+            # A suppressed event (maintenance, a dismissed scope) is recorded on ``incidents``, not sent to vendors.
+            for vendor in vendors_of(event) if event.suppressed is None else ():
                 if vendor in self.without_topic:
                     continue
                 topic = await self._vendor_topic(vendor)
