@@ -36,12 +36,13 @@ An action the rules refuse, or on an incident that is not open, is rejected with
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from correlate.contracts import Rejection, format_time, json_type, parse_timestamp, show
+from correlate.contracts import Rejection, format_time, parse_timestamp, show
 from correlate.errors import ContractError
 from correlate.events import (
     Acknowledgement,
@@ -66,6 +67,7 @@ __all__ = [
 ]
 
 ACTION: Final = "action"
+_BLANK: Final = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
 MAX_REASON: Final = 500
 
 
@@ -129,7 +131,9 @@ def action_record(action: Action) -> dict[str, Any]:
     record: dict[str, Any] = {"type": ACTION, "action": action.verb.value, "ts": format_time(action.ts)}
     if action.incident_id is not None:
         record["incident_id"] = action.incident_id
-    record.update({"by": action.by, "role": action.role, "reason": action.reason})
+    record.update({"by": action.by, "role": action.role})
+    if action.reason:
+        record["reason"] = action.reason
     if action.vendor is not None:
         record["vendor"] = action.vendor
     if action.verb is Verb.MAINTENANCE:
@@ -173,7 +177,11 @@ def _checked(record: Mapping[str, Any]) -> Action:
     if verb is not Verb.MAINTENANCE:
         return Action(verb, ts, by, role, reason, _text(record, "incident_id", required=True), vendor)
     scope = record.get("scope")
-    if not isinstance(scope, Mapping) or not scope or not all(isinstance(v, str) and v.strip() for v in scope.values()):
+    if (
+        not isinstance(scope, Mapping)
+        or not scope
+        or not all(_filled(name) and _filled(v) for name, v in scope.items())
+    ):
         raise ContractError("scope", 'must name the dimension values under maintenance, e.g. {"service": "X"}')
     starts, ends = _time(record, "starts_at"), _time(record, "ends_at")
     if ends <= starts:
@@ -195,11 +203,16 @@ def _text(record: Mapping[str, Any], name: str, required: bool) -> str:
         if required:
             raise ContractError(name, "is required")
         return ""
-    if not isinstance(value, str) or not value.strip():
-        raise ContractError(name, f"must be a non-blank string, not {json_type(value)}")
+    if not _filled(value):
+        raise ContractError(name, f"must be a non-blank string, not {show(value)}")
     if len(value) > MAX_REASON:
         raise ContractError(name, f"at most {MAX_REASON} characters")
-    return value
+    return str(value)
+
+
+def _filled(value: object) -> bool:
+    """A string with something in it but blanks (as JSON Schema's ``\\S`` has it: Unicode spaces are blank)."""
+    return isinstance(value, str) and _BLANK.fullmatch(value) is None
 
 
 def _allowed(role: str) -> str:

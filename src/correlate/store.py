@@ -394,6 +394,7 @@ class IncidentStore:
         pipe.lrange(base + ":escalations", 0, -1)
         pipe.hvals(base + ":deliveries")
         pipe.smembers(base + ":notified")
+        pipe.lrange(base + ":actions", 0, -1)
         (
             (current, owner, assigned),
             timeline,
@@ -402,6 +403,7 @@ class IncidentStore:
             escalations,
             deliveries,
             delivered,
+            actions,
         ) = await pipe.execute()
         if current is None:
             return None
@@ -422,6 +424,7 @@ class IncidentStore:
                 "deliveries": sorted((json.loads(item) for item in deliveries), key=lambda d: d["webhook_id"]),
                 "vendors_notified": self._notified(event.vendors, delivered),
                 "owner_assigned": json.loads(assigned) if assigned else None,
+                "actions": [json.loads(item) for item in actions],
             }
         )
         return detail
@@ -477,6 +480,20 @@ class IncidentStore:
                     return entry, True
                 except WatchError:
                     continue
+
+    async def status(self, incident_id: str) -> str | None:
+        """``open``, ``resolved`` (or dismissed), or None for an incident the store does not know."""
+        status = await self.redis.hget(self.key("incident", incident_id), "status")
+        return str(status) if status is not None else None
+
+    async def record_action(self, incident_id: str | None, entry: Mapping[str, Any]) -> None:
+        """Keep a person's action as submitted (the audit trail beside the events it becomes): on the incident,
+        or on ``maintenance`` for a maintenance window."""
+        key = self.key("incident", incident_id, "actions") if incident_id else self.key("maintenance")
+        await self.redis.rpush(key, _canonical(entry))
+
+    async def maintenance(self) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in await self.redis.lrange(self.key("maintenance"), 0, -1)]
 
     async def assign(self, incident_id: str, owner: str, by: str) -> None:
         """Make ``owner`` the incident's owner; who assigned it, and when, is kept beside it."""
@@ -571,6 +588,10 @@ def _summary(event: IncidentEvent, owner: str | None, follow_ups: int) -> dict[s
         "customers": event.evidence.customers,
         "owner": owner,
         "follow_up_count": follow_ups,
+        "number": event.number,
+        "severity": event.severity.value if event.severity is not None else None,
+        "acknowledged": event.acknowledged.to_json() if event.acknowledged is not None else None,
+        "suppressed": event.suppressed.to_json() if event.suppressed is not None else None,
     }
 
 
@@ -586,4 +607,5 @@ def _timeline_entry(event: IncidentEvent) -> dict[str, Any]:
         "expected": evidence.expected,
         "confidence": event.confidence,
         "summary": event.summary,
+        "action": event.action.to_json() if event.action is not None else None,
     }
