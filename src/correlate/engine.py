@@ -349,8 +349,9 @@ class Engine:
         statuses = sorted(self._statuses.pop(step, ()), key=lambda s: (s.ts, s.vendor, s.status_id, s.status))
         # People's actions first (at their own times, inside the step), then the detection, marked by them.
         acted, refused = self.actions.take(self._actions.pop(step, ()), lambda done: self.book.open.pop(done, None))
-        self._unreached.extend(refused)
-        self.counts.rejected["action"] += len(refused)
+        if refused:
+            self._unreached.extend(refused)
+            self.counts.rejected["action"] += len(refused)
         events: list[Event] = [*acted]
         events += self.actions.mark(
             step_end,
