@@ -25,10 +25,23 @@ BASE_ID = "https://correlate.dev/schemas/"
 
 # Left out of the JSON when they are None (never written as null), by the type that holds them.
 OMITTED = {
-    "IncidentEvent": {"reason", "evidence_kinds", "vendor_status", "merged_into"},
+    "IncidentEvent": {
+        "reason",
+        "evidence_kinds",
+        "vendor_status",
+        "merged_into",
+        "event_id",
+        "number",
+        "severity",
+        "action",
+        "acknowledged",
+        "suppressed",
+    },
     "IncidentEvidence": {"telemetry"},
 }
-TIMES = {"opened_at", "at", "first_contact_at", "declared_at", "updated_at", "last_seen_at"}
+# Strings with a shape beyond "a string", by field name.
+SHAPES: dict[str, dict[str, str]] = {"number": {"pattern": "^INC-[0-9]+$"}, "event_id": {"format": "uuid"}}
+TIMES = {"opened_at", "at", "first_contact_at", "declared_at", "updated_at", "last_seen_at", "until"}
 
 # Which fields go with which event, beyond the types: a reason on every updated and resolved event and never on
 # opened; merged_into only on the resolved event of a silence a wider incident took in.
@@ -37,6 +50,17 @@ EVENT_RULES: list[dict[str, Any]] = [
         "if": {"properties": {"event": {"const": "opened"}}},
         "then": {"not": {"required": ["reason"]}},
         "else": {"required": ["reason"]},
+    },
+    # A person's action: its event carries who did it, with reason "person"; the detection's events never do.
+    {
+        "if": {"required": ["action"]},
+        "then": {
+            "properties": {
+                "event": {"enum": ["acknowledged", "dismissed", "noted", "denied", "resolved"]},
+                "reason": {"const": "person"},
+            }
+        },
+        "else": {"properties": {"event": {"enum": ["opened", "updated", "resolved"]}}},
     },
     {
         "if": {"required": ["merged_into"]},
@@ -77,6 +101,8 @@ def schema(kind: type[Any], name: str, title: str, description: str) -> dict[str
                 field_schema.update(present)
             if field_name in TIMES:
                 _as_time(field_schema)
+            if field_name in SHAPES and field_schema.get("type") == "string":
+                field_schema.update(SHAPES[field_name])
         definition["required"] = [field_name for field_name in properties if field_name not in omitted]
     if kind is IncidentEvent:
         definitions["IncidentEvent"]["allOf"] = EVENT_RULES

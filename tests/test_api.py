@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from correlate.api.access import KEYS_DIR, Claims, KeyRing, load_keys, mint
 from correlate.api.app import ApiContext, ago, build_app
-from correlate.contracts import Contact, parse_timestamp, validate
+from correlate.contracts import Contact, Rejection, parse_timestamp, validate
 from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
 from correlate.notify.delivery import DeliveryTarget
@@ -496,3 +496,92 @@ def test_the_noc_filters_incidents_by_dimension(redis_url: str, tmp_path: Path, 
         return found
 
     assert scenario(redis_url, tmp_path, 0.0, body) == [(200, expected) for _, _, expected in cases]
+
+
+def test_a_misspelt_dimension_is_refused_with_the_known_names(
+    redis_url: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """?brand=Arcus must not answer "no known incident" (troubleshoot as usual): it names the dimensions there are."""
+    opened = of(events, 0)[0]
+    contact = validate(
+        {
+            "contact_id": "c-1",
+            "ts": opened["at"],
+            "channel": "voice",
+            "customer_id": "cu-1",
+            "source": "ivr",
+            "dimensions": {"device_brand": "Arcus", "plan": "Gold"},
+        }
+    )
+    assert isinstance(contact, Contact)
+
+    async def body(api: Api) -> Any:
+        await api.store.apply(IncidentEvent.from_json(opened))
+        await api.store.add_contact(contact)
+        return (
+            await api.get("/v1/known-incidents", brand="Arcus"),
+            await api.get("/v1/known-incidents", device_brand="Arcus", regoin="North"),
+            await api.get("/v1/known-incidents", device_brand="Arcus", plan="Gold"),
+        )
+
+    (status, refused), (status_two, refused_two), (ok, _) = scenario(redis_url, tmp_path, 0.0, body)
+    assert status == 400
+    assert refused["error"].startswith("unknown dimension(s) brand; known: ")
+    assert "device_brand" in refused["error"] and "plan" in refused["error"]  # documented, and seen
+    assert status_two == 400 and "regoin" in refused_two["error"]
+    assert ok == 200
+
+
+def test_people_act_on_an_incident_as_their_role_allows(
+    redis_url: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """The NOC acknowledges and dismisses, an agent notes but may not dismiss; each action is audited and sent to
+    the detector as an input record (which turns it into the incident's event: tests/test_actions.py)."""
+    from correlate.actions import validate_action
+    from correlate.api.app import CONTEXT
+
+    opened = of(events, 0)[0]
+    incident_id = opened["incident_id"]
+    sent: list[dict[str, Any]] = []
+
+    async def submit(record: dict[str, Any]) -> None:
+        sent.append(record)
+
+    async def body(api: Api) -> Any:
+        assert api.client.app is not None
+        object.__setattr__(api.client.app[CONTEXT], "submit", submit)  # the frozen context, given a broker
+        await api.store.apply(IncidentEvent.from_json(opened))
+        path = f"/v1/incidents/{incident_id}/actions"
+        return (
+            await api.send("POST", path, {"action": "acknowledge"}, role="noc", name="ana"),
+            await api.send("POST", path, {"action": "dismiss", "reason": "x"}, role="agent", name="bo"),
+            await api.send("POST", path, {"action": "note", "reason": "E42 on screen"}, role="agent", name="bo"),
+            await api.send("POST", path, {"action": "dismiss"}, role="noc"),
+            await api.send("POST", "/v1/incidents/inc-none/actions", {"action": "acknowledge"}, role="noc"),
+            await api.get(f"/v1/incidents/{incident_id}", role="noc"),
+        )
+
+    ack, refused, note, no_reason, unknown, (_, detail) = scenario(redis_url, tmp_path, 1_772_700_000.0, body)
+    assert ack[0] == 202 and ack[1]["by"] == "ana" and ack[1]["role"] == "noc"
+    assert refused[0] == 403 and "may not dismiss" in refused[1]["error"]
+    assert note[0] == 202
+    assert no_reason[0] == 400 and "reason" in no_reason[1]["error"]
+    assert unknown[0] == 409
+    assert [r["action"] for r in sent] == ["acknowledge", "note"]
+    assert all(not isinstance(validate_action(r), Rejection) for r in sent)
+    assert [a["action"] for a in detail["actions"]] == ["acknowledge", "note"]
+
+
+def test_without_a_broker_an_action_is_refused_not_lost(
+    redis_url: str, tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    opened = of(events, 0)[0]
+
+    async def body(api: Api) -> Any:
+        await api.store.apply(IncidentEvent.from_json(opened))
+        return await api.send(
+            "POST", f"/v1/incidents/{opened['incident_id']}/actions", {"action": "acknowledge"}, "noc"
+        )
+
+    status, answer = scenario(redis_url, tmp_path, 0.0, body)
+    assert status == 409 and "broker" in answer["error"]

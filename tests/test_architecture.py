@@ -15,6 +15,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "src" / "correlate"
 
 CORE = {
+    "correlate.actions",
     "correlate.config",
     "correlate.contracts",
     "correlate.engine",
@@ -25,6 +26,8 @@ CORE = {
     "correlate.lifecycle",
     "correlate.limits",
     "correlate.scope",
+    "correlate.severity",
+    "correlate.stamps",
     "correlate.status_feed",
     "correlate.stitch",
     "correlate.telemetry",

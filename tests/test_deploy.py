@@ -190,3 +190,15 @@ def test_the_production_topic_script_creates_what_the_workers_expect() -> None:
         partitions = "input" if spec.partitions == 8 else spec.partitions
         expected[spec.name] = (partitions, dict(spec.config))
     assert created == expected
+
+
+def test_the_alertmanager_config_is_one_alertmanager_accepts() -> None:
+    """amtool (Debian's prometheus-alertmanager) checks the routes: one page per incident, at its severity."""
+    import subprocess
+
+    config = Path(__file__).parents[1] / "deploy" / "alertmanager" / "alertmanager.yml"
+    checked = subprocess.run(["amtool", "check-config", str(config)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    routes = yaml.safe_load(config.read_text())["route"]["routes"]
+    per_incident = [r for r in routes if 'alertname="CorrelateIncident"' in r["matchers"]]
+    assert per_incident and all(r["group_by"] == ["incident_id"] for r in per_incident)

@@ -121,15 +121,9 @@ def test_open_incidents_follow_their_events_and_vanish_when_resolved() -> None:
 def test_a_customer_notification_is_not_an_incident_event() -> None:
     metrics = Metrics()
     metrics.observe_events([notification("d1", "c1")])
-    assert {labels["event"] for labels in series(metrics, "correlate_incident_events_total")} == {
-        "opened",
-        "updated",
-        "resolved",
-    }
-    assert (
-        sum(value(metrics, "correlate_incident_events_total", event=name) for name in ("opened", "updated", "resolved"))
-        == 0
-    )
+    names = {"opened", "updated", "resolved", "acknowledged", "dismissed", "noted", "denied"}
+    assert {labels["event"] for labels in series(metrics, "correlate_incident_events_total")} == names
+    assert sum(value(metrics, "correlate_incident_events_total", event=name) or 0 for name in names) == 0
     assert series(metrics, "correlate_incidents_open") == []
 
 
@@ -218,6 +212,7 @@ def test_two_instances_never_share_counts() -> None:
 def test_every_declared_series_is_in_the_exposition_once_used() -> None:
     metrics = Metrics()
     metrics.observe_outcome(contact(), None, [event("opened", "inc-1", ["vizo"])])
+    metrics.observe_events([_stamped(event("opened", "inc-2", ["vizo"]))])
     metrics.observe_duplicate()
     metrics.observe_telemetry("heartbeat", "partner:alarmco")
     metrics.observe_published("incidents")
@@ -246,3 +241,35 @@ def test_the_exporter_serves_the_registry_over_http_on_loopback() -> None:
     finally:
         server.close()
     assert 'correlate_contacts_total{channel="email",source="own"} 1.0' in body
+
+
+def _stamped(opened: IncidentEvent) -> IncidentEvent:
+    from dataclasses import replace
+
+    from correlate.severity import Severity
+
+    return replace(opened, number="INC-1001", severity=Severity.ERROR)
+
+
+def test_each_incident_pages_at_its_severity_until_acknowledged_or_suppressed() -> None:
+    from dataclasses import replace
+
+    from correlate.events import Acknowledgement, Suppression
+    from correlate.severity import Severity
+
+    metrics = Metrics()
+    a = replace(incident_event("opened", "inc-a", at_fault=["vizo"]), number="INC-1042", severity=Severity.ERROR)
+    b = replace(incident_event("opened", "inc-b", at_fault=["vizo"]), number="INC-1043", severity=Severity.WARNING)
+    held = Suppression("maintenance", "ops", "firmware 4.2", "2026-03-02T12:00:00Z")
+    c = replace(incident_event("opened", "inc-c"), number="INC-1044", severity=Severity.CRITICAL, suppressed=held)
+    metrics.observe_events([a, b, c])
+    paging = series(metrics, "correlate_incident_paging")
+    assert sorted((s["number"], s["severity"]) for s in paging) == [("INC-1042", "error"), ("INC-1043", "warning")]
+    worse = replace(b, event=incident_event("updated").event, severity=Severity.CRITICAL)
+    acked = replace(a, event=incident_event("updated").event, acknowledged=Acknowledgement("ana", a.at))
+    metrics.observe_events([worse, acked])
+    assert [(s["number"], s["severity"]) for s in series(metrics, "correlate_incident_paging")] == [
+        ("INC-1043", "critical")
+    ]
+    metrics.observe_events([replace(worse, event=incident_event("resolved").event)])
+    assert series(metrics, "correlate_incident_paging") == []

@@ -17,6 +17,7 @@ from typing import Any
 
 from correlate.errors import ConfigError as ConfigError  # raised here; importable from here as before
 from correlate.limits import Limits
+from correlate.severity import SeverityRules
 from correlate.vendors import VendorRegistry
 
 __all__ = ["Config", "Settings", "load_config"]
@@ -71,6 +72,22 @@ class Settings(Limits):
         3.0, "A monitored device is silent after at least this many of its usual heartbeat gaps."
     )
     device_min_gaps: int = _setting(5, "Heartbeat gaps a device must have shown before its silence is reported.")
+    dismiss_hold: float = _setting(
+        86_400.0, "How long a dismissed incident's scope stays suppressed (unless its customers double)."
+    )
+    severity_warning_customers: int = _setting(10, "Customers affected from which an incident is a warning.")
+    severity_error_customers: int = _setting(50, "Customers affected from which an incident is an error (pages).")
+    severity_critical_customers: int = _setting(500, "Customers affected from which an incident is critical.")
+    severity_low_confidence: float = _setting(0.99, "Confidence below which an incident's severity drops a level.")
+
+    def severity_rules(self) -> SeverityRules:
+        """The severity thresholds (correlate.severity) these settings set."""
+        return SeverityRules(
+            self.severity_warning_customers,
+            self.severity_error_customers,
+            self.severity_critical_customers,
+            self.severity_low_confidence,
+        )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, TypeVar
 
+from correlate.actions import Action, ActionBook, action_record
 from correlate.config import Settings
 from correlate.contracts import Contact, Rejection, format_time
 from correlate.detectors.base import (
@@ -53,6 +54,7 @@ from correlate.events import CustomerNotification, Event
 from correlate.incidents import IncidentBook
 from correlate.intake import validate_record
 from correlate.scope import Scope, covers
+from correlate.stamps import Stamper
 from correlate.status_feed import VendorStatus
 from correlate.stitch import StitchedContact, Stitcher
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary
@@ -99,6 +101,9 @@ class Engine:
             quiet_period=settings.quiet_period,
             update_interval=settings.update_interval,
         )
+        self.stamper = Stamper(settings.severity_rules())
+        self.actions = ActionBook(settings.dismiss_hold)
+        self._actions: dict[int, list[Action]] = {}
         self.counts = Counts()
         self.stitcher = Stitcher(window=max(settings.windows), limits=settings, left_out=self.counts.left_out)
         self._buckets: dict[int, list[Contact]] = {}
@@ -151,8 +156,10 @@ class Engine:
         assert not isinstance(checked, Contact)
         return self.accept_other(checked, record)
 
-    def accept_other(self, item: Heartbeat | HeartbeatSummary | VendorStatus, record: object = None) -> Outcome:
-        """Take an already validated heartbeat, heartbeat summary or vendor status record."""
+    def accept_other(
+        self, item: Heartbeat | HeartbeatSummary | VendorStatus | Action, record: object = None
+    ) -> Outcome:
+        """Take an already validated heartbeat, heartbeat summary, vendor status record or person's action."""
         if isinstance(item, HeartbeatSummary):
             key = ("summary", item.source, item.summary_id)
             if key in self._seen_ids:
@@ -171,7 +178,9 @@ class Engine:
             )
         if self._clock is not None and item.ts > self._clock + self.settings.max_clock_jump:
             return self._reject(self._too_far_ahead(item.ts, shown))
-        if isinstance(item, VendorStatus):
+        if isinstance(item, Action):
+            self._actions.setdefault(step, []).append(item)
+        elif isinstance(item, VendorStatus):
             self.counts.statuses += 1
             self._statuses.setdefault(step, []).append(item)
         else:
@@ -272,6 +281,8 @@ class Engine:
             statuses = self._statuses.pop(step)
             waiting.extend((item.ts, {"ts": format_time(item.ts), "vendor": item.vendor}) for item in statuses)
             counts.statuses -= len(statuses)
+        for step in [step for step in self._actions if not keep(step)]:
+            waiting.extend((item.ts, action_record(item)) for item in self._actions.pop(step))
         for ts, shown in sorted(waiting, key=lambda pair: pair[0]):
             counts.rejected["ts"] += 1
             self._unreached.append(Rejection("ts", reason(ts), shown))
@@ -300,7 +311,7 @@ class Engine:
                     f"the stream's clock ({format_time(watermark + self.settings.lateness)}): a wrong clock?"
                 ),
             )
-            pending = [*self._buckets, *self._telemetry, *self._statuses]
+            pending = [*self._buckets, *self._telemetry, *self._statuses, *self._actions]
             if not pending:
                 return []
             self._next_step = self._step_of(min(pending) * self.settings.step - self.settings.lateness)
@@ -338,12 +349,19 @@ class Engine:
         for detector in self.detectors:
             findings.extend(detector.close_step(step_end))
         statuses = sorted(self._statuses.pop(step, ()), key=lambda s: (s.ts, s.vendor, s.status_id, s.status))
-        events: list[Event] = []
-        events += self.book.step(
+        # People's actions first (at their own times, inside the step), then the detection, marked by them.
+        acted, refused = self.actions.take(self._actions.pop(step, ()), lambda done: self.book.open.pop(done, None))
+        if refused:
+            self._unreached.extend(refused)
+            self.counts.rejected["action"] += len(refused)
+        events: list[Event] = [*acted]
+        found = self.book.step(
             step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses, self._expected_in
         )
+        events += self.actions.mark(step_end, found)
         for notifying in self._notifying:
             events.extend(self._notification(quiet) for quiet in notifying.notifications)
+        events = self.stamper.stamp(events)
         for event in events:
             self.counts.events[event.event.value] += 1
         return events

@@ -20,9 +20,12 @@ from typing import Any, Final, TypeVar
 from correlate.contracts import parse_timestamp
 from correlate.errors import ContractError
 from correlate.lifecycle import Reason
+from correlate.severity import Severity
 
 __all__ = [
+    "CLOSING",
     "RANK",
+    "Acknowledgement",
     "CustomerNotification",
     "Event",
     "EventName",
@@ -32,6 +35,8 @@ __all__ = [
     "IncidentHeadline",
     "Kind",
     "NotificationName",
+    "PersonAction",
+    "Suppression",
     "TelemetryEvidence",
     "VendorStatement",
     "Vendors",
@@ -40,11 +45,20 @@ __all__ = [
 
 
 class EventName(StrEnum):
-    """An incident's lifecycle events, in the order they can happen at one event time."""
+    """An incident's lifecycle events, in the order they can happen at one event time; the last four are
+    people's actions (:mod:`correlate.actions`), as is a ``resolved`` whose reason is ``person``."""
 
     OPENED = "opened"
     UPDATED = "updated"
     RESOLVED = "resolved"
+    ACKNOWLEDGED = "acknowledged"
+    DISMISSED = "dismissed"
+    NOTED = "noted"
+    DENIED = "denied"
+
+
+# Events after which an incident is closed: nothing follows them.
+CLOSING: Final = frozenset({EventName.RESOLVED, EventName.DISMISSED})
 
 
 class NotificationName(StrEnum):
@@ -71,7 +85,16 @@ class EvidenceKind(StrEnum):
 
 
 # opened < updated < resolved at one event time: a reader keeping the latest state orders by (at, rank).
-RANK: Final = {EventName.OPENED: 0, EventName.UPDATED: 1, EventName.RESOLVED: 2}
+RANK: Final = {
+    EventName.OPENED: 0,
+    EventName.UPDATED: 1,
+    EventName.RESOLVED: 2,
+    # People's actions carry their own time, which is never a step's end: they never tie with the above.
+    EventName.ACKNOWLEDGED: 3,
+    EventName.DISMISSED: 3,
+    EventName.NOTED: 3,
+    EventName.DENIED: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +245,74 @@ class VendorStatement:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonAction:
+    """Who did what to the incident and why: on the event a person's action made (``acknowledged``,
+    ``dismissed``, ``noted``, ``denied``, and ``resolved`` with reason ``person``)."""
+
+    action: str
+    by: str
+    role: str
+    reason: str
+    action_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "by": self.by,
+            "role": self.role,
+            "reason": self.reason,
+            "action_id": self.action_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> PersonAction:
+        obj = _object(data, "action")
+        where = "action"
+        return cls(*(_string(obj, key, where) for key in ("action", "by", "role", "reason", "action_id")))
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """Someone has the incident: it stops paging. On every event of the incident after it."""
+
+    by: str
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data: object) -> Acknowledgement:
+        obj = _object(data, "acknowledged")
+        return cls(_string(obj, "by", "acknowledged"), _time(obj, "at", "acknowledged"))
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why an event is recorded but neither paged nor sent to vendors: a maintenance window over its scope, or
+    a dismissed incident on the same scope not long ago (``kind`` ``maintenance`` or ``dismissed``)."""
+
+    kind: str
+    by: str
+    reason: str
+    until: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "by": self.by, "reason": self.reason, "until": self.until}
+
+    @classmethod
+    def from_json(cls, data: object) -> Suppression:
+        obj = _object(data, "suppressed")
+        where = "suppressed"
+        return cls(
+            _string(obj, "kind", where),
+            _string(obj, "by", where),
+            _string(obj, "reason", where),
+            _time(obj, "until", where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentEvent:
     """One lifecycle event of an incident, as published on ``incidents`` and the vendors' topics.
 
@@ -229,6 +320,10 @@ class IncidentEvent:
     ``vendor_status`` appear once telemetry or a vendor is part of the evidence (contacts alone: neither);
     ``merged_into`` only on the last event of a silence a wider one took in. Times are RFC 3339 text as
     :func:`correlate.contracts.format_time` writes them. ``p_value`` is null on a vendor's word alone.
+
+    ``event_id`` (unique per event), ``number`` (``INC-1042``: the incident's short name, for people) and
+    ``severity`` (:class:`correlate.severity.Severity`) are stamped on after detection (:mod:`correlate.stamps`),
+    deterministically from the event stream.
     """
 
     event: EventName
@@ -246,10 +341,17 @@ class IncidentEvent:
     evidence_kinds: tuple[EvidenceKind, ...] | None = None
     vendor_status: VendorStatement | None = None
     merged_into: str | None = None
+    event_id: str | None = None
+    number: str | None = None
+    severity: Severity | None = None
+    action: PersonAction | None = None
+    acknowledged: Acknowledgement | None = None
+    suppressed: Suppression | None = None
 
     @property
     def resolved(self) -> bool:
-        return self.event is EventName.RESOLVED
+        """Closed: resolved (by the data or a person) or dismissed."""
+        return self.event in CLOSING
 
     def headline(self) -> IncidentHeadline:
         return IncidentHeadline(
@@ -286,6 +388,19 @@ class IncidentEvent:
             data["vendor_status"] = self.vendor_status.to_json()
         if self.merged_into is not None:
             data["merged_into"] = self.merged_into
+        # Stamped by correlate.stamps after detection: last, so that the detection's own fields read as before.
+        if self.event_id is not None:
+            data["event_id"] = self.event_id
+        if self.number is not None:
+            data["number"] = self.number
+        if self.severity is not None:
+            data["severity"] = self.severity.value
+        if self.action is not None:
+            data["action"] = self.action.to_json()
+        if self.acknowledged is not None:
+            data["acknowledged"] = self.acknowledged.to_json()
+        if self.suppressed is not None:
+            data["suppressed"] = self.suppressed.to_json()
         return data
 
     @classmethod
@@ -315,6 +430,12 @@ class IncidentEvent:
             evidence_kinds=None if kinds is None else _enums(EvidenceKind, obj, "evidence_kinds"),
             vendor_status=None if status is None else VendorStatement.from_json(status),
             merged_into=merged,
+            event_id=_optional_string(obj, "event_id"),
+            number=_optional_string(obj, "number"),
+            severity=_optional_severity(obj),
+            action=None if obj.get("action") is None else PersonAction.from_json(obj["action"]),
+            acknowledged=None if obj.get("acknowledged") is None else Acknowledgement.from_json(obj["acknowledged"]),
+            suppressed=None if obj.get("suppressed") is None else Suppression.from_json(obj["suppressed"]),
         )
 
 
@@ -448,6 +569,17 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{_path(where, key)}: missing or not a string")
     return value
+
+
+def _optional_string(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key}: not a string")
+    return value
+
+
+def _optional_severity(obj: Mapping[str, Any]) -> Severity | None:
+    return None if obj.get("severity") is None else _enum(Severity, obj, "severity")
 
 
 def _time(obj: Mapping[str, Any], key: str, where: str) -> str:

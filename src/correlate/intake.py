@@ -4,6 +4,7 @@
     "heartbeat"                   -> one device's heartbeat    (telemetry.py, docs/telemetry-contract.md)
     "heartbeat-summary"           -> devices that reported     (telemetry.py)
     "vendor-status"               -> a vendor's declared incident (status_feed.py)
+    "action"                      -> a person's action on an incident (actions.py)
 
 Contact files written before telemetry existed carry no ``type`` and read exactly as before. The contact contract
 keeps unknown fields, so a contact that already carries a ``type`` of its own (``"type": "complaint"``) stays a
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from correlate.actions import ACTION, Action, validate_action
 from correlate.contracts import Contact, Rejection, json_type, show, validate
 from correlate.limits import DEFAULT_LIMITS, Limits
 from correlate.status_feed import VENDOR_STATUS, VendorStatus, validate_status
@@ -23,9 +25,9 @@ from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary,
 __all__ = ["CONTACT", "TYPES", "Record", "kind_and_source", "oversized", "validate_record"]
 
 CONTACT: Final = "contact"
-TYPES: Final = (CONTACT, HEARTBEAT, SUMMARY, VENDOR_STATUS)
+TYPES: Final = (CONTACT, HEARTBEAT, SUMMARY, VENDOR_STATUS, ACTION)
 
-Record = Contact | Heartbeat | HeartbeatSummary | VendorStatus
+Record = Contact | Heartbeat | HeartbeatSummary | VendorStatus | Action
 
 
 def validate_record(record: object, limits: Limits = DEFAULT_LIMITS) -> Record | Rejection:
@@ -37,6 +39,8 @@ def validate_record(record: object, limits: Limits = DEFAULT_LIMITS) -> Record |
         return validate_telemetry(record, limits)
     if kind == VENDOR_STATUS:
         return validate_status(record, limits)
+    if kind == ACTION:
+        return validate_action(record)
     if kind == CONTACT or "contact_id" in record or "channel" in record:
         return validate(record, limits)
     if not isinstance(kind, str):
@@ -53,6 +57,8 @@ def kind_and_source(item: Record) -> tuple[str, str]:
         return HEARTBEAT, item.source
     if isinstance(item, HeartbeatSummary):
         return SUMMARY, item.source
+    if isinstance(item, Action):
+        return ACTION, f"person:{item.role}"
     return CONTACT, item.source
 
 

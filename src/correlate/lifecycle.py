@@ -11,6 +11,7 @@ asks "why did the scope move?" or "why is this over?" reads the answer in the ev
     quiet             the scope has been back at its baseline for the quiet period
     merged            a wider incident of the same fault took this one in
     vendor-resolved   the vendor ended the incident it declared, and nothing of ours supports it
+    person            a person acted on it (acknowledged, resolved, dismissed, noted, denied): see its ``action``
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Reason(StrEnum):
     QUIET = "quiet"
     MERGED = "merged"
     VENDOR_RESOLVED = "vendor-resolved"
+    PERSON = "person"
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ class Metrics:
         self.series_names: set[str] = set()
         self._partners: set[str] = set()
         self._open: dict[str, tuple[str, str]] = {}  # incident_id -> (kind, vendor label)
+        self._paging: dict[str, tuple[str, ...]] = {}  # incident_id -> its correlate_incident_paging labels
         self._anomalous: set[tuple[str, str]] = set()  # (scope, window) series now exposed
         self._declare()
 
@@ -160,6 +161,16 @@ class Metrics:
         )
         self.incidents_open = gauge(
             "correlate_incidents_open", "Incidents open now, by kind and vendor at fault.", "kind", "vendor"
+        )
+        self.incident_paging = gauge(
+            "correlate_incident_paging",
+            "1 for each open incident that should page: not acknowledged, not in maintenance or a dismissed scope.",
+            "incident_id",
+            "number",
+            "severity",
+            "kind",
+            "vendor",
+            "summary",
         )
         self.incident_events = counter(
             "correlate_incident_events_total", "Incident events released, by event.", "event"
@@ -281,6 +292,7 @@ class Metrics:
                 continue  # a customer-notification (a device gone quiet) is no incident's lifecycle
             self.incident_events.labels(event.event.value).inc()
             incident_id = event.incident_id
+            self._page(event)
             if event.resolved:
                 changed |= self._open.pop(incident_id, None) is not None
             else:
@@ -289,6 +301,22 @@ class Metrics:
                 changed = True
         if changed:
             self._refresh_open()
+
+    def _page(self, event: IncidentEvent) -> None:
+        """One series per incident that should page, at its severity: gone once it is closed, acknowledged or
+        suppressed, so that its alert resolves (a new severity is a new series, and pages again)."""
+        before = self._paging.pop(event.incident_id, None)
+        pages = not event.resolved and event.acknowledged is None and event.suppressed is None
+        labels = None
+        if pages and event.severity is not None:
+            vendor = "+".join(sorted(event.vendors.at_fault)) or NO_VENDOR
+            number = event.number or event.incident_id
+            labels = (event.incident_id, number, event.severity.value, event.kind.value, vendor, event.summary)
+            self._paging[event.incident_id] = labels
+        if before is not None and before != labels:
+            self.incident_paging.remove(*before)
+        if labels is not None:
+            self.incident_paging.labels(*labels).set(1)
 
     def _refresh_open(self) -> None:
         counts: dict[tuple[str, str], int] = {}
@@ -336,6 +364,8 @@ class Metrics:
         if not leading:
             self._open.clear()
             self._refresh_open()
+            self._paging.clear()
+            self.incident_paging.clear()
             self.set_anomalous([])
             self.centre_observed.clear()
             self.centre_expected.clear()

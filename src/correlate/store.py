@@ -23,7 +23,7 @@ Key layout (prefix ``correlate:``): ``incident:<id>`` (hash), ``incident:<id>:ti
 opening time), ``open``, ``scope:<signature>`` (open ids by exact scope), ``vendor:<id>`` (ids a vendor may
 see), ``journey:<customer>``, ``contact:["<source>","<contact id>"]`` (a contact id is unique only within
 its source, as the contact contract says, so the source is part of the key), ``webhooks:due``,
-``webhook:<vendor>|<msg>``, ``notifications:pending``.
+``webhook:<vendor>|<msg>``, ``notifications:pending``, ``dimensions`` (every dimension name seen).
 
 :meth:`IncidentStore.connect` makes a bounded pool: at most ``max_connections`` commands are in flight to Redis
 at once and the rest wait (up to ``pool_timeout`` seconds) for a connection, so a burst of requests queues for
@@ -45,7 +45,7 @@ from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.errors import InvalidRequest, Mismatch, NotFound, StateConflict
-from correlate.events import RANK, IncidentEvent, IncidentHeadline, NotificationName, Vendors
+from correlate.events import RANK, EventName, IncidentEvent, IncidentHeadline, NotificationName, Vendors
 from correlate.notify.delivery import DeliveryTarget, message_id, webhook_body
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 from correlate.stitch import pool_key
@@ -168,7 +168,8 @@ class IncidentStore:
                         return False
                     current_text, old_sig = await pipe.hmget(head, ["current", "sig"])
                     current = _parse(current_text) if current_text else None
-                    customers = await pipe.hgetall(followups) if event.resolved else {}
+                    told = event.event is EventName.RESOLVED  # a dismissed incident was no fault to be fixed
+                    customers = await pipe.hgetall(followups) if told else {}
                     pipe.multi()
                     self._queue_apply(pipe, event, member, at, current, old_sig, customers)
                     await pipe.execute()
@@ -192,6 +193,8 @@ class IncidentStore:
         pipe.zadd(self.key("incidents"), {incident_id: parse_timestamp(event.opened_at)})
         for vendor in event.vendors.involved():
             pipe.sadd(self.key("vendor", vendor), incident_id)
+        if event.scope:
+            pipe.sadd(self.key("dimensions"), *event.scope)
         if current is None or _order(event) >= _order(current):
             sig = scope_signature(event.scope.items())
             pipe.hset(
@@ -205,11 +208,13 @@ class IncidentStore:
                 pipe.sadd(self.key("open"), incident_id)
                 pipe.sadd(self.key("scope", sig), incident_id)
         self._queue_webhooks(pipe, event)
-        if event.resolved:
+        if customers:
             self._queue_notifications(pipe, event, customers)
         self._bump(pipe)
 
     def _queue_webhooks(self, pipe: Any, event: IncidentEvent) -> None:
+        if event.suppressed is not None:
+            return  # recorded, not sent: a maintenance window or a dismissed scope holds it
         incident_id = event.incident_id
         msg = message_id(incident_id, event.event.value, event.at)
         body = webhook_body(event).decode()
@@ -301,11 +306,17 @@ class IncidentStore:
         pipe.zremrangebyrank(journey, 0, -JOURNEY_LENGTH - 1)
         pipe.expire(journey, JOURNEY_TTL)
         pipe.set(self._contact_key(contact.source, contact.contact_id), _canonical(step), ex=JOURNEY_TTL)
+        if contact.dimensions:
+            pipe.sadd(self.key("dimensions"), *contact.dimensions)
         await pipe.execute()
 
     def _contact_key(self, source: str, contact_id: str) -> str:
         """A contact by its identity, (source, contact id): a JSON pair, so no source and id run together."""
         return self.key("contact", json.dumps([source, contact_id], separators=(",", ":"), ensure_ascii=False))
+
+    async def dimension_names(self) -> set[str]:
+        """Every dimension name seen in a contact or an incident's scope (what a banner query may name)."""
+        return set(await self.redis.smembers(self.key("dimensions")))
 
     async def journey(self, customer_id: str, limit: int = JOURNEY_LENGTH) -> list[dict[str, Any]]:
         """The customer's recent contacts on every channel, newest first."""
@@ -383,6 +394,7 @@ class IncidentStore:
         pipe.lrange(base + ":escalations", 0, -1)
         pipe.hvals(base + ":deliveries")
         pipe.smembers(base + ":notified")
+        pipe.lrange(base + ":actions", 0, -1)
         (
             (current, owner, assigned),
             timeline,
@@ -391,6 +403,7 @@ class IncidentStore:
             escalations,
             deliveries,
             delivered,
+            actions,
         ) = await pipe.execute()
         if current is None:
             return None
@@ -411,6 +424,7 @@ class IncidentStore:
                 "deliveries": sorted((json.loads(item) for item in deliveries), key=lambda d: d["webhook_id"]),
                 "vendors_notified": self._notified(event.vendors, delivered),
                 "owner_assigned": json.loads(assigned) if assigned else None,
+                "actions": [json.loads(item) for item in actions],
             }
         )
         return detail
@@ -466,6 +480,20 @@ class IncidentStore:
                     return entry, True
                 except WatchError:
                     continue
+
+    async def status(self, incident_id: str) -> str | None:
+        """``open``, ``resolved`` (or dismissed), or None for an incident the store does not know."""
+        status = await self.redis.hget(self.key("incident", incident_id), "status")
+        return str(status) if status is not None else None
+
+    async def record_action(self, incident_id: str | None, entry: Mapping[str, Any]) -> None:
+        """Keep a person's action as submitted (the audit trail beside the events it becomes): on the incident,
+        or on ``maintenance`` for a maintenance window."""
+        key = self.key("incident", incident_id, "actions") if incident_id else self.key("maintenance")
+        await self.redis.rpush(key, _canonical(entry))
+
+    async def maintenance(self) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in await self.redis.lrange(self.key("maintenance"), 0, -1)]
 
     async def assign(self, incident_id: str, owner: str, by: str) -> None:
         """Make ``owner`` the incident's owner; who assigned it, and when, is kept beside it."""
@@ -560,6 +588,10 @@ def _summary(event: IncidentEvent, owner: str | None, follow_ups: int) -> dict[s
         "customers": event.evidence.customers,
         "owner": owner,
         "follow_up_count": follow_ups,
+        "number": event.number,
+        "severity": event.severity.value if event.severity is not None else None,
+        "acknowledged": event.acknowledged.to_json() if event.acknowledged is not None else None,
+        "suppressed": event.suppressed.to_json() if event.suppressed is not None else None,
     }
 
 
@@ -575,4 +607,5 @@ def _timeline_entry(event: IncidentEvent) -> dict[str, Any]:
         "expected": evidence.expected,
         "confidence": event.confidence,
         "summary": event.summary,
+        "action": event.action.to_json() if event.action is not None else None,
     }

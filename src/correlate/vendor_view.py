@@ -47,6 +47,10 @@ EVENT_FIELDS: Final = frozenset(
         "vendor_status",
         "merged_into",
         "severity",
+        "number",
+        "event_id",
+        "acknowledged",
+        "action",
     }
 )
 EVIDENCE_FIELDS: Final = frozenset(
@@ -82,6 +86,9 @@ SUMMARY_FIELDS: Final = frozenset(
         "owner",
         "follow_up_count",
         "severity",
+        "number",
+        "acknowledged",
+        "suppressed",
     }
 )
 DETAIL_FIELDS: Final = SUMMARY_FIELDS | frozenset(
@@ -96,6 +103,7 @@ DETAIL_FIELDS: Final = SUMMARY_FIELDS | frozenset(
         "deliveries",
         "vendors_notified",
         "owner_assigned",
+        "actions",
     }
 )
 _TIMELINE_FIELDS: Final = frozenset(
@@ -148,6 +156,7 @@ def vendor_detail(detail: Mapping[str, Any], vendor: str) -> dict[str, Any]:
     view["notifications"] = []
     view["escalations"] = [e for e in detail.get("escalations", []) if e.get("to") == f"vendor:{vendor}"]
     view["deliveries"] = [d for d in detail.get("deliveries", []) if d.get("vendor") == vendor]
+    view["actions"] = [a for a in detail.get("actions", []) if a.get("vendor") == vendor]
     if "evidence" in view:
         view["evidence"] = _evidence(view["evidence"])
     view["timeline"] = [

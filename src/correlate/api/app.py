@@ -17,18 +17,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from importlib.resources import files
-from typing import Final
+from typing import Any, Final
 
 import orjson
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from correlate.actions import Action, Verb, action_record, permitted, validate_action
 from correlate.api.access import Claims, KeyRing, Verifier
 from correlate.api.banner import banner_text, facts_from_event
 from correlate.api.console import Console
 from correlate.api.known import MAX_QUERY_DIMENSIONS, KnownIncidents
 from correlate.api.protocol import MAX_HEADER_BYTES, body_fault
-from correlate.contracts import parse_timestamp
+from correlate.contracts import Rejection, parse_timestamp
 from correlate.errors import AccessError, ApiError, InvalidRequest, Mismatch, NotFound, StateConflict, StoreError
 from correlate.metrics import Metrics
 from correlate.store import IncidentStore
@@ -75,6 +76,9 @@ class ApiContext:
     # Origins that may show the console in a frame (an agent desktop embedding the banner widget); none by
     # default, so that no other site can frame it and trick an agent into clicking.
     console_frame_ancestors: tuple[str, ...] = ()
+    # Writes a person's action (an input record, correlate.actions) to the input topic, where the detect leader
+    # takes it in with the contacts; None without a broker (actions are then refused with a 503).
+    submit: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verifier", Verifier(self.keys, self.clock))
@@ -126,6 +130,8 @@ def build_app(context: ApiContext) -> web.Application:
     app.router.add_post("/v1/incidents/{incident_id}/follow-ups", _attach)
     app.router.add_put("/v1/incidents/{incident_id}/owner", _assign)
     app.router.add_post("/v1/incidents/{incident_id}/escalations", _escalate)
+    app.router.add_post("/v1/incidents/{incident_id}/actions", _act)
+    app.router.add_post("/v1/maintenance", _maintenance)
     return app
 
 
@@ -237,6 +243,9 @@ async def _known_incidents(request: web.Request) -> web.Response:
         dimensions = dict(journey[0]["dimensions"])
     if not dimensions:
         raise ApiError(400, "name at least one dimension, e.g. ?device_brand=Sonique&service=StreamPlus")
+    unknown, known_names = await context.known.unknown_dimensions(dimensions)
+    if unknown:
+        raise ApiError(400, f"unknown dimension(s) {', '.join(unknown)}; known: {', '.join(known_names)}")
     now = context.clock()
     found = await context.known.find(dimensions, customer_id)
     incidents = []
@@ -394,3 +403,58 @@ async def _escalate(request: web.Request) -> web.Response:
     body = await _body(request, {"to": True, "note": False})
     entry = await context.store.escalate(incident_id, body["to"], body.get("note", ""), claims.who)
     return web.json_response(entry, status=201)
+
+
+# -- people's actions (correlate.actions) -----------------------------------------------------------------------
+def _can_submit(context: ApiContext) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    if context.submit is None:
+        # 409, not 503: this API was started without a broker, and retrying will not change that.
+        raise ApiError(409, "no broker: actions reach the detector through the input topic; start the API with one")
+    return context.submit
+
+
+async def _submit(context: ApiContext, action: Action) -> dict[str, Any]:
+    """Audit the action in the store and send it to the detector; it comes back as an incident event."""
+    submit = _can_submit(context)
+    record = action_record(action)
+    await submit(record)
+    await context.store.record_action(action.incident_id, {**record, "action_id": action.action_id})
+    return {**record, "action_id": action.action_id, "status": "submitted"}
+
+
+async def _act(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    claims = _claims(request, READERS)
+    incident_id = _path_id(request, "incident_id")
+    await _visible(context, claims, incident_id)
+    body = await _body(request, {"action": True, "reason": False})
+    names = [verb.value for verb in Verb if verb is not Verb.MAINTENANCE]
+    if body["action"] not in names:
+        raise ApiError(400, f"action: one of {', '.join(names)}; not {body['action']!r}")
+    verb = Verb(body["action"])
+    if not permitted(claims.role, verb):
+        raise ApiError(403, f"a {claims.role} token may not {verb.value}")
+    if verb is not Verb.ACKNOWLEDGE and "reason" not in body:
+        raise ApiError(400, f"reason: required to {verb.value}")
+    if await context.store.status(incident_id) != "open":
+        raise ApiError(409, f"incident {incident_id!r} is not open")
+    action = Action(verb, context.clock(), claims.who, claims.role, body.get("reason", ""), incident_id, claims.vendor)
+    return web.json_response(await _submit(context, action), status=202)
+
+
+async def _maintenance(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    claims = _claims(request, NOC)
+    _can_submit(context)  # first: without a broker, nothing about the window matters
+    try:
+        data = orjson.loads(await request.read() or b"null")
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, f"body must be JSON ({error})") from None
+    fields = ("scope", "starts_at", "ends_at", "reason")
+    if not isinstance(data, dict) or set(data) - set(fields):
+        raise ApiError(400, f"body must be a JSON object with {', '.join(fields)} only")
+    record = {"type": "action", "action": "maintenance", "ts": context.clock(), "by": claims.who, "role": "noc"}
+    checked = validate_action({**{k: data.get(k) for k in fields}, **record})
+    if isinstance(checked, Rejection):
+        raise ApiError(400, f"{checked.field}: {checked.reason}")
+    return web.json_response(await _submit(context, checked), status=202)

@@ -79,6 +79,9 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from correlate.api import act_command
+
+    act_command.add_parser(subparsers)
     api = subparsers.add_parser(
         "api",
         help="serve the incident API, the agent console and vendor webhooks",

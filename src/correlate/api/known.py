@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Final
@@ -22,10 +22,12 @@ from correlate.errors import InvalidRequest
 from correlate.events import IncidentHeadline
 from correlate.store import IncidentStore, OpenView, scope_signature
 
-__all__ = ["MAX_QUERY_DIMENSIONS", "KnownIncident", "KnownIncidents"]
+__all__ = ["DOCUMENTED_DIMENSIONS", "MAX_QUERY_DIMENSIONS", "KnownIncident", "KnownIncidents"]
 
 # A query may name at most this many dimensions: the index is probed once per subset of them.
 MAX_QUERY_DIMENSIONS: Final = 8
+# The dimensions the API's document names (docs/contact-contract.md's examples): known before any contact is.
+DOCUMENTED_DIMENSIONS: Final = ("device_brand", "device_model", "region", "service")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class KnownIncidents:
         self._version: tuple[str, int] | None = None
         self._checked = float("-inf")
         self._by_sig: dict[str, list[OpenView]] = {}
+        self._dimensions: set[str] = set(DOCUMENTED_DIMENSIONS)
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
@@ -71,6 +74,14 @@ class KnownIncidents:
         ]
         found.sort(key=lambda known: (known.event.opened_at, known.event.incident_id), reverse=True)
         return found
+
+    async def unknown_dimensions(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(the names neither documented nor ever carried by a contact or an incident, sorted; the known names,
+        sorted). A misspelt dimension would otherwise match nothing and read as "no known incident"."""
+        wanted = set(names)
+        if not wanted <= self._dimensions:  # only when a name is new to this process: one store read
+            self._dimensions = {*DOCUMENTED_DIMENSIONS, *await self.store.dimension_names()}
+        return sorted(wanted - self._dimensions), sorted(self._dimensions)
 
     async def _refresh(self) -> None:
         if self.clock() - self._checked < self.max_age:

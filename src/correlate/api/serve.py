@@ -39,9 +39,9 @@ from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 from correlate.store import IncidentStore
 from correlate.streams.embedded import LOOPBACK, EmbeddedRedis
 from correlate.streams.feed import Feed
-from correlate.topics import ACCEPTED, INCIDENTS, NOTIFICATIONS
+from correlate.topics import ACCEPTED, CONTACTS, INCIDENTS, NOTIFICATIONS
 
-__all__ = ["ApiOptions", "Worker", "default_home", "keep_running", "read_state", "run", "serve", "zone"]
+__all__ = ["ActionWriter", "ApiOptions", "Worker", "default_home", "keep_running", "read_state", "run", "serve", "zone"]
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
     )
     workers: list[tuple[Worker, asyncio.Task[None]]] = []
     exporter: MetricsServer | None = None
+    actions = ActionWriter(options.broker, options.topic_prefix + CONTACTS) if options.broker else None
     # No access log unless asked: at 500 banner requests a second it is 43 million lines a day, and the
     # formatting costs a tenth of a request.
     context = ApiContext(
@@ -150,6 +151,7 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
         options.zone,
         metrics_need_token=not _loopback_only(options.host),
         console_frame_ancestors=options.console_frame_ancestors,
+        submit=actions.send if actions is not None else None,
     )
     app = build_app(context)
     runner = ApiRunner(app) if options.access_log else ApiRunner(app, access_log=None)
@@ -215,11 +217,36 @@ async def serve(options: ApiOptions, stop: asyncio.Event, ready: Callable[[str],
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
         await runner.cleanup()
+        if actions is not None:
+            await actions.stop()
         if exporter is not None:
             exporter.close()
         await store.close()
         if embedded is not None:
             embedded.stop()
+
+
+class ActionWriter:
+    """People's actions to the input topic, where the validate stage and the detect leader take them in with
+    the contacts (correlate.actions). The producer starts on the first action: an API that nobody acts through
+    holds no Kafka connection for it."""
+
+    def __init__(self, broker: str, topic: str) -> None:
+        self.broker, self.topic = broker, topic
+        self._producer: Any = None
+
+    async def send(self, record: dict[str, Any]) -> None:
+        from correlate.streams import kafka_io
+
+        if self._producer is None:
+            producer = kafka_io.producer(self.broker)
+            await producer.start()
+            self._producer = producer
+        await self._producer.send_and_wait(self.topic, json.dumps(record).encode())
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
 
 
 class Worker(Protocol):

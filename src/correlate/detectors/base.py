@@ -24,6 +24,7 @@ __all__ = [
     "Detector",
     "DetectorFactory",
     "DeviceSilence",
+    "Expects",
     "Finding",
     "Implies",
     "NotifiesDevices",

@@ -16,6 +16,7 @@ records replay sees in the same input, no more.
 
 from __future__ import annotations
 
+from correlate.actions import Action
 from correlate.contracts import Contact
 from correlate.intake import Record
 from correlate.status_feed import VendorStatus
@@ -35,6 +36,8 @@ def merge_key(item: Record) -> Key:
         return item.ts, _SEP.join(("", "heartbeat", item.device_id))
     if isinstance(item, VendorStatus):
         return item.ts, _SEP.join(("", "vendor-status", item.vendor, item.status_id, item.status))
+    if isinstance(item, Action):
+        return item.ts, _SEP.join(("", "action", item.action_id))
     return item.ts, _SEP.join(("", "heartbeat-summary", item.source, item.summary_id))
 
 

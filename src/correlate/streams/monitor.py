@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from correlate.actions import Action
 from correlate.contracts import Contact, Rejection
 from correlate.detectors.base import CellReading
 from correlate.engine import Engine, Outcome
@@ -84,7 +85,9 @@ class EngineMonitor:
             self._advance(contact.ts)
         return outcome
 
-    def accept_other(self, item: Heartbeat | HeartbeatSummary | VendorStatus, record: object = None) -> Outcome:
+    def accept_other(
+        self, item: Heartbeat | HeartbeatSummary | VendorStatus | Action, record: object = None
+    ) -> Outcome:
         """As :meth:`Engine.accept_other`: a heartbeat, summary or status record. Counted in by type and source
         only with ``intake`` (the Kafka pipeline's validate stage counted it already)."""
         repeats = self.engine.counts.duplicates

@@ -129,7 +129,8 @@ class Publisher:
                 continue
             key = event.incident_id.encode()
             vendor_value = orjson.dumps(vendor_event(event.to_json()))  # what its webhook carries, no more
-            for vendor in vendors_of(event):
+            # A suppressed event (maintenance, a dismissed scope) is recorded on ``incidents``, not sent to vendors.
+            for vendor in vendors_of(event) if event.suppressed is None else ():
                 if vendor in self.without_topic:
                     continue
                 topic = await self._vendor_topic(vendor)
