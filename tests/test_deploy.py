@@ -143,6 +143,14 @@ def test_the_kubernetes_check_catches_a_misspelt_field() -> None:
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
 
 
+def test_probes_ask_the_loop_not_the_metrics_thread() -> None:
+    (worker,) = named("Deployment", "correlate-worker")["spec"]["template"]["spec"]["containers"]
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz", "loop turning, broker and store reachable"
+    assert worker["livenessProbe"]["httpGet"]["path"] == "/livez", "loop turning"
+    (api,) = named("Deployment", "correlate-api")["spec"]["template"]["spec"]["containers"]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/v1/health", "503 when the store is gone"
+
+
 def test_kustomization_lists_every_manifest() -> None:
     listed = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
     assert sorted(listed) == sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
