@@ -14,17 +14,25 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from correlate.api.access import keys_path
+from correlate.config import load_config
+from correlate.notify.delivery import parse_delivery
+from correlate.streams.security import kafka_security
+
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.30.0"  # the oldest minor still supported upstream when these manifests were written
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?+])([^}]*))?\}")
 
 
 def interpolate(text: str, environment: dict[str, str]) -> str:
-    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}``, as ``docker compose config`` applies them."""
+    """Compose's ``${VAR}``, ``${VAR:-default}``, ``${VAR:?error}`` and ``${VAR:+replacement}``, as
+    ``docker compose config`` applies them."""
 
     def value(match: re.Match[str]) -> str:
         name, kind, rest = match.groups()
+        if kind == "+":
+            return rest if environment.get(name) else ""
         if name in environment:
             return environment[name]
         if kind == "?":
@@ -92,6 +100,76 @@ def test_compose_runs_the_stack_the_noc_needs() -> None:
     assert str(worker["deploy"]["replicas"]) == "3"
 
 
+def _secret_paths(service: dict[str, Any], sources: dict[str, Any]) -> dict[str, Path]:
+    """Where each of a service's Docker secrets appears in its container -> the file on this host it comes from."""
+    return {
+        f"/run/secrets/{entry['target']}": DEPLOY / sources[entry["source"]]["file"] for entry in service["secrets"]
+    }
+
+
+def test_the_api_and_the_workers_get_the_settings_with_the_webhooks_as_a_secret(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        '[delivery.sonique]\nwebhook = "https://hooks.sonique.example/correlate"\n'
+        'secret = "whsec_c29uaXF1ZS1zaGFyZWQtc2VjcmV0LTMyLWJ5dGVzISE="\n'
+    )
+    document = compose({"CORRELATE_SETTINGS": str(settings)})
+    for name in ("worker", "api"):
+        service = document["services"][name]
+        mounts = _secret_paths(service, document["secrets"])
+        (config,) = [arg.split("=", 1)[1] for arg in service["command"] if arg.startswith("--config=")]
+        loaded = load_config(mounts[config], environ={})
+        targets = parse_delivery(loaded.section("delivery"))
+        assert targets["sonique"].webhook == "https://hooks.sonique.example/correlate", name
+    stock = compose()["secrets"]["correlate-settings"]["file"]
+    assert parse_delivery(load_config(DEPLOY / stock, environ={}).section("delivery")) == {}, "loads, no webhook"
+
+
+def test_the_api_keeps_its_signing_keys_in_a_volume_or_the_operators_directory() -> None:
+    api = compose()["services"]["api"]
+    home = Path(api["environment"]["CORRELATE_HOME"])
+    keys, made_once = keys_path(home, None, api["environment"])
+    assert made_once and not any(arg.startswith("--keys") for arg in api["command"])
+    assert f"api-keys:{keys}" in api["volumes"], "a named volume: the first key survives re-creation"
+    assert "api-keys" in compose()["volumes"]
+    own = compose({"CORRELATE_API_KEYS_DIR": "/srv/correlate/keys"})["services"]["api"]
+    assert f"/srv/correlate/keys:{keys}" in own["volumes"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert f"install -d -o correlate -g correlate -m 0700 {keys}" in dockerfile, "writable by the service user"
+
+
+def test_the_api_and_the_workers_join_a_secured_kafka_with_credentials_from_files(tmp_path: Path) -> None:
+    password, ca = tmp_path / "password", tmp_path / "ca.pem"
+    password.write_text("s3cret\n")
+    ca.write_text("")
+    secured = {
+        "KAFKA_BOOTSTRAP": "b-1.msk.example:9096",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "correlate",
+        "KAFKA_SASL_PASSWORD_FILE": str(password),
+        "KAFKA_SSL_CAFILE": str(ca),
+    }
+    document = compose(secured)
+    for name in ("worker", "api"):
+        service = document["services"][name]
+        assert "--broker=b-1.msk.example:9096" in service["command"]
+        mounts = _secret_paths(service, document["secrets"])
+        environment = {  # compose interpolates after parsing: an empty ${VAR:-} is "", never null
+            key: str(mounts[value]) if str(value).startswith("/run/secrets/") else (value or "")
+            for key, value in service["environment"].items()
+        }
+        security = kafka_security(environment)
+        assert (security.protocol, security.sasl_mechanism, security.username) == (
+            "SASL_SSL",
+            "SCRAM-SHA-512",
+            "correlate",
+        )
+        assert security.password == "s3cret" and security.cafile == str(ca), name
+    plain = kafka_security({k: v or "" for k, v in compose()["services"]["worker"]["environment"].items()})
+    assert plain.protocol == "PLAINTEXT" and plain.password is None, "the stock stack's own Kafka: no credentials"
+
+
 def test_compose_publishes_ports_on_loopback_only() -> None:
     for name, service in compose()["services"].items():
         for port in service.get("ports", []):
@@ -99,12 +177,15 @@ def test_compose_publishes_ports_on_loopback_only() -> None:
 
 
 def test_every_file_compose_mounts_or_builds_from_exists() -> None:
-    services = compose()["services"]
+    document = compose()
+    services = document["services"]
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), f"{name} mounts {source}, which does not exist"
+    for name, secret in document["secrets"].items():
+        assert (DEPLOY / secret["file"]).is_file(), f"secret {name} is {secret['file']}, which does not exist"
     build = services["worker"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).exists()
 
@@ -141,6 +222,14 @@ def test_the_kubernetes_check_catches_a_misspelt_field() -> None:
     broken["spec"]["replica"] = 3
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_probes_ask_the_loop_not_the_metrics_thread() -> None:
+    (worker,) = named("Deployment", "correlate-worker")["spec"]["template"]["spec"]["containers"]
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz", "loop turning, broker and store reachable"
+    assert worker["livenessProbe"]["httpGet"]["path"] == "/livez", "loop turning"
+    (api,) = named("Deployment", "correlate-api")["spec"]["template"]["spec"]["containers"]
+    assert api["readinessProbe"]["httpGet"]["path"] == "/v1/health", "503 when the store is gone"
 
 
 def test_kustomization_lists_every_manifest() -> None:

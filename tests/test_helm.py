@@ -115,6 +115,12 @@ def test_probes_mean_something_for_the_api() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/v1/openapi.yaml", "the loop answers, store or not"
 
 
+def test_probes_mean_something_for_the_workers() -> None:
+    (container,) = find(DEFAULTS, "Deployment", "correlate-worker")["spec"]["template"]["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, "loop, broker, store"
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "metrics"}, "the loop turns"
+
+
 def test_the_settings_secret_is_a_settings_file_correlate_loads_with_its_webhooks(tmp_path: Path) -> None:
     settings = find(EVERY_OPTION, "Secret", "correlate-settings")["stringData"]["settings.json"]
     path = tmp_path / "settings.json"

@@ -24,6 +24,7 @@ from correlate.lab.simulate import simulate
 from correlate.replay import replay
 from correlate.streams.embedded import free_port
 from correlate.streams.procs import stop
+from correlate.vendor_view import vendor_event
 
 START = parse_timestamp("2026-03-02T00:00:00Z")
 
@@ -143,9 +144,9 @@ def test_up_status_produce_subscribe_and_ctrl_c_leaves_nothing_running(
     assert produced.returncode == 0, produced.stderr
     subscribed = _correlate(home, "subscribe", "--vendor", vendor, "--count", "1", "--timeout", "60", timeout=90)
     assert subscribed.returncode == 0, subscribed.stderr
-    # The same event, compared as JSON: the worker writes numbers as orjson does ("5.753e-8"), json.dumps as Python
-    # does ("5.753e-08").
-    assert [json.loads(line) for line in subscribed.stdout.splitlines()] == [first]
+    # The same event in the vendor's view, compared as JSON: the worker writes numbers as orjson does ("5.753e-8"),
+    # json.dumps as Python does ("5.753e-08").
+    assert [json.loads(line) for line in subscribed.stdout.splitlines()] == [vendor_event(first)]
     # The same incident reaches the people: the API of the stack lists it to the NOC.
     token = _correlate(home, "token", "--role", "noc").stdout.strip()
     assert _api_lists(status["api"], token, first["incident_id"])

@@ -116,6 +116,7 @@ def build_app(
                     break
                 try:
                     faults.check("validate", message.value)
+                    faults.hang("validate-hang", message.value)
                     verdict = check(message.value, limits)
                     out = route(verdict, message.value, message.topic, message.partition, message.offset)
                     observe(metrics, verdict)  # once routed: a crash in route must not count the record twice

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import murmur2
 
@@ -31,6 +32,7 @@ __all__ = [
     "end_offsets",
     "ensure_topics",
     "input_position",
+    "metadata_client",
     "partition_for",
     "producer",
     "stop",
@@ -97,6 +99,13 @@ def consumer(bootstrap: str, *topics: str, **options: Any) -> AIOKafkaConsumer:
     settings.update(kafka_security().aiokafka_options())
     settings.update(options)
     return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **settings)
+
+
+def metadata_client(bootstrap: str) -> AIOKafkaClient:
+    """A bare client for cluster metadata (the readiness probe's question), not yet bootstrapped."""
+    return AIOKafkaClient(
+        bootstrap_servers=bootstrap, client_id="correlate-probe", **kafka_security().aiokafka_options()
+    )
 
 
 def partition_for(key: bytes, partitions: int) -> int:

@@ -15,6 +15,7 @@ turn and must not quarantine any.
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ CRASHES_TO_QUARANTINE = 2
 EXCERPT_CHARS = 500  # of a poison record, quoted in its dead letter
 QUARANTINE_KEPT = 10_000  # quarantined positions remembered (a rebuild meets them again)
 ERROR_CHARS = 300
+HANG_SECONDS = 3600.0  # how long the validate-hang fault blocks its loop
 
 
 def describe_error(error: BaseException) -> str:
@@ -129,8 +131,10 @@ class FaultInjector:
     ``<stage>:<marker>``. For rehearsing an outage: it exercises the recovery a real bug would need. Stages:
     ``validate`` and ``detect`` raise while handling the record (it is quarantined on its second crash);
     ``validate-flush`` raises when the validate stage forwards a batch holding it, outside any one record's
-    handling, as a broker refusing that batch would: no record is blamed, and the stage is stuck. Off unless
-    the variable is set."""
+    handling, as a broker refusing that batch would: no record is blamed, and the stage is stuck;
+    ``validate-hang`` blocks the validate process's event loop for an hour on the record, as a synchronous call
+    that never returns would: nothing in that process turns, and its ``/livez`` says so. Off unless the variable
+    is set."""
 
     stage: str = ""
     marker: bytes = b""
@@ -147,6 +151,10 @@ class FaultInjector:
         """As :meth:`check`, for a decoded record (its ``repr``, made only when a fault is armed)."""
         if self.marker and stage == self.stage:
             self.check(stage, repr(item).encode())
+
+    def hang(self, stage: str, value: bytes | None) -> None:
+        if self.marker and stage == self.stage and value is not None and self.marker in value:
+            time.sleep(HANG_SECONDS)  # blocking on purpose: this rehearses a loop that no longer turns
 
     def check(self, stage: str, value: bytes | None) -> None:
         if self.marker and stage == self.stage and value is not None and self.marker in value:

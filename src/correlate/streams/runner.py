@@ -78,6 +78,7 @@ async def run_validate(
                         writer.add(rejects, None, poison_letter(position, "validate", quarantined.reason, record.value))
                         continue
                     faults.check("validate", record.value)
+                    faults.hang("validate-hang", record.value)
                     verdict = check(record.value, limits)
                     counted.append(verdict)
                     out = route(verdict, record.value, tp.topic, tp.partition, record.offset)

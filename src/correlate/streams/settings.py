@@ -46,6 +46,9 @@ class StackSettings:
     stall_after: float = _setting(
         60.0, "Seconds a detect leader may take nothing in while records wait before it counts as stuck."
     )
+    loop_stale_after: float = _setting(
+        30.0, "Seconds a worker's event loop may not come round before its /livez (and /readyz) say 503."
+    )
     api_port: int = _setting(8480, "Port `up` runs the API on when it is free (else any free port, and says so).")
 
     @property
@@ -116,7 +119,7 @@ def _coerce(name: str, value: Any) -> Any:
         if number < 1 or (name == "api_port" and number > 65_535):
             raise ConfigError(f"{name}: must be >= 1" + (" and <= 65535" if name == "api_port" else ""))
         return number
-    if name in ("lease_ttl", "merge_idle", "memory_budget", "stall_after"):
+    if name in ("lease_ttl", "merge_idle", "memory_budget", "stall_after", "loop_stale_after"):
         try:
             seconds = float(value)
         except (TypeError, ValueError):

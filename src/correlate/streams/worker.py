@@ -28,13 +28,15 @@ from correlate import logs
 from correlate.config import Config
 from correlate.engine import rare_collections
 from correlate.limits import Limits
-from correlate.metrics import Metrics, MetricsServer
+from correlate.metrics import Metrics
 from correlate.streams import kafka_io
 from correlate.streams.detect import DetectStage
+from correlate.streams.endpoint import LIVE_PATH, READY_PATH, WorkerEndpoint
 from correlate.streams.exposition import MergedCollector
 from correlate.streams.health import HealthReporter, Supervision
 from correlate.streams.lease import Lease, Renewer
 from correlate.streams.poison import FaultInjector
+from correlate.streams.probes import BrokerCheck, Prober, ProbeState
 from correlate.streams.procs import die_with_parent
 from correlate.streams.settings import StackSettings
 from correlate.topics import pipeline_topics
@@ -88,14 +90,22 @@ async def run_worker(options: WorkerOptions) -> int:
     detect = DetectProcess(options, me)
     registry = CollectorRegistry(auto_describe=True)
     registry.register(MergedCollector(metrics.registry, detect.metrics_url))
-    server = MetricsServer(registry, options.metrics_port, options.metrics_host)
-    print(f"worker {me}: metrics at http://{options.metrics_host}:{server.port}/metrics", file=sys.stderr, flush=True)
+    probes = ProbeState(settings.loop_stale_after)
+    server = WorkerEndpoint(registry, probes, options.metrics_port, options.metrics_host)
+    where = f"http://{options.metrics_host}:{server.port}"
+    print(
+        f"worker {me}: metrics at {where}/metrics, probes at {where}{LIVE_PATH} and {where}{READY_PATH}",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     store = redis.asyncio.Redis.from_url(options.store)
     supervision = Supervision.of("validate", me, FaultInjector.from_environ(os.environ))
+    broker_check = BrokerCheck(options.broker)
+    prober = asyncio.create_task(Prober(probes, store, broker_check).run())  # probes answer from the start
     try:
         specs = pipeline_topics(settings.input_topics, settings.input_partitions, settings.topic_prefix)
         await asyncio.to_thread(kafka_io.ensure_topics, options.broker, specs)
@@ -115,6 +125,9 @@ async def run_worker(options: WorkerOptions) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         stopping.cancel()
     finally:
+        prober.cancel()
+        await asyncio.gather(prober, return_exceptions=True)
+        await broker_check.close()
         await asyncio.to_thread(detect.stop)
         await store.aclose()
         server.close()
