@@ -228,7 +228,18 @@ def overview() -> Panel:
                 [query("sum by (kind, vendor) (correlate_incidents_open)", "{{kind}} {{vendor}}")],
                 stack=True,
             ),
-            10,
+            6,
+            6,
+        ),
+        (
+            timeseries(
+                "Incidents paging by severity",
+                "Open incidents that page: not acknowledged, not under a maintenance window or a dismissal. Each "
+                "pages once (alert CorrelateIncident) at its severity.",
+                [query("sum by (severity) (correlate_incident_paging)", "{{severity}}")],
+                stack=True,
+            ),
+            4,
             6,
         ),
         (

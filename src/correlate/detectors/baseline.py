@@ -21,9 +21,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import pdtr
 
-__all__ = ["HOURS", "WEEKDAYS", "SeasonalBaseline", "poisson_lower_semivariance"]
+__all__ = ["HOURS", "WEEKDAYS", "SeasonalBaseline"]
 
 HOURS = 24
 WEEKDAYS = 7
@@ -201,25 +200,18 @@ class SeasonalBaseline:
         dispersion: np.ndarray,
         usable: np.ndarray,
         windows: int,
-        fault_side: int = 1,
     ) -> None:
-        """Method-of-moments update from one non-overlapping window, on the side of the expectation no fault
-        reaches: E[(O-E)^2; O on that side] = (Poisson's share of E there) + dispersion * E^2 / 2.
+        """Method-of-moments update from one non-overlapping window: E[(O-E)^2] = E + dispersion * E^2.
 
-        A fault adds reports (``fault_side`` 1; heartbeats that stop coming: -1) and never takes them away, so
-        the windows on the other side of the expectation say how bursty a cell is without ever having seen a
-        fault: a weak fault lasting hours does not teach its cell that it is normal, nor blunt the next one.
-        Each window's deviation is also winsorised at three standard deviations of the current model.
+        Each window's deviation is winsorised at three standard deviations of the current model: a fault counts
+        like an ordinary bad hour instead of teaching the cell that anything goes, and a cell whose dispersion
+        is underestimated still pushes it up (nine is more than one).
         """
         n = self.size
         decay = _half_life_decay(self._dispersion_half_life / (windows * self.step))
         spread = 3.0 * np.sqrt(expected * (1.0 + expected * dispersion))
         capped = np.clip(observed, expected - spread, expected + spread)
-        deviation = capped - expected
-        lower = poisson_lower_semivariance(expected)
-        quiet_side = deviation < 0 if fault_side > 0 else deviation > 0
-        poisson_share = lower if fault_side > 0 else expected - lower
-        moment = np.where(usable, 2.0 * (np.where(quiet_side, deviation**2, 0.0) - poisson_share), 0.0)
+        moment = np.where(usable, (capped - expected) ** 2 - expected, 0.0)
         square = np.where(usable, expected**2, 0.0)
         self.moment_sum[:n] = decay * self.moment_sum[:n] + moment
         self.square_sum[:n] = decay * self.square_sum[:n] + square
@@ -258,24 +250,6 @@ class SeasonalBaseline:
         # Renormalise so a factor of 1 means "an average bin" for every cell.
         normalised: np.ndarray = factors / np.maximum(factors.mean(axis=1, keepdims=True), 1e-12)
         return normalised
-
-
-def poisson_lower_semivariance(mean: np.ndarray) -> np.ndarray:
-    """E[(X - mean)^2; X < mean] for X ~ Poisson(mean), per element, in closed form.
-
-    With m the largest integer below the mean, E[X; X <= m] = mean P(X <= m-1) and
-    E[X(X-1); X <= m] = mean^2 P(X <= m-2); the rest is expanding the square.
-    """
-    below = np.ceil(mean) - 1.0
-
-    def cdf(k: np.ndarray) -> np.ndarray:
-        found: np.ndarray = np.where(k >= 0, pdtr(np.maximum(k, 0.0), mean), 0.0)
-        return found
-
-    at_most, one_less, two_less = cdf(below), cdf(below - 1.0), cdf(below - 2.0)
-    found: np.ndarray = mean**2 * two_less + mean * one_less - 2.0 * mean**2 * one_less + mean**2 * at_most
-    clipped: np.ndarray = np.maximum(found, 0.0)
-    return clipped
 
 
 def _decay_add(state: np.ndarray, decay: float, new: np.ndarray) -> None:

@@ -149,15 +149,12 @@ class CellWindows:
         of every shortest window (non-overlapping windows)."""
         return self.warmed_up() and self.step_number % int(self.window_steps[self.shortest]) == 0
 
-    def learn_dispersion(
-        self, observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray, fault_side: int = 1
-    ) -> None:
+    def learn_dispersion(self, observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> None:
         """Teach the baseline how bursty each cell's counts are, from the shortest window's ``observed`` and
-        ``expected`` sums (cells younger than the window have not filled it and are left out). ``fault_side``: 1
-        where a fault raises the count, -1 where it lowers it."""
+        ``expected`` sums (cells younger than the window have not filled it and are left out)."""
         length = int(self.window_steps[self.shortest])
         usable = self.step_number - self.created[: len(observed)] >= length
-        self.baseline.learn_dispersion(observed, expected, dispersion, usable, length, fault_side)
+        self.baseline.learn_dispersion(observed, expected, dispersion, usable, length)
 
     # -- cells ---------------------------------------------------------------------------------------------
     def is_elevated(self, scope: Scope) -> bool:

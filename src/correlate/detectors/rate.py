@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Self
 
@@ -23,6 +23,7 @@ from correlate.detectors.attribution import Attribution, WindowCounts, findings_
 from correlate.detectors.base import CellReading, Finding
 from correlate.detectors.cells import DAY, CellWindows, widened
 from correlate.detectors.common_mode import common_mode_factor
+from correlate.detectors.drill import RecentReports, narrow, shares_within
 from correlate.detectors.lattice import Lattice
 from correlate.detectors.tail import negbin_sf, per_test_threshold
 from correlate.scope import Scope
@@ -128,12 +129,11 @@ class RateDetector:
         self._arrived: list[StitchedContact] = []  # the same contacts, as they came (see _in_order)
         self._dispersion: np.ndarray | None = None
         self._plan: _TestPlan | None = None
-        # Cells by the dimensions they name (single values by dimension, pairs by pair of dimensions): the groups
-        # the centre-wide factor is read from.
-        self._cells_by_dimensions: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        self._groups: list[np.ndarray] | None = None  # the same, as arrays in name order, until a cell is new
+        self._values_by_dimension: dict[str, list[int]] = defaultdict(list)  # single-value cells
+        self._groups: list[np.ndarray] | None = None  # the same, as arrays by dimension name, until a value is new
         self._common_mode = np.ones(len(self.windows))
         self._batch_model: _BatchModel | None = None
+        self._recent = RecentReports(max(self.windows))  # single reports, for drilling below an attributed pair
         self._cells = CellWindows(
             step=step,
             windows=self.windows,
@@ -189,6 +189,12 @@ class RateDetector:
         if not cells.started(bool(self._singles or self._batches)):
             return []
         batched = bool(self._batches)
+        if self.max_depth == 2:
+            recent = self._recent
+            for stitched in self._arrived:
+                if stitched.contact.count <= 1:
+                    recent.add(stitched.contact.ts, stitched.profile, stitched.reporters)
+            recent.forget_before(step_end)
         counts = self._take_counts()
         n = len(self.lattice)
         singles = counts[_SINGLES, :n]
@@ -327,7 +333,7 @@ class RateDetector:
         """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
         steps rather than every step, which halves the cost of a step."""
         if self._groups is None:
-            self._groups = [np.asarray(cells) for _, cells in sorted(self._cells_by_dimensions.items())]
+            self._groups = [np.asarray(cells) for _, cells in sorted(self._values_by_dimension.items())]
         groups = self._groups
         observed_sums, expected_sums = self._cells.window_sums("singles"), self._cells.window_sums("expected")
         self._common_mode = np.array(
@@ -385,17 +391,49 @@ class RateDetector:
             for cause, p in attribution.causes(np.flatnonzero(below[w]), threshold).items():
                 if cause not in best or p < best[cause][0]:
                     best[cause] = (p, w)
-        return findings_per_cause(
+        findings = findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
+        if self.max_depth != 2:
+            return findings
+        return [narrowed for finding in findings for narrowed in self._drilled(finding, dispersion)]
+
+    def _drilled(self, finding: Finding, dispersion: np.ndarray) -> list[Finding]:
+        """A pair's finding, or its triples' when the fault lives in one value of a third dimension (see
+        :mod:`correlate.detectors.drill`)."""
+        if len(finding.scope) != 2:
+            return [finding]
+        w = self.windows.index(finding.window)
+        expected_sums, index = self._cells.sums[w, _EXPECTED], self.lattice.index
+
+        def expected_of(scope: Scope) -> float | None:
+            cell = index.get(scope)
+            return None if cell is None else float(expected_sums[cell])
+
+        counts, total = self._recent.by_value(finding.scope, finding.at - finding.window)
+        cell = index[finding.scope]
+        share_of = shares_within(finding.scope, expected_of, self.implied)
+        triples = narrow(
+            finding.scope,
+            counts,
+            total,
+            finding.expected,
+            float(dispersion[cell]),
+            share_of,
+            self.elevated_p,
+            self.attribution_ratio,
+        )
+        if not triples:
+            return [finding]
+        return [replace(finding, scope=t.scope, observed=t.observed, expected=t.expected) for t in triples]
 
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:
         self._aggregates.grow(cell + 1)
         if cell >= len(self._seeded):
             self._seeded = widened(self._seeded, self._cells.capacity, False)
-        if scope:
-            self._cells_by_dimensions[tuple(name for name, _ in scope)].append(cell)
+        if len(scope) == 1:
+            self._values_by_dimension[scope[0][0]].append(cell)
             self._groups = None
         if len(scope) < 2:
             return  # (the root comes first, while ``_cells`` is being built)

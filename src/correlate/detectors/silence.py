@@ -231,7 +231,7 @@ class SilenceDetector:
         self._baseline.learn(cells.hour, cells.weekday, learned, ceiling, np.zeros(n, dtype=bool), learn_weekday=warmed)
         if cells.dispersion_due():
             sums = cells.sums[cells.shortest]
-            cells.learn_dispersion(sums[_OBSERVED, :n], sums[_EXPECTED, :n], self._baseline.dispersion(), fault_side=-1)
+            cells.learn_dispersion(sums[_OBSERVED, :n], sums[_EXPECTED, :n], self._baseline.dispersion())
         return findings
 
     @property

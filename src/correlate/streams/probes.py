@@ -95,13 +95,13 @@ class BrokerCheck:
             client = kafka_io.metadata_client(self.bootstrap)
             try:
                 await client.bootstrap()
-            except BaseException:
+            except BaseException:  # crash guard: close the half-open client, then re-raise
                 await client.close()
                 raise
             self._client = client
         try:
             await self._client.fetch_all_metadata()
-        except BaseException:
+        except BaseException:  # crash guard: drop the client (the next probe reconnects), then re-raise
             await self.close()
             raise
 
