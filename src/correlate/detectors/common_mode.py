@@ -2,10 +2,8 @@
 
 A big TV event, a storm, the evening news: every cell rises together, and none of them is a fault. The
 common-mode factor is estimated, for each dimension, as the pooled observed/expected ratio of the middle half
-of its values (ranked by ratio, weighted by expected count), never counting the highest and the lowest — one
-failing brand sits in the top quarter of brands and is trimmed away, however big it is (the biggest brand may
-carry half the contacts: a middle half by volume alone would then be half its fault) — and the dimension whose
-factor is closest to 1 is believed: a brand
+of its single values (ranked by ratio, weighted by expected count) — one failing brand sits in the top
+quarter of brands and is trimmed away — and the dimension whose factor is closest to 1 is believed: a brand
 fault lifts every service a little, but leaves the brands' middle half where it was, whereas a centre-wide
 surge lifts the middle of every dimension.
 """
@@ -38,7 +36,7 @@ def common_mode_factor(observed: np.ndarray, expected: np.ndarray, groups: list[
         order = (o / e).argsort(kind="stable")  # methods rather than np.argsort and np.cumsum: no Python wrapper
         ranked, total = e[order], e.sum()
         weight = ranked.cumsum() / total
-        middle = order[1:-1][((weight > 0.25) & (weight - ranked / total < 0.75))[1:-1]]
+        middle = order[(weight > 0.25) & (weight - ranked / total < 0.75)]
         pooled_expected = e[middle].sum()
         if pooled_expected < _MIN_EXPECTED:
             continue
