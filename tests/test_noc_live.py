@@ -48,7 +48,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
     # One vendor's webhook is down for the whole run: its failures must reach the NOC too.
     config = tmp_path / "correlate.toml"
     config.write_text(
-        f'[delivery.vizo]\nwebhook = "http://127.0.0.1:{free_port()}/hook"\nsecret = "live-check-secret-0123456789"\n'
+        f'[delivery.vizo]\nwebhook = "http://127.0.0.1:{free_port()}/hook"\n'
+        'secret = "whsec_bGl2ZS1jaGVjay1zZWNyZXQtMDEyMzQ1Njc4OQ=="\n'
         "max_attempts = 2\nbackoff = 0.2\n",
         encoding="utf-8",
     )

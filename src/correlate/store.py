@@ -217,11 +217,11 @@ class IncidentStore:
             return  # recorded, not sent: a maintenance window or a dismissed scope holds it
         incident_id = event.incident_id
         msg = message_id(incident_id, event.event.value, event.at)
-        body = webhook_body(event).decode()
         for vendor in event.vendors.involved():
             target = self.targets.get(vendor)
             if target is None or target.webhook is None:
                 continue
+            body = webhook_body(event, target).decode()  # in the vendor's format
             ref = f"{vendor}|{msg}"
             pipe.hsetnx(self.key("webhook", ref), "body", body)
             pipe.hsetnx(self.key("webhook", ref), "incident_id", incident_id)
