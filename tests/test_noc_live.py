@@ -109,9 +109,9 @@ def test_prometheus_sees_the_incident_on_every_panel_and_fires_the_alert(tmp_pat
         _correlate("produce", str(contacts), "--merge", str(heartbeats), env=env, check=True, timeout=300)
 
         def incident_alert() -> list[dict[str, Any]]:
-            return [a for a in prometheus.firing() if a["labels"]["alertname"] == "CorrelateIncidentOpen"]
+            return [a for a in prometheus.firing() if a["labels"]["alertname"] == "CorrelateIncident"]
 
-        alert = prometheus.wait("the CorrelateIncidentOpen alert", incident_alert, 180)[0]
+        alert = prometheus.wait("the CorrelateIncident alert", incident_alert, 180)[0]
         assert alert["labels"]["kind"] == "rate"
         assert set(alert["labels"]["vendor"].split("+")) == {"vizo", "tubo"}
 
