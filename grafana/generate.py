@@ -222,33 +222,34 @@ def overview() -> Panel:
             6,
         ),
         (
-            timeseries(
-                "Incidents open by kind and vendor",
-                "vendor: the vendors at fault, joined with + when the fault is only their combination.",
-                [query("sum by (kind, vendor) (correlate_incidents_open)", "{{kind}} {{vendor}}")],
-                stack=True,
-            ),
-            6,
-            6,
-        ),
-        (
-            timeseries(
-                "Incidents paging by severity",
-                "Open incidents that page: not acknowledged, not under a maintenance window or a dismissal. Each "
-                "pages once (alert CorrelateIncident) at its severity.",
-                [query("sum by (severity) (correlate_incident_paging)", "{{severity}}")],
-                stack=True,
+            stat(
+                "Incidents paging",
+                "Open incidents that page now (the CorrelateIncident alert, one each): not acknowledged, not in a "
+                "maintenance window or a dismissed scope.",
+                "count(max by (incident_id) (correlate_incident_paging)) or vector(0)",
+                red_above=1,
             ),
             4,
             6,
         ),
         (
             timeseries(
+                "Incidents open by kind and vendor",
+                "vendor: the vendors at fault, joined with + when the fault is only their combination.",
+                [query("sum by (kind, vendor) (correlate_incidents_open)", "{{kind}} {{vendor}}")],
+                stack=True,
+            ),
+            8,
+            6,
+        ),
+        (
+            timeseries(
                 "Incident events",
-                "opened / updated (grew or changed scope) / resolved, per interval.",
+                "opened / updated (grew or changed scope) / resolved, acknowledged, dismissed, noted, denied, per "
+                "interval.",
                 [query(f"sum by (event) (increase(correlate_incident_events_total[{RATE}]))", "{{event}}")],
             ),
-            10,
+            8,
             6,
         ),
     ]

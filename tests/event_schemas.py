@@ -17,7 +17,8 @@ from typing import Any
 
 import msgspec
 
-from correlate.events import CustomerNotification, IncidentEvent
+from correlate.actions import _NEEDS_REASON, MAX_REASON, PERMITTED, ActionRecord, Verb
+from correlate.events import CustomerNotification, FollowUpNotice, IncidentEvent
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "src" / "correlate" / "schemas"
 REGENERATE = "PYTHONPATH=src python3 tests/event_schemas.py"
@@ -41,7 +42,20 @@ OMITTED = {
 }
 # Strings with a shape beyond "a string", by field name.
 SHAPES: dict[str, dict[str, str]] = {"number": {"pattern": "^INC-[0-9]+$"}, "event_id": {"format": "uuid"}}
-TIMES = {"opened_at", "at", "first_contact_at", "declared_at", "updated_at", "last_seen_at", "until"}
+TIMES = {
+    "opened_at",
+    "at",
+    "first_contact_at",
+    "declared_at",
+    "updated_at",
+    "last_seen_at",
+    "until",
+    "ts",
+    "starts_at",
+    "ends_at",
+}
+# TypedDicts say which keys are required themselves (NotRequired); dataclasses by OMITTED above.
+TYPED_DICTS = {"ActionRecord", "FollowUpNotice"}
 
 # Which fields go with which event, beyond the types: a reason on every updated and resolved event and never on
 # opened; merged_into only on the resolved event of a silence a wider incident took in.
@@ -68,6 +82,47 @@ EVENT_RULES: list[dict[str, Any]] = [
     },
 ]
 
+
+def _action_rules() -> list[dict[str, Any]]:
+    """What validate_action checks beyond the types: the fields each verb and each role needs, and who may do
+    what (correlate.actions.PERMITTED)."""
+    rules: list[dict[str, Any]] = [
+        {
+            "if": {"properties": {"action": {"const": Verb.MAINTENANCE.value}}},
+            "then": {
+                "required": ["scope", "starts_at", "ends_at"],
+                "not": {"required": ["incident_id"]},
+                "properties": {"scope": {"minProperties": 1}},
+            },
+            "else": {
+                "required": ["incident_id"],
+                "not": {"anyOf": [{"required": [name]} for name in ("scope", "starts_at", "ends_at")]},
+            },
+        },
+        {
+            "if": {"properties": {"action": {"enum": sorted(verb.value for verb in _NEEDS_REASON)}}},
+            "then": {"required": ["reason"]},
+        },
+        {
+            "if": {"properties": {"role": {"const": "vendor"}}},
+            "then": {"required": ["vendor"]},
+            "else": {"not": {"required": ["vendor"]}},
+        },
+    ]
+    for role, verbs in PERMITTED.items():
+        rules.append(
+            {
+                "if": {"properties": {"role": {"const": role}}},
+                "then": {"properties": {"action": {"enum": sorted(verb.value for verb in verbs)}}},
+            }
+        )
+    return rules
+
+
+# Non-blank text of bounded length, as validate_action takes it.
+_TEXT = {"pattern": "\\S", "maxLength": MAX_REASON}
+ACTION_TEXTS = {"by", "role", "reason", "vendor", "incident_id"}
+
 DOCUMENTS: dict[str, tuple[type[Any], str, str]] = {
     "incident-event-v1.schema.json": (
         IncidentEvent,
@@ -82,6 +137,21 @@ DOCUMENTS: dict[str, tuple[type[Any], str, str]] = {
         "A monitored device gone quiet, for its customer (event 'customer-notification'), as correlate publishes "
         "it on the notifications topic and as `correlate replay` writes it among the incident events. Generated "
         "from correlate.events.CustomerNotification (tests/event_schemas.py); a test keeps the two in step.",
+    ),
+    "follow-up-notice-v1.schema.json": (
+        FollowUpNotice,
+        "correlate follow-up notice, v1",
+        "A customer who contacted us about an incident, told that it is fixed (event 'customer-notification' with "
+        "its incident_id), as the API's notifier writes it on the notifications topic when the incident resolves. "
+        "Generated from correlate.events.FollowUpNotice (tests/event_schemas.py); a test keeps the two in step.",
+    ),
+    "action-v1.schema.json": (
+        ActionRecord,
+        "correlate action, v1",
+        "A person's action on incidents (acknowledge, resolve, dismiss, note, deny, maintenance), one JSON object, "
+        "as the API and `correlate incident` write it to the input topic and as `correlate replay` reads it; its "
+        "effect is an incident event naming it (action). Generated from correlate.actions.ActionRecord "
+        "(tests/event_schemas.py); a test keeps the two in step.",
     ),
 }
 
@@ -103,9 +173,17 @@ def schema(kind: type[Any], name: str, title: str, description: str) -> dict[str
                 _as_time(field_schema)
             if field_name in SHAPES and field_schema.get("type") == "string":
                 field_schema.update(SHAPES[field_name])
-        definition["required"] = [field_name for field_name in properties if field_name not in omitted]
+            if type_name == "ActionRecord" and field_name in ACTION_TEXTS:
+                field_schema.update(_TEXT)
+            if type_name == "ActionRecord" and field_name == "role":
+                field_schema["enum"] = list(PERMITTED)
+        if type_name not in TYPED_DICTS:
+            definition["required"] = [field_name for field_name in properties if field_name not in omitted]
     if kind is IncidentEvent:
         definitions["IncidentEvent"]["allOf"] = EVENT_RULES
+    if kind is ActionRecord:
+        definitions["ActionRecord"]["allOf"] = _action_rules()
+        definitions["ActionRecord"]["additionalProperties"] = False  # validate_action refuses unknown fields
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": BASE_ID + name,

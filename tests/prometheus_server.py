@@ -25,10 +25,18 @@ from correlate.streams.procs import stop
 
 
 class Prometheus:
-    def __init__(self, folder: Path, targets: Sequence[str], rule_files: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        targets: Sequence[str],
+        rule_files: Sequence[Path] = (),
+        alertmanagers: Sequence[str] = (),
+    ) -> None:
+        """``alertmanagers``: host:port of Alertmanagers to send the firing and resolved alerts to."""
         self.folder = folder
         self.targets = list(targets)
         self.rule_files = [str(path) for path in rule_files]
+        self.alertmanagers = list(alertmanagers)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -36,11 +44,13 @@ class Prometheus:
         binary = shutil.which("prometheus")
         if binary is None:
             raise RuntimeError("Debian's prometheus is not installed (scripts/test installs it)")
-        config = {
+        config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": self.rule_files,
             "scrape_configs": [{"job_name": "correlate-live", "static_configs": [{"targets": self.targets}]}],
         }
+        if self.alertmanagers:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": self.alertmanagers}]}]}
         config_file = self.folder / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.port = free_port()

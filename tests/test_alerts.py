@@ -63,7 +63,6 @@ def test_alerts_use_declared_metrics_only() -> None:
 def test_the_alerts_the_noc_asked_for_exist() -> None:
     names = {alert["alert"] for alert in ALERTS}
     assert {
-        "CorrelateIncidentOpen",
         "CorrelateIncidentGrowing",
         "CorrelatePipelineStalled",
         "CorrelateEventTimeStuck",

@@ -106,7 +106,7 @@ def test_an_agent_gets_the_banner_for_the_callers_device_and_service(
 
 def test_the_banner_says_which_vendors_were_told(redis_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> None:
     opened = of(events, 0)[0]
-    hook = {"webhook": "http://127.0.0.1:9/hook", "secret": "s" * 16, "topic": False}
+    hook = {"webhook": "http://127.0.0.1:9/hook", "secret": "whsec_" + "c2VjcmV0" * 4, "topic": False}
     targets = {v: DeliveryTarget(v, **hook) for v in ("pixelle", "radiogo", "streamplus")}  # type: ignore[arg-type]
 
     async def body(api: Api) -> Any:

@@ -13,6 +13,9 @@ from correlate.events import IncidentEvent
 from correlate.notify.notifications import NotificationWriter
 from correlate.store import IncidentStore
 from correlate.streams.embedded import EmbeddedBroker
+from test_cloudevents import as_cloudevent
+from test_cloudevents import records as raw_records
+from test_event_schemas import FOLLOW_UP
 from test_feed import make_topics
 from test_store import replayed
 
@@ -78,6 +81,13 @@ def test_each_attached_customer_is_notified_once(
     records = on_topic(kafka_broker.bootstrap, topic)
     assert written == [3, 0]
     assert sorted(r["customer_id"] for r in records) == ["cu-1", "cu-2", "cu-3"]
+    # The published contract: each notice meets follow-up-notice-v1 and is a CloudEvent about its incident.
+    for record in raw_records(kafka_broker.bootstrap, topic):
+        notice = json.loads(record.value)
+        assert list(FOLLOW_UP.iter_errors(notice)) == []
+        ce = as_cloudevent(record)
+        assert ce.get_type() == "dev.correlate.customer.fixed" and ce.get_id() == notice["notification_id"]
+        assert ce.get_subject() == resolved["incident_id"] and ce.get_source() == "/correlate/" + topic_prefix[:-1]
     assert {(r["event"], r["incident_id"], r["at"]) for r in records} == {
         ("customer-notification", resolved["incident_id"], resolved["at"])
     }

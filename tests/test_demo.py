@@ -81,7 +81,7 @@ def test_the_demo_shows_each_users_view_and_keeps_the_stack_up_until_ctrl_c(tmp_
     assert "  topic incidents.vendor." in output
     webhook = next(line for line in output.splitlines() if line.startswith("  webhook POST /hooks/"))
     assert webhook.endswith("signature verified")
-    assert f"  FIRING {OPEN_INCIDENT_ALERT}{{kind=" in output
+    assert f"  FIRING {OPEN_INCIDENT_ALERT}{{incident_id=" in output
 
     settings = json.loads((folder / "settings.json").read_text())
     assert all(t["webhook"].startswith("http://127.0.0.1:") for t in settings["delivery"].values())

@@ -226,3 +226,47 @@ def test_a_cause_outside_the_dimensions_must_not_be_blamed_on_one_vendor(
     assert outcome.detected is hit
     assert outcome.exact is right
     assert outcome.single_vendor is (hit and not right)
+
+
+def test_the_html_report_puts_faults_and_incidents_on_one_time_axis(tmp_path: Path) -> None:
+    """`evaluate --html`: one file with nothing to fetch; each fault a bar over its hours, the incident that hit it
+    on the lane below from its opening to its last event, a false incident in red, all on one scale."""
+    import xml.etree.ElementTree as ElementTree
+
+    truth, incidents, page = tmp_path / "truth.jsonl", tmp_path / "incidents.jsonl", tmp_path / "report.html"
+    truth.write_bytes(b"".join(orjson.dumps(entry) + b"\n" for entry in TRUTH))
+    events = [
+        event("inc-1", "10:05", SONIQUE),
+        event("inc-1", "10:05", SONIQUE, when="11:30", name="resolved"),
+        event("inc-9", "20:00", {"device_brand": "Zed"}),
+    ]
+    incidents.write_bytes(b"".join(orjson.dumps(e.to_json()) + b"\n" for e in events))
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["evaluate", str(truth), str(incidents), "--html", str(page)])
+    assert args.func(args) == 0
+
+    text = page.read_text(encoding="utf-8")
+    assert "<script" not in text and "src=" not in text and "<link" not in text, "self-contained"
+    assert "exact-attribution recall  0.333" in text, "the scores are in the report too"
+    svg = ElementTree.fromstring(text[text.index("<svg") : text.index("</svg>") + len("</svg>")])
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = [(rect.get("class"), rect) for rect in svg.iter(f"{ns}rect")]
+    assert [kind for kind, _ in bars] == ["decoy", "fault", "hit", "fault", "fault", "false"]
+    by_start = {rect.get("data-start"): rect for _, rect in bars}
+    f1, hit = bars[1][1], bars[2][1]
+    assert (f1.get("data-start"), f1.get("data-end")) == (at("10:00"), at("11:00"))
+    assert (hit.get("data-start"), hit.get("data-end")) == (at("10:05"), at("11:30"))
+    # One axis: x is a linear function of time across faults and incidents alike.
+    points = [(float(r.get("x")), r.get("data-start")) for r in by_start.values()]  # type: ignore[arg-type]
+    (x0, t0), (x1, t1) = (points[0][0], _epoch(points[0][1])), (points[-1][0], _epoch(points[-1][1]))
+    for x, start in points:
+        assert x == pytest.approx(x0 + (_epoch(start) - t0) * (x1 - x0) / (t1 - t0), abs=0.2)
+    names = [node.text for node in svg.iter(f"{ns}text") if "name" in (node.get("class") or "")]
+    assert names[:3] == ["d1 ", "f1 ", "inc-1 "]
+
+
+def _epoch(text: str | None) -> float:
+    from correlate.contracts import parse_timestamp
+
+    return parse_timestamp(text)

@@ -125,3 +125,59 @@ def test_the_schema_refuses_what_the_engine_never_writes() -> None:
     assert _problems({**opened, "evidence_kinds": None}), "left out, never null"
     with pytest.raises(ValueError, match="kind"):
         from_json({**opened, "kind": "hunch"})
+
+
+ACTION = _validator("action-v1.schema.json")
+FOLLOW_UP = _validator("follow-up-notice-v1.schema.json")
+
+
+def _action_problems(record: Mapping[str, Any]) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in ACTION.iter_errors(record)]
+
+
+def _actions() -> list[dict[str, Any]]:
+    """Actions of every verb and role, as people would send them, and records validate_action refuses."""
+    ts, later = "2026-03-02T10:00:00Z", "2026-03-02T12:00:00Z"
+    base: dict[str, Any] = {"type": "action", "ts": ts, "by": "ana", "role": "noc", "incident_id": "inc-1"}
+    window = {"scope": {"device_brand": "Vizo"}, "starts_at": ts, "ends_at": later, "reason": "firmware 4.2"}
+    plain = {key: value for key, value in base.items() if key != "incident_id"}
+    vendor = {"role": "vendor", "vendor": "vizo", "by": "vizo-ops"}
+    return [
+        {**base, "action": "acknowledge"},
+        {**base, "action": "acknowledge", "reason": "on it"},
+        {**base, "action": "resolve", "reason": "fixed"},
+        {**base, "action": "dismiss", "reason": "a test campaign"},
+        {**base, "action": "note", "role": "agent", "reason": "E42 on screen"},
+        {**base, "action": "deny", **vendor, "reason": "not ours"},
+        {**base, "action": "acknowledge", **vendor},
+        {**plain, "action": "maintenance", **window},
+        # refused
+        {**base, "action": "resolve"},
+        {**base, "action": "shrug", "reason": "x"},
+        {**base, "action": "dismiss", "role": "agent", "reason": "x"},
+        {**base, "action": "deny", "reason": "x"},
+        {**base, "action": "note", "role": "boss", "reason": "x"},
+        {**base, "action": "note", "reason": "   "},
+        {**base, "action": "note", "reason": "x" * 501},
+        {**base, "action": "acknowledge", "vendor": "vizo"},
+        {**base, "action": "acknowledge", "role": "vendor"},
+        {**base, "action": "acknowledge", "colour": "red"},
+        {**base, "action": "acknowledge", "ts": "2026-02-30T10:00:00Z"},
+        {**plain, "action": "acknowledge"},
+        {**plain, "action": "maintenance", **window, "scope": {}},
+        {**base, "action": "maintenance", **window},
+        {**plain, "action": "maintenance", "reason": "x"},
+        {**base, "action": "acknowledge", "scope": {"device_brand": "Vizo"}},
+    ]
+
+
+@pytest.mark.parametrize("record", _actions(), ids=lambda r: f"{r['role']}-{r['action']}-{len(r)}")
+def test_the_action_schema_accepts_what_the_validator_accepts_and_nothing_else(record: dict[str, Any]) -> None:
+    """A tool that checks its actions against action-v1 before sending them is never refused by correlate for
+    their shape, and correlate writes (action_record) exactly what the schema describes."""
+    from correlate.actions import Action, action_record, validate_action
+
+    checked = validate_action(record)
+    assert (_action_problems(record) == []) == isinstance(checked, Action), (_action_problems(record), checked)
+    if isinstance(checked, Action):
+        assert _action_problems(action_record(checked)) == []

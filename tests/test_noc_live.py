@@ -48,7 +48,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
     # One vendor's webhook is down for the whole run: its failures must reach the NOC too.
     config = tmp_path / "correlate.toml"
     config.write_text(
-        f'[delivery.vizo]\nwebhook = "http://127.0.0.1:{free_port()}/hook"\nsecret = "live-check-secret-0123456789"\n'
+        f'[delivery.vizo]\nwebhook = "http://127.0.0.1:{free_port()}/hook"\n'
+        'secret = "whsec_bGl2ZS1jaGVjay1zZWNyZXQtMDEyMzQ1Njc4OQ=="\n'
         "max_attempts = 2\nbackoff = 0.2\n",
         encoding="utf-8",
     )
@@ -108,9 +109,9 @@ def test_prometheus_sees_the_incident_on_every_panel_and_fires_the_alert(tmp_pat
         _correlate("produce", str(contacts), "--merge", str(heartbeats), env=env, check=True, timeout=300)
 
         def incident_alert() -> list[dict[str, Any]]:
-            return [a for a in prometheus.firing() if a["labels"]["alertname"] == "CorrelateIncidentOpen"]
+            return [a for a in prometheus.firing() if a["labels"]["alertname"] == "CorrelateIncident"]
 
-        alert = prometheus.wait("the CorrelateIncidentOpen alert", incident_alert, 180)[0]
+        alert = prometheus.wait("the CorrelateIncident alert", incident_alert, 180)[0]
         assert alert["labels"]["kind"] == "rate"
         assert set(alert["labels"]["vendor"].split("+")) == {"vizo", "tubo"}
 

@@ -258,7 +258,9 @@ def test_a_customer_journey_spans_channels_newest_first(redis_url: str, events_a
 
 def test_new_events_queue_one_webhook_per_vendor_with_a_webhook(redis_url: str, events_and_contacts: Any) -> None:
     mine = first_incident(events_and_contacts[0])
-    targets = {"pixelle": DeliveryTarget("pixelle", webhook="http://127.0.0.1:9/hook", secret="s" * 16)}
+    targets = {
+        "pixelle": DeliveryTarget("pixelle", webhook="http://127.0.0.1:9/hook", secret="whsec_" + "c2VjcmV0" * 4)
+    }
 
     async def body(store: IncidentStore) -> Any:
         for event in mine:

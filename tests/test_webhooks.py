@@ -20,6 +20,7 @@ from aiohttp import web
 from correlate.config import ConfigError
 from correlate.events import IncidentEvent
 from correlate.metrics import Metrics
+from correlate.notify.adapters import Format
 from correlate.notify.delivery import DeliveryTarget, message_id, parse_delivery, retry_delay
 from correlate.notify.webhooks import WebhookSender, next_step
 from correlate.store import IncidentStore
@@ -31,6 +32,13 @@ SECRET = "whsec_" + base64.b64encode(b"sonique-shared-secret-32-bytes!!").decode
 @pytest.fixture(scope="module")
 def events(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     return replayed(tmp_path_factory.getbasetemp())[0]
+
+
+def incident_of(events: list[dict[str, Any]], vendor: str) -> list[dict[str, Any]]:
+    """The events of the first incident that concerns ``vendor`` (the replay's first incident may concern
+    only others)."""
+    first = next(e for e in events if vendor in (*e["vendors"]["at_fault"], *e["vendors"]["affected"]))
+    return [e for e in events if e["incident_id"] == first["incident_id"]]
 
 
 @dataclass
@@ -101,7 +109,7 @@ async def drain(sender: WebhookSender, store: IncidentStore, rounds: int = 400) 
 
 
 def test_an_outage_delays_webhooks_and_loses_none(redis_url: str, events: list[dict[str, Any]]) -> None:
-    pixelle = [e for e in events if e["incident_id"] == events[0]["incident_id"]]
+    pixelle = incident_of(events, "pixelle")
 
     async def scenario() -> Any:
         async with receiving(Receiver(down_for=5)) as receiver:
@@ -145,7 +153,7 @@ def test_an_outage_delays_webhooks_and_loses_none(redis_url: str, events: list[d
 def test_a_vendor_down_for_good_gets_its_messages_parked_not_dropped(
     redis_url: str, events: list[dict[str, Any]]
 ) -> None:
-    opened = events[0]
+    opened = incident_of(events, "pixelle")[0]
 
     async def scenario() -> Any:
         async with receiving(Receiver(down_for=10**6)) as receiver:
@@ -179,7 +187,7 @@ def test_a_vendor_down_for_good_gets_its_messages_parked_not_dropped(
     ],
 )
 def test_what_follows_an_attempt(status: int | None, attempts: int, outcome: str, retry_in: float | None) -> None:
-    step = next_step(DeliveryTarget("v", webhook="http://x", secret="s" * 16), status, attempts, now=100.0)
+    step = next_step(DeliveryTarget("v", webhook="http://x", secret=SECRET), status, attempts, now=100.0)
     assert step.outcome == outcome
     assert (None if step.retry_at is None else step.retry_at - 100.0) == retry_in
 
@@ -198,11 +206,22 @@ def test_delivery_tables_are_checked_on_load() -> None:
     )
     assert targets["sonique"] == DeliveryTarget("sonique", False, "http://127.0.0.1:9000/h", SECRET)
     assert targets["flixco"].webhook is None
+    pagerduty = parse_delivery(
+        {"vizo": {"webhook": "https://events.example/v2/enqueue", "format": "pagerduty", "routing_key": "R0UT1NGKEY"}}
+    )["vizo"]
+    assert (pagerduty.format, pagerduty.routing_key, pagerduty.secret) == (Format.PAGERDUTY, "R0UT1NGKEY", None)
     bad = [
         ({"Sonique": {}}, "lower-case"),
         ({"x": {"webhook": "ftp://a"}}, "not an http"),
-        ({"x": {"webhook": "http://a"}}, "needs a secret"),
+        ({"x": {"webhook": "http://a"}}, "needs a secret of the form whsec_"),
+        ({"x": {"webhook": "http://a", "secret": "a plain shared secret of many characters"}}, "not a plain secret"),
         ({"x": {"webhook": "http://a", "secret": "whsec_not-base64-at-all"}}, "is base64"),
+        ({"x": {"webhook": "http://a", "secret": "whsec_c2hvcnQ="}}, "24 to 64 bytes"),
+        ({"x": {"webhook": "http://a", "secret": SECRET, "format": "slack"}}, "not one of"),
+        ({"x": {"webhook": "http://a", "format": "pagerduty"}}, "routing_key"),
+        ({"x": {"webhook": "http://a", "secret": SECRET, "routing_key": "k"}}, "only a format"),
+        ({"x": {"format": "alertmanager"}}, "there is no webhook"),
+        ({"x": {"webhook": "http://a", "secret": SECRET, "console_url": "console"}}, "not an http"),
         ({"x": {"topic": "yes"}}, "true or false"),
         ({"x": {"retries": 3}}, "unknown key"),
         ({"x": {"backoff": 0}}, "positive number"),
@@ -217,18 +236,18 @@ def test_delivery_comes_from_the_settings_file(tmp_path: Any) -> None:
 
     path = tmp_path / "settings.toml"
     path.write_text(
-        '[delivery.sonique]\nwebhook = "http://127.0.0.1:9000/hook"\nsecret = "0123456789abcdef"\nbackoff = 1\n'
+        f'[delivery.sonique]\nwebhook = "http://127.0.0.1:9000/hook"\nsecret = "{SECRET}"\nbackoff = 1\n'
         "[delivery.flixco]\ntopic = false\n"
     )
     targets = parse_delivery(load_config(path).section("delivery"))
     assert targets == {
-        "sonique": DeliveryTarget("sonique", True, "http://127.0.0.1:9000/hook", "0123456789abcdef", backoff=1.0),
+        "sonique": DeliveryTarget("sonique", True, "http://127.0.0.1:9000/hook", SECRET, backoff=1.0),
         "flixco": DeliveryTarget("flixco", topic=False),
     }
 
 
 def test_a_hanging_vendor_delays_only_its_own_messages(redis_url: str, events: list[dict[str, Any]]) -> None:
-    pixelle = [e for e in events if e["incident_id"] == events[0]["incident_id"]]  # vendors: pixelle, streamplus
+    pixelle = incident_of(events, "pixelle")  # vendors: pixelle, streamplus
     happened: list[str] = []
 
     async def slow(request: web.Request) -> web.Response:
@@ -270,7 +289,7 @@ def test_a_hanging_vendor_delays_only_its_own_messages(redis_url: str, events: l
 
 
 def test_two_api_replicas_post_each_message_once(redis_url: str, events: list[dict[str, Any]]) -> None:
-    pixelle = [e for e in events if e["incident_id"] == events[0]["incident_id"]]
+    pixelle = incident_of(events, "pixelle")
 
     async def scenario() -> Receiver:
         async with receiving(Receiver(down_for=0)) as receiver:
@@ -296,3 +315,50 @@ def test_two_api_replicas_post_each_message_once(redis_url: str, events: list[di
     assert sorted(request["id"] for request in receiver.requests) == sorted(
         message_id(e["incident_id"], e["event"], e["at"]) for e in pixelle
     )
+
+
+def test_the_standard_webhooks_library_verifies_what_correlate_sends(
+    redis_url: str, events: list[dict[str, Any]]
+) -> None:
+    """A vendor verifies correlate's webhooks with the official Standard Webhooks library and its whsec_ secret:
+    no code of its own. A body changed on the way, or another secret, fails its check."""
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    pixelle = incident_of(events, "pixelle")
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=204)
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        targets = {
+            "pixelle": DeliveryTarget(
+                "pixelle", webhook=f"http://127.0.0.1:{runner.addresses[0][1]}/hook", secret=SECRET
+            )
+        }
+        store = IncidentStore.connect(redis_url, targets=targets)
+        try:
+            for event in pixelle:
+                await store.apply(IncidentEvent.from_json(event))
+            await drain(WebhookSender(store, targets, Metrics(), clock=time.time), store)
+        finally:
+            await store.close()
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert len(received) == len(pixelle)
+    verifier = Webhook(SECRET)
+    for headers, body in received:
+        assert verifier.verify(body, headers)["incident_id"] == pixelle[0]["incident_id"]
+    headers, body = received[0]
+    with pytest.raises(WebhookVerificationError):
+        verifier.verify(body.replace(b"pixelle", b"pixellf"), headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + base64.b64encode(b"another vendor's secret, 32 b!!").decode()).verify(body, headers)

@@ -40,7 +40,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 from correlate.contracts import Rejection, format_time, parse_timestamp, show
 from correlate.errors import ContractError
@@ -60,6 +60,7 @@ __all__ = [
     "PERMITTED",
     "Action",
     "ActionBook",
+    "ActionRecord",
     "Verb",
     "action_record",
     "permitted",
@@ -126,6 +127,25 @@ class Action:
         return "act-" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
+class ActionRecord(TypedDict):
+    """An action as a record on the input topic (``action_record`` writes it; the JSON Schema
+    ``action-v1.schema.json`` is generated from this type): who did what, as what role, and why. ``incident_id``
+    on all but ``maintenance``; ``scope``, ``starts_at``, ``ends_at`` on ``maintenance`` only; ``vendor`` on a
+    vendor's action only; ``reason`` required on all but ``acknowledge``."""
+
+    type: Literal["action"]
+    action: Verb
+    ts: str
+    incident_id: NotRequired[str]
+    by: str
+    role: str
+    reason: NotRequired[str]
+    vendor: NotRequired[str]
+    scope: NotRequired[dict[str, str]]
+    starts_at: NotRequired[str]
+    ends_at: NotRequired[str]
+
+
 def action_record(action: Action) -> dict[str, Any]:
     """The input record for an action (what the API writes to the input topic)."""
     record: dict[str, Any] = {"type": ACTION, "action": action.verb.value, "ts": format_time(action.ts)}
@@ -174,6 +194,11 @@ def _checked(record: Mapping[str, Any]) -> Action:
         article = "an" if role[0] in "aeiou" else "a"
         raise ContractError("action", f"{article} {role} may not {verb.value} (may: {_allowed(role)})")
     reason = _text(record, "reason", required=verb in _NEEDS_REASON)
+    # A field another verb uses is a mistake worth saying (a window given an incident id applies to no incident).
+    misplaced = ["incident_id"] if verb is Verb.MAINTENANCE else ["scope", "starts_at", "ends_at"]
+    for name in misplaced:
+        if name in record:
+            raise ContractError(name, f"is not a field of {verb.value} (action-v1.schema.json says which are)")
     if verb is not Verb.MAINTENANCE:
         return Action(verb, ts, by, role, reason, _text(record, "incident_id", required=True), vendor)
     scope = record.get("scope")

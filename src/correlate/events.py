@@ -6,8 +6,8 @@ byte-identical) and read back in exactly one place (``from_json``, for what come
 events file). ``from_json`` checks the shape and raises :class:`ValueError` naming the field, so a reader can
 skip a record that is not an event with the reason.
 
-The JSON Schemas shipped in ``correlate/schemas`` (``incident-event-v1``, ``customer-notification-v1``) are
-generated from these types (``tests/event_schemas.py``).
+The JSON Schemas shipped in ``correlate/schemas`` (``incident-event-v1``, ``customer-notification-v1``,
+``follow-up-notice-v1``) are generated from these types (``tests/event_schemas.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypedDict, TypeVar
 
 from correlate.contracts import parse_timestamp
 from correlate.errors import ContractError
@@ -30,6 +30,7 @@ __all__ = [
     "Event",
     "EventName",
     "EvidenceKind",
+    "FollowUpNotice",
     "IncidentEvent",
     "IncidentEvidence",
     "IncidentHeadline",
@@ -540,6 +541,22 @@ class CustomerNotification:
             related_incident=related,
             summary=_string(obj, "summary", where),
         )
+
+
+class FollowUpNotice(TypedDict):
+    """A customer who contacted us about an incident, told that it is fixed: the API's notifier writes one per
+    follow-up customer to ``notifications`` when the incident resolves (keyed by ``notification_id``, one per
+    customer and incident). Unlike a :class:`CustomerNotification` it names its ``incident_id``."""
+
+    event: Literal["customer-notification"]
+    notification_id: str
+    incident_id: str
+    customer_id: str
+    contact_id: str | None
+    source: str | None
+    at: str
+    scope: dict[str, str]
+    message: str
 
 
 Event = IncidentEvent | CustomerNotification

@@ -45,7 +45,7 @@ from redis.exceptions import WatchError
 
 from correlate.contracts import Contact, format_time, parse_timestamp
 from correlate.errors import InvalidRequest, Mismatch, NotFound, StateConflict
-from correlate.events import RANK, EventName, IncidentEvent, IncidentHeadline, NotificationName, Vendors
+from correlate.events import RANK, EventName, FollowUpNotice, IncidentEvent, IncidentHeadline, Vendors
 from correlate.notify.delivery import DeliveryTarget, message_id, webhook_body
 from correlate.pool import MAX_CONNECTIONS, POOL_TIMEOUT
 from correlate.stitch import pool_key
@@ -217,11 +217,11 @@ class IncidentStore:
             return  # recorded, not sent: a maintenance window or a dismissed scope holds it
         incident_id = event.incident_id
         msg = message_id(incident_id, event.event.value, event.at)
-        body = webhook_body(event).decode()
         for vendor in event.vendors.involved():
             target = self.targets.get(vendor)
             if target is None or target.webhook is None:
                 continue
+            body = webhook_body(event, target).decode()  # in the vendor's format
             ref = f"{vendor}|{msg}"
             pipe.hsetnx(self.key("webhook", ref), "body", body)
             pipe.hsetnx(self.key("webhook", ref), "incident_id", incident_id)
@@ -241,8 +241,8 @@ class IncidentStore:
             customer = customer_raw
             attached = json.loads(attached_raw)
             ntf = notification_id(incident_id, customer)
-            notice = {
-                "event": NotificationName.CUSTOMER_NOTIFICATION.value,
+            notice: FollowUpNotice = {
+                "event": "customer-notification",
                 "notification_id": ntf,
                 "incident_id": incident_id,
                 "customer_id": customer,

@@ -70,8 +70,11 @@ _QUIET = 3.0  # seconds without progress after which the detector is taken to ha
 _SHOW_LIMIT = 180.0
 _AFTER_THE_FAULT = 15 * 60.0  # the stream stops this long after the last rate fault ends: its incident is open
 # The NOC rule the demo evaluates on the worker's metrics; tests/test_demo.py holds it to alerts.yml.
-OPEN_INCIDENT_ALERT: Final = "CorrelateIncidentOpen"
-OPEN_INCIDENT_EXPR: Final = "sum by (kind, vendor) (correlate_incidents_open) > 0"
+OPEN_INCIDENT_ALERT: Final = "CorrelateIncident"
+OPEN_INCIDENT_EXPR: Final = (
+    "max by (incident_id, number, severity, kind, vendor, summary) (correlate_incident_paging) > 0"
+)
+_ALERT_LABELS: Final = ("incident_id", "number", "severity", "kind", "vendor")
 
 
 @dataclass(frozen=True)
@@ -382,10 +385,11 @@ def _poll_json(url: str, token: str) -> dict[str, Any]:
 
 
 def _alerts(metrics: Sequence[str]) -> list[str]:
-    """``CorrelateIncidentOpen`` as Prometheus would evaluate it on these scrapes, one line an alert."""
+    """``CorrelateIncident`` as Prometheus would evaluate it on these scrapes, one line an alert (one per incident
+    that pages: open, neither acknowledged nor suppressed)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    open_by: dict[tuple[str, str], float] = {}
+    paging: dict[tuple[str, ...], float] = {}
     for url in metrics:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -394,15 +398,17 @@ def _alerts(metrics: Sequence[str]) -> list[str]:
             continue
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name == "correlate_incidents_open":
-                    key = (sample.labels.get("kind", ""), sample.labels.get("vendor", ""))
-                    open_by[key] = open_by.get(key, 0.0) + sample.value
-    return [
-        f'FIRING {OPEN_INCIDENT_ALERT}{{kind="{kind}", vendor="{vendor}"}} severity=page team=noc: '
-        f"{value:g} {kind} incident(s) open, at fault: {vendor}"
-        for (kind, vendor), value in sorted(open_by.items())
-        if value > 0
-    ]
+                if sample.name == "correlate_incident_paging":
+                    key = tuple(sample.labels.get(name, "") for name in (*_ALERT_LABELS, "summary"))
+                    paging[key] = max(paging.get(key, 0.0), sample.value)
+    lines = []
+    for key, value in sorted(paging.items()):
+        if value <= 0:
+            continue
+        labels = ", ".join(f'{name}="{text}"' for name, text in zip(_ALERT_LABELS, key, strict=False))
+        number, severity, summary = key[1], key[2], key[-1]
+        lines.append(f"FIRING {OPEN_INCIDENT_ALERT}{{{labels}}} team=noc: {number} ({severity}): {summary}")
+    return lines
 
 
 class _WebhookReceiver:

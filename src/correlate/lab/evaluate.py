@@ -550,6 +550,18 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"correlate evaluate: {error}", file=sys.stderr)
         return 2
+    if args.html is not None:
+        from correlate.lab.report import render_html
+
+        title = f"correlate evaluate: {os.path.basename(args.incidents)} against {os.path.basename(args.truth)}"
+        try:
+            with open(args.html, "w", encoding="utf-8") as page:
+                faults = (Fault.from_json(entry) for entry in truth if entry.get("kind") != DEVICE)
+                decoys = [fault for fault in faults if fault.decoy]
+                page.write(render_html(report, events, decoys, title))
+        except OSError as error:
+            print(f"correlate evaluate: {error}", file=sys.stderr)
+            return 2
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     else:
@@ -565,6 +577,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("incidents", metavar="INCIDENTS", help="incident events JSONL")
     parser.add_argument("--grace", type=float, default=3600.0, help="seconds after a fault's end (default 3600)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report: faults and incidents on one time axis (SVG)",
+    )
     parser.add_argument(
         "--contacts",
         metavar="FILE",

@@ -5,14 +5,20 @@ Configured in the settings file, one table per vendor::
     [delivery.sonique]
     topic = true                                  # incidents.vendor.sonique (default true)
     webhook = "https://hooks.sonique.example/correlate"
-    secret = "whsec_..."                          # signs the webhook; required with a webhook
+    secret = "whsec_..."                          # signs the webhook; required with a webhook (not with pagerduty)
+    format = "correlate"                          # or "pagerduty", "alertmanager" (correlate.notify.adapters)
+    routing_key = "..."                           # format = "pagerduty": the integration key of the vendor's service
+    console_url = "https://correlate.example/console"  # optional: links each incident to its console page
     max_attempts = 30                             # then the message is parked as failed, not dropped
     backoff = 5.0                                 # first retry after 5 s, doubling up to max_backoff
     max_backoff = 3600.0
 
 Webhooks follow the Standard Webhooks scheme so that vendors can use off-the-shelf verifiers: headers
 ``webhook-id`` (stable per message, so a redelivery is recognisable), ``webhook-timestamp`` (epoch seconds)
-and ``webhook-signature`` = ``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``. Everything here is pure:
+and ``webhook-signature`` = ``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``. The secret is the
+scheme's own form, ``whsec_`` and the base64 of 24 to 64 random bytes (``openssl rand -base64 32``), which is what
+those verifiers take; any other secret is refused when the settings load. A PagerDuty delivery is authenticated
+by its ``routing_key`` instead (PagerDuty verifies no signature), so it needs no secret. Everything here is pure:
 the outbox (store) and the sender (correlate.notify.webhooks) do the I/O.
 """
 
@@ -29,12 +35,26 @@ from urllib.parse import urlsplit
 
 from correlate.config import ConfigError
 from correlate.events import IncidentEvent
+from correlate.notify.adapters import Format, adapted
 from correlate.topics import vendor_topic
-from correlate.vendor_view import vendor_event
 
-__all__ = ["DeliveryTarget", "message_id", "parse_delivery", "retry_delay", "sign", "webhook_body", "webhook_headers"]
+__all__ = [
+    "SECRET_PREFIX",
+    "DeliveryTarget",
+    "check_secret",
+    "message_id",
+    "parse_delivery",
+    "retry_delay",
+    "sign",
+    "webhook_body",
+    "webhook_headers",
+]
 
-_KEYS: Final = frozenset({"topic", "webhook", "secret", "max_attempts", "backoff", "max_backoff"})
+_KEYS: Final = frozenset(
+    {"topic", "webhook", "secret", "format", "routing_key", "console_url", "max_attempts", "backoff", "max_backoff"}
+)
+SECRET_PREFIX: Final = "whsec_"
+SECRET_BYTES: Final = (24, 64)  # Standard Webhooks' bounds on a secret's length
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,9 @@ class DeliveryTarget:
     max_attempts: int = 30
     backoff: float = 5.0
     max_backoff: float = 3600.0
+    format: Format = Format.CORRELATE
+    routing_key: str | None = None
+    console_url: str | None = None
 
 
 def parse_delivery(section: Mapping[str, Any]) -> dict[str, DeliveryTarget]:
@@ -69,17 +92,21 @@ def parse_delivery(section: Mapping[str, Any]) -> dict[str, DeliveryTarget]:
         if not isinstance(topic, bool):
             raise ConfigError(f"{where}.topic: must be true or false, not {topic!r}")
         webhook, secret = table.get("webhook"), table.get("secret")
+        shape = _format(table.get("format", Format.CORRELATE.value), where)
+        routing_key = table.get("routing_key")
+        if shape is Format.PAGERDUTY and not (isinstance(routing_key, str) and routing_key.strip()):
+            raise ConfigError(f'{where}.routing_key: format = "pagerduty" needs the integration key of the service')
+        if shape is not Format.PAGERDUTY and routing_key is not None:
+            raise ConfigError(f'{where}.routing_key: only a format = "pagerduty" delivery has one')
+        console_url = table.get("console_url")
+        if console_url is not None:
+            _check_url(console_url, f"{where}.console_url")
         if webhook is not None:
-            parts = urlsplit(str(webhook))
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ConfigError(f"{where}.webhook: {webhook!r} is not an http(s) URL")
-            if not isinstance(secret, str) or len(secret) < 16:
-                raise ConfigError(f"{where}.secret: a webhook needs a secret of at least 16 characters")
-            if secret.startswith("whsec_"):
-                try:
-                    base64.b64decode(secret[len("whsec_") :], validate=True)
-                except ValueError:
-                    raise ConfigError(f"{where}.secret: after 'whsec_' a secret is base64, and this is not") from None
+            _check_url(webhook, f"{where}.webhook")
+            if secret is not None or shape is not Format.PAGERDUTY:
+                check_secret(secret, f"{where}.secret")
+        elif shape is not Format.CORRELATE:
+            raise ConfigError(f"{where}.format: {shape.value} is a webhook's format, and there is no webhook")
         numbers = {}
         for key, default in (("max_attempts", 30), ("backoff", 5.0), ("max_backoff", 3600.0)):
             value = table.get(key, default)
@@ -94,8 +121,40 @@ def parse_delivery(section: Mapping[str, Any]) -> dict[str, DeliveryTarget]:
             int(numbers["max_attempts"]),
             float(numbers["backoff"]),
             float(numbers["max_backoff"]),
+            shape,
+            routing_key,
+            console_url,
         )
     return targets
+
+
+def _format(value: object, where: str) -> Format:
+    try:
+        return Format(str(value))
+    except ValueError:
+        known = ", ".join(f'"{shape.value}"' for shape in Format)
+        raise ConfigError(f"{where}.format: {value!r} is not one of {known}") from None
+
+
+def _check_url(value: object, where: str) -> None:
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where}: {value!r} is not an http(s) URL")
+
+
+def check_secret(secret: object, where: str) -> None:
+    """A webhook secret in Standard Webhooks' form, or a :class:`ConfigError` that says how to make one."""
+    make = "make one with: echo whsec_$(openssl rand -base64 32)"
+    if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
+        shown = "none" if secret is None else "a plain secret"
+        raise ConfigError(f"{where}: a webhook needs a secret of the form whsec_<base64>, not {shown}; {make}")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except ValueError:
+        raise ConfigError(f"{where}: after 'whsec_' a secret is base64, and this is not; {make}") from None
+    low, high = SECRET_BYTES
+    if not low <= len(key) <= high:
+        raise ConfigError(f"{where}: a secret is {low} to {high} bytes (this is {len(key)}); {make}")
 
 
 def message_id(incident_id: str, event: str, at: str) -> str:
@@ -106,26 +165,27 @@ def message_id(incident_id: str, event: str, at: str) -> str:
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """``v1,<base64 HMAC-SHA256>`` of ``<id>.<timestamp>.<body>``. A ``whsec_`` secret is base64 after the
-    prefix (as Standard Webhooks issues them); any other secret is used as its UTF-8 bytes."""
-    key = base64.b64decode(secret[len("whsec_") :]) if secret.startswith("whsec_") else secret.encode()
+    """``v1,<base64 HMAC-SHA256>`` of ``<id>.<timestamp>.<body>``, keyed by the bytes a ``whsec_`` secret
+    encodes (as Standard Webhooks issues them)."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("a webhook secret has the form whsec_<base64>")
+    key = base64.b64decode(secret[len(SECRET_PREFIX) :])
     mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
 
 
-def webhook_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    return {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
-    }
+def webhook_headers(secret: str | None, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers; without a secret (a PagerDuty delivery) no signature."""
+    headers = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
+    if secret is not None:
+        headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
+    return headers
 
 
-def webhook_body(event: IncidentEvent) -> bytes:
-    """The incident event as the vendor receives it (:func:`correlate.vendor_view.vendor_event`: the same as on
-    its topic), keys sorted."""
-    data = vendor_event(event.to_json())
+def webhook_body(event: IncidentEvent, target: DeliveryTarget) -> bytes:
+    """The incident event as the vendor receives it, in its delivery's ``format``: correlate's own is the
+    vendor's view (:func:`correlate.vendor_view.vendor_event`: the same as on its topic); keys sorted."""
+    data = adapted(event, target.format, target.vendor, target.routing_key, target.console_url)
     return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 

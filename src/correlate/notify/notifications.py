@@ -6,18 +6,21 @@ This writer drains that queue to Kafka. The gap between "Kafka has it" and "the 
 closed on start-up: the writer remembers, per partition, the offset after its last acknowledged write, and reads
 the topic from there to its end; any notification found there was written before a crash and is only marked
 sent, not written again. So each notification is on the topic once, across restarts and redeliveries. API
-replicas share one store: only the holder of a lease in it writes (:mod:`correlate.notify.lease`).
+replicas share one store: only the holder of a lease in it writes (:mod:`correlate.notify.lease`). Each record
+carries CloudEvents 1.0 attributes in its headers (:func:`correlate.cloudevents.notice_headers`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from correlate.cloudevents import notice_headers
 from correlate.lease import Lease
 from correlate.store import IncidentStore
 from correlate.streams.security import kafka_security
@@ -104,8 +107,9 @@ class NotificationWriter:
                     for notification_id, text in sorted(pending.items()):
                         if not await lease.hold():
                             break
+                        headers = notice_headers(json.loads(text), self.topic.removesuffix(NOTIFICATIONS))
                         meta = await producer.send_and_wait(
-                            self.topic, key=notification_id.encode(), value=text.encode()
+                            self.topic, key=notification_id.encode(), value=text.encode(), headers=headers
                         )
                         await self.store.notifications_sent([notification_id])
                         await self.store.set_offset(self._offset_name(meta.partition), meta.offset + 1)

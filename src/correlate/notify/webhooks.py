@@ -113,7 +113,7 @@ class WebhookSender:
         vendor, msg_id = ref.split("|", 1)
         target = self.targets.get(vendor)
         message = await self.store.webhook_message(ref)
-        if target is None or target.webhook is None or target.secret is None or message is None:
+        if target is None or target.webhook is None or message is None:
             log.warning("webhook %s for %s has no target any more: parked as failed", msg_id, vendor)
             if message is not None:
                 await self.store.webhook_outcome(ref, message[0], delivered=False, retry_at=None)

@@ -2,6 +2,9 @@
 A ``customer-notification`` (a monitored device gone quiet: no incident's event, no ``incident_id``) goes to
 ``notifications`` instead, keyed by the customer, as the line replay writes.
 
+Every record carries CloudEvents 1.0 attributes in its headers (:mod:`correlate.cloudevents`); the value is the
+event's JSON.
+
 Order matters for a crash in between: the ``incidents`` topic is the record of what was published, and a new
 leader re-publishes everything that is not there. Writing the vendor copies first means a crash can only
 cause a vendor to see an event twice, never miss one.
@@ -20,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from correlate.cloudevents import event_headers, notification_headers
 from correlate.contracts import parse_timestamp
 from correlate.errors import ContractError
 from correlate.events import RANK, CustomerNotification, Event, IncidentEvent
@@ -122,21 +126,23 @@ class Publisher:
             value = orjson.dumps(event.to_json())
             if isinstance(event, CustomerNotification):
                 key = event.customer_id.encode() if event.customer_id else None
-                await self.producer.send_and_wait(self.prefix + NOTIFICATIONS, value, key=key)
+                headers = notification_headers(event, self.prefix)
+                await self.producer.send_and_wait(self.prefix + NOTIFICATIONS, value, key=key, headers=headers)
                 self.metrics.observe_published(NOTIFICATIONS)
                 self.log.note(event)
                 count += 1
                 continue
             key = event.incident_id.encode()
+            headers = event_headers(event, self.prefix)  # CloudEvents attributes; the value stays the event's JSON
             vendor_value = orjson.dumps(vendor_event(event.to_json()))  # what its webhook carries, no more
             # A suppressed event (maintenance, a dismissed scope) is recorded on ``incidents``, not sent to vendors.
             for vendor in vendors_of(event) if event.suppressed is None else ():
                 if vendor in self.without_topic:
                     continue
                 topic = await self._vendor_topic(vendor)
-                await self.producer.send_and_wait(topic, vendor_value, key=key)
+                await self.producer.send_and_wait(topic, vendor_value, key=key, headers=headers)
                 self.metrics.observe_published(topic.removeprefix(self.prefix))
-            await self.producer.send_and_wait(self.prefix + INCIDENTS, value, key=key)
+            await self.producer.send_and_wait(self.prefix + INCIDENTS, value, key=key, headers=headers)
             self.metrics.observe_published(INCIDENTS)
             self.log.note(event)
             if arrived_at is not None:
