@@ -36,8 +36,8 @@ def test_a_flat_stream_raises_nothing_until_its_fault_and_then_finds_it() -> Non
 
 
 def test_a_brand_fault_on_the_second_day_is_found() -> None:
-    # About 2.2x the brand's level for four hours, the day after the stream began (a young baseline).
-    fault = Fault({"device_brand": "Vizo"}, START + DAY + 14 * HOUR, 4 * HOUR, 2.5)
+    # About 2.4x the brand's level for four hours, the day after the stream began (a young baseline).
+    fault = Fault({"device_brand": "Vizo"}, START + DAY + 14 * HOUR, 4 * HOUR, 3.0)
     opened = _opened(run(stream(seed=4, days=2.5, per_day=PER_DAY, faults=[fault])))
     assert [final for _, _, final in opened] == [{"device_brand": "Vizo"}]
     assert fault.start < opened[0][0] <= fault.start + 2 * HOUR
@@ -53,10 +53,10 @@ def test_two_values_failing_at_once_are_two_incidents() -> None:
 
 
 def test_a_value_failing_everywhere_but_worst_on_two_children_is_the_values_fault() -> None:
-    # Vizo at 1.5x on every service, and far worse with Tubo and Vidz: the brand fails, not two pairs.
+    # Vizo at 1.7x on every service, and far worse with Tubo and Vidz: the brand fails, not two pairs.
     at = START + 2 * DAY + 12 * HOUR
     faults = [
-        Fault({"device_brand": "Vizo"}, at, 2 * HOUR, 0.5 * VIZO),
+        Fault({"device_brand": "Vizo"}, at, 2 * HOUR, 0.7 * VIZO),
         Fault({"device_brand": "Vizo", "service": "Tubo"}, at, 2 * HOUR, 1.2 * VIZO * 0.18),
         Fault({"device_brand": "Vizo", "service": "Vidz"}, at, 2 * HOUR, 4.5 * VIZO * 0.12),
     ]
