@@ -1,12 +1,17 @@
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from correlate.streams.embedded import EmbeddedBroker, EmbeddedRedis
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 # Test helpers (tests/streams.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -54,3 +59,23 @@ def redis_url(redis_server: RunningRedis | EmbeddedRedis) -> Iterator[str]:
     client.flushall()
     client.close()
     yield redis_server.url
+
+
+@pytest.fixture
+def browser() -> "Iterator[WebDriver]":
+    """Debian's chromium and chromedriver (nothing is downloaded), keeping the page's console messages (CSP reports
+    land there). Selenium is imported here, so the tests that drive no browser do not need it."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()

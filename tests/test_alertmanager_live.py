@@ -19,6 +19,10 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from alertmanager_server import Alertmanager, WebhookInbox
 from correlate.events import Acknowledgement, EventName, IncidentEvent, PersonAction, Suppression
@@ -27,6 +31,7 @@ from correlate.metrics import Metrics
 from correlate.stamps import Stamper
 from prometheus_server import Prometheus
 from sample_events import incident_event
+from test_console_incident import ARTIFACTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -64,7 +69,34 @@ def _alerts_for(inbox: WebhookInbox, incident_id: str, status: str) -> Callable[
     return check
 
 
-def test_one_page_per_incident_an_acknowledgement_ends_it_and_maintenance_holds_it(tmp_path: Path) -> None:
+def _show_firing(browser: WebDriver, prometheus: Prometheus, incident: IncidentEvent) -> None:
+    """Prometheus's own Alerts page (Debian ships its classic UI) with the incident's alert open, as the NOC
+    reads it: the screenshot tests/artifacts/noc-alerts.png (the README's docs/noc-alerts.png)."""
+    browser.set_window_size(1200, 900)  # a small picture for the README, down to the labels
+    browser.get(f"http://127.0.0.1:{prometheus.port}/classic/alerts")
+    wait = WebDriverWait(browser, 30)
+    inactive = wait.until(expected_conditions.presence_of_element_located((By.ID, "inactiveAlerts")))
+    inactive.find_element(By.XPATH, "..").click()  # its label is the button: hide the rules that are not firing
+    header = wait.until(
+        expected_conditions.visibility_of_element_located(
+            (By.XPATH, "//tr[contains(@class, 'alert_header')][.//b[text()='CorrelateIncident']]")
+        )
+    )
+    header.click()
+    labels = wait.until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, ".alert_elements_table .badge"))
+    )
+    row = labels.find_element(By.XPATH, "./ancestor::tr[1]").text
+    for name, value in (("number", incident.number), ("severity", incident.severity), ("vendor", "vizo")):
+        assert f'{name}="{value}"' in row, row
+    assert "FIRING" in row.upper()
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "noc-alerts.png"))
+
+
+def test_one_page_per_incident_an_acknowledgement_ends_it_and_maintenance_holds_it(
+    tmp_path: Path, browser: WebDriver
+) -> None:
     incidents = _incidents()
     metrics = Metrics()
     server = metrics.serve(0)
@@ -88,6 +120,7 @@ def test_one_page_per_incident_an_acknowledgement_ends_it_and_maintenance_holds_
                 assert paged["labels"]["severity"] == vizo.severity and paged["labels"]["number"] == vizo.number
                 assert paged["annotations"]["runbook_url"].startswith("https://")
                 assert paged["annotations"]["console"].endswith("#inc-vizo")
+                _show_firing(browser, prometheus, vizo)
 
                 # Someone acknowledges it: the series goes, and the alert resolves.
                 ack = Acknowledgement("ana", "2026-03-02T10:03:00Z")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,18 @@ from test_api_serve import correlate, wait_for
 from test_store import replayed
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _post(url: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.load(response)
+    return answer
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +166,30 @@ def test_a_page_without_a_token_says_how_to_get_one(browser: WebDriver, api_url:
     browser.get(f"{url}/console")
     error = WebDriverWait(browser, 20).until(expected_conditions.visibility_of_element_located((By.ID, "error")))
     assert "correlate token --role agent" in error.text
+
+
+def test_a_vendor_sees_only_its_incident_and_no_customer(
+    browser: WebDriver, api_url: tuple[str, Path], events: list[dict[str, Any]]
+) -> None:
+    """The same console with Pixelle's vendor token: Pixelle's incident alone, without the follow-up list's
+    customers. Screenshot: tests/artifacts/vendor.png (the README's docs/vendor.png)."""
+    url, home = api_url
+    pixelle = events[0]["incident_id"]
+    agent = correlate("token", "--role", "agent", "--name", "ana", home=home).stdout.strip()
+    attached = _post(f"{url}/v1/incidents/{pixelle}/follow-ups", {"customer_id": "cu-42"}, agent)
+    assert attached["customer_id"] == "cu-42", attached
+    token = correlate("token", "--role", "vendor", "--vendor", "pixelle", home=home).stdout.strip()
+    browser.set_window_size(1200, 800)  # a small picture for the README
+    browser.get(f"{url}/console#token={token}")
+    wait = WebDriverWait(browser, 20)
+    (row,) = wait.until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#incidents .incident"))
+    assert row.get_attribute("data-incident") == pixelle, "the other vendor's incident is hidden"
+    assert browser.find_element(By.ID, "open-count").text == "(1)"
+    row.click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "detail"), "Evidence timeline"))
+    detail = browser.find_element(By.ID, "detail").text
+    assert "Pixelle" in detail and "Follow-up list (0)" in detail, "the agent's follow-up is not the vendor's"
+    assert "cu-42" not in browser.find_element(By.TAG_NAME, "body").text, "no customer id reaches a vendor"
+    assert browser.find_element(By.ID, "error").text == ""
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "vendor.png"))
