@@ -46,6 +46,30 @@ def test_readme_is_a_front_door() -> None:
         assert f"(docs/{page}.md" in README, f"README links docs/{page}.md"
 
 
+PICTURE_BYTES = 300_000  # small enough for the README's first screen to load at once
+
+
+def _pictures(text: str) -> list[str]:
+    """The images a Markdown page shows, in order: ``![alt](path)`` and ``<img src="path">``."""
+    found = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"", text)
+    return [markdown or html for markdown, html in found]
+
+
+def test_readme_first_shows_what_each_kind_of_user_sees() -> None:
+    """Right after the two commands: the agent's, the NOC's and a vendor's picture, each a small PNG that a test
+    takes (the test names the docs/ file it is copied to)."""
+    first_screen = README[: README.index("correlate finds")]
+    shown = _pictures(first_screen)
+    assert len(shown) == 3, shown
+    takers = [path.read_text(encoding="utf-8") for path in (ROOT / "tests").glob("test_*.py")]
+    for picture in _pictures(README):
+        path = ROOT / picture
+        assert path.is_file(), f"README shows {picture}, which is not there"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{picture} is a PNG"
+        assert path.stat().st_size < PICTURE_BYTES, f"{picture}: {path.stat().st_size} bytes"
+        assert any("save_screenshot" in source and picture in source for source in takers), f"no test takes {picture}"
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert TEST_COMMAND in ci.splitlines()
