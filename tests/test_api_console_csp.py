@@ -3,14 +3,9 @@ other page can frame it. (What it shows is tests/test_console.py's business.)"""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -20,22 +15,6 @@ from test_api_serve import correlate, wait_for
 from test_console import api_url, events
 
 __all__ = ["api_url", "events"]  # fixtures, shared with test_console
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    """Debian's chromium, keeping the page's console messages (where Chromium reports what a CSP blocked)."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,800"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def messages(browser: WebDriver) -> list[str]:
