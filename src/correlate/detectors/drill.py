@@ -102,9 +102,11 @@ def narrow(
         if not standouts:
             continue
         share_sum = sum(share for _, share in standouts)
+        if share_sum >= 1.0:
+            continue
         observed_sum = sum(counts[value] for value, _ in standouts)
-        if share_sum >= 1.0 or _rest_elevated(total - observed_sum, expected * (1.0 - share_sum), observed_sum,
-                                              expected * share_sum, dispersion, alpha):  # fmt: skip
+        rest, rest_expected = total - observed_sum, expected * (1.0 - share_sum)
+        if _rest_elevated(rest, rest_expected, observed_sum, expected * share_sum, dispersion, alpha):
             continue
         found = [Narrowed(_with(pair, value), counts[value], expected * share) for value, share in standouts]
         excess = observed_sum - expected * share_sum
