@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +23,7 @@ import yaml
 
 from correlate.streams.embedded import LOOPBACK, free_port, wait_for_port
 from correlate.streams.procs import stop
+from prometheus_server import wait_ready
 
 __all__ = ["DEPLOYED", "Alertmanager", "WebhookInbox", "noc_config"]
 
@@ -117,19 +117,7 @@ class Alertmanager:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{self.address}/-/ready", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"alertmanager not ready within {timeout:g} s; see {self.folder}/alertmanager.log")
-            time.sleep(0.2)
+        wait_ready(f"http://{self.address}", timeout, "alertmanager", self.folder / "alertmanager.log")
 
     def stop(self) -> None:
         process, self.process = self.process, None

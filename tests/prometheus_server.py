@@ -24,6 +24,22 @@ from correlate.streams.embedded import LOOPBACK, free_port, wait_for_port
 from correlate.streams.procs import stop
 
 
+def wait_ready(base: str, timeout: float, name: str, log: Path) -> None:
+    """Until the server at ``base`` says ``/-/ready`` (Prometheus and Alertmanager both answer 503 there until
+    they are: the port opens first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/-/ready", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # urllib's HTTPError (503) is one
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} not ready within {timeout:g} s; see {log}")
+        time.sleep(0.2)
+
+
 class Prometheus:
     def __init__(
         self,
@@ -72,19 +88,8 @@ class Prometheus:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        """Until ``/-/ready`` says so: the port opens while the TSDB is still starting, and the API answers
-        503 until it has."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://{LOOPBACK}:{self.port}/-/ready", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except OSError:  # urllib's HTTPError (503) is one
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"prometheus not ready within {timeout:g} s; see {self.folder}/prometheus.log")
-            time.sleep(0.2)
+        """Until ``/-/ready`` says so: the port opens while the TSDB is still starting."""
+        wait_ready(f"http://{LOOPBACK}:{self.port}", timeout, "prometheus", self.folder / "prometheus.log")
 
     def stop(self) -> None:
         process, self.process = self.process, None

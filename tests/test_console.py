@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +77,22 @@ def api_url(redis_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> Ite
 
     asyncio.run(fill())
     home = tmp_path / "home"
+    with api_process(home, "--store", redis_url) as url:
+        yield url, home
+
+
+@contextmanager
+def api_process(home: Path, *argv: str) -> Iterator[str]:
+    """``correlate api`` on a free port with its home in ``home`` and these arguments: its URL once it is up;
+    stopped on leaving."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "correlate.cli", "api", "--home", str(home), "--store", redis_url, "--port", "0"],
+        [sys.executable, "-m", "correlate.cli", "api", "--home", str(home), "--port", "0", *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "CORRELATE_HOME": str(home)},
     )
     try:
-        yield wait_for(lambda: read_state(home), "api.json")["url"], home
+        yield str(wait_for(lambda: read_state(home), "api.json")["url"])
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)

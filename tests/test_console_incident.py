@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,7 +20,6 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from correlate.actions import Action, ActionBook, validate_action
-from correlate.api.serve import read_state
 from correlate.contracts import format_time, parse_timestamp
 from correlate.events import Event, IncidentEvent
 from correlate.metrics import Metrics
@@ -35,6 +30,7 @@ from correlate.streams.publish import PublishedLog, Publisher
 from correlate.topics import pipeline_topics
 from test_api_serve import correlate, wait_for
 from test_cloudevents import records
+from test_console import api_process
 from test_event_schemas import ACTION
 from test_store import replayed
 
@@ -83,18 +79,9 @@ def stack(
     ensure_topics(kafka_broker.bootstrap, pipeline_topics(["contacts"], 1, topic_prefix))
     publish(kafka_broker.bootstrap, topic_prefix, list(life))
     home = tmp_path / "home"
-    argv = ["api", "--home", str(home), "--store", redis_url, "--port", "0", "--broker", kafka_broker.bootstrap]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "correlate.cli", *argv, "--topic-prefix", topic_prefix],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "CORRELATE_HOME": str(home)},
-    )
-    try:
-        yield wait_for(lambda: read_state(home), "api.json")["url"], home
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
+    argv = ["--store", redis_url, "--broker", kafka_broker.bootstrap, "--topic-prefix", topic_prefix]
+    with api_process(home, *argv) as url:
+        yield url, home
 
 
 def _scope_changes(life: list[IncidentEvent]) -> int:
