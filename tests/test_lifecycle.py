@@ -25,6 +25,7 @@ class State:
     reported_reporters: int = 20
     reporters: int = 20
     customers_speak: bool = True
+    evidence_joined: bool = False
 
 
 @pytest.mark.parametrize(
@@ -63,6 +64,15 @@ class State:
         ),
         pytest.param(
             State(reporters=40, last_event_at=NOW), True, Decision(None, None, None), id="an event this very step"
+        ),
+        pytest.param(
+            State(evidence_joined=True, last_event_at=NOW - 60.0),
+            True,
+            Decision(UPDATED, Reason.EVIDENCE_JOINED, None),
+            id="our own evidence joined: news at once, whatever the update interval",
+        ),
+        pytest.param(
+            State(evidence_joined=True, last_event_at=NOW), True, Decision(None, None, None), id="joined this very step"
         ),
         pytest.param(
             State(reporters=40, quiet_since=NOW - 60.0),

@@ -72,6 +72,10 @@ class Settings(Limits):
         3.0, "A monitored device is silent after at least this many of its usual heartbeat gaps."
     )
     device_min_gaps: int = _setting(5, "Heartbeat gaps a device must have shown before its silence is reported.")
+    corroboration_p: float = _setting(
+        1e-3, "Chance below which the calls of a silence's own customers corroborate it (on an ordinary day)."
+    )
+    corroboration_callers: int = _setting(2, "Customers of a silence's quiet devices who must call to corroborate it.")
     dismiss_hold: float = _setting(
         86_400.0, "How long a dismissed incident's scope stays suppressed (unless its customers double)."
     )

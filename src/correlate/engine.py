@@ -37,6 +37,7 @@ from correlate.actions import Action, ActionBook, action_record
 from correlate.config import Settings
 from correlate.contracts import Contact, Rejection, format_time
 from correlate.detectors.base import (
+    Callers,
     CellReading,
     Detector,
     DeviceSilence,
@@ -85,6 +86,7 @@ class Counts:
     rejected: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     left_out: Counter[str] = field(default_factory=Counter)
+    held: int = 0  # silence findings inside a scope whose devices announced standby (a maintenance)
 
 
 class Engine:
@@ -95,11 +97,14 @@ class Engine:
         self._implying = [d for d in self.detectors if isinstance(d, Implies)]
         self._expecting = [d for d in self.detectors if isinstance(d, Expects)]
         self._telemetry_readers = [d for d in self.detectors if isinstance(d, TakesTelemetry)]
+        self._silence = self.detector(SilenceDetector)
         self._notifying = [d for d in self.detectors if isinstance(d, NotifiesDevices)]
         self.book = IncidentBook(
             vendors or VendorRegistry(),
             quiet_period=settings.quiet_period,
             update_interval=settings.update_interval,
+            corroboration_p=settings.corroboration_p,
+            corroboration_callers=settings.corroboration_callers,
         )
         self.stamper = Stamper(settings.severity_rules())
         self.actions = ActionBook(settings.dismiss_hold)
@@ -356,8 +361,18 @@ class Engine:
             self.counts.rejected["action"] += len(refused)
         events: list[Event] = [*acted]
         found = self.book.step(
-            step_end, findings, stitched, self._recent, self._still_elevated, self._implied, statuses, self._expected_in
+            step_end,
+            findings,
+            stitched,
+            self._recent,
+            self._still_elevated,
+            self._implied,
+            statuses,
+            self._expected_in,
+            self._callers,
         )
+        if self._silence is not None:
+            self.counts.held += len(self._silence.held)
         events += self.actions.mark(step_end, found)
         for notifying in self._notifying:
             events.extend(self._notification(quiet) for quiet in notifying.notifications)
@@ -420,6 +435,9 @@ class Engine:
             if found is not None:
                 return found
         return None
+
+    def _callers(self, scope: Scope) -> Callers | None:
+        return self._silence.callers(scope) if self._silence is not None else None
 
     def _still_elevated(self, scope: Scope) -> bool:
         return any(detector.is_elevated(scope) for detector in self.detectors)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from scipy.special import pdtrc
 
 from correlate.contracts import format_time
-from correlate.detectors.base import Finding
+from correlate.detectors.base import Callers, Finding
 from correlate.events import (
     EventName,
     EvidenceKind,
@@ -140,6 +140,10 @@ class Incident:
     vendor_status: VendorStatus | None = None
     declared_at: float | None = None
     rate_scoped: bool = False  # the rate detector's attribution has set (or confirmed) the scope
+    reported_kinds: frozenset[str] = frozenset()  # the kinds of evidence its last event showed
+    # A silence's: when it began (contacts before it are not about it), and its quiet devices' customers now.
+    onset: float | None = None
+    callers: Callers | None = None
     scope_p: float = 1.0  # p-value of the strongest finding on the scope as it stands, of the kind that owns it
 
     @property
@@ -156,6 +160,23 @@ class Incident:
         """Whether customers' contacts are among its evidence (else the contacts on its scope are not news)."""
         return CONTACTS in self.evidence_kinds
 
+    @property
+    def evidence_joined(self) -> bool:
+        """Whether a kind of our own evidence joined since its last event (heartbeats under a vendor's word)."""
+        return bool(self.evidence_kinds - self.reported_kinds - {VENDOR})
+
+    def belongs(self, stitched: StitchedContact) -> bool:
+        """Whether a contact is evidence of this incident. A contact on its scope, for most; a silence's are the
+        contacts of customers whose devices in it went quiet, made after it began, and, once customers' calls
+        corroborate it, every contact on its scope since it began."""
+        if self.kind != SILENCE:
+            return covers(self.scope, stitched.profile)
+        if self.onset is not None and stitched.contact.ts <= self.onset:
+            return False
+        if self.callers is not None and stitched.contact.customer_id in self.callers.quiet:
+            return True
+        return CONTACTS in self.evidence_kinds and covers(self.scope, stitched.profile)
+
 
 class IncidentBook:
     """The open incidents and the rules that turn each step's findings into lifecycle events.
@@ -163,6 +184,9 @@ class IncidentBook:
     Settings: ``quiet_period`` (seconds back at baseline before ``resolved``), ``update_interval`` (least time
     between two events of one incident), ``growth`` (relative growth in reporters that is worth an ``updated``
     event); what an incident says at the end of a step is :func:`correlate.lifecycle.decide`'s.
+    ``corroboration_p`` and ``corroboration_callers``: the bar at which the calls of an open silence's own
+    customers (those whose devices went quiet) corroborate it: at least that many of them, and fewer than
+    ``corroboration_p`` chances of so many calling since it began on an ordinary day.
     """
 
     def __init__(
@@ -171,10 +195,15 @@ class IncidentBook:
         quiet_period: float = 3600.0,
         update_interval: float = 900.0,
         growth: float = 0.25,
+        corroboration_p: float = 1e-3,
+        corroboration_callers: int = 2,
     ) -> None:
         self.vendors = vendors
         self.rules = Lifecycle(quiet_period, update_interval, growth)
+        self.corroboration_p = corroboration_p
+        self.corroboration_callers = corroboration_callers
         self.open: dict[str, Incident] = {}
+        self._callers: Callable[[Scope], Callers | None] = lambda scope: None
 
     def step(
         self,
@@ -186,13 +215,18 @@ class IncidentBook:
         implied: Callable[[Scope], Scope],
         statuses: Sequence[VendorStatus] = (),
         expected_in: Callable[[Scope, float], float | None] = lambda scope, window: None,
+        callers: Callable[[Scope], Callers | None] = lambda scope: None,
     ) -> list[IncidentEvent]:
         """Fold one step in; return its events in a stable order. ``expected_in(scope, window)``: a scope's
         expected reporters in a window, as the detectors test it (explaining away takes it out with the
-        reporters)."""
+        reporters); ``callers(scope)``: the customers whose devices in the scope went quiet, and who of them
+        called (the silence detector's)."""
+        self._callers = callers
         for incident in self.open.values():
+            if incident.kind == SILENCE:
+                self._hear(incident)
             for stitched in contacts:
-                if covers(incident.scope, stitched.profile):
+                if incident.belongs(stitched):
                     incident.evidence.add(stitched)
         events: list[IncidentEvent] = []
         for status in statuses:
@@ -228,6 +262,8 @@ class IncidentBook:
             if incident_id not in decided and not incident.rate_scoped:
                 self._support(incident, finding, supported, decided, recent)  # a text cluster's scope gives way
             supported.add(incident_id)
+        for incident_id in sorted(self.open):
+            self._corroborate(self.open[incident_id], step_end, recent)
         for incident_id in sorted(self.open):
             incident = self.open[incident_id]
             declared = incident.vendor_status is not None and not incident.vendor_status.resolved
@@ -335,6 +371,36 @@ class IncidentBook:
             return 0.0
         return min(finding.expected * incident / centre, finding.expected)
 
+    # -- a silence's own customers -------------------------------------------------------------------------
+    def _hear(self, incident: Incident) -> None:
+        """Who of a silence's customers there are now; the silence began when it was first seen to."""
+        incident.callers = self._callers(incident.scope)
+        if incident.onset is None and incident.callers is not None:
+            incident.onset = incident.callers.onset
+
+    def _corroborate(self, incident: Incident, at: float, recent: Sequence[StitchedContact]) -> None:
+        """An open silence that its own customers' calls confirm at the lower bar gets contact evidence: the
+        silence is prior evidence, so a few calls from exactly its customers are enough where a rate finding
+        on the whole scope would need many."""
+        found = incident.callers
+        if incident.kind != SILENCE or CONTACTS in incident.evidence_kinds or found is None:
+            return
+        if len(found.called) < self.corroboration_callers or found.p_value >= self.corroboration_p:
+            return
+        window = at - found.onset
+        incident.finding = Finding(
+            RATE, incident.scope, at, len(found.called), found.expected, found.p_value, self.corroboration_p, 1, window
+        )
+        incident.evidence_kinds.add(CONTACTS)
+        incident.evidence = self._evidence(incident, recent)
+
+    def _evidence(self, incident: Incident, recent: Sequence[StitchedContact]) -> Evidence:
+        evidence = Evidence()
+        for stitched in recent:
+            if incident.belongs(stitched):
+                evidence.add(stitched)
+        return evidence
+
     def _merge_silences(self, incident: Incident, at: float, implied: Callable[[Scope], Scope]) -> list[IncidentEvent]:
         """Silences its (widened) scope now covers are the same fault: a brand's heartbeats go quiet, the
         monitored devices of each of its firmwares first, the partner's summaries of the brand ten minutes later.
@@ -376,7 +442,7 @@ class IncidentBook:
             scope=finding.scope,
             opened_at=finding.at,
             finding=finding,
-            evidence=_gather(finding.scope, recent),
+            evidence=Evidence(),
             last_event_at=finding.at,
             reported_reporters=0,
             reported_scope=finding.scope,
@@ -386,6 +452,11 @@ class IncidentBook:
             rate_scoped=finding.kind == RATE,
             scope_p=finding.p_value,
         )
+        if finding.kind == SILENCE:
+            self._hear(incident)
+            if incident.onset is None:  # no monitored device there: a partner's counts began to fall
+                incident.onset = finding.at - finding.window
+        incident.evidence = self._evidence(incident, recent)
         self.open[incident_id] = incident
         return incident
 
@@ -399,7 +470,11 @@ class IncidentBook:
     ) -> None:
         if finding.sample_texts and not incident.supporting_texts:
             incident.supporting_texts = finding.sample_texts
-        incident.evidence_kinds.add(EVIDENCE_OF.get(finding.kind, finding.kind))
+        kind = EVIDENCE_OF.get(finding.kind, finding.kind)
+        if incident.kind == SILENCE and kind == CONTACTS and kind not in incident.evidence_kinds:
+            incident.evidence_kinds.add(kind)
+            incident.evidence = self._evidence(incident, recent)  # customers spoke: their contacts since it began
+        incident.evidence_kinds.add(kind)
         if finding.kind == SILENCE:
             silence = incident.silence
             if silence is None or silence.at != finding.at or finding.p_value < silence.p_value:
@@ -429,7 +504,9 @@ class IncidentBook:
             movable = movable and finding.p_value <= incident.scope_p
         if first_this_step and finding.scope != incident.scope and movable:
             incident.scope = finding.scope
-            incident.evidence = _gather(finding.scope, recent)
+            if incident.kind == SILENCE:
+                self._hear(incident)
+            incident.evidence = self._evidence(incident, recent)
             incident.scope_p = finding.p_value
         if first_this_step and movable and finding.kind == RATE:
             if not incident.rate_scoped:
@@ -493,6 +570,7 @@ class IncidentBook:
     ) -> IncidentEvent:
         """The event as published; ``updated`` and ``resolved`` say why (``reason``)."""
         incident.last_event_at = at
+        incident.reported_kinds = frozenset(incident.evidence_kinds)
         incident.reported_reporters = incident.evidence.reporters
         incident.reported_scope = incident.scope
         evidence = incident.evidence
@@ -599,14 +677,6 @@ def _minimal(scope: Scope, implied: Callable[[Scope], Scope]) -> Scope:
     more than {model: Nuvo Lite44}, and the shorter one is what a person reads and a vendor is matched on."""
     redundant = {pair for pair in scope if pair in implied(tuple(p for p in scope if p != pair))}
     return tuple(pair for pair in scope if pair not in redundant) or scope
-
-
-def _gather(scope: Scope, recent: Sequence[StitchedContact]) -> Evidence:
-    evidence = Evidence()
-    for stitched in recent:
-        if covers(scope, stitched.profile):
-            evidence.add(stitched)
-    return evidence
 
 
 def _summary(incident: Incident, at_fault: list[str]) -> str:

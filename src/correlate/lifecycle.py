@@ -7,6 +7,7 @@ asks "why did the scope move?" or "why is this over?" reads the answer in the ev
     scope-narrowed    the incident now covers less: {brand} became {brand, service}
     scope-moved       the scope changed to a cut that neither contains nor lies inside the old one
     evidence-grew     enough new customers reported since the last event
+    evidence-joined   a new kind of our own evidence joined: heartbeats under a vendor's word, calls on a silence
     vendor-declared   a vendor declared, updated or ended its own incident on this scope
     quiet             the scope has been back at its baseline for the quiet period
     merged            a wider incident of the same fault took this one in
@@ -33,6 +34,7 @@ class Reason(StrEnum):
     SCOPE_NARROWED = "scope-narrowed"
     SCOPE_MOVED = "scope-moved"
     EVIDENCE_GREW = "evidence-grew"
+    EVIDENCE_JOINED = "evidence-joined"
     VENDOR_DECLARED = "vendor-declared"
     QUIET = "quiet"
     MERGED = "merged"
@@ -67,6 +69,8 @@ class IncidentState(Protocol):
     def reporters(self) -> int: ...
     @property
     def customers_speak(self) -> bool: ...
+    @property
+    def evidence_joined(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,10 @@ def decide(incident: IncidentState, now: float, active: bool, rules: Lifecycle) 
 
 
 def _news(incident: IncidentState, now: float, rules: Lifecycle) -> Reason | None:
-    """Why the incident is worth an ``updated`` event now, if it is."""
+    """Why the incident is worth an ``updated`` event now, if it is. New evidence of our own is news at once,
+    whatever the update interval: it is what tells a vendor's declared incident that we see it too."""
+    if incident.evidence_joined:
+        return Reason.EVIDENCE_JOINED
     if now - incident.last_event_at < rules.update_interval:
         return None
     if incident.scope != incident.reported_scope:

@@ -53,7 +53,7 @@ SUMMARY: Final = "heartbeat-summary"
 STATUSES: Final = ("ok", "degraded", "standby", "failing", "offline")
 HEALTHY: Final = frozenset({"ok", "degraded", "standby"})
 HEARTBEAT_FIELDS: Final = frozenset(
-    {"type", "device_id", "customer_id", "ts", "source", "dimensions", "status", "version"}
+    {"type", "device_id", "customer_id", "ts", "source", "dimensions", "status", "until", "version"}
 )
 SUMMARY_FIELDS: Final = frozenset({"type", "summary_id", "ts", "source", "dimensions", "devices", "period", "version"})
 # A summary covers at most a day: longer periods say nothing about the last few minutes.
@@ -70,6 +70,7 @@ class Heartbeat:
     source: str
     dimensions: Mapping[str, str]
     status: str = "ok"
+    until: float | None = None  # a device going to standby says when it will be back (epoch seconds), if it knows
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -123,6 +124,7 @@ def _heartbeat(record: Mapping[str, Any], limits: Limits) -> Heartbeat:
         source=required_text(record, "source"),
         dimensions=dimensions(record.get("dimensions"), limits),
         status=status,
+        until=_until(record.get("until")),
         extra=extra_fields(record, HEARTBEAT_FIELDS, limits),
     )
 
@@ -151,6 +153,15 @@ def _ts(record: Mapping[str, Any]) -> float:
     if "ts" not in record:
         raise ContractError("ts", "is required")
     return parse_timestamp(record["ts"])
+
+
+def _until(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ContractError as invalid:
+        raise ContractError("until", invalid.reason) from None
 
 
 def _devices(value: object) -> int:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from correlate.telemetry import Heartbeat, HeartbeatSummary
 
 __all__ = [
+    "Callers",
     "CellReading",
     "Detector",
     "DetectorFactory",
@@ -81,6 +82,22 @@ class DeviceSilence:
     at: float
     last_seen: float
     usual_gap: float
+
+
+@dataclass(frozen=True, slots=True)
+class Callers:
+    """The customers whose monitored devices in a scope went quiet, and those of them who got in touch since.
+
+    ``onset``: the silence began after this time (when nearly all of the quiet devices had last been heard), so a
+    contact before it is not about the silence. ``expected``: how many of them would have got in touch since the
+    onset on an ordinary day; ``p_value``: the chance of at least ``len(called)`` doing so.
+    """
+
+    onset: float
+    quiet: frozenset[str]
+    called: frozenset[str]
+    expected: float
+    p_value: float
 
 
 class Detector(Protocol):

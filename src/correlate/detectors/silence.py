@@ -17,7 +17,21 @@ history (an exponentially weighted mean of its gaps, each gap capped so that one
 outages are normal). A device not heard from for ``device_quiet_factor`` usual gaps (more if it often loses a
 heartbeat: see ``_allowed_gap``), once it has shown at least ``device_min_gaps`` of them, is reported once per
 silence as a :class:`DeviceSilence`: the alert its customer expected to get. A device that announces ``standby``
-is not waited for until it reports again.
+is not waited for until it reports again, or until the time it said it would be back (``until``).
+
+*Standby is not silence.* A device in standby stands in for the heartbeats it would have sent (at its own usual
+rate) until it reports again or its ``until`` passes, so a region whose devices all announced a planned
+maintenance does not look dark. A partner that only sends counts cannot say so; its populations inside a scope
+where most monitored devices announced standby (:data:`ANNOUNCED_SHARE`) are held, not reported: a finding there
+is kept in ``held`` instead.
+
+*The feed is a dimension.* Each heartbeat's ``source`` (the partner that relays it) is one of its values, so the
+heartbeats of one partner's gateway that went down in a region are one silence on that partner and region, not one
+per brand.
+
+*Who called about it.* A silence knows the customers whose devices went quiet (:meth:`SilenceDetector.callers`):
+the contacts that belong to it are theirs, made after the silence began, and a few of them calling is tested
+against how often device owners call on an ordinary day.
 
 Like every detector it scores a step before it learns from it, and everything is a function of event time.
 """
@@ -32,20 +46,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
 import numpy as np
+from scipy.special import pdtrc
 
 from correlate.detectors.attribution import Attribution, WindowCounts, findings_per_cause
-from correlate.detectors.base import DeviceSilence, Finding
+from correlate.detectors.base import Callers, DeviceSilence, Finding
 from correlate.detectors.cells import DAY, CellWindows
 from correlate.detectors.lattice import Lattice
 from correlate.detectors.tail import negbin_cdf, per_test_threshold
-from correlate.scope import Scope
+from correlate.scope import Scope, contains, covers
 from correlate.stitch import Profile, StitchedContact
 from correlate.telemetry import Heartbeat, HeartbeatSummary
 
 if TYPE_CHECKING:
     from correlate.config import Settings
 
-__all__ = ["DeviceSilence", "SilenceDetector"]
+__all__ = ["ANNOUNCED_SHARE", "SOURCE", "DeviceSilence", "SilenceDetector"]
 
 # Kinds of count kept per cell: healthy heartbeats (and devices summaries say reported), and their expectation.
 _KINDS = ("observed", "expected")
@@ -63,6 +78,15 @@ _LOST = 1.5
 _LOSS_DECAY, _LOSS_PRIOR, _LOSS_PRIOR_GAPS = 0.999, 0.01, 50.0
 # A device forgotten after this long without a heartbeat (its silence, if any, was reported long before).
 _FORGET_DEVICE = 7 * DAY
+# The dimension that names the partner feed a heartbeat came by.
+SOURCE = "source"
+# A scope where at least this share of the monitored devices announced standby is under announced maintenance.
+ANNOUNCED_SHARE = 0.75
+# A silence began after the time by which this share of its quiet devices had last been heard: robust to the
+# odd device that happened to miss one heartbeat just before the look.
+_ONSET_QUANTILE = 0.9
+# Before device owners' own calls are known, they are taken to call once a month each, worth 100 owner-days.
+_OWNER_CALLS_PRIOR, _OWNER_DAYS_PRIOR = 100.0 / 30.0, 100.0
 
 
 @dataclass(slots=True)
@@ -76,6 +100,8 @@ class _Device:
     counted: float = 0.0  # gaps, decayed
     notified: bool = False
     standby: bool = False
+    until: float | None = None  # when a device in standby said it would be back
+    standing_in: float = 0.0  # heartbeats per step it stands in for while in standby
 
 
 class SilenceDetector:
@@ -122,6 +148,8 @@ class SilenceDetector:
         self.device_quiet_factor = device_quiet_factor
         self.device_min_gaps = device_min_gaps
         self.min_devices = min_devices
+        if dimensions is not None and SOURCE not in dimensions:
+            dimensions = (*dimensions, SOURCE)
 
         self._this_step: dict[Profile, float] = defaultdict(float)
         # Summaries spread their devices over the steps of their period: (last step, per step, profile).
@@ -129,10 +157,24 @@ class SilenceDetector:
         self._devices: dict[str, _Device] = {}
         # How many devices each profile holds: monitored devices by id, and the latest count of each summary.
         self._device_profiles: dict[Profile, float] = defaultdict(float)
+        self._members: dict[Profile, set[str]] = defaultdict(set)  # the monitored devices of each profile
         self._summarised: dict[Profile, float] = {}
         self._deadlines: list[tuple[float, str, float]] = []  # (deadline, device, last_seen when set)
         self.notifications: list[DeviceSilence] = []
         self._arrived: list[tuple[Heartbeat | HeartbeatSummary, Profile]] = []  # this step's, as they came
+        # Devices in standby, per profile: how many, and the heartbeats per step they stand in for.
+        self._asleep: dict[Profile, int] = defaultdict(int)
+        self._standing_in: dict[Profile, float] = defaultdict(float)
+        # Device owners: how many devices each has, when each last contacted us, and how often owners call
+        # (contacts and owner-seconds, fading over a day).
+        self._owned: dict[str, int] = defaultdict(int)
+        self._called: dict[str, float] = {}
+        self._owner_calls, self._owner_seconds = 0.0, 0.0
+        self._calls_this_step = 0
+        self.held: list[Finding] = []  # this step's findings inside a scope under announced standby
+        self._announced: dict[Scope, float] = {}  # scope -> last time it was under announced maintenance
+        self._announced_now: set[Scope] = set()
+        self._asleep_changed = False
         self._cells = CellWindows(
             step=step,
             windows=self.windows,
@@ -174,12 +216,19 @@ class SilenceDetector:
 
     # -- Detector protocol ---------------------------------------------------------------------------------
     def observe(self, contact: StitchedContact) -> None:
-        """Contacts are not heartbeats: the silence detector learns nothing from them."""
+        """Contacts are not heartbeats; the detector only notes when device owners get in touch."""
+        customer = contact.contact.customer_id
+        if customer in self._owned:
+            self._called[customer] = max(contact.contact.ts, self._called.get(customer, contact.contact.ts))
+            self._calls_this_step += 1
 
     def observe_telemetry(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
         """See one heartbeat or summary of the current step (``profile``: its canonical dimension values). They are
         taken in when the step closes, in (ts, kind, id) order: a device that reports twice in a step learns its gap
-        from them in time order, and fractional counts add up in one order, however they arrived."""
+        from them in time order, and fractional counts add up in one order, however they arrived. The record's
+        ``source`` joins its profile, unless its dimensions already name one."""
+        if not any(name == SOURCE for name, _ in profile):
+            profile = tuple(sorted((*profile, (SOURCE, record.source))))
         self._arrived.append((record, profile))
 
     def _take_in(self, record: Heartbeat | HeartbeatSummary, profile: Profile) -> None:
@@ -211,7 +260,10 @@ class SilenceDetector:
                 self._take_in(record, profile)
         cells = self._cells
         cells.begin_step(step_end)
+        self._count_owner_calls()
         self.notifications = self._quiet_devices(step_end)
+        self._note_announced(step_end)
+        self.held = []
         if not cells.started(bool(self._this_step or self._spread)):
             return []  # no telemetry yet: nothing to learn, nothing to test
         step_counts = self._take_counts()
@@ -239,12 +291,46 @@ class SilenceDetector:
         return self._cells.learned_implications
 
     def implied(self, scope: Scope) -> Scope:
-        """Values every heartbeat of the scope carries, as learned: a firmware implies its model and brand."""
-        return self._cells.implied(scope)
+        """Values every heartbeat of the scope carries, as learned: a firmware implies its model and brand. The
+        feed is left out: contacts carry no feed, and a brand that one partner relays is still the brand's."""
+        return tuple(pair for pair in self._cells.implied(scope) if pair[0] != SOURCE)
 
     def is_elevated(self, scope: Scope) -> bool:
         """Whether the scope is still well below its usual heartbeats (a silence on it is not over)."""
         return self._cells.is_elevated(scope)
+
+    def callers(self, scope: Scope) -> Callers | None:
+        """The customers of the monitored devices in ``scope`` that are quiet now (each has missed at least one
+        heartbeat, and none is in standby), and those of them who got in touch since the silence began; None
+        when no monitored device of the scope is quiet (a population known only by a partner's counts)."""
+        now = self._cells.step_start + self.step
+        last_seen: list[float] = []
+        quiet: set[str] = set()
+        for profile, members in self._members.items():
+            if not covers(scope, profile):
+                continue
+            for device_id in members:
+                device = self._devices[device_id]
+                if device.standby or not device.gaps or now - device.last_seen <= _LOST * device.usual_gap:
+                    continue
+                last_seen.append(device.last_seen)
+                quiet.add(device.customer_id)
+        if not quiet:
+            return None
+        onset = float(np.quantile(last_seen, _ONSET_QUANTILE, method="lower"))
+        called = frozenset(c for c in quiet if self._called.get(c, -math.inf) > onset)
+        per_owner_second = (self._owner_calls + _OWNER_CALLS_PRIOR) / (self._owner_seconds + _OWNER_DAYS_PRIOR * DAY)
+        expected = per_owner_second * len(quiet) * max(now - onset, self.step)
+        p_value = float(pdtrc(len(called) - 1.0, expected)) if called else 1.0
+        return Callers(onset, frozenset(quiet), called, expected, p_value)
+
+    def _count_owner_calls(self) -> None:
+        """How often device owners get in touch on an ordinary day (fading over a day): the calls that a silence's
+        customers make are tested against it."""
+        fading = 0.5 ** (self.step / DAY)
+        self._owner_calls = fading * self._owner_calls + self._calls_this_step
+        self._owner_seconds = fading * self._owner_seconds + len(self._owned) * self.step
+        self._calls_this_step = 0
 
     # -- counting ------------------------------------------------------------------------------------------
     def _take_counts(self) -> np.ndarray:
@@ -252,6 +338,8 @@ class SilenceDetector:
         expected row is left at 0."""
         step = self._cells.step_number
         for _last, per_step, profile in self._spread:
+            self._this_step[profile] += per_step
+        for profile, per_step in self._standing_in.items():
             self._this_step[profile] += per_step
         self._spread = [item for item in self._spread if item[0] > step]
         tallies = [(self.lattice.cells_of(profile), value) for profile, value in self._this_step.items()]
@@ -301,9 +389,43 @@ class SilenceDetector:
                     continue
                 if cause not in best or p < best[cause][0]:
                     best[cause] = (p, int(w))
-        return findings_per_cause(
+        findings = findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected, threshold, tested, self.windows
         )
+        if not findings or not self._announced:
+            return findings
+        # A window that saw the maintenance still falls short for a while after it ended.
+        since = step_end - max(self.windows)
+        announced = [scope for scope, at in self._announced.items() if at >= since]
+        self.held = [f for f in findings if any(contains(scope, f.scope) for scope in announced)]
+        return [f for f in findings if f not in self.held]
+
+    def _note_announced(self, now: float) -> None:
+        """Remember when each scope was last under announced maintenance (recomputed only when a device went to
+        standby or came back), and forget what no window can see any more."""
+        if self._asleep_changed:
+            self._asleep_changed = False
+            for scope in self._announced_scopes() if self._asleep else ():
+                self._announced[scope] = now
+            self._announced_now = {s for s, at in self._announced.items() if at == now}
+        for scope in self._announced_now:
+            self._announced[scope] = now
+        horizon = now - max(self.windows)
+        for scope in [scope for scope, at in self._announced.items() if at < horizon]:
+            del self._announced[scope]
+
+    def _announced_scopes(self) -> list[Scope]:
+        """Scopes under announced maintenance: at least ``min_devices`` monitored devices, and at least
+        :data:`ANNOUNCED_SHARE` of them, said they were going to standby."""
+        asleep = np.zeros(len(self.lattice))
+        for profile, devices in self._asleep.items():
+            asleep[self.lattice.cells_of(profile)] += devices
+        monitored = np.zeros(len(self.lattice))
+        for profile, count in self._device_profiles.items():
+            if count:
+                monitored[self.lattice.cells_of(profile)] += count
+        cells = np.flatnonzero((asleep >= self.min_devices) & (asleep >= ANNOUNCED_SHARE * monitored))
+        return [self.lattice.scopes[int(cell)] for cell in cells]
 
     def _population(self, n: int) -> np.ndarray:
         """Devices per cell: the monitored devices known, plus what each population's latest summary counted."""
@@ -321,9 +443,12 @@ class SilenceDetector:
         if device is None:
             self._devices[beat.device_id] = device = _Device(beat.customer_id, profile, beat.ts)
             self._device_profiles[profile] += 1
+            self._members[profile].add(beat.device_id)
+            self._owned[beat.customer_id] += 1
         elif beat.ts <= device.last_seen:
             return beat.ts < device.last_seen  # an older one, late but new; the same one again is a repeat
         else:
+            self._wake(device)
             gap = beat.ts - device.last_seen
             if not device.standby:
                 if device.gaps == 0:
@@ -337,13 +462,46 @@ class SilenceDetector:
             if profile != device.profile:
                 self._device_profiles[device.profile] -= 1
                 self._device_profiles[profile] += 1
+                self._members[device.profile].discard(beat.device_id)
+                self._members[profile].add(beat.device_id)
+            if beat.customer_id != device.customer_id:
+                self._disown(device.customer_id)
+                self._owned[beat.customer_id] += 1
             device.last_seen, device.customer_id, device.profile = beat.ts, beat.customer_id, profile
             device.notified = False
-        device.standby = beat.status == "standby"
-        if device.gaps >= self.device_min_gaps and not device.standby:
-            deadline = device.last_seen + self._allowed_gap(device)
+        if beat.status == "standby":
+            self._sleep(device, beat.until)
+        if device.gaps >= self.device_min_gaps and (not device.standby or device.until is not None):
+            back = max(device.until or 0.0, device.last_seen)  # a device in standby is waited for from then on
+            deadline = back + self._allowed_gap(device)
             heapq.heappush(self._deadlines, (deadline, beat.device_id, device.last_seen))
         return True
+
+    def _sleep(self, device: _Device, until: float | None) -> None:
+        """A device announced standby: it stands in for the heartbeats it usually sends until it is back."""
+        device.standby, device.until = True, until
+        device.standing_in = self.step / device.usual_gap if device.gaps and device.usual_gap > 0 else 0.0
+        self._asleep[device.profile] += 1
+        self._standing_in[device.profile] += device.standing_in
+        self._asleep_changed = True
+
+    def _wake(self, device: _Device) -> None:
+        """A device in standby reported again, or did not come back when it said it would."""
+        if not device.standby:
+            return
+        profile = device.profile
+        self._asleep[profile] -= 1
+        self._standing_in[profile] -= device.standing_in
+        if not self._asleep[profile]:
+            del self._asleep[profile], self._standing_in[profile]  # no rounding residue left behind
+        device.standby, device.until, device.standing_in = False, None, 0.0
+        self._asleep_changed = True
+
+    def _disown(self, customer: str) -> None:
+        self._owned[customer] -= 1
+        if not self._owned[customer]:
+            del self._owned[customer]
+            self._called.pop(customer, None)
 
     def _allowed_gap(self, device: _Device) -> float:
         """How long a device may stay quiet: ``device_quiet_factor`` usual gaps at least, and more for a device
@@ -362,14 +520,22 @@ class SilenceDetector:
         while deadlines and deadlines[0][0] <= now:
             _, device_id, last_seen = heapq.heappop(deadlines)
             device = self._devices.get(device_id)
-            if device is None or device.last_seen != last_seen or device.notified or device.standby:
+            if device is None or device.last_seen != last_seen or device.notified:
                 continue  # heard from since, or already reported
+            if device.standby:
+                if device.until is None:
+                    continue  # in standby until it says otherwise
+                self._wake(device)  # not back when it said it would be: missing from its population too
             device.notified = True
             found.append(DeviceSilence(device_id, device.customer_id, device.profile, now, last_seen, device.usual_gap))
         if self._cells.step_number % 1440 == 0 and self._devices:
             horizon = now - _FORGET_DEVICE
             for device_id in [d for d, device in self._devices.items() if device.last_seen < horizon]:
-                self._device_profiles[self._devices.pop(device_id).profile] -= 1
+                device = self._devices.pop(device_id)
+                self._wake(device)
+                self._device_profiles[device.profile] -= 1
+                self._members[device.profile].discard(device_id)
+                self._disown(device.customer_id)
         return sorted(found, key=lambda s: (s.last_seen, s.device_id))
 
 
