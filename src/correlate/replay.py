@@ -36,6 +36,7 @@ class ReplaySummary:
     telemetry: int = 0
     statuses: int = 0
     left_out: dict[str, int] = field(default_factory=dict)
+    held: int = 0  # silence findings held: inside a scope whose devices announced standby
 
     def line(self) -> str:
         events = ", ".join(f"{n} {name}" for name, n in sorted(self.events.items())) or "no incidents"
@@ -49,9 +50,10 @@ class ReplaySummary:
                 f"; {sum(self.left_out.values())} dimension values left out of profiles, over budget "
                 f"({len(self.left_out)} names: {names})"
             )
+        held = f"; {self.held} silence findings held under an announced maintenance" if self.held else ""
         return (
             f"replay: {self.lines} lines, {self.accepted} accepted{others}, {self.duplicates} repeated ids, "
-            f"{self.rejected} rejected; {events}{over}"
+            f"{self.rejected} rejected; {events}{over}{held}"
         )
 
 
@@ -114,6 +116,7 @@ def _replay(
         counts.telemetry,
         counts.statuses,
         dict(counts.left_out),
+        counts.held,
     )
 
 
