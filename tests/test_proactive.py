@@ -11,6 +11,7 @@ from typing import Any
 from correlate.config import Settings
 from correlate.contracts import format_time
 from correlate.engine import Engine
+from streams import DAY, Fault, stream
 from test_silence import SILENCE_AT, Quiet, epoch, fleet, incidents, merged, notifications, replay, summaries
 from test_status_feed import status
 
@@ -200,3 +201,19 @@ def test_one_partners_feed_going_dark_in_a_region_is_one_incident_on_that_feed()
     second = _second_partner(fleet(seed=4))
     found = incidents(replay(merged(first, second)))
     assert [timeline[-1]["scope"] for timeline in found.values()] == [{"region": "North", "source": "partner:alarmco"}]
+
+
+def test_calls_on_a_silences_scope_corroborate_it_at_the_lower_bar() -> None:
+    """Half as many calls again as usual on the silent region, from customers we know no device of: far below
+    what a rate finding on any cell needs (on its own it opens nothing), but the silence is prior evidence, and
+    the scope's own test against its baseline passes the lower bar within the hour."""
+    calls_from = SILENCE_AT + DAY + 30 * 60
+    contacts = stream(seed=1, faults=[Fault(NORTH, calls_from, 2 * HOUR, 1.5)])
+    heartbeats = fleet(days=3.0, quiet=[Quiet(NORTH, SILENCE_AT + DAY, 2.5 * HOUR)])
+    assert incidents(replay(contacts)) == {}, "the calls alone are no finding"
+    (timeline,) = incidents(replay(merged(contacts, heartbeats))).values()
+    joined = [event for event in timeline if event.get("reason") == "evidence-joined"]
+    assert joined and joined[0]["evidence_kinds"] == ["contacts", "telemetry"]
+    assert calls_from < epoch(joined[0]["at"]) <= calls_from + HOUR
+    assert joined[0]["evidence"]["observed"] > joined[0]["evidence"]["expected"]
+    assert joined[0]["scope"] == NORTH

@@ -370,6 +370,7 @@ class Engine:
             statuses,
             self._expected_in,
             self._callers,
+            self.rate.test_of,
         )
         if self._silence is not None:
             self.counts.held += len(self._silence.held)

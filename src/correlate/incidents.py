@@ -204,6 +204,7 @@ class IncidentBook:
         self.corroboration_callers = corroboration_callers
         self.open: dict[str, Incident] = {}
         self._callers: Callable[[Scope], Callers | None] = lambda scope: None
+        self._calls_on: Callable[[Scope], Finding | None] = lambda scope: None
 
     def step(
         self,
@@ -216,12 +217,14 @@ class IncidentBook:
         statuses: Sequence[VendorStatus] = (),
         expected_in: Callable[[Scope, float], float | None] = lambda scope, window: None,
         callers: Callable[[Scope], Callers | None] = lambda scope: None,
+        calls_on: Callable[[Scope], Finding | None] = lambda scope: None,
     ) -> list[IncidentEvent]:
         """Fold one step in; return its events in a stable order. ``expected_in(scope, window)``: a scope's
         expected reporters in a window, as the detectors test it (explaining away takes it out with the
         reporters); ``callers(scope)``: the customers whose devices in the scope went quiet, and who of them
-        called (the silence detector's)."""
-        self._callers = callers
+        called (the silence detector's); ``calls_on(scope)``: the test of the contacts on a scope against its
+        baseline, whatever the threshold (the rate detector's)."""
+        self._callers, self._calls_on = callers, calls_on
         for incident in self.open.values():
             if incident.kind == SILENCE:
                 self._hear(incident)
@@ -379,18 +382,26 @@ class IncidentBook:
             incident.onset = incident.callers.onset
 
     def _corroborate(self, incident: Incident, at: float, recent: Sequence[StitchedContact]) -> None:
-        """An open silence that its own customers' calls confirm at the lower bar gets contact evidence: the
-        silence is prior evidence, so a few calls from exactly its customers are enough where a rate finding
-        on the whole scope would need many."""
+        """An open silence that calls confirm at the lower bar gets contact evidence. The silence is prior
+        evidence, so the calls need not beat the budget a rate finding on every cell does: either its own
+        customers' calls (a few are enough: device owners rarely call) or the contacts on its scope against the
+        scope's baseline, each below ``corroboration_p``; the stronger of the two heads the incident."""
+        if incident.kind != SILENCE or CONTACTS in incident.evidence_kinds or incident.quiet_since is not None:
+            return  # not a silence, already corroborated, or over (the heartbeats are back)
+        tests = []
         found = incident.callers
-        if incident.kind != SILENCE or CONTACTS in incident.evidence_kinds or found is None:
+        if found is not None and len(found.called) >= self.corroboration_callers:
+            window = at - found.onset
+            called, expected = len(found.called), found.expected
+            tests.append(Finding(RATE, incident.scope, at, called, expected, found.p_value, 1.0, 1, window))
+        on_scope = self._calls_on(incident.scope)
+        if on_scope is not None:
+            tests.append(on_scope)
+        passed = [test for test in tests if test.p_value < self.corroboration_p]
+        if not passed:
             return
-        if len(found.called) < self.corroboration_callers or found.p_value >= self.corroboration_p:
-            return
-        window = at - found.onset
-        incident.finding = Finding(
-            RATE, incident.scope, at, len(found.called), found.expected, found.p_value, self.corroboration_p, 1, window
-        )
+        best = min(passed, key=lambda test: test.p_value)
+        incident.finding = replace(best, threshold=self.corroboration_p)
         incident.evidence_kinds.add(CONTACTS)
         incident.evidence = self._evidence(incident, recent)
 

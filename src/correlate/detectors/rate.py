@@ -134,6 +134,7 @@ class RateDetector:
         self._common_mode = np.ones(len(self.windows))
         self._batch_model: _BatchModel | None = None
         self._recent = RecentReports(max(self.windows))  # single reports, for drilling below an attributed pair
+        self._last_test: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None  # at, observed, expected, p
         self._cells = CellWindows(
             step=step,
             windows=self.windows,
@@ -270,6 +271,21 @@ class RateDetector:
             expected += float(batches.expected_batched[w, cell])
         return expected
 
+    def test_of(self, scope: Scope) -> Finding | None:
+        """The scope's own test at the last step scored, in the window where it stood out most (its p-value
+        Bonferroni-adjusted over the windows), whatever the threshold: what a lower bar reads, such as the calls
+        on an open silence's scope. None for a scope the lattice does not keep, or before any test."""
+        cell = self.lattice.index.get(tuple(sorted(scope)))
+        if cell is None or self._last_test is None:
+            return None
+        at, observed, expected, p_value = self._last_test
+        if cell >= p_value.shape[1]:
+            return None
+        w = int(np.argmin(p_value[:, cell]))
+        adjusted = min(1.0, float(p_value[w, cell]) * len(self.windows))
+        window_observed, window_expected = float(observed[w, cell]), float(expected[w, cell])
+        return Finding(self.kind, scope, at, window_observed, window_expected, adjusted, 1.0, 1, self.windows[w])
+
     def implied(self, scope: Scope) -> Scope:
         """Values every contact of the scope carries, by the learned baseline: a model implies its brand."""
         return self._cells.implied(scope)
@@ -377,6 +393,7 @@ class RateDetector:
             # Two tests per cell where both kinds of report arrived: Bonferroni over the pair.
             p_value[rows, cells] = np.minimum(1.0, 2.0 * np.minimum(p_value[rows, cells], p_batch))
         self._cells.last_p[:n] = p_value.min(axis=0)
+        self._last_test = (step_end, observed, expected_total, p_value)
         best: dict[int, tuple[float, int]] = {}
         below = p_value < threshold
         significant = [w for w in range(len(self.windows)) if below[w].any()]
