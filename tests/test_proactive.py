@@ -217,3 +217,16 @@ def test_calls_on_a_silences_scope_corroborate_it_at_the_lower_bar() -> None:
     assert calls_from < epoch(joined[0]["at"]) <= calls_from + HOUR
     assert joined[0]["evidence"]["observed"] > joined[0]["evidence"]["expected"]
     assert joined[0]["scope"] == NORTH
+
+
+def test_a_partner_that_counts_devices_in_standby_shows_no_silence() -> None:
+    """A partner that only sends counts says how many of a population are in standby: nine in ten of the
+    North's devices for two hours. They are present, not silent."""
+    records = summaries()
+    for record in records:
+        if record["dimensions"]["region"] == "North" and SILENCE_AT <= record["ts"] < SILENCE_AT + 2 * HOUR:
+            record["standby"] = round(0.9 * record["devices"])
+            record["devices"] -= record["standby"]
+    assert incidents(replay(records)) == {}
+    without = [{k: v for k, v in record.items() if k != "standby"} for record in records]
+    assert incidents(replay(without)), "the same counts without the word standby are a silence"

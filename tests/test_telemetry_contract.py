@@ -112,6 +112,8 @@ def test_a_heartbeat_and_a_summary_are_accepted() -> None:
         (changed(SUMMARY, devices=_DROP), "devices", "is required"),
         (changed(SUMMARY, devices=-1), "devices", "must be >= 0"),
         (changed(SUMMARY, devices=2.5), "devices", "must be a whole number >= 0"),
+        (changed(SUMMARY, standby=-3), "standby", "must be >= 0"),
+        (changed(HEARTBEAT, status="standby", until="tomorrow"), "until", "RFC 3339"),
         (changed(SUMMARY, period=0), "period", "is not in (0, 86400] seconds"),
         (changed(SUMMARY, period="60"), "period", "must be a number of seconds, not string"),
         (changed(SUMMARY, summary_id=_DROP), "summary_id", "is required"),

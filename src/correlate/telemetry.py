@@ -55,7 +55,9 @@ HEALTHY: Final = frozenset({"ok", "degraded", "standby"})
 HEARTBEAT_FIELDS: Final = frozenset(
     {"type", "device_id", "customer_id", "ts", "source", "dimensions", "status", "until", "version"}
 )
-SUMMARY_FIELDS: Final = frozenset({"type", "summary_id", "ts", "source", "dimensions", "devices", "period", "version"})
+SUMMARY_FIELDS: Final = frozenset(
+    {"type", "summary_id", "ts", "source", "dimensions", "devices", "standby", "period", "version"}
+)
 # A summary covers at most a day: longer periods say nothing about the last few minutes.
 MAX_PERIOD: Final = 86_400.0
 
@@ -85,7 +87,8 @@ class Heartbeat:
 
 @dataclass(slots=True)
 class HeartbeatSummary:
-    """``devices`` healthy devices in ``dimensions`` reported in the ``period`` seconds ending at ``ts``."""
+    """``devices`` healthy devices in ``dimensions`` reported in the ``period`` seconds ending at ``ts``, and
+    ``standby`` more said they are in standby (a planned maintenance: present, not silent)."""
 
     summary_id: str
     ts: float
@@ -93,6 +96,7 @@ class HeartbeatSummary:
     dimensions: Mapping[str, str]
     devices: int
     period: float = 60.0
+    standby: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -135,8 +139,9 @@ def _summary(record: Mapping[str, Any], limits: Limits) -> HeartbeatSummary:
         ts=_ts(record),
         source=required_text(record, "source"),
         dimensions=dimensions(record.get("dimensions"), limits),
-        devices=_devices(record.get("devices")),
+        devices=_count("devices", record.get("devices")),
         period=_period(record.get("period")),
+        standby=_count("standby", record.get("standby", 0)),
         extra=extra_fields(record, SUMMARY_FIELDS, limits),
     )
 
@@ -164,15 +169,15 @@ def _until(value: object) -> float | None:
         raise ContractError("until", invalid.reason) from None
 
 
-def _devices(value: object) -> int:
+def _count(name: str, value: object) -> int:
     if value is None:
-        raise ContractError("devices", "is required")
+        raise ContractError(name, "is required")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ContractError("devices", f"must be a whole number >= 0, not {show(value)}")
+        raise ContractError(name, f"must be a whole number >= 0, not {show(value)}")
     if value < 0:
-        raise ContractError("devices", f"must be >= 0, not {show(value)}")
+        raise ContractError(name, f"must be >= 0, not {show(value)}")
     return value
 
 

@@ -175,6 +175,7 @@ class SilenceDetector:
         self._announced: dict[Scope, float] = {}  # scope -> last time it was under announced maintenance
         self._announced_now: set[Scope] = set()
         self._asleep_changed = False
+        self._summary_asleep: dict[Profile, int] = {}  # devices in standby, by the latest summary of each profile
         self._cells = CellWindows(
             step=step,
             windows=self.windows,
@@ -239,14 +240,22 @@ class SilenceDetector:
             # so that a window never catches one summary more or less than the next.
             # The population a summary stands for is the most it counted lately (fading over a day), not its
             # latest count: that is zero exactly when the population has gone quiet.
+            # Devices it says are in standby are present, as a monitored device in standby is.
+            present = record.devices + record.standby
             fading = 0.5 ** (record.period / DAY) * self._summarised.get(profile, 0.0)
-            self._summarised[profile] = max(fading, float(record.devices))
+            self._summarised[profile] = max(fading, float(present))
+            if record.standby != self._summary_asleep.get(profile, 0):
+                self._asleep_changed = True
+                if record.standby:
+                    self._summary_asleep[profile] = record.standby
+                else:
+                    del self._summary_asleep[profile]
             steps = max(1, round(record.period / self.step))
             if steps == 1 or all(round(w / self.step) % steps == 0 for w in self.windows):
-                self._this_step[profile] += record.devices
+                self._this_step[profile] += present
             else:
                 step = int(record.ts // self.step)
-                self._spread.append((step + steps - 1, record.devices / steps, profile))
+                self._spread.append((step + steps - 1, present / steps, profile))
             return
         if self._device_heard(record, profile):
             self._this_step[profile] += record.devices
@@ -405,7 +414,7 @@ class SilenceDetector:
         standby or came back), and forget what no window can see any more."""
         if self._asleep_changed:
             self._asleep_changed = False
-            for scope in self._announced_scopes() if self._asleep else ():
+            for scope in self._announced_scopes() if self._asleep or self._summary_asleep else ():
                 self._announced[scope] = now
             self._announced_now = {s for s, at in self._announced.items() if at == now}
         for scope in self._announced_now:
@@ -415,17 +424,23 @@ class SilenceDetector:
             del self._announced[scope]
 
     def _announced_scopes(self) -> list[Scope]:
-        """Scopes under announced maintenance: at least ``min_devices`` monitored devices, and at least
-        :data:`ANNOUNCED_SHARE` of them, said they were going to standby."""
-        asleep = np.zeros(len(self.lattice))
-        for profile, devices in self._asleep.items():
-            asleep[self.lattice.cells_of(profile)] += devices
-        monitored = np.zeros(len(self.lattice))
-        for profile, count in self._device_profiles.items():
-            if count:
-                monitored[self.lattice.cells_of(profile)] += count
-        cells = np.flatnonzero((asleep >= self.min_devices) & (asleep >= ANNOUNCED_SHARE * monitored))
-        return [self.lattice.scopes[int(cell)] for cell in cells]
+        """Scopes under announced maintenance: at least ``min_devices`` devices, and at least
+        :data:`ANNOUNCED_SHARE` of them, said they were going to standby, among the monitored devices or among
+        a partner's counts (each feed judged on its own: one that never speaks of standby cannot outvote one
+        that does)."""
+        announced = np.zeros(len(self.lattice), dtype=bool)
+        for sleeping, populations in ((self._asleep, self._device_profiles), (self._summary_asleep, self._summarised)):
+            if not sleeping:
+                continue
+            asleep = np.zeros(len(self.lattice))
+            for profile, devices in sleeping.items():
+                asleep[self.lattice.cells_of(profile)] += devices
+            present = np.zeros(len(self.lattice))
+            for profile, count in populations.items():
+                if count:
+                    present[self.lattice.cells_of(profile)] += count
+            announced |= (asleep >= self.min_devices) & (asleep >= ANNOUNCED_SHARE * present)
+        return [self.lattice.scopes[int(cell)] for cell in np.flatnonzero(announced)]
 
     def _population(self, n: int) -> np.ndarray:
         """Devices per cell: the monitored devices known, plus what each population's latest summary counted."""
