@@ -230,3 +230,20 @@ def test_a_partner_that_counts_devices_in_standby_shows_no_silence() -> None:
     assert incidents(replay(records)) == {}
     without = [{k: v for k, v in record.items() if k != "standby"} for record in records]
     assert incidents(replay(without)), "the same counts without the word standby are a silence"
+
+
+def test_a_new_device_whose_first_word_is_standby_is_taken_in() -> None:
+    """A device never seen before, of a brand and region never seen before, says 'standby' in its very first
+    heartbeat: the population counts it, nothing breaks, nothing is reported."""
+    newcomer = {
+        "type": "heartbeat",
+        "device_id": "dev-new",
+        "customer_id": "cust-new",
+        "ts": SILENCE_AT,
+        "source": "partner:alarmco",
+        "dimensions": {"device_brand": "Newco", "region": "Atlantis"},
+        "status": "standby",
+    }
+    events = replay(merged(fleet(), [newcomer]))
+    assert incidents(events) == {}
+    assert notifications(events) == []

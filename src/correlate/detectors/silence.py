@@ -432,14 +432,16 @@ class SilenceDetector:
         for sleeping, populations in ((self._asleep, self._device_profiles), (self._summary_asleep, self._summarised)):
             if not sleeping:
                 continue
-            asleep = np.zeros(len(self.lattice))
-            for profile, devices in sleeping.items():
-                asleep[self.lattice.cells_of(profile)] += devices
-            present = np.zeros(len(self.lattice))
-            for profile, count in populations.items():
-                if count:
-                    present[self.lattice.cells_of(profile)] += count
-            announced |= (asleep >= self.min_devices) & (asleep >= ANNOUNCED_SHARE * present)
+            # Cells first: a profile not seen in a cell yet adds cells to the lattice.
+            sleepers = [(self.lattice.cells_of(profile), devices) for profile, devices in sleeping.items()]
+            counted = [(self.lattice.cells_of(profile), count) for profile, count in populations.items() if count]
+            asleep, present = np.zeros(len(self.lattice)), np.zeros(len(self.lattice))
+            for cells, devices in sleepers:
+                asleep[cells] += devices
+            for cells, count in counted:
+                present[cells] += count
+            found = (asleep >= self.min_devices) & (asleep >= ANNOUNCED_SHARE * present)
+            announced = np.pad(announced, (0, len(found) - len(announced))) | found
         return [self.lattice.scopes[int(cell)] for cell in np.flatnonzero(announced)]
 
     def _population(self, n: int) -> np.ndarray:
