@@ -20,7 +20,7 @@ can be checked not to cost anything on the simulator's. Printed per seed and poo
   ``evidence_kinds`` holds ``telemetry``;
 * incidents on a silent fault whose contact evidence starts (``evidence.first_contact_at``) before it began;
 * faults whose incidents got contact evidence (``contacts`` in ``evidence_kinds``), and when: minutes after the
-  first related call;
+  first related call; how many of those incidents had exactly the fault's scope then;
 * device notifications: quiet devices notified (recall) and duplicates; notifications for announced sleeps,
   for a replaced device's new id, for devices in the maintenance, and for nothing the truth explains.
 
@@ -51,8 +51,11 @@ from correlate.lab import fleets
 from correlate.lab.evaluate import DEVICE, Fault, collect_incidents, evaluate, overlaps
 from correlate.lab.simulate import simulate
 from correlate.replay import run_replay
+from correlate.scope import make_scope
 
 GRACE = 3600.0
+# A notification is put down to the first of these that explains it: a new id is only to blame when nothing else is.
+_PRIORITY = (DEVICE, "silence", "maintenance", "sleep", "replaced", "new-id")
 
 
 def _root(incident_id: str, merged: dict[str, str]) -> str:
@@ -91,7 +94,7 @@ def figures(truth: list[dict[str, Any]], events: Sequence[Event], rejected: int)
     for incident in incidents:
         if incident.incident_id in false_ids:
             false_kinds[incident.kind] += 1
-    declared, early_contacts, joined = [], 0, []
+    declared, early_contacts, joined, joined_exact = [], 0, [], 0
     early_ids: set[str] = set()
     for outcome in report.outcomes:
         fault, entry = outcome.fault, entries[outcome.fault.fault_id]
@@ -108,6 +111,8 @@ def figures(truth: list[dict[str, Any]], events: Sequence[Event], rejected: int)
         if fault.kind == "silence" and first_call is not None:
             join = next((e for e in mine if e.evidence_kinds and "contacts" in e.evidence_kinds), None)
             joined.append(None if join is None else _minutes(parse_timestamp(join.at), first_call))
+            exact = fault.scope == make_scope(join.scope) if join is not None else False
+            joined_exact += exact
     early_contacts = len(early_ids)
     return {
         "rejected": rejected,
@@ -129,6 +134,7 @@ def figures(truth: list[dict[str, Any]], events: Sequence[Event], rejected: int)
         "declared_telemetry_minutes": declared,
         "early_contact_incidents": early_contacts,
         "joined_minutes": joined,
+        "joined_exact": joined_exact,
         **_notifications(truth, events),
     }
 
@@ -155,7 +161,7 @@ def _notifications(truth: list[dict[str, Any]], events: Sequence[Event]) -> dict
         if not why:
             reasons["unexplained"] += 1
             continue
-        kind, since = why[0]
+        kind, since = min(why, key=lambda reason: _PRIORITY.index(reason[0]))
         reasons[kind] += 1
         if kind == DEVICE:
             per_quiet[(notice.device_id, since)] += 1
@@ -225,7 +231,7 @@ def render(label: str, f: dict[str, Any]) -> list[str]:
         f"  declared fault: telemetry after  {', '.join(_after(m) for m in declared) or 'n/a'}",
         f"  contact evidence before fault    {f['early_contact_incidents']} incidents",
         f"  contacts joined the silence      {_share(len(joined), len(f['joined_minutes']))}; minutes after the "
-        f"first related call: {sorted(joined)}",
+        f"first related call: {sorted(joined)}; on an incident of exactly its scope {f['joined_exact']}",
         f"  quiet devices notified / dups    {_share(f['quiet_notified'], f['quiet_devices'])} / {f['duplicates']}; "
         f"{f['notifications']} notifications for {dict(sorted(f['notified_for'].items()))}",
     ]
@@ -267,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sim-days", type=float, default=10.0, help="simulator stream length (default 10)")
     parser.add_argument("--sim-per-day", type=int, default=20_000, help="simulator contacts a day (default 20000)")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run side by side (default 1)")
+    parser.add_argument("--json", metavar="FILE", help="also write every seed's figures to FILE as JSON")
     return parser
 
 
@@ -296,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(render(f"seed {result['seed']}", result)))
         if len(results) > 1:
             print("\n".join(render(f"pooled, seeds {' '.join(str(r['seed']) for r in results)}", pooled(results))))
+    if args.json:
+        Path(args.json).write_bytes(
+            orjson.dumps({"fleets": fleet_results, "simulator": sim_results}, option=orjson.OPT_INDENT_2)
+        )
     return 0
 
 

@@ -26,11 +26,12 @@ dimensions the simulator uses (``device_brand``, ``device_model``, ``service``, 
 settings work unchanged. Heartbeats carry ``device_brand``, ``device_model`` and ``region``; summaries
 ``device_brand`` and ``region``.
 
-**Scenario parts**, each in a time slot of its own after the warm-up (at least 2 hours apart):
+**Scenario parts**, each in a time slot of its own after the warm-up (3 days, or 40% of a shorter stream;
+slots start at least 8 hours apart, so one part's calls never reach into the next):
 
 * *silent faults* (``kind: "silence"``; a brand in a region, a brand, a region, a model): 60-100% of the
   scope's devices stop for 1-3 hours (``affected_devices``), the summary partner's counts drop alike (a model
-  by its share of its brand). 6-13 of the affected devices' owners call 10-40 minutes in, over 1-3 hours
+  by its share of its brand). 6-13 of the affected devices' owners call from 20-60 minutes in, over 1-3 hours
   (``related_calls``; ``first_contact_at`` is the first); 2-5 unrelated calls on the scope (installation,
   login) come in the 2 hours before and 1-3 during (``unrelated_calls``).
 * *maintenance* (``kind: "maintenance"``, ``decoy`` and ``maintenance`` true: not a fault, an incident on it
@@ -110,7 +111,7 @@ _RELATED = (
 _DOINGS = {"device": "stops reporting", "replaced": "is replaced by a new device", "sleep": "sleeps, announced"}
 # Slots: silent faults first, then the vendor-declared fault, the maintenance and the feed outage.
 _PATTERNS = ("brand-region", "brand", "region", "model")
-_SLOT = 8 * HOUR  # what a slot reserves: 2 h of calls before, up to 3 h of fault, calls up to 3.7 h in, a gap
+_SLOT = 8 * HOUR  # between slots' starts: calls end by 4 h in, the next slot's calls start 2 h before it
 
 
 @dataclass(frozen=True)
@@ -634,7 +635,7 @@ def _slot_calls(
         return []
     calls = []
     related = int(g.integers(6, 14))
-    from_, over = slot.begin + float(g.uniform(10, 40)) * MINUTE, float(g.uniform(HOUR, 3 * HOUR))
+    from_, over = slot.begin + float(g.uniform(20, 60)) * MINUTE, float(g.uniform(HOUR, 3 * HOUR))
     times = np.sort(np.append(from_, from_ + g.uniform(0.0, over, related - 1)))
     callers = g.choice(mine, size=related, replace=len(mine) < related)
     for n, (ts, i) in enumerate(zip(times.tolist(), callers.tolist(), strict=True)):
