@@ -121,7 +121,7 @@ def figures(truth: list[dict[str, Any]], events: Sequence[Event], rejected: int)
         "silences_exact": sum(o.exact for o in silences),
         "ttd": [o.minutes_to_detect for o in silences if o.minutes_to_detect is not None],
         "leads": [o.lead_minutes for o in silences if o.lead_minutes is not None],
-        "missed": [f"{o.fault.fault_id} {o.fault.pattern} {dict(o.fault.scope)}" for o in silences if not o.detected],
+        "missed": [_missed(o.fault, events) for o in silences if not o.detected],
         "inexact": [
             f"{o.fault.fault_id} {o.fault.pattern}: {len(o.incidents)} incidents"
             for o in silences
@@ -139,6 +139,23 @@ def figures(truth: list[dict[str, Any]], events: Sequence[Event], rejected: int)
     }
 
 
+def _missed(fault: Fault, events: Sequence[Event]) -> str:
+    """The fault, and where an incident that was once on its scope in its window ended up (evaluate scores an
+    incident by its last scope)."""
+    moved = {
+        e.incident_id: e.scope
+        for e in events
+        if isinstance(e, IncidentEvent) and fault.in_window(parse_timestamp(e.opened_at), GRACE)
+    }
+    once = {
+        e.incident_id
+        for e in events
+        if isinstance(e, IncidentEvent) and e.incident_id in moved and overlaps(fault.scope, make_scope(e.scope))
+    }
+    where = "; ".join(f"an incident on it moved to {moved[i]}" for i in sorted(once))
+    return f"{fault.fault_id} {fault.pattern} {dict(fault.scope)}" + (f" ({where})" if where else "")
+
+
 def _notifications(truth: list[dict[str, Any]], events: Sequence[Event]) -> dict[str, Any]:
     sent = [e for e in events if isinstance(e, CustomerNotification)]
     windows: dict[str, list[tuple[str, float, float]]] = defaultdict(list)  # device -> (why, from, until)
@@ -153,11 +170,23 @@ def _notifications(truth: list[dict[str, Any]], events: Sequence[Event]) -> dict
             reason = "maintenance" if entry.get("maintenance") else "silence"
             for device in entry.get("affected_devices", ()):
                 windows[device].append((reason, start, end + GRACE))
+    # A truth that names no devices (the simulator's): a device inside a silent fault's scope during it.
+    scopes = [
+        (entry["scope"], parse_timestamp(entry["start"]), parse_timestamp(entry["end"]) + GRACE)
+        for entry in truth
+        if entry.get("kind") == "silence" and "affected_devices" not in entry
+    ]
     per_quiet: dict[tuple[str, float], int] = defaultdict(int)
     reasons: dict[str, int] = defaultdict(int)
     for notice in sent:
         at = parse_timestamp(notice.at)
         why = [(kind, since) for kind, since, until in windows.get(notice.device_id, ()) if since <= at <= until]
+        dims = notice.dimensions
+        why += [
+            ("silence", since)
+            for scope, since, until in scopes
+            if since <= at <= until and all(dims.get(name) == value for name, value in scope.items())
+        ]
         if not why:
             reasons["unexplained"] += 1
             continue
