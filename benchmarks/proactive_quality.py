@@ -290,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="proactive_quality.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seeds", "--fleet-seeds", dest="seeds", type=int, nargs="*", default=[1, 2])
+    parser.add_argument(
+        "--seeds", "--fleet-seeds", dest="seeds", type=int, nargs="*", default=[1, 2], help="fleet seeds (default 1 2)"
+    )
     parser.add_argument("--days", type=float, default=10.0, help="fleet stream length (default 10)")
     parser.add_argument("--devices", type=int, default=3000, help="the per-device partner's devices (default 3000)")
     parser.add_argument("--per-day", type=int, default=3000, help="background contacts a day (default 3000)")

@@ -750,16 +750,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out_dir", metavar="OUT_DIR", help="where stream.jsonl and truth.jsonl go")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--days", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same stream (default 1)")
+    parser.add_argument("--days", type=float, default=10.0, help="length of the stream (default 10)")
     parser.add_argument("--devices", type=int, default=3000, help="the per-device partner's devices")
     parser.add_argument("--per-day", type=int, default=3000, help="background contacts a day")
     parser.add_argument("--silent-faults", type=int, help="default 0.4 a day, at least 1")
-    parser.add_argument("--no-maintenance", action="store_true")
-    parser.add_argument("--no-summary-partner", action="store_true")
-    parser.add_argument("--no-vendor-declared", action="store_true")
+    parser.add_argument("--no-maintenance", action="store_true", help="leave the planned maintenance out")
+    parser.add_argument("--no-summary-partner", action="store_true", help="leave the summary partner out")
+    parser.add_argument("--no-vendor-declared", action="store_true", help="leave the vendor-declared fault out")
     parser.add_argument("--no-vendor-status", action="store_true", help="the declared fault, the vendor silent")
-    parser.add_argument("--no-feed-outage", action="store_true")
+    parser.add_argument("--no-feed-outage", action="store_true", help="leave the partner-feed outage out")
     return parser
 
 
