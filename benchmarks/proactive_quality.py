@@ -22,7 +22,8 @@ can be checked not to cost anything on the simulator's. Printed per seed and poo
 * faults whose incidents got contact evidence (``contacts`` in ``evidence_kinds``), and when: minutes after the
   first related call; how many of those incidents had exactly the fault's scope then;
 * device notifications: quiet devices notified (recall) and duplicates; notifications for announced sleeps,
-  for a replaced device's new id, for devices in the maintenance, and for nothing the truth explains.
+  for a replaced device's new id (its first day), for the old id, for devices in the maintenance or a silent
+  fault, and for nothing the truth explains (mostly short dropouts: 2-3 heartbeats lost in a row).
 
 ``--jobs`` runs seeds side by side (each full-size fleet replays ~12M records: ~10 minutes and ~1 GB).
 """
@@ -54,6 +55,7 @@ from correlate.replay import run_replay
 from correlate.scope import make_scope
 
 GRACE = 3600.0
+_NEW = 86_400.0  # a replaced device's new id is new for a day: later, it is a device like any other
 # A notification is put down to the first of these that explains it: a new id is only to blame when nothing else is.
 _PRIORITY = (DEVICE, "silence", "maintenance", "sleep", "replaced", "new-id")
 
@@ -164,7 +166,7 @@ def _notifications(truth: list[dict[str, Any]], events: Sequence[Event]) -> dict
         if entry.get("kind") in (DEVICE, "sleep"):
             windows[entry["device_id"]].append((entry["kind"], start, end + GRACE))
         elif entry.get("kind") == "replaced":
-            windows[entry["new_device_id"]].append(("new-id", start, float("inf")))
+            windows[entry["new_device_id"]].append(("new-id", start, start + _NEW))
             windows[entry["device_id"]].append(("replaced", start, float("inf")))
         else:
             reason = "maintenance" if entry.get("maintenance") else "silence"
