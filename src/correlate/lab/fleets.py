@@ -73,8 +73,10 @@ __all__ = [
     "Fleet",
     "FleetSpec",
     "Scenario",
+    "build_parser",
     "generate",
     "main",
+    "spec_from",
     "write",
 ]
 
