@@ -106,7 +106,7 @@ def figures(truth: list[dict[str, Any]], events: Sequence[Event], rejected: int)
             first = event.evidence.first_contact_at
             if first is not None and parse_timestamp(first) < fault.start and event.incident_id not in early_ids:
                 early_ids.add(event.incident_id)
-        if entry.get("vendor_declared_at"):
+        if "vendor_declared_at" in entry:  # with the vendor's records or without them (the same fault)
             seen = next((e for e in mine if e.evidence_kinds and "telemetry" in e.evidence_kinds), None)
             declared.append(None if seen is None else _minutes(parse_timestamp(seen.at), fault.start))
         first_call = fault.first_contact
