@@ -116,13 +116,15 @@ def test_devices_not_back_when_they_said_are_waited_for_again() -> None:
 
 def test_our_heartbeats_join_a_vendors_declared_incident_the_step_we_see_them() -> None:
     """The vendor declares a brand x region fault at +3 min and says nothing more until +35 min: our own
-    silence (found at about +4 min without the vendor) shows on its incident at once."""
+    silence (found at about +4 min without the vendor) shows on its incident at once. Calls on the scope in
+    the 40 minutes before it began are not its evidence."""
     devices = fleet(quiet=[Quiet(SONIQUE_NORTH, SILENCE_AT, 2 * HOUR)])
     declared = [
         {**status(SILENCE_AT + 3 * 60, "investigating", scope=SONIQUE_NORTH), "vendor": "sonique"},
         {**status(SILENCE_AT + 35 * 60, "identified", scope=SONIQUE_NORTH), "vendor": "sonique"},
     ]
-    found = incidents(replay(merged(devices, declared)))
+    early = _calls(_owners(devices, SONIQUE_NORTH)[:3], SILENCE_AT - 40 * 60, 10 * 60, SONIQUE_NORTH)
+    found = incidents(replay(merged(devices, declared, early)))
     assert len(found) == 1
     (timeline,) = found.values()
     assert timeline[0]["kind"] == "vendor"
@@ -131,6 +133,7 @@ def test_our_heartbeats_join_a_vendors_declared_incident_the_step_we_see_them() 
     assert joined[0]["reason"] == "evidence-joined"
     assert epoch(joined[0]["at"]) <= SILENCE_AT + 15 * 60, "not when the vendor next speaks (+35 min)"
     assert joined[0]["evidence"]["telemetry"]["heartbeats"] < joined[0]["evidence"]["telemetry"]["expected"]
+    assert all(event["evidence"].get("first_contact_at") is None for event in timeline), "calls before it began"
 
 
 # -- 3. and 4. a silence's own callers --------------------------------------------------------------------------

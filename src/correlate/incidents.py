@@ -143,6 +143,7 @@ class Incident:
     reported_kinds: frozenset[str] = frozenset()  # the kinds of evidence its last event showed
     # A silence's: when it began (contacts before it are not about it), and its quiet devices' customers now.
     onset: float | None = None
+    silence_onset: float | None = None  # when its quiet devices were last heard, as first seen
     callers: Callers | None = None
     scope_p: float = 1.0  # p-value of the strongest finding on the scope as it stands, of the kind that owns it
 
@@ -166,16 +167,24 @@ class Incident:
         return bool(self.evidence_kinds - self.reported_kinds - {VENDOR})
 
     def belongs(self, stitched: StitchedContact) -> bool:
-        """Whether a contact is evidence of this incident. A contact on its scope, for most; a silence's are the
-        contacts of customers whose devices in it went quiet, made after it began, and, once customers' calls
-        corroborate it, every contact on its scope since it began."""
-        if self.kind != SILENCE:
+        """Whether a contact is evidence of this incident. A contact on its scope, for one that contacts opened.
+        One that heartbeats or a vendor opened began at a known time (``onset``: when its quiet devices were
+        last heard, else when the vendor declared it): a contact before that is not about it. After it, a
+        silence's are the contacts of customers whose devices in it went quiet and, once customers' calls
+        corroborate it, every contact on its scope; a vendor's, every contact on its scope."""
+        if self.kind not in (SILENCE, VENDOR):
             return covers(self.scope, stitched.profile)
         if self.onset is not None and stitched.contact.ts <= self.onset:
             return False
         if self.callers is not None and stitched.contact.customer_id in self.callers.quiet:
             return True
-        return CONTACTS in self.evidence_kinds and covers(self.scope, stitched.profile)
+        spoken = CONTACTS in self.evidence_kinds or self.kind == VENDOR
+        return spoken and covers(self.scope, stitched.profile)
+
+    @property
+    def heard_by_telemetry(self) -> bool:
+        """Whether heartbeats tell who its customers are: a silence, or a vendor's incident they joined."""
+        return self.kind == SILENCE or (self.kind == VENDOR and TELEMETRY in self.evidence_kinds)
 
 
 class IncidentBook:
@@ -226,7 +235,7 @@ class IncidentBook:
         baseline, whatever the threshold (the rate detector's)."""
         self._callers, self._calls_on = callers, calls_on
         for incident in self.open.values():
-            if incident.kind == SILENCE:
+            if incident.heard_by_telemetry:
                 self._hear(incident)
             for stitched in contacts:
                 if incident.belongs(stitched):
@@ -375,11 +384,17 @@ class IncidentBook:
         return min(finding.expected * incident / centre, finding.expected)
 
     # -- a silence's own customers -------------------------------------------------------------------------
-    def _hear(self, incident: Incident) -> None:
-        """Who of a silence's customers there are now; the silence began when it was first seen to."""
+    def _hear(self, incident: Incident) -> bool:
+        """Who of a silence's customers there are now; it began when its quiet devices were first seen to have
+        been last heard (or earlier, if a vendor declared it earlier). True when that moved its beginning."""
         incident.callers = self._callers(incident.scope)
-        if incident.onset is None and incident.callers is not None:
-            incident.onset = incident.callers.onset
+        if incident.callers is None or incident.silence_onset is not None:
+            return False
+        incident.silence_onset = incident.callers.onset
+        if incident.onset is not None and incident.onset <= incident.callers.onset:
+            return False
+        incident.onset = incident.callers.onset
+        return True
 
     def _corroborate(self, incident: Incident, at: float, recent: Sequence[StitchedContact]) -> None:
         """An open silence that calls confirm at the lower bar gets contact evidence. The silence is prior
@@ -444,7 +459,7 @@ class IncidentBook:
         incident_id, reporters = min(inside.items(), key=lambda item: (-item[1], item[0]))
         return self.open[incident_id] if reporters >= ABSORBED_SHARE * total else None
 
-    def _open(self, finding: Finding, recent: Sequence[StitchedContact]) -> Incident:
+    def _open(self, finding: Finding, recent: Sequence[StitchedContact], onset: float | None = None) -> Incident:
         key = f"{finding.kind}|{describe(finding.scope)}|{finding.at!r}"
         incident_id = "inc-" + hashlib.sha1(key.encode()).hexdigest()[:12]
         incident = Incident(
@@ -462,6 +477,7 @@ class IncidentBook:
             silence=finding if finding.kind == SILENCE else None,
             rate_scoped=finding.kind == RATE,
             scope_p=finding.p_value,
+            onset=onset,
         )
         if finding.kind == SILENCE:
             self._hear(incident)
@@ -493,6 +509,8 @@ class IncidentBook:
             if CONTACTS in incident.evidence_kinds:
                 return  # the contacts' attribution owns the scope once customers have spoken
             if incident.kind == VENDOR:
+                if self._hear(incident):
+                    incident.evidence = self._evidence(incident, recent)  # it began before the vendor said so
                 incident.finding = finding if incident.finding.kind == VENDOR else incident.finding
                 return  # the vendor's declared scope stands; the heartbeats only back it
         elif finding.kind != RATE and (finding.kind != incident.kind or incident.rate_scoped):
@@ -515,7 +533,7 @@ class IncidentBook:
             movable = movable and finding.p_value <= incident.scope_p
         if first_this_step and finding.scope != incident.scope and movable:
             incident.scope = finding.scope
-            if incident.kind == SILENCE:
+            if incident.heard_by_telemetry:
                 self._hear(incident)
             incident.evidence = self._evidence(incident, recent)
             incident.scope_p = finding.p_value
@@ -543,7 +561,7 @@ class IncidentBook:
             if status.resolved:
                 return []  # over before we heard of it: nothing to show
             declared = Finding(VENDOR, status.scope, at, 0.0, 0.0, 1.0, 0.0, 1, 0.0)
-            incident = self._open(declared, recent)
+            incident = self._open(declared, recent, onset=status.ts)
             incident.vendor_status, incident.declared_at = status, status.ts
             return [self._event(EventName.OPENED, incident, at, implied)]
         incident.evidence_kinds.add(VENDOR)
