@@ -20,17 +20,6 @@ NORTH = {"region": "North"}
 SONIQUE_NORTH = {"device_brand": "Sonique", "region": "North"}
 
 
-def _engine_replay(records: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], Engine]:
-    engine = Engine(Settings(symptoms=False))
-    events: list[dict[str, Any]] = []
-    for record in records:
-        outcome = engine.process(record)
-        assert outcome.rejection is None, outcome.rejection
-        events.extend(event.to_json() for event in outcome.events)
-    events.extend(event.to_json() for event in engine.close())
-    return events, engine
-
-
 def _maintenance(records: list[dict[str, Any]], scope: Mapping[str, str], start: float, *, until: bool) -> None:
     """Every device in ``scope`` says 'standby' in its last heartbeat before ``start`` (the fleet is quiet there
     from ``start``), with the time it will be back if ``until``."""
@@ -73,7 +62,8 @@ def test_a_maintenance_announced_by_every_device_opens_nothing_even_where_a_part
     maintenance = Quiet(NORTH, SILENCE_AT, 2 * HOUR)
     devices = fleet(quiet=[maintenance])
     _maintenance(devices, NORTH, SILENCE_AT, until=True)
-    events, engine = _engine_replay(merged(devices, summaries(quiet=[maintenance])))
+    engine = Engine(Settings(symptoms=False))
+    events = replay(merged(devices, summaries(quiet=[maintenance])), engine=engine)
     assert incidents(events) == {}, "a planned maintenance is not an outage"
     assert engine.counts.held > 0, "the partner's falling counts there are held, and said so"
     assert notifications(events) == [], "devices back when they said they would be are not reported"

@@ -82,8 +82,11 @@ def merged(*streams: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(records, key=lambda record: parse_timestamp(record["ts"]))
 
 
-def replay(records: Iterable[Mapping[str, Any]], settings: Settings | None = None) -> list[dict[str, Any]]:
-    engine = Engine(settings or Settings(symptoms=False))
+def replay(
+    records: Iterable[Mapping[str, Any]], settings: Settings | None = None, engine: Engine | None = None
+) -> list[dict[str, Any]]:
+    """Every event of replaying the records (through ``engine``, to read its counts after, if given)."""
+    engine = engine or Engine(settings or Settings(symptoms=False))
     events: list[dict[str, Any]] = []
     for record in records:
         outcome = engine.process(record)
