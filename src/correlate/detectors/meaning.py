@@ -1,0 +1,282 @@
+"""Customers describing one thing in their own words: texts close in meaning, rare for their scope.
+
+The symptom detector's MinHash pass groups texts that share their letters. Real customers share the meaning
+and little else, so texts the first pass cannot place (see :mod:`correlate.detectors.symptom`) come here, as
+256-bit codes of a static sentence embedding (:mod:`correlate.detectors.embedding`); the Hamming distance of
+two codes estimates the angle between the texts.
+
+The scan (a scan statistic over balls in meaning space, per scope)
+-------------------------------------------------------------------
+For each text that arrives, and each scope it belongs to (one dimension value: a company, a model, a region),
+and each radius of a fixed grid (cosine 0.5 to 0.9):
+
+* ``observed``: the distinct writers of the texts in the last ``window`` on that scope within the radius of it,
+  the text's own writer included. A ball needs ``min_customers`` writers to be tested further.
+* ``expected``: the texts of the scope's own history within the same radius, per window:
+  ``(H + 0.5) * window / max(span, window)``, with ``H`` the larger of the scope's count and the count over
+  all scopes times the scope's share of all texts (a scope seen little so far is judged by the centre's
+  history, as the MinHash pass does), and ``span`` how far the history reaches back. What is everyday on the
+  scope is not news there, however rare it is elsewhere; what is everyday elsewhere can be news on one scope.
+* ``p_value = P(X >= observed)``, ``X ~ Poisson(expected)``, reported when below ``alpha / tests``: the
+  false-alarm budget of the rate detector, Bonferroni over every (text in the window, scope, radius) cell
+  that could have been tested. One scope reports at most one ball per step, its most significant, with the
+  ball's texts as exemplars (the centre first, then the closest).
+
+The radii are a grid, not a tuned value: static sentence vectors of long narratives sit closer together
+than those of short messages, and a scan over radii finds the scale at which a scope's texts bunch up.
+
+Memory: the window's texts (code, writer, scopes, text) and, per scope and for the centre, the codes and times
+of the texts that left the window in the horizon: 32 bytes of code and 8 of time per text and scope, in
+arrays. A history holds at most ``history_limit`` texts (the newest; its span shrinks accordingly), so memory
+and the cost of a look-up stay bounded on the busiest scope. Only a ball that reached ``min_customers``
+writers in the window looks its history up, once per text and scope while it stays in the window (recounted
+after a tenth of a window). Deterministic: integer codes, arrays in arrival order, no hashing of strings.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import pdtrc
+
+from correlate.detectors.embedding import CODE_WORDS, Codes, distances, hamming_radius
+from correlate.scope import Scope
+
+__all__ = ["MeaningCluster", "MeaningScan", "Text"]
+
+SIMILARITIES: Final = (0.5, 0.6, 0.7, 0.8, 0.9)  # the radii scanned, as cosine similarities
+_PRIOR: Final = 0.5
+_EVERYWHERE: Final = ""  # the key of the history over all scopes
+_EXEMPLARS: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """One text for the scan: who wrote it, when, the scopes it belongs to, and its code."""
+
+    ts: float
+    writer: str
+    scopes: tuple[Scope, ...]
+    text: str
+    code: Codes  # one row of CODE_WORDS words
+
+
+class MeaningCluster(NamedTuple):
+    scope: Scope
+    observed: int  # distinct writers in the ball
+    expected: float
+    p_value: float
+    exemplars: tuple[str, ...]  # the ball's texts, its centre first, then the closest
+    threshold: float  # alpha / tests
+    tests: int
+
+
+@dataclass(slots=True)
+class _History:
+    """Codes and times of texts that left the window, oldest first, in a growing ring of arrays."""
+
+    limit: int
+    codes: Codes = field(default_factory=lambda: np.zeros((16, CODE_WORDS), dtype=np.uint64))
+    times: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(16))
+    start: int = 0
+    end: int = 0
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def add(self, ts: float, code: Codes) -> None:
+        if self.end == len(self.times):
+            live = self.end - self.start
+            size = max(16, 2 * live) if live >= len(self.times) // 2 else len(self.times)
+            codes = np.zeros((size, CODE_WORDS), dtype=np.uint64)
+            times = np.zeros(size)
+            codes[:live], times[:live] = self.codes[self.start : self.end], self.times[self.start : self.end]
+            self.codes, self.times, self.start, self.end = codes, times, 0, live
+        self.codes[self.end], self.times[self.end] = code, ts
+        self.end += 1
+        if self.end - self.start > self.limit:
+            self.start += 1
+
+    def prune(self, since: float) -> None:
+        if self.start < self.end and self.times[self.start] < since:
+            self.start += int(np.searchsorted(self.times[self.start : self.end], since, side="left"))
+
+    def oldest(self) -> float | None:
+        return float(self.times[self.start]) if self.start < self.end else None
+
+    def within(self, code: Codes, radii: Sequence[int]) -> list[int]:
+        """How many texts lie within each radius of ``code``."""
+        found = distances(code[np.newaxis], self.codes[self.start : self.end])[0]
+        return [int(np.count_nonzero(found <= radius)) for radius in radii]
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    text: Text
+    ball: dict[Scope, tuple[float, list[int], float]] = field(default_factory=dict)  # scope -> (when, H, span)
+
+
+class MeaningScan:
+    """The scan of the module docstring. Feed texts with :meth:`add`, then call :meth:`close_step`."""
+
+    def __init__(
+        self,
+        *,
+        window: float = 3600.0,
+        min_customers: int = 3,
+        horizon: float = 7 * 86_400.0,
+        alpha: float = 0.01,
+        history_limit: int = 4096,
+        similarities: Sequence[float] = SIMILARITIES,
+    ) -> None:
+        self.window = window
+        self.min_customers = min_customers
+        self.horizon = horizon
+        self.alpha = alpha
+        self.history_limit = history_limit
+        self.radii = sorted({hamming_radius(s) for s in similarities}, reverse=True)  # loosest first
+        self._window: deque[_Entry] = deque()
+        self._codes: Codes = np.zeros((0, CODE_WORDS), dtype=np.uint64)  # of the window, in order
+        self._new: list[Text] = []
+        self._histories: dict[str, _History] = {}
+        self._first_ts: float | None = None
+        self._hot: dict[Scope, list[_Entry]] = {}  # reported balls, while they hold min_customers writers
+
+    def __len__(self) -> int:
+        """Texts in the window."""
+        return len(self._window)
+
+    def add(self, text: Text) -> None:
+        self._new.append(text)
+        if self._first_ts is None or text.ts < self._first_ts:
+            self._first_ts = text.ts
+
+    def close_step(self, step_end: float, report: bool) -> list[MeaningCluster]:
+        """The balls that qualify at ``step_end`` (none unless ``report``: the caller's warm-up)."""
+        window_start = step_end - self.window
+        self._age_out(window_start)
+        new, self._new = [_Entry(text) for text in self._new if text.ts > window_start], []
+        self._window.extend(new)
+        if new:
+            self._codes = np.concatenate([self._codes, np.stack([entry.text.code for entry in new])])
+        hot: dict[Scope, list[_Entry]] = {}
+        for scope, members in self._hot.items():
+            kept = [member for member in members if member.text.ts > window_start]
+            if len({member.text.writer for member in kept}) >= self.min_customers:
+                hot[scope] = kept
+        self._hot = hot
+        if not new or not report:
+            return []
+        tests = max(1, sum(len(entry.text.scopes) for entry in self._window) * len(self.radii))
+        threshold = self.alpha / tests
+        near = distances(self._codes[-len(new) :], self._codes)  # new texts x window texts
+        best: dict[Scope, tuple[float, MeaningCluster, list[_Entry]]] = {}
+        entries = list(self._window)
+        for row, entry in enumerate(new):
+            for scope in entry.text.scopes:
+                balls = self._balls(entry, scope, near[row], entries, step_end, window_start, threshold, tests)
+                for cluster, members in balls:
+                    if cluster.p_value <= threshold and (scope not in best or cluster.p_value < best[scope][0]):
+                        best[scope] = (cluster.p_value, cluster, members)
+        for scope, (_, _, members) in best.items():
+            self._hot[scope] = members
+        return [cluster for _, cluster, _ in best.values()]
+
+    def hot_scopes(self) -> list[Scope]:
+        """The scopes of reported balls whose texts in the window still come from ``min_customers`` writers."""
+        return list(self._hot)
+
+    def _balls(
+        self,
+        entry: _Entry,
+        scope: Scope,
+        near: npt.NDArray[np.int64],
+        entries: list[_Entry],
+        now: float,
+        window_start: float,
+        threshold: float,
+        tests: int,
+    ) -> list[tuple[MeaningCluster, list[_Entry]]]:
+        """The ball around ``entry`` on ``scope`` at each radius that holds ``min_customers`` writers."""
+        found = []
+        on_scope = [i for i in np.flatnonzero(near <= self.radii[0]).tolist() if scope in entries[i].text.scopes]
+        for k, radius in enumerate(self.radii):
+            inside = sorted((i for i in on_scope if near[i] <= radius), key=lambda i: (int(near[i]), i))
+            writers = len({entries[i].text.writer for i in inside})
+            if writers < self.min_customers:
+                break  # the radii shrink: the balls inside hold fewer still
+            within, span = self._history_near(entry, scope, now, window_start)
+            expected = (within[k] + _PRIOR) * self.window / max(span, self.window)
+            p_value = float(pdtrc(writers - 1, expected))
+            exemplars = tuple(dict.fromkeys(entries[i].text.text for i in inside))[:_EXEMPLARS]
+            members = [entries[i] for i in inside]
+            cluster = MeaningCluster(scope, writers, expected, p_value, exemplars, threshold, tests)
+            found.append((cluster, members))
+        return found
+
+    def _history_near(self, entry: _Entry, scope: Scope, now: float, window_start: float) -> tuple[list[int], float]:
+        """Texts of the scope's history within each radius of the entry (the larger of the scope's own count and
+        the centre's count times the scope's share), and the history's span; remembered for a tenth of a
+        window."""
+        known = entry.ball.get(scope)
+        if known is not None and known[0] > now - self.window / 10:
+            return known[1], known[2]
+        since = window_start - self.horizon
+        watched = window_start - (self._first_ts if self._first_ts is not None else window_start)
+        everywhere = self._histories.get(_EVERYWHERE)
+        mine = self._histories.get(_key(scope))
+        code = entry.text.code
+        counts = [0] * len(self.radii)
+        span = max(0.0, min(self.horizon, watched))
+        if everywhere is not None and len(everywhere):
+            everywhere.prune(since)
+            span_all = _span(everywhere, window_start, watched, self.horizon)
+            all_counts = everywhere.within(code, self.radii)
+            share = 0.0
+            if mine is not None and len(mine):
+                mine.prune(since)
+                span_mine = _span(mine, window_start, watched, self.horizon)
+                rate_mine = len(mine) / max(span_mine, self.window)
+                share = rate_mine / (len(everywhere) / max(span_all, self.window)) if len(everywhere) else 0.0
+                own = mine.within(code, self.radii)
+                # Both as counts over the centre's span, so that they compare.
+                scale = max(span_all, self.window) / max(span_mine, self.window)
+                counts = [max(round(o * scale), round(a * share)) for o, a in zip(own, all_counts, strict=True)]
+            else:
+                counts = [round(a * share) for a in all_counts]
+            span = span_all
+        entry.ball[scope] = (now, counts, span)
+        return counts, span
+
+    def _age_out(self, window_start: float) -> None:
+        window, gone = self._window, 0
+        while window and window[0].text.ts <= window_start:
+            text = window.popleft().text
+            gone += 1
+            self._history(_EVERYWHERE).add(text.ts, text.code)
+            for scope in text.scopes:
+                self._history(_key(scope)).add(text.ts, text.code)
+        if gone:
+            self._codes = self._codes[gone:]
+
+    def _history(self, key: str) -> _History:
+        history = self._histories.get(key)
+        if history is None:
+            history = self._histories[key] = _History(self.history_limit)
+        return history
+
+
+def _span(history: _History, window_start: float, watched: float, horizon: float) -> float:
+    """How far a history reaches back from the window: what was watched, or less if the history was cut."""
+    oldest = history.oldest()
+    reach = watched if oldest is None or len(history) < history.limit else window_start - oldest
+    return max(0.0, min(horizon, watched, reach))
+
+
+def _key(scope: Scope) -> str:
+    return repr(scope)
