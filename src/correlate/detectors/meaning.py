@@ -17,10 +17,11 @@ and each radius of a fixed grid (cosine 0.5 to 0.9):
   all scopes times the scope's share of all texts (a scope seen little so far is judged by the centre's
   history, as the MinHash pass does), and ``span`` how far the history reaches back. What is everyday on the
   scope is not news there, however rare it is elsewhere; what is everyday elsewhere can be news on one scope.
-* ``p_value = P(X >= observed)``, ``X ~ Poisson(expected)``, reported when below ``alpha / tests``: the
-  false-alarm budget of the rate detector, Bonferroni over every (text in the window, scope, radius) cell
-  that could have been tested. One scope reports at most one ball per step, its most significant, with the
-  ball's texts as exemplars (the centre first, then the closest).
+* ``p_value = P(X >= observed)``, ``X ~ Poisson(expected)``, reported when below the rate detector's budget
+  (:func:`correlate.detectors.tail.per_test_threshold`): ``false_alarms_per_day`` split over the tests of a
+  day, one per text, scope and radius (each ball is tested when its centre arrives), counted at the rate
+  texts reach the window. One scope reports at most one ball per step, its most significant, with the ball's
+  texts as exemplars (the centre first, then the closest).
 
 The radii are a grid, not a tuned value: static sentence vectors of long narratives sit closer together
 than those of short messages, and a scan over radii finds the scale at which a scope's texts bunch up.
@@ -45,12 +46,14 @@ import numpy.typing as npt
 from scipy.special import pdtrc
 
 from correlate.detectors.embedding import CODE_WORDS, Codes, distances, hamming_radius
+from correlate.detectors.tail import per_test_threshold
 from correlate.scope import Scope
 
 __all__ = ["MeaningCluster", "MeaningScan", "Text"]
 
 SIMILARITIES: Final = (0.5, 0.6, 0.7, 0.8, 0.9)  # the radii scanned, as cosine similarities
 _PRIOR: Final = 0.5
+_DAY: Final = 86_400.0
 _EVERYWHERE: Final = ""  # the key of the history over all scopes
 _EXEMPLARS: Final = 3
 
@@ -72,8 +75,8 @@ class MeaningCluster(NamedTuple):
     expected: float
     p_value: float
     exemplars: tuple[str, ...]  # the ball's texts, its centre first, then the closest
-    threshold: float  # alpha / tests
-    tests: int
+    threshold: float  # the p-value it had to beat
+    tests: int  # tests a day, over which the budget is split
 
 
 @dataclass(slots=True)
@@ -130,14 +133,14 @@ class MeaningScan:
         window: float = 3600.0,
         min_customers: int = 3,
         horizon: float = 7 * 86_400.0,
-        alpha: float = 0.01,
+        false_alarms_per_day: float = 0.05,
         history_limit: int = 4096,
         similarities: Sequence[float] = SIMILARITIES,
     ) -> None:
         self.window = window
         self.min_customers = min_customers
         self.horizon = horizon
-        self.alpha = alpha
+        self.false_alarms_per_day = false_alarms_per_day
         self.history_limit = history_limit
         self.radii = sorted({hamming_radius(s) for s in similarities}, reverse=True)  # loosest first
         self._window: deque[_Entry] = deque()
@@ -172,8 +175,9 @@ class MeaningScan:
         self._hot = hot
         if not new or not report:
             return []
-        tests = max(1, sum(len(entry.text.scopes) for entry in self._window) * len(self.radii))
-        threshold = self.alpha / tests
+        cells = sum(len(entry.text.scopes) for entry in self._window) * len(self.radii)
+        tests = max(1, round(cells * _DAY / self.window))  # per day, at the rate texts fill the window
+        threshold = per_test_threshold(self.false_alarms_per_day, tests)
         near = distances(self._codes[-len(new) :], self._codes)  # new texts x window texts
         best: dict[Scope, tuple[float, MeaningCluster, list[_Entry]]] = {}
         entries = list(self._window)

@@ -76,7 +76,6 @@ _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its represe
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
 _FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
 _FILED_FROM: Final = 2  # reporters from which a word is filed for misspelling look-ups (_WordTally)
-_TEMPLATE_APART: Final = 43_200.0  # a text sent again this long after is a template (correlate.detectors.templates)
 _Key = TypeVar("_Key")
 
 
@@ -270,6 +269,7 @@ class SymptomDetector:
         alpha: float = 0.01,
         warmup: float = 86_400.0,
         meaning: StaticEmbedding | None = None,
+        false_alarms_per_day: float = 0.05,
     ) -> None:
         self.window = window
         self.min_customers = min_customers
@@ -304,13 +304,18 @@ class SymptomDetector:
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
-        self._templates = TemplateBook(min_writers=2, apart=_TEMPLATE_APART, horizon=rarity_horizon)
+        self._templates = TemplateBook(min_writers=2, apart=window, horizon=rarity_horizon)
         # Grouping by meaning, for the texts the MinHash pass cannot place (correlate.detectors.meaning).
         self._embedding = meaning
         self._meaning = (
             None
             if meaning is None
-            else MeaningScan(window=window, min_customers=min_customers, horizon=rarity_horizon, alpha=alpha)
+            else MeaningScan(
+                window=window,
+                min_customers=min_customers,
+                horizon=rarity_horizon,
+                false_alarms_per_day=false_alarms_per_day,
+            )
         )
         self._unplaced: list[tuple[StitchedContact, str]] = []  # (contact, writer) for the meaning pass
 
@@ -332,6 +337,7 @@ class SymptomDetector:
             max_depth=settings.max_depth,
             dimensions=settings.dimensions,
             meaning=meaning,
+            false_alarms_per_day=settings.false_alarms_per_day,
         )
 
     def observe(self, contact: StitchedContact) -> None:

@@ -2,10 +2,10 @@
 
 A form letter that three consumers send within an hour is not three customers describing a fault: they copied
 one text that circulates. What tells the two apart is time: a fault's customers write in the hour it happens,
-a template comes back day after day. So a text is a *template* once at least ``min_writers`` distinct writers
-sent it word for word (after normalisation), at least one of them more than ``apart`` earlier. A copies
-control (a fault whose customers all send one narrative word for word) is still a fault: nobody sent that text
-before the fault.
+a template comes back, day after day. So a text is a *template* once at least ``min_writers`` distinct writers
+sent it word for word (after normalisation), at least one of them more than ``apart`` (the symptom window)
+earlier: it was written before the window in which it would count. A copies control (a fault whose customers
+all send one narrative word for word) is still a fault: nobody sent that text before the fault.
 
 Memory: one record per distinct normalised text seen in the ``horizon`` (a 64-bit digest, the first few
 writers, when it was first and last seen), dropped a horizon after it was last seen.
@@ -30,7 +30,7 @@ class _Record:
 class TemplateBook:
     """Learns which texts are templates; :meth:`observe` answers for one text, then learns from it."""
 
-    def __init__(self, *, min_writers: int = 2, apart: float = 43_200.0, horizon: float = 7 * 86_400.0) -> None:
+    def __init__(self, *, min_writers: int = 2, apart: float = 3600.0, horizon: float = 7 * 86_400.0) -> None:
         self.min_writers = min_writers
         self.apart = apart
         self.horizon = horizon
