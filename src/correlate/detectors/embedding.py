@@ -17,8 +17,9 @@ contact centre's stream; the static vectors cost microseconds and, on the develo
 one issue from others as well as TF-IDF does, with synonyms and word forms in the bargain.
 
 Exactness. Everything a decision depends on is integer arithmetic: the centred, weighted table is rounded to
-16-bit integers once, a text's vector is an exact integer sum of its rows (float32 holds it exactly), and its *code* is the signs of 256
-projections on fixed +-1 hyperplanes (SimHash, exact in float64 however BLAS orders or threads the sums).
+16-bit integers once, a text's vector is an exact integer sum of its rows (float32 holds it exactly), and its
+*code* is the signs of 256 projections on fixed +-1 hyperplanes (SimHash, exact in float64 however BLAS orders
+or threads the sums).
 So the same texts give the same codes in `correlate replay` and in the Kafka workers, on any thread count.
 
 Codes. Two texts at angle ``theta`` differ in each bit with probability ``theta / pi``: the Hamming distance
@@ -38,7 +39,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
 
 from correlate.detectors.wordpiece import WordPieces
 
@@ -89,6 +89,9 @@ class StaticEmbedding:
 
     def __init__(self, archive: Path | None = None) -> None:
         from safetensors.numpy import load  # the semantic extra's; only needed here
+        from scipy.sparse import csr_matrix  # imported here: the detectors without meaning never load it
+
+        self._sparse = csr_matrix
 
         with zipfile.ZipFile(archive or model_archive()) as files:
             table = load(files.read("model.safetensors"))["embeddings.word_embeddings.weight"]
@@ -114,7 +117,7 @@ class StaticEmbedding:
         flat = np.fromiter((piece for one in ids for piece in one), dtype=np.int32)
         indptr = np.cumsum([0, *map(len, ids)])
         ones = np.ones(len(flat), dtype=np.float32)
-        counts = csr_matrix((ones, flat, indptr), shape=(len(ids), len(self._table)))
+        counts = self._sparse((ones, flat, indptr), shape=(len(ids), len(self._table)))
         vectors: npt.NDArray[np.float32] = np.asarray(counts @ self._table, dtype=np.float32)
         return vectors
 
@@ -144,7 +147,7 @@ def distances(codes: Codes, others: Codes) -> npt.NDArray[np.int64]:
 
 def hamming_radius(similarity: float) -> int:
     """The largest Hamming distance between codes of texts at cosine ``similarity`` or more (expected)."""
-    return int(math.floor(CODE_BITS * math.acos(max(-1.0, min(1.0, similarity))) / math.pi))
+    return math.floor(CODE_BITS * math.acos(max(-1.0, min(1.0, similarity))) / math.pi)
 
 
 def _hyperplanes(dimensions: int) -> npt.NDArray[np.float64]:

@@ -3,7 +3,9 @@
 The symptom detector's MinHash pass groups texts that share their letters. Real customers share the meaning
 and little else, so texts the first pass cannot place (see :mod:`correlate.detectors.symptom`) come here, as
 256-bit codes of a static sentence embedding (:mod:`correlate.detectors.embedding`); the Hamming distance of
-two codes estimates the angle between the texts.
+two codes estimates the angle between the texts. The texts it placed in an everyday complaint come too, with
+that complaint's code: they are what is usual on their scope, counted in the balls and histories below but
+never a ball's centre.
 
 The scan (a scan statistic over balls in meaning space, per scope)
 -------------------------------------------------------------------
@@ -67,6 +69,7 @@ class Text:
     scopes: tuple[Scope, ...]
     text: str
     code: Codes  # one row of CODE_WORDS words
+    centre: bool = True  # False: an everyday text, counted in the balls and histories, never tested itself
 
 
 class MeaningCluster(NamedTuple):
@@ -175,13 +178,15 @@ class MeaningScan:
         self._hot = hot
         if not new or not report:
             return []
-        cells = sum(len(entry.text.scopes) for entry in self._window) * len(self.radii)
+        cells = sum(len(entry.text.scopes) for entry in self._window if entry.text.centre) * len(self.radii)
         tests = max(1, round(cells * _DAY / self.window))  # per day, at the rate texts fill the window
         threshold = per_test_threshold(self.false_alarms_per_day, tests)
-        near = distances(self._codes[-len(new) :], self._codes)  # new texts x window texts
+        offset = len(self._window) - len(new)
+        centres = [(offset + i, entry) for i, entry in enumerate(new) if entry.text.centre]
+        near = distances(self._codes[[i for i, _ in centres]], self._codes)  # centres x window texts
         best: dict[Scope, tuple[float, MeaningCluster, list[_Entry]]] = {}
         entries = list(self._window)
-        for row, entry in enumerate(new):
+        for row, (_, entry) in enumerate(centres):
             for scope in entry.text.scopes:
                 balls = self._balls(entry, scope, near[row], entries, step_end, window_start, threshold, tests)
                 for cluster, members in balls:

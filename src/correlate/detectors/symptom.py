@@ -58,10 +58,11 @@ from typing import TYPE_CHECKING, Final, Generic, NamedTuple, Self, TypeVar
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
+from correlate.detectors.embedding import Codes
 from correlate.detectors.meaning import MeaningCluster, MeaningScan, Text
 from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, one_typo_apart
-from correlate.scope import Scope, related
 from correlate.detectors.templates import TemplateBook
+from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
 
 __all__ = ["SymptomDetector"]
@@ -317,7 +318,9 @@ class SymptomDetector:
                 false_alarms_per_day=false_alarms_per_day,
             )
         )
-        self._unplaced: list[tuple[StitchedContact, str]] = []  # (contact, writer) for the meaning pass
+        # (contact, writer, the everyday symptom the MinHash pass placed it in, if any) for the meaning pass
+        self._unplaced: list[tuple[StitchedContact, str, int | None]] = []
+        self._everyday_codes: dict[int, Codes] = {}  # an everyday symptom -> the code of its first text seen here
 
     @classmethod
     def runs_with(cls, settings: Settings) -> bool:
@@ -406,12 +409,24 @@ class SymptomDetector:
         """The MinHash findings and the meaning scan's, one per scope (the more significant; MinHash on a tie)."""
         assert self._meaning is not None and self._embedding is not None
         unplaced, self._unplaced = self._unplaced, []
-        if unplaced:
-            codes, meaningful = self._embedding.codes([contact.contact.text or "" for contact, _ in unplaced])
-            for (contact, writer), code, usable in zip(unplaced, codes, meaningful, strict=True):
-                if usable:
-                    scopes = tuple(((pair,)) for pair in contact.profile if self._allowed is None or pair[0] in self._allowed)
-                    self._meaning.add(Text(contact.contact.ts, writer, scopes, contact.contact.text or "", code))
+        everyday = self._everyday_codes
+        fresh = [contact for contact, _, placed in unplaced if placed is None or placed not in everyday]
+        coded: dict[int, tuple[Codes, bool]] = {}
+        if fresh:
+            codes, meaningful = self._embedding.codes([contact.contact.text or "" for contact in fresh])
+            coded = {id(c): (code, bool(ok)) for c, code, ok in zip(fresh, codes, meaningful, strict=True)}
+        for contact, writer, placed in unplaced:
+            if placed is not None and placed in everyday:
+                code, usable = everyday[placed], True
+            else:
+                code, usable = coded[id(contact)]
+                if placed is not None and usable:
+                    everyday[placed] = code
+            if usable:
+                allowed = self._allowed
+                scopes = tuple((pair,) for pair in contact.profile if allowed is None or pair[0] in allowed)
+                text = contact.contact.text or ""
+                self._meaning.add(Text(contact.contact.ts, writer, scopes, text, code, centre=placed is None))
         clusters: list[MeaningCluster] = self._meaning.close_step(step_end, self._warm)
         by_scope = {finding.scope: finding for finding in findings}
         for cluster in clusters:
@@ -469,8 +484,8 @@ class SymptomDetector:
         key = f"\0{record.source}\0{record.contact_id}" if record.count > 1 else record.customer_id
         writer = record.source if record.count > 1 else record.customer_id
         template = self._templates.observe(sketch.normalised, writer, record.ts)
-        if self._meaning is not None and not template and not self._placed(symptom_id, symptom):
-            self._unplaced.append((contact, writer))
+        if self._meaning is not None and not template:
+            self._unplaced.append((contact, writer, symptom_id if self._placed(symptom_id, symptom) else None))
         last = symptom.counted.get(key)
         weight = 0
         if last is None or record.ts - last >= self.window:
@@ -667,6 +682,7 @@ class SymptomDetector:
             if symptom is not None and not symptom.members and self._forget_at(symptom) <= now:
                 del self._symptoms[symptom_id]
                 self._established.pop(symptom_id, None)
+                self._everyday_codes.pop(symptom_id, None)
                 self._index.forget(symptom_id)
 
     # Scoring, from reporters pooled by profile: a step costs per distinct profile, not per contact.

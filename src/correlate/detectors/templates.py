@@ -62,7 +62,7 @@ class TemplateBook:
     def _forget(self, now: float) -> None:
         seen, records = self._seen, self._records
         while seen and seen[0][0] < now - self.horizon:
-            ts, key = seen.popleft()
+            key = seen.popleft()[1]
             record = records.get(key)
             if record is not None and record.last_ts < now - self.horizon:
                 del records[key]

@@ -39,7 +39,8 @@ class WordPieces:
 
     def ids(self, text: str, max_words: int) -> list[int]:
         """The ids of the text's first ``max_words`` words (punctuation marks count as words, as in BERT)."""
-        memo, out = self._memo, []
+        memo = self._memo
+        out: list[int] = []
         for word in _words(text, max_words):
             pieces = memo.get(word)
             if pieces is None:

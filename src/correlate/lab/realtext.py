@@ -168,7 +168,7 @@ def evaluate(stream: Stream, settings: Settings) -> Score:
     opened = [event for event in opened if parse_timestamp(event["opened_at"]) >= stream.warmup_end]
     on_fault: set[str] = set()
     found = 0
-    described = []
+    described: list[int] = []
     for fault in stream.faults:
         third = fault.times[2]
         matching = [
