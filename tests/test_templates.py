@@ -37,7 +37,7 @@ def test_templates_are_forgotten_after_the_horizon() -> None:
     book.observe("old letter", "a", T0)
     book.observe("old letter", "b", T0 + 60)
     book.observe("another", "z", T0 + 5 * DAY)
-    assert len(book) == 1
+    assert len(book) == 1  # "another" alone
     assert not book.observe("old letter", "c", T0 + 5 * DAY)
 
 

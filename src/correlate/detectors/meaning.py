@@ -162,8 +162,12 @@ class MeaningScan:
         if self._first_ts is None or text.ts < self._first_ts:
             self._first_ts = text.ts
 
-    def close_step(self, step_end: float, report: bool) -> list[MeaningCluster]:
-        """The balls that qualify at ``step_end`` (none unless ``report``: the caller's warm-up)."""
+    def close_step(self, step_end: float, report: bool, watched_since: float | None = None) -> list[MeaningCluster]:
+        """The balls that qualify at ``step_end`` (none unless ``report``: the caller's warm-up). ``watched_since``:
+        when the caller began watching contacts, with or without text (a day without texts is a day in which
+        nothing was described)."""
+        if watched_since is not None and (self._first_ts is None or watched_since < self._first_ts):
+            self._first_ts = watched_since
         window_start = step_end - self.window
         self._age_out(window_start)
         new, self._new = [_Entry(text) for text in self._new if text.ts > window_start], []

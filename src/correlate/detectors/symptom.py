@@ -77,6 +77,7 @@ _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its represe
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
 _FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
 _FILED_FROM: Final = 2  # reporters from which a word is filed for misspelling look-ups (_WordTally)
+_TEMPLATE_HORIZON: Final = 3 * 86_400.0  # how long a text is remembered to tell a template (a form letter) by
 _Key = TypeVar("_Key")
 
 
@@ -305,7 +306,7 @@ class SymptomDetector:
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
-        self._templates = TemplateBook(min_writers=2, apart=window, horizon=rarity_horizon)
+        self._templates = TemplateBook(min_writers=2, apart=window, horizon=min(rarity_horizon, _TEMPLATE_HORIZON))
         # Grouping by meaning, for the texts the MinHash pass cannot place (correlate.detectors.meaning).
         self._embedding = meaning
         self._meaning = (
@@ -427,7 +428,7 @@ class SymptomDetector:
                 scopes = tuple((pair,) for pair in contact.profile if allowed is None or pair[0] in allowed)
                 text = contact.contact.text or ""
                 self._meaning.add(Text(contact.contact.ts, writer, scopes, text, code, centre=placed is None))
-        clusters: list[MeaningCluster] = self._meaning.close_step(step_end, self._warm)
+        clusters: list[MeaningCluster] = self._meaning.close_step(step_end, self._warm, self._first_ts)
         by_scope = {finding.scope: finding for finding in findings}
         for cluster in clusters:
             known = by_scope.get(cluster.scope)

@@ -7,8 +7,9 @@ sent it word for word (after normalisation), at least one of them more than ``ap
 earlier: it was written before the window in which it would count. A copies control (a fault whose customers
 all send one narrative word for word) is still a fault: nobody sent that text before the fault.
 
-Memory: one record per distinct normalised text seen in the ``horizon`` (a 64-bit digest, the first few
-writers, when it was first and last seen), dropped a horizon after it was last seen.
+Memory: per distinct normalised text seen in the ``horizon`` (the symptom detector keeps three days: a form
+letter that circulates comes back within them), a 64-bit digest with its first writer and time; the first few
+writers once a second one sends it. Dropped a horizon after it was last seen.
 """
 
 from __future__ import annotations
@@ -22,23 +23,28 @@ __all__ = ["TemplateBook"]
 
 @dataclass(slots=True)
 class _Record:
-    first_ts: float
+    """A text sent by two writers or more."""
+
     last_ts: float
     writers: dict[str, float] = field(default_factory=dict)  # the first few writers -> when they first sent it
 
 
 class TemplateBook:
-    """Learns which texts are templates; :meth:`observe` answers for one text, then learns from it."""
+    """Learns which texts are templates; :meth:`observe` answers for one text, then learns from it.
 
-    def __init__(self, *, min_writers: int = 2, apart: float = 3600.0, horizon: float = 7 * 86_400.0) -> None:
+    Most texts are written once: they are kept as one small tuple until a second writer sends the same words.
+    """
+
+    def __init__(self, *, min_writers: int = 2, apart: float = 3600.0, horizon: float = 86_400.0) -> None:
         self.min_writers = min_writers
         self.apart = apart
         self.horizon = horizon
+        self._once: dict[int, tuple[float, str]] = {}  # digest -> (when, writer) of a text one writer sent
         self._records: dict[int, _Record] = {}
-        self._seen: deque[tuple[float, int]] = deque()  # (ts, digest) in arrival order, for forgetting
+        self._seen: deque[tuple[float, int]] = deque()  # (first seen, digest), for forgetting
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._once) + len(self._records)
 
     def observe(self, normalised: str, writer: str, ts: float) -> bool:
         """Whether the text was a template before this writer sent it at ``ts``; then remember this writer."""
@@ -46,26 +52,40 @@ class TemplateBook:
         key = _digest(normalised)
         record = self._records.get(key)
         if record is None:
-            record = self._records[key] = _Record(ts, ts)
-        template = self._is_template(record, writer, ts)
-        if writer not in record.writers and len(record.writers) < self.min_writers + 1:
+            once = self._once.get(key)
+            if once is None:
+                self._once[key] = (ts, writer)
+                self._seen.append((ts, key))
+                return False
+            if once[1] == writer:
+                self._once[key] = (once[0], writer) if once[0] <= ts else (ts, writer)
+                return False
+            del self._once[key]
+            record = self._records[key] = _Record(max(once[0], ts), {once[1]: once[0]})
+        others = [when for who, when in record.writers.items() if who != writer and when <= ts]
+        template = len(others) >= self.min_writers and min(others) <= ts - self.apart
+        if writer not in record.writers and len(record.writers) <= self.min_writers:
             record.writers[writer] = ts
-        if ts > record.last_ts:
-            record.last_ts = ts
-        self._seen.append((ts, key))
+        record.last_ts = max(record.last_ts, ts)
         return template
 
-    def _is_template(self, record: _Record, writer: str, ts: float) -> bool:
-        others = [when for who, when in record.writers.items() if who != writer and when <= ts]
-        return len(others) >= self.min_writers and min(others) <= ts - self.apart
-
     def _forget(self, now: float) -> None:
-        seen, records = self._seen, self._records
-        while seen and seen[0][0] < now - self.horizon:
+        seen, since = self._seen, now - self.horizon
+        while seen and seen[0][0] < since:
             key = seen.popleft()[1]
-            record = records.get(key)
-            if record is not None and record.last_ts < now - self.horizon:
-                del records[key]
+            once = self._once.get(key)
+            if once is not None:
+                if once[0] < since:
+                    del self._once[key]
+                else:
+                    seen.append((once[0], key))
+                continue
+            record = self._records.get(key)
+            if record is not None:
+                if record.last_ts < since:
+                    del self._records[key]
+                else:
+                    seen.append((record.last_ts, key))
 
 
 def _digest(normalised: str) -> int:
