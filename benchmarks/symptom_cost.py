@@ -29,12 +29,12 @@ import orjson
 from correlate.config import Settings
 from correlate.contracts import Contact, format_time, validate
 from correlate.detectors.meaning import MeaningScan
+from correlate.detectors.similarity import Sketcher, SymptomIndex
+from correlate.detectors.symptom import SymptomDetector
 from correlate.detectors.symptom import SymptomDetector as Symptoms
 from correlate.engine import Engine
 from correlate.lab.realtext import REGIONS, load
 from correlate.replay import replay
-from correlate.detectors.similarity import Sketcher, SymptomIndex
-from correlate.detectors.symptom import SymptomDetector
 from correlate.stitch import Stitcher
 
 T0 = 1_772_409_600.0  # 2026-03-02T00:00:00Z

@@ -22,6 +22,13 @@ Exactness. Everything a decision depends on is integer arithmetic: the centred, 
 or threads the sums).
 So the same texts give the same codes in `correlate replay` and in the Kafka workers, on any thread count.
 
+Centre. Every text of one contact centre shares a direction (its domain: every narrative of a credit bureau
+talks of reports and accounts), which says nothing about the fault. Codes are measured from the mean direction of
+the centre's own texts (:class:`Centre`), learned while the detector warms up and fixed after, so that codes made
+on either side of it compare: on the development corpus this separates texts of one issue from a company's others
+(AUC 0.61 -> 0.69) more than any weighting did. Exact too: a direction is the vector scaled to integers, the
+centre an integer sum and a count.
+
 Codes. Two texts at angle ``theta`` differ in each bit with probability ``theta / pi``: the Hamming distance
 of two codes estimates the angle (standard error about 3.5 degrees at 60 degrees). A code is 32 bytes, so the
 history of a week of texts per scope is small, and a distance is one XOR and a population count.
@@ -46,7 +53,9 @@ from correlate.errors import MissingExtra
 __all__ = [
     "CODE_BITS",
     "CODE_WORDS",
+    "DIRECTION_SCALE",
     "MODEL_PACKAGE",
+    "Centre",
     "Codes",
     "ModelMissing",
     "StaticEmbedding",
@@ -60,6 +69,8 @@ CODE_BITS: Final = 256
 CODE_WORDS: Final = CODE_BITS // 64
 MAX_WORDS: Final = 128  # words of a text embedded: a narrative's opening says what it is about
 MAX_PIECES: Final = 500  # word pieces summed per text: 500 x 2**15 < 2**24, exact in float32
+DIRECTION_SCALE: Final = 4096  # a text's direction, as integers of at most this
+MAX_CENTRED: Final = 1 << 20  # texts in a centre: 2 x 4096 x 2**20 x 384 < 2**53 (projections stay exact)
 _FIRST_WORD: Final = 1996  # BERT's vocabulary: padding, unused slots, specials and single characters come first
 _TABLE_SCALE: Final = 32_767  # the table's largest value, as a 16-bit integer
 _SEED: Final = 20_261_207
@@ -123,17 +134,52 @@ class StaticEmbedding:
             out[rows] = np.add.reduceat(self._table[flat], starts, axis=0)
         return out
 
-    def codes(self, texts: Sequence[str]) -> tuple[Codes, npt.NDArray[np.bool_]]:
-        """One 256-bit code per text, as four 64-bit words, and whether the text had a word the model weighs (a
-        text without one has no meaning to compare: its code is all zeros)."""
+    def directions(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """Each text's vector scaled to integers of at most ``DIRECTION_SCALE`` (so that a long text weighs as
+        much as a short one in a centre), and whether the text had a word the model weighs (a text without one
+        has no meaning to compare)."""
         vectors = self.vectors(texts)
-        return pack_signs(vectors, self._planes), np.any(vectors != 0, axis=1)
+        peak = np.abs(vectors).max(axis=1, initial=0.0)
+        meaningful = peak > 0
+        scaled = np.rint(vectors * (DIRECTION_SCALE / np.maximum(peak, 1.0))[:, np.newaxis]).astype(np.float32)
+        return scaled, meaningful
+
+    def encode(self, directions: npt.NDArray[np.float32], centre: Centre | None = None) -> Codes:
+        """The 256-bit codes (four 64-bit words each) of directions, measured from ``centre`` if given."""
+        if centre is None or not centre.count:
+            return pack_signs(directions.astype(np.float64), self._planes)
+        return pack_signs(directions.astype(np.float64) * centre.count - centre.total, self._planes)
+
+    def codes(self, texts: Sequence[str]) -> tuple[Codes, npt.NDArray[np.bool_]]:
+        """The texts' codes from the vocabulary's centre, and whether each text had a meaning."""
+        directions, meaningful = self.directions(texts)
+        return self.encode(directions), meaningful
 
 
-def pack_signs(vectors: npt.NDArray[np.float32], planes: npt.NDArray[np.float64]) -> Codes:
-    """The signs of the vectors' projections, packed 64 to a word. The projections are sums of integers far
+class Centre:
+    """The mean direction of a stream's texts, as an exact integer sum and a count: what every text of a
+    contact centre shares (its domain, its boilerplate), which says nothing about the fault. Learned while the
+    detector warms up, then fixed, so that codes made before and after compare."""
+
+    __slots__ = ("count", "frozen", "total")
+
+    def __init__(self) -> None:
+        self.total: npt.NDArray[np.float64] = np.zeros(0)
+        self.count = 0
+        self.frozen = False
+
+    def add(self, directions: npt.NDArray[np.float32]) -> None:
+        if self.frozen or not len(directions) or self.count + len(directions) > MAX_CENTRED:
+            return
+        summed = directions.astype(np.float64).sum(axis=0)  # integers far below 2**53: exact in any order
+        self.total = summed if not self.count else self.total + summed
+        self.count += len(directions)
+
+
+def pack_signs(vectors: npt.NDArray[np.float64], planes: npt.NDArray[np.float64]) -> Codes:
+    """The signs of the (integer) vectors' projections, packed 64 to a word. The projections are sums of integers
     below 2**53, so float64 holds every partial sum exactly: the signs do not depend on how BLAS sums."""
-    projections = vectors.astype(np.float64) @ planes
+    projections = vectors @ planes
     bits = np.packbits(projections > 0, axis=1, bitorder="little")
     return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), CODE_WORDS)
 

@@ -39,7 +39,7 @@ after a tenth of a window). Deterministic: integer codes, arrays in arrival orde
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -47,17 +47,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import pdtrc
 
-from correlate.detectors.embedding import CODE_WORDS, Codes, distances, hamming_radius
+from correlate.detectors.embedding import CODE_WORDS, Centre, Codes, distances, hamming_radius
 from correlate.detectors.tail import per_test_threshold
 from correlate.scope import Scope
 
 __all__ = ["MeaningCluster", "MeaningScan", "Text"]
 
-SIMILARITIES: Final = (0.5, 0.6, 0.7, 0.8, 0.9)  # the radii scanned, as cosine similarities
+SIMILARITIES: Final = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the radii scanned, as cosine similarities
 _PRIOR: Final = 0.5
 _DAY: Final = 86_400.0
 _EVERYWHERE: Final = ""  # the key of the history over all scopes
 _EXEMPLARS: Final = 3
+_WARMING_LIMIT: Final = 1 << 16  # warm-up texts kept to be coded (all of them count in the centre)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class Text:
     writer: str
     scopes: tuple[Scope, ...]
     text: str
-    code: Codes  # one row of CODE_WORDS words
+    direction: npt.NDArray[np.float32]  # see correlate.detectors.embedding (StaticEmbedding.directions)
     centre: bool = True  # False: an everyday text, counted in the balls and histories, never tested itself
 
 
@@ -124,6 +125,7 @@ class _History:
 @dataclass(slots=True, eq=False)
 class _Entry:
     text: Text
+    code: Codes
     ball: dict[Scope, tuple[float, list[int], float]] = field(default_factory=dict)  # scope -> (when, H, span)
 
 
@@ -139,6 +141,7 @@ class MeaningScan:
         false_alarms_per_day: float = 0.05,
         history_limit: int = 4096,
         similarities: Sequence[float] = SIMILARITIES,
+        encode: Callable[[npt.NDArray[np.float32], Centre | None], Codes],
     ) -> None:
         self.window = window
         self.min_customers = min_customers
@@ -152,6 +155,9 @@ class MeaningScan:
         self._histories: dict[str, _History] = {}
         self._first_ts: float | None = None
         self._hot: dict[Scope, list[_Entry]] = {}  # reported balls, while they hold min_customers writers
+        self._encode = encode
+        self._centre = Centre()  # learned from the texts of the warm-up, then fixed
+        self._warming: list[Text] = []  # the warm-up's texts, coded once the centre is fixed
 
     def __len__(self) -> int:
         """Texts in the window."""
@@ -169,11 +175,16 @@ class MeaningScan:
         if watched_since is not None and (self._first_ts is None or watched_since < self._first_ts):
             self._first_ts = watched_since
         window_start = step_end - self.window
+        if not self._centre.frozen and not self._warm_up(report, window_start):
+            return []
         self._age_out(window_start)
-        new, self._new = [_Entry(text) for text in self._new if text.ts > window_start], []
-        self._window.extend(new)
-        if new:
-            self._codes = np.concatenate([self._codes, np.stack([entry.text.code for entry in new])])
+        arrived, self._new = [text for text in self._new if text.ts > window_start], []
+        new = []
+        if arrived:
+            codes = self._encode(np.stack([text.direction for text in arrived]), self._centre)
+            new = [_Entry(text, code) for text, code in zip(arrived, codes, strict=True)]
+            self._window.extend(new)
+            self._codes = np.concatenate([self._codes, codes])
         hot: dict[Scope, list[_Entry]] = {}
         for scope, members in self._hot.items():
             kept = [member for member in members if member.text.ts > window_start]
@@ -199,6 +210,27 @@ class MeaningScan:
         for scope, (_, _, members) in best.items():
             self._hot[scope] = members
         return [cluster for _, cluster, _ in best.values()]
+
+    def _warm_up(self, report: bool, window_start: float) -> bool:
+        """Learn the centre from the texts until the caller reports; then fix it, file the warm-up's texts older
+        than the window in the histories and leave the others to arrive. Whether the scan is warm."""
+        if self._new:
+            self._centre.add(np.stack([text.direction for text in self._new]))
+            self._warming.extend(self._new)
+            self._new = []
+            if len(self._warming) > _WARMING_LIMIT:
+                del self._warming[: len(self._warming) - _WARMING_LIMIT]
+        if not report:
+            return False
+        self._centre.frozen = True
+        warming, self._warming = sorted(self._warming, key=lambda text: text.ts), []
+        old = [text for text in warming if text.ts <= window_start]
+        self._new = [text for text in warming if text.ts > window_start]
+        if old:
+            codes = self._encode(np.stack([text.direction for text in old]), self._centre)
+            for text, code in zip(old, codes, strict=True):
+                self._file(text, code)
+        return True
 
     def hot_scopes(self) -> list[Scope]:
         """The scopes of reported balls whose texts in the window still come from ``min_customers`` writers."""
@@ -243,7 +275,7 @@ class MeaningScan:
         watched = window_start - (self._first_ts if self._first_ts is not None else window_start)
         everywhere = self._histories.get(_EVERYWHERE)
         mine = self._histories.get(_key(scope))
-        code = entry.text.code
+        code = entry.code
         counts = [0] * len(self.radii)
         span = max(0.0, min(self.horizon, watched))
         if everywhere is not None and len(everywhere):
@@ -269,13 +301,17 @@ class MeaningScan:
     def _age_out(self, window_start: float) -> None:
         window, gone = self._window, 0
         while window and window[0].text.ts <= window_start:
-            text = window.popleft().text
+            entry = window.popleft()
             gone += 1
-            self._history(_EVERYWHERE).add(text.ts, text.code)
-            for scope in text.scopes:
-                self._history(_key(scope)).add(text.ts, text.code)
+            self._file(entry.text, entry.code)
         if gone:
             self._codes = self._codes[gone:]
+
+    def _file(self, text: Text, code: Codes) -> None:
+        """Into the history of each of its scopes and of the centre."""
+        self._history(_EVERYWHERE).add(text.ts, code)
+        for scope in text.scopes:
+            self._history(_key(scope)).add(text.ts, code)
 
     def _history(self, key: str) -> _History:
         history = self._histories.get(key)

@@ -55,10 +55,11 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Final, Generic, NamedTuple, Self, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
-from correlate.detectors.embedding import Codes
 from correlate.detectors.meaning import MeaningCluster, MeaningScan, Text
 from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, one_typo_apart
 from correlate.detectors.templates import TemplateBook
@@ -317,11 +318,13 @@ class SymptomDetector:
                 min_customers=min_customers,
                 horizon=rarity_horizon,
                 false_alarms_per_day=false_alarms_per_day,
+                encode=meaning.encode,
             )
         )
         # (contact, writer, the everyday symptom the MinHash pass placed it in, if any) for the meaning pass
         self._unplaced: list[tuple[StitchedContact, str, int | None]] = []
-        self._everyday_codes: dict[int, Codes] = {}  # an everyday symptom -> the code of its first text seen here
+        # An everyday symptom -> the direction of its first text seen here (correlate.detectors.embedding).
+        self._everyday: dict[int, npt.NDArray[np.float32]] = {}
 
     @classmethod
     def runs_with(cls, settings: Settings) -> bool:
@@ -410,24 +413,24 @@ class SymptomDetector:
         """The MinHash findings and the meaning scan's, one per scope (the more significant; MinHash on a tie)."""
         assert self._meaning is not None and self._embedding is not None
         unplaced, self._unplaced = self._unplaced, []
-        everyday = self._everyday_codes
+        everyday = self._everyday
         fresh = [contact for contact, _, placed in unplaced if placed is None or placed not in everyday]
-        coded: dict[int, tuple[Codes, bool]] = {}
+        found: dict[int, tuple[npt.NDArray[np.float32], bool]] = {}
         if fresh:
-            codes, meaningful = self._embedding.codes([contact.contact.text or "" for contact in fresh])
-            coded = {id(c): (code, bool(ok)) for c, code, ok in zip(fresh, codes, meaningful, strict=True)}
+            directions, meaningful = self._embedding.directions([contact.contact.text or "" for contact in fresh])
+            found = {id(c): (row, bool(ok)) for c, row, ok in zip(fresh, directions, meaningful, strict=True)}
         for contact, writer, placed in unplaced:
             if placed is not None and placed in everyday:
-                code, usable = everyday[placed], True
+                direction, usable = everyday[placed], True
             else:
-                code, usable = coded[id(contact)]
+                direction, usable = found[id(contact)]
                 if placed is not None and usable:
-                    everyday[placed] = code
+                    everyday[placed] = direction
             if usable:
                 allowed = self._allowed
                 scopes = tuple((pair,) for pair in contact.profile if allowed is None or pair[0] in allowed)
                 text = contact.contact.text or ""
-                self._meaning.add(Text(contact.contact.ts, writer, scopes, text, code, centre=placed is None))
+                self._meaning.add(Text(contact.contact.ts, writer, scopes, text, direction, centre=placed is None))
         clusters: list[MeaningCluster] = self._meaning.close_step(step_end, self._warm, self._first_ts)
         by_scope = {finding.scope: finding for finding in findings}
         for cluster in clusters:
@@ -683,7 +686,7 @@ class SymptomDetector:
             if symptom is not None and not symptom.members and self._forget_at(symptom) <= now:
                 del self._symptoms[symptom_id]
                 self._established.pop(symptom_id, None)
-                self._everyday_codes.pop(symptom_id, None)
+                self._everyday.pop(symptom_id, None)
                 self._index.forget(symptom_id)
 
     # Scoring, from reporters pooled by profile: a step costs per distinct profile, not per contact.
