@@ -10,7 +10,7 @@ never a ball's centre.
 The scan (a scan statistic over balls in meaning space, per scope)
 -------------------------------------------------------------------
 For each text that arrives, and each scope it belongs to (one dimension value: a company, a model, a region),
-and each radius of a fixed grid (cosine 0.5 to 0.9):
+and each radius of a fixed grid (cosine 0.2 to 0.9):
 
 * ``observed``: the distinct writers of the texts in the last ``window`` on that scope within the radius of it,
   the text's own writer included. A ball needs ``min_customers`` writers to be tested further.
@@ -27,6 +27,10 @@ and each radius of a fixed grid (cosine 0.5 to 0.9):
 
 The radii are a grid, not a tuned value: static sentence vectors of long narratives sit closer together
 than those of short messages, and a scan over radii finds the scale at which a scope's texts bunch up.
+
+Codes are measured from the centre's own mean direction (:class:`correlate.detectors.embedding.Centre`): the
+texts of the warm-up teach it, wait until it is fixed, then go into the histories (or the window) with their
+codes, so that every code compares with every other.
 
 Memory: the window's texts (code, writer, scopes, text) and, per scope and for the centre, the codes and times
 of the texts that left the window in the horizon: 32 bytes of code and 8 of time per text and scope, in
