@@ -42,7 +42,7 @@ after a tenth of a window). Deterministic: integer codes, arrays in arrival orde
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
@@ -121,9 +121,10 @@ class _History:
         return float(self.times[self.start]) if self.start < self.end else None
 
     def within(self, code: Codes, radii: Sequence[int]) -> list[int]:
-        """How many texts lie within each radius of ``code``."""
+        """How many texts lie within each radius of ``code`` (one pass: a histogram of the distances)."""
         found = distances(code[np.newaxis], self.codes[self.start : self.end])[0]
-        return [int(np.count_nonzero(found <= radius)) for radius in radii]
+        cumulative = np.cumsum(np.bincount(found, minlength=CODE_WORDS * 64 + 1))
+        return [int(cumulative[radius]) for radius in radii]
 
 
 @dataclass(slots=True, eq=False)
@@ -131,6 +132,7 @@ class _Entry:
     text: Text
     code: Codes
     ball: dict[Scope, tuple[float, list[int], float]] = field(default_factory=dict)  # scope -> (when, H, span)
+    everywhere: tuple[float, list[int]] | None = None  # (when, the centre's history within each radius)
 
 
 class MeaningScan:
@@ -162,6 +164,7 @@ class MeaningScan:
         self._encode = encode
         self._centre = Centre()  # learned from the texts of the warm-up, then fixed
         self._warming: list[Text] = []  # the warm-up's texts, coded once the centre is fixed
+        self._in_window: Counter[Scope] = Counter()  # texts per scope in the window, as of the step
 
     def __len__(self) -> int:
         """Texts in the window."""
@@ -189,6 +192,7 @@ class MeaningScan:
             new = [_Entry(text, code) for text, code in zip(arrived, codes, strict=True)]
             self._window.extend(new)
             self._codes = np.concatenate([self._codes, codes])
+        self._in_window = Counter(scope for entry in self._window for scope in entry.text.scopes)
         hot: dict[Scope, list[_Entry]] = {}
         for scope, members in self._hot.items():
             kept = [member for member in members if member.text.ts > window_start]
@@ -252,10 +256,13 @@ class MeaningScan:
         tests: int,
     ) -> list[tuple[MeaningCluster, list[_Entry]]]:
         """The ball around ``entry`` on ``scope`` at each radius that holds ``min_customers`` writers."""
-        found = []
-        on_scope = [i for i in np.flatnonzero(near <= self.radii[0]).tolist() if scope in entries[i].text.scopes]
+        found: list[tuple[MeaningCluster, list[_Entry]]] = []
+        loose = np.flatnonzero(near <= self.radii[0])
+        on_scope = sorted((int(near[i]), i) for i in loose.tolist() if scope in entries[i].text.scopes)
+        if len({entries[i].text.writer for _, i in on_scope}) < self.min_customers:
+            return found
         for k, radius in enumerate(self.radii):
-            inside = sorted((i for i in on_scope if near[i] <= radius), key=lambda i: (int(near[i]), i))
+            inside = [i for distance, i in on_scope if distance <= radius]
             writers = len({entries[i].text.writer for i in inside})
             if writers < self.min_customers:
                 break  # the radii shrink: the balls inside hold fewer still
@@ -285,19 +292,27 @@ class MeaningScan:
         if everywhere is not None and len(everywhere):
             everywhere.prune(since)
             span_all = _span(everywhere, window_start, watched, self.horizon)
-            all_counts = everywhere.within(code, self.radii)
-            share = 0.0
+            if entry.everywhere is None or entry.everywhere[0] <= now - self.window / 10:
+                entry.everywhere = (now, everywhere.within(code, self.radii))
+            all_counts = entry.everywhere[1]
+            # The scope's share of all texts, its window included: a value seen for the first time this hour
+            # is judged by the centre's history in proportion, not taken for one that never speaks.
+            in_window = self._in_window.get(scope, 0)
+            total_rate = (len(everywhere) + len(self._window)) / max(span_all + self.window, self.window)
+            own: list[int] | None = None
+            span_mine = 0.0
             if mine is not None and len(mine):
                 mine.prune(since)
                 span_mine = _span(mine, window_start, watched, self.horizon)
-                rate_mine = len(mine) / max(span_mine, self.window)
-                share = rate_mine / (len(everywhere) / max(span_all, self.window)) if len(everywhere) else 0.0
                 own = mine.within(code, self.radii)
+            mine_rate = ((len(mine) if mine is not None else 0) + in_window) / max(span_mine + self.window, self.window)
+            share = min(1.0, mine_rate / total_rate) if total_rate else 0.0
+            if own is None:
+                counts = [round(a * share) for a in all_counts]
+            else:
                 # Both as counts over the centre's span, so that they compare.
                 scale = max(span_all, self.window) / max(span_mine, self.window)
                 counts = [max(round(o * scale), round(a * share)) for o, a in zip(own, all_counts, strict=True)]
-            else:
-                counts = [round(a * share) for a in all_counts]
             span = span_all
         entry.ball[scope] = (now, counts, span)
         return counts, span

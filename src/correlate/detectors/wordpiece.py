@@ -3,7 +3,7 @@
 The packaged model comes with its vocabulary; its tokenizer is two rules, written here rather than taken from a
 tokenizer library (whose hub client pins a command-line toolkit that the Faust runner's pin excludes):
 
-* *basic*: casefold, strip accents, split on white space and around every punctuation character;
+* *basic*: casefold, strip accents (the combining marks left by NFD), split on white space and around every punctuation character;
 * *word pieces*: each word becomes the longest vocabulary entry that starts it, then the longest ``##``
   continuation, and so on; a word with a piece outside the vocabulary is ``[UNK]``, one longer than 100
   characters too (BERT's own rules).
@@ -27,6 +27,7 @@ _CHARS_PER_WORD = 8  # generous: English words average under six letters and a s
 _MEMO_LIMIT = 1 << 17
 _WORDS = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _REDACTED = re.compile(r"x{2,}")
+_MARKS = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")  # combining marks
 
 
 class WordPieces:
@@ -75,7 +76,7 @@ def _words(text: str, max_words: int) -> list[str]:
     ``_CHARS_PER_WORD`` characters a word, so that the cost of a long narrative stays bounded."""
     text = text[: max_words * _CHARS_PER_WORD].casefold()
     if not text.isascii():
-        text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+        text = _MARKS.sub("", unicodedata.normalize("NFD", text))
     words = _WORDS.findall(text)
     if "xx" in text:  # only then can there be a redaction mark
         words = [word for word in words if not _REDACTED.fullmatch(word)]
