@@ -3,7 +3,8 @@
 The packaged model comes with its vocabulary; its tokenizer is two rules, written here rather than taken from a
 tokenizer library (whose hub client pins a command-line toolkit that the Faust runner's pin excludes):
 
-* *basic*: casefold, strip accents (the combining marks left by NFD), split on white space and around every punctuation character;
+* *basic*: casefold, strip accents (the combining marks left by NFD), split on white space and around every
+  punctuation character;
 * *word pieces*: each word becomes the longest vocabulary entry that starts it, then the longest ``##``
   continuation, and so on; a word with a piece outside the vocabulary is ``[UNK]``, one longer than 100
   characters too (BERT's own rules).
