@@ -166,8 +166,9 @@ def _memory(engine: Engine) -> None:
     arrays = sum(history.codes.nbytes + history.times.nbytes for history in scan._histories.values())
     texts = len(scan._histories[""])
     print(
-        f"  meaning scan: {texts:,} texts in its histories ({held:,} entries over {len(scan._histories)} scopes "
-        f"and the centre), {arrays / max(1, texts):,.0f} bytes of arrays per text; {len(scan):,} texts in the window"
+        f"  meaning scan: {held:,} history entries (a text once per scope it belongs to, and once in the centre's "
+        f"{texts:,}) over {len(scan._histories) - 1} scopes: {arrays / max(1, held):,.0f} bytes of arrays per entry "
+        f"(40 used, the rest room to grow); {len(scan):,} texts in the window"
     )
 
 

@@ -40,6 +40,15 @@ complaint). ``span`` is how long the detector has watched, at most the horizon.
   complaints over a thousand scopes, three in an hour somewhere is no surprise.
 * Warm-up: nothing is reported before the detector has watched contacts for ``warmup`` seconds.
 
+Templates: a text that two other writers sent word for word, one of them more than a window earlier (a form
+letter, a macro), is not a description (:mod:`correlate.detectors.templates`): its writer does not count among a
+cluster's writers, so form letters alone never open an incident.
+
+By meaning (``meaning``, the setting ``symptom_meaning``): the texts this pass cannot place in an everyday symptom
+(one with ``min_customers`` reporters, common in the history) go to :mod:`correlate.detectors.meaning`, embedded
+in one batch per step; the placed ones go along with their symptom's direction, counted but never tested. Its
+findings join these, one per scope (the more significant), with the false-alarm budget of the rate detector.
+
 Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
 ``window + rarity_horizon`` after it was last seen, a one-off (one reporter ever) a day after. Causality: a
 step's contacts are scored against history learned before it, and only contacts with ``ts <= step_end`` count.
