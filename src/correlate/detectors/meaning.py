@@ -62,7 +62,7 @@ _PRIOR: Final = 0.5
 _DAY: Final = 86_400.0
 _EVERYWHERE: Final = ""  # the key of the history over all scopes
 _EXEMPLARS: Final = 3
-_WARMING_LIMIT: Final = 1 << 16  # warm-up texts kept to be coded (all of them count in the centre)
+_WARMING_LIMIT: Final = 1 << 14  # warm-up texts kept to be coded, the newest (all of them count in the centre)
 
 
 @dataclass(frozen=True, slots=True)
