@@ -164,7 +164,8 @@ class MeaningScan:
         self._encode = encode
         self._centre = Centre()  # learned from the texts of the warm-up, then fixed
         self._warming: list[Text] = []  # the warm-up's texts, coded once the centre is fixed
-        self._in_window: Counter[Scope] = Counter()  # texts per scope in the window, as of the step
+        self._in_window: Counter[Scope] = Counter()  # texts per scope in the window
+        self._cells = 0  # (centre text, scope) pairs in the window: the tests, before radii
 
     def __len__(self) -> int:
         """Texts in the window."""
@@ -192,7 +193,8 @@ class MeaningScan:
             new = [_Entry(text, code) for text, code in zip(arrived, codes, strict=True)]
             self._window.extend(new)
             self._codes = np.concatenate([self._codes, codes])
-        self._in_window = Counter(scope for entry in self._window for scope in entry.text.scopes)
+            for entry in new:
+                self._count(entry.text, +1)
         hot: dict[Scope, list[_Entry]] = {}
         for scope, members in self._hot.items():
             kept = [member for member in members if member.text.ts > window_start]
@@ -201,7 +203,7 @@ class MeaningScan:
         self._hot = hot
         if not new or not report:
             return []
-        cells = sum(len(entry.text.scopes) for entry in self._window if entry.text.centre) * len(self.radii)
+        cells = self._cells * len(self.radii)
         tests = max(1, round(cells * _DAY / self.window))  # per day, at the rate texts fill the window
         threshold = per_test_threshold(self.false_alarms_per_day, tests)
         offset = len(self._window) - len(new)
@@ -209,8 +211,11 @@ class MeaningScan:
         near = distances(self._codes[[i for i, _ in centres]], self._codes)  # centres x window texts
         best: dict[Scope, tuple[float, MeaningCluster, list[_Entry]]] = {}
         entries = list(self._window)
+        in_window = self._in_window
         for row, (_, entry) in enumerate(centres):
             for scope in entry.text.scopes:
+                if in_window[scope] < self.min_customers:
+                    continue  # too few texts on the scope this hour for any ball to hold min_customers writers
                 balls = self._balls(entry, scope, near[row], entries, step_end, window_start, threshold, tests)
                 for cluster, members in balls:
                     if cluster.p_value <= threshold and (scope not in best or cluster.p_value < best[scope][0]):
@@ -322,9 +327,22 @@ class MeaningScan:
         while window and window[0].text.ts <= window_start:
             entry = window.popleft()
             gone += 1
+            self._count(entry.text, -1)
             self._file(entry.text, entry.code)
         if gone:
             self._codes = self._codes[gone:]
+
+    def _count(self, text: Text, sign: int) -> None:
+        """Add (+1) or remove (-1) a text to or from the window's counts per scope and of cells."""
+        in_window = self._in_window
+        for scope in text.scopes:
+            left = in_window[scope] + sign
+            if left:
+                in_window[scope] = left
+            else:
+                del in_window[scope]
+        if text.centre:
+            self._cells += sign * len(text.scopes)
 
     def _file(self, text: Text, code: Codes) -> None:
         """Into the history of each of its scopes and of the centre."""
