@@ -38,7 +38,7 @@ OMITTED = {
         "acknowledged",
         "suppressed",
     },
-    "IncidentEvidence": {"telemetry"},
+    "IncidentEvidence": {"telemetry", "symptom"},
 }
 # Strings with a shape beyond "a string", by field name.
 SHAPES: dict[str, dict[str, str]] = {"number": {"pattern": "^INC-[0-9]+$"}, "event_id": {"format": "uuid"}}

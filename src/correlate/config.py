@@ -55,6 +55,9 @@ class Settings(Limits):
     symptoms: bool = _setting(True, "Run the rare-symptom detector on free texts.")
     symptom_window: float = _setting(3600.0, "Window in which near-duplicate texts form a cluster.")
     symptom_min_customers: int = _setting(3, "Distinct customers a rare-symptom cluster needs.")
+    symptom_meaning: bool = _setting(
+        False, "Also group texts by meaning, rare per company, model or region (needs the semantic extra)."
+    )
     silence: bool = _setting(True, "Run the silence detector on heartbeats (telemetry records).")
     silence_window: float = _setting(
         600.0, "Shortest window in which heartbeats are counted; a second, four times as long, finds partial silences."

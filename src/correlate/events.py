@@ -38,6 +38,7 @@ __all__ = [
     "NotificationName",
     "PersonAction",
     "Suppression",
+    "SymptomEvidence",
     "TelemetryEvidence",
     "VendorStatement",
     "Vendors",
@@ -151,6 +152,25 @@ class TelemetryEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class SymptomEvidence:
+    """What a symptom incident counted: the distinct customers who described the symptom in the window (apart
+    from ``contacts`` and ``customers``, which count everyone on the incident's scope), and a few of their texts,
+    the most typical first."""
+
+    customers: int
+    exemplars: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"customers": self.customers, "exemplars": list(self.exemplars)}
+
+    @classmethod
+    def from_json(cls, data: object) -> SymptomEvidence:
+        obj = _object(data, "evidence.symptom")
+        where = "evidence.symptom"
+        return cls(customers=_integer(obj, "customers", where), exemplars=_strings(obj, "exemplars", where))
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentEvidence:
     """What the reports in the incident's scope say; ``telemetry`` only where heartbeats are evidence."""
 
@@ -165,6 +185,7 @@ class IncidentEvidence:
     first_contact_at: str | None
     sample_texts: tuple[str, ...]
     telemetry: TelemetryEvidence | None = None
+    symptom: SymptomEvidence | None = None  # on a symptom incident: the customers who described it
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -181,6 +202,8 @@ class IncidentEvidence:
         }
         if self.telemetry is not None:
             data["telemetry"] = self.telemetry.to_json()
+        if self.symptom is not None:
+            data["symptom"] = self.symptom.to_json()
         return data
 
     @classmethod
@@ -188,6 +211,7 @@ class IncidentEvidence:
         obj = _object(data, "evidence")
         where = "evidence"
         telemetry = obj.get("telemetry")
+        symptom = obj.get("symptom")
         first = None if obj.get("first_contact_at") is None else _time(obj, "first_contact_at", where)
         return cls(
             contacts=_integer(obj, "contacts", where),
@@ -201,6 +225,7 @@ class IncidentEvidence:
             first_contact_at=first,
             sample_texts=_strings(obj, "sample_texts", where),
             telemetry=TelemetryEvidence.from_json(telemetry) if telemetry is not None else None,
+            symptom=SymptomEvidence.from_json(symptom) if symptom is not None else None,
         )
 
 

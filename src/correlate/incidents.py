@@ -46,6 +46,7 @@ from correlate.events import (
     IncidentEvent,
     IncidentEvidence,
     Kind,
+    SymptomEvidence,
     TelemetryEvidence,
     Vendors,
     VendorStatement,
@@ -630,6 +631,7 @@ class IncidentBook:
                 else None,
                 sample_texts=tuple(texts[:SAMPLE_TEXTS]),
                 telemetry=beyond.telemetry if beyond is not None else None,
+                symptom=_described(incident),
             ),
             confidence=beyond.confidence if beyond is not None else finding.confidence,
             p_value=beyond.p_value if beyond is not None else float(f"{finding.p_value:.3e}"),
@@ -641,6 +643,14 @@ class IncidentBook:
             vendor_status=beyond.vendor_status if beyond is not None else None,
             merged_into=merged_into,
         )
+
+
+def _described(incident: Incident) -> SymptomEvidence | None:
+    """On a symptom incident headed by a symptom finding: how many customers described it, and their words."""
+    finding = incident.finding
+    if incident.kind != "symptom" or finding.kind != "symptom":
+        return None
+    return SymptomEvidence(customers=round(finding.observed), exemplars=finding.sample_texts[:SAMPLE_TEXTS])
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ incident event or to the API's incident detail reaches a vendor only once it is 
 of what is allowed, not of what is removed.
 
 A vendor sees the fault, not the customers: counts, channels, categories and times, never the customers' own
-words (``evidence.sample_texts``, kept as an empty list so the payload is still a valid incident-event-v1), never
+words (``evidence.sample_texts`` and ``evidence.symptom.exemplars``, kept as empty lists so the payload is still a
+valid incident-event-v1; ``evidence.symptom.customers``, how many described the symptom, it sees), never
 a customer or contact id, not even as a dimension of the scope, and in the API none of the people (owners,
 follow-up lists, notifications) and only its own deliveries and escalations.
 """
@@ -65,6 +66,7 @@ EVIDENCE_FIELDS: Final = frozenset(
         "categories",
         "first_contact_at",
         "telemetry",
+        "symptom",
     }
 )
 # Dimensions that name one person or one contact (the contact contract's own id fields): never in a vendor's
@@ -118,6 +120,9 @@ def _scope(scope: Mapping[str, Any]) -> dict[str, Any]:
 def _evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
     view = {name: value for name, value in evidence.items() if name in EVIDENCE_FIELDS}
     view["sample_texts"] = []
+    symptom = view.get("symptom")
+    if isinstance(symptom, Mapping):  # how many described it, not in whose words
+        view["symptom"] = {**symptom, "exemplars": []}
     telemetry = view.get("telemetry")
     if isinstance(telemetry, Mapping):
         view["telemetry"] = {**telemetry, "scope": _scope(telemetry.get("scope") or {})}

@@ -40,6 +40,15 @@ complaint). ``span`` is how long the detector has watched, at most the horizon.
   complaints over a thousand scopes, three in an hour somewhere is no surprise.
 * Warm-up: nothing is reported before the detector has watched contacts for ``warmup`` seconds.
 
+Templates: a text that two other writers sent word for word, one of them more than a window earlier (a form
+letter, a macro), is not a description (:mod:`correlate.detectors.templates`): its writer does not count among a
+cluster's writers, so form letters alone never open an incident.
+
+By meaning (``meaning``, the setting ``symptom_meaning``): the texts this pass cannot place in an everyday symptom
+(one with ``min_customers`` reporters, common in the history) go to :mod:`correlate.detectors.meaning`, embedded
+in one batch per step; the placed ones go along with their symptom's direction, counted but never tested. Its
+findings join these, one per scope (the more significant), with the false-alarm budget of the rate detector.
+
 Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
 ``window + rarity_horizon`` after it was last seen, a one-off (one reporter ever) a day after. Causality: a
 step's contacts are scored against history learned before it, and only contacts with ``ts <= step_end`` count.
@@ -55,10 +64,14 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Final, Generic, NamedTuple, Self, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from scipy.special import pdtrc
 
 from correlate.detectors.base import Finding
+from correlate.detectors.meaning import MeaningCluster, MeaningScan, Text
 from correlate.detectors.similarity import Sketch, Sketcher, SymptomIndex, central_texts, one_typo_apart
+from correlate.detectors.templates import TemplateBook
 from correlate.scope import Scope, related
 from correlate.stitch import Profile, StitchedContact
 
@@ -66,6 +79,7 @@ __all__ = ["SymptomDetector"]
 
 if TYPE_CHECKING:
     from correlate.config import Settings
+    from correlate.detectors.embedding import StaticEmbedding
 
 _DAY: Final = 86_400.0
 _PRIOR: Final = 0.5  # reporters assumed in any history: no history is not certainty
@@ -73,6 +87,7 @@ _MAX_TEXTS: Final = 16  # distinct texts of a cluster considered for its represe
 _SLACK: Final = 0.15  # rewordings join, and rarity counts, symptoms this much less similar than clustering
 _FRESH_LIMIT: Final = 256  # recent rare symptoms a rewording may join
 _FILED_FROM: Final = 2  # reporters from which a word is filed for misspelling look-ups (_WordTally)
+_TEMPLATE_HORIZON: Final = 3 * 86_400.0  # how long a text is remembered to tell a template (a form letter) by
 _Key = TypeVar("_Key")
 
 
@@ -206,6 +221,7 @@ class _Member:
     weight: int  # reporters this contact adds to the history: 0 for a repeat within the window
     profile: Profile
     sketch: Sketch
+    template: bool = False  # a form letter's text (see correlate.detectors.templates): not a description
 
 
 @dataclass(slots=True)
@@ -264,6 +280,8 @@ class SymptomDetector:
         owned_dimensions: Sequence[str] = ("device_brand", "service"),
         alpha: float = 0.01,
         warmup: float = 86_400.0,
+        meaning: StaticEmbedding | None = None,
+        false_alarms_per_day: float = 0.05,
     ) -> None:
         self.window = window
         self.min_customers = min_customers
@@ -298,6 +316,24 @@ class SymptomDetector:
         self._span = 0.0  # how long the rarity history of the step being closed is
         self._warm = False  # whether the detector had watched for the warm-up when the step began
         self._misspelt: dict[str, tuple[float, bool]] = {}  # rare word -> (until when, one typo from an everyday one)
+        self._templates = TemplateBook(min_writers=2, apart=window, horizon=min(rarity_horizon, _TEMPLATE_HORIZON))
+        # Grouping by meaning, for the texts the MinHash pass cannot place (correlate.detectors.meaning).
+        self._embedding = meaning
+        self._meaning = (
+            None
+            if meaning is None
+            else MeaningScan(
+                window=window,
+                min_customers=min_customers,
+                horizon=rarity_horizon,
+                false_alarms_per_day=false_alarms_per_day,
+                encode=meaning.encode,
+            )
+        )
+        # (contact, writer, the everyday symptom the MinHash pass placed it in, if any) for the meaning pass
+        self._unplaced: list[tuple[StitchedContact, str, int | None]] = []
+        # An everyday symptom -> the direction of its first text seen here (correlate.detectors.embedding).
+        self._everyday: dict[int, npt.NDArray[np.float32]] = {}
 
     @classmethod
     def runs_with(cls, settings: Settings) -> bool:
@@ -305,12 +341,19 @@ class SymptomDetector:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
+        meaning = None
+        if settings.symptom_meaning:
+            from correlate.detectors.embedding import StaticEmbedding  # the semantic extra's
+
+            meaning = StaticEmbedding()
         return cls(
             window=settings.symptom_window,
             min_customers=settings.symptom_min_customers,
             warmup=settings.warmup,
             max_depth=settings.max_depth,
             dimensions=settings.dimensions,
+            meaning=meaning,
+            false_alarms_per_day=settings.false_alarms_per_day,
         )
 
     def observe(self, contact: StitchedContact) -> None:
@@ -371,10 +414,55 @@ class SymptomDetector:
             )
             for c in best.values()
         ]
+        if self._meaning is not None:
+            findings = self._with_meaning(findings, step_end)
         return sorted(findings, key=lambda f: (f.p_value, f.scope))
+
+    def _with_meaning(self, findings: list[Finding], step_end: float) -> list[Finding]:
+        """The MinHash findings and the meaning scan's, one per scope (the more significant; MinHash on a tie)."""
+        assert self._meaning is not None and self._embedding is not None
+        unplaced, self._unplaced = self._unplaced, []
+        everyday = self._everyday
+        fresh = [contact for contact, _, placed in unplaced if placed is None or placed not in everyday]
+        found: dict[int, tuple[npt.NDArray[np.float32], bool]] = {}
+        if fresh:
+            directions, meaningful = self._embedding.directions([contact.contact.text or "" for contact in fresh])
+            found = {id(c): (row, bool(ok)) for c, row, ok in zip(fresh, directions, meaningful, strict=True)}
+        for contact, writer, placed in unplaced:
+            if placed is not None and placed in everyday:
+                direction, usable = everyday[placed], True
+            else:
+                direction, usable = found[id(contact)]
+                if placed is not None and usable:
+                    everyday[placed] = direction
+            if usable:
+                allowed = self._allowed
+                scopes = tuple((pair,) for pair in contact.profile if allowed is None or pair[0] in allowed)
+                text = contact.contact.text or ""
+                self._meaning.add(Text(contact.contact.ts, writer, scopes, text, direction, centre=placed is None))
+        clusters: list[MeaningCluster] = self._meaning.close_step(step_end, self._warm, self._first_ts)
+        by_scope = {finding.scope: finding for finding in findings}
+        for cluster in clusters:
+            known = by_scope.get(cluster.scope)
+            if known is None or cluster.p_value < known.p_value:
+                by_scope[cluster.scope] = Finding(
+                    kind=self.kind,
+                    scope=cluster.scope,
+                    at=step_end,
+                    observed=float(cluster.observed),
+                    expected=cluster.expected,
+                    p_value=cluster.p_value,
+                    threshold=cluster.threshold,
+                    tests=cluster.tests,
+                    window=self.window,
+                    sample_texts=cluster.exemplars,
+                )
+        return list(by_scope.values())
 
     def is_elevated(self, scope: Scope) -> bool:
         """A reported cluster on this scope (or one containing or inside it) still has ``min_customers``."""
+        if self._meaning is not None and any(related(scope, hot) for hot in self._meaning.hot_scopes()):
+            return True
         return any(related(scope, hot_scope) for _, hot_scope in self._hot)
 
     # Learning: contacts join their symptom's window, then leave it into the history, kept for the horizon.
@@ -407,6 +495,10 @@ class SymptomDetector:
         if symptom is None:
             symptom = self._symptoms[symptom_id] = _Symptom()
         key = f"\0{record.source}\0{record.contact_id}" if record.count > 1 else record.customer_id
+        writer = record.source if record.count > 1 else record.customer_id
+        template = self._templates.observe(sketch.normalised, writer, record.ts)
+        if self._meaning is not None and not template:
+            self._unplaced.append((contact, writer, symptom_id if self._placed(symptom_id, symptom) else None))
         last = symptom.counted.get(key)
         weight = 0
         if last is None or record.ts - last >= self.window:
@@ -419,7 +511,7 @@ class SymptomDetector:
             self._established[symptom_id] = None
             self._index.establish(symptom_id)
             self._freshen(symptom_id, False)
-        member = _Member(record.ts, key, weight, contact.profile, sketch)
+        member = _Member(record.ts, key, weight, contact.profile, sketch, template)
         symptom.members.append(member)
         if record.ts > symptom.last_seen:
             symptom.last_seen = record.ts
@@ -435,6 +527,11 @@ class SymptomDetector:
             self._crowded[symptom_id] = None
         if symptom_id in self._fresh:
             self._index_words(symptom_id, symptom, sketch.words)
+
+    def _placed(self, symptom_id: int, symptom: _Symptom) -> bool:
+        """Whether the MinHash pass placed a text in an everyday symptom: one that had ``min_customers`` reporters
+        and is common in the history. The meaning pass takes the others."""
+        return symptom_id in self._established and not self._rare(symptom.history.total, self._span)
 
     def _age_out(self, window_start: float) -> None:
         arrivals, symptoms = self._arrivals, self._symptoms
@@ -598,6 +695,7 @@ class SymptomDetector:
             if symptom is not None and not symptom.members and self._forget_at(symptom) <= now:
                 del self._symptoms[symptom_id]
                 self._established.pop(symptom_id, None)
+                self._everyday.pop(symptom_id, None)
                 self._index.forget(symptom_id)
 
     # Scoring, from reporters pooled by profile: a step costs per distinct profile, not per contact.
@@ -612,7 +710,7 @@ class SymptomDetector:
             by_scope: dict[Scope, int] = {}
             for group in self._groups(list(symptom.profiles.items())):
                 observed = sum(n for _, n in group)
-                written = len(set().union(*(writers[profile] for profile, _ in group)))
+                written = len(set().union(*(writers.get(profile, set()) for profile, _ in group)))
                 scope = self._scope([profile for profile, _ in group])
                 if min(observed, written) >= self.min_customers and scope and scope not in by_scope:
                     by_scope[scope] = observed
@@ -742,6 +840,8 @@ def _writers_by_profile(symptom: _Symptom) -> dict[Profile, set[str]]:
     source) for an aggregated record, whose reporter key is the source and the contact id, each after a NUL."""
     writers: dict[Profile, set[str]] = {}
     for key, reporter in symptom.reporters.items():
+        if all(member.template for member in reporter.members):
+            continue  # a form letter, not a description
         writer = key.split("\0", 2)[1] if key.startswith("\0") else key
         writers.setdefault(reporter.profile, set()).add(writer)
     return writers

@@ -1,0 +1,198 @@
+"""A contact stream with real customers' words, faults told in their own words, and what the detector made of it.
+
+The texts are real: customers' messages to 25 companies' support accounts, each conversation labelled with the
+support document that answered it (a small derived sample of a public corpus; provenance in docs/results.md).
+Customers answered by one document describe one issue, each in their own words. The stream:
+
+* *background*: every conversation not used below, once each, at a random time, from a new customer; the rest
+  of ``per_day`` contacts carry no text. Dimensions: ``company`` (the conversation's) and ``region`` (one of
+  ten, at random).
+* *faults*: a company's customers of one issue that only 3-8 conversations of the corpus share (uncommon),
+  all of them within 30-60 minutes, after the first day. With ``copies`` every one of them sends the first
+  one's text word for word (the control: what the detector finds when words are shared).
+* *form letters*: two texts that three customers of one company send word for word every day, within 45
+  minutes each day: a template, which must never open an incident.
+
+:func:`evaluate` replays the stream through the Engine (the one ``correlate replay`` runs) and scores the
+symptom incidents against the faults.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from correlate.config import Settings
+from correlate.contracts import format_time, parse_timestamp
+from correlate.engine import Engine
+from correlate.replay import replay
+
+__all__ = ["Conversation", "Fault", "Score", "Stream", "build", "evaluate", "load"]
+
+DAY = 86_400.0
+START = 1_780_000_000.0 - 1_780_000_000.0 % DAY  # a midnight, UTC
+REGIONS = tuple(f"region-{i}" for i in range(10))
+FOUND_WITHIN = 900.0  # a fault is found in time if its incident opens within this of its third customer
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    company: str
+    issue: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    company: str
+    issue: str
+    times: tuple[float, ...]
+    texts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    lines: list[bytes]
+    faults: list[Fault]
+    form_letters: dict[str, str]  # text -> company
+    warmup_end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    faults: int
+    found: int  # an incident on the fault's company within FOUND_WITHIN of its third customer
+    incidents: int  # symptom incidents opened after the warm-up
+    on_a_fault: int
+    form_letter_incidents: int
+    contacts_per_second: float
+    described: list[int]  # evidence.symptom.customers of the incidents on a fault, as first published
+
+    @property
+    def precision(self) -> float:
+        return self.on_a_fault / self.incidents if self.incidents else 1.0
+
+
+def load(path: Path) -> list[Conversation]:
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return [Conversation(row["company"], row["issue"], row["text"]) for row in rows]
+
+
+def build(
+    corpus: Sequence[Conversation],
+    *,
+    seed: int,
+    days: int = 4,
+    per_day: int = 2000,
+    faults: int = 10,
+    copies: bool = False,
+) -> Stream:
+    """The stream of the module docstring (deterministic for a seed)."""
+    rnd = random.Random(seed)
+    groups: dict[tuple[str, str], list[Conversation]] = defaultdict(list)
+    for conversation in corpus:
+        groups[conversation.company, conversation.issue].append(conversation)
+    eligible = sorted(key for key, members in groups.items() if 3 <= len(members) <= 8)
+    chosen = rnd.sample(eligible, min(faults, len(eligible)))
+    used = {id(c) for key in chosen for c in groups[key]}
+    pool = [c for c in corpus if id(c) not in used]
+    rnd.shuffle(pool)
+    letters = pool[:2]
+    pool = pool[2:]
+    records: list[tuple[float, dict[str, Any]]] = []
+    serial = iter(range(10**9))
+
+    def contact(ts: float, company: str, text: str | None) -> None:
+        who = f"cust-{next(serial):07d}"
+        record: dict[str, Any] = {
+            "channel": "social",
+            "customer_id": who,
+            "source": "centre",
+            "dimensions": {"company": company, "region": rnd.choice(REGIONS)},
+        }
+        if text is not None:
+            record["text"] = text
+        records.append((ts, record))
+
+    end = START + days * DAY
+    for conversation in pool:
+        contact(rnd.uniform(START, end), conversation.company, conversation.text)
+    companies = [c.company for c in corpus]
+    for _ in range(max(0, per_day * days - len(pool))):
+        contact(rnd.uniform(START, end), rnd.choice(companies), None)
+    form_letters = {}
+    for letter in letters:
+        form_letters[letter.text] = letter.company
+        for day in range(days):
+            begin = START + day * DAY + rnd.uniform(0, DAY - 3600)
+            for _ in range(3):
+                contact(begin + rnd.uniform(0, 2700), letter.company, letter.text)
+    injected = []
+    for key in chosen:
+        members = groups[key]
+        begin = rnd.uniform(START + DAY, end - 2 * 3600)
+        spread = rnd.uniform(1800, 3600)
+        times = sorted(begin + rnd.uniform(0, spread) for _ in members)
+        texts = [members[0].text] * len(members) if copies else [m.text for m in members]
+        for ts, text in zip(times, texts, strict=True):
+            contact(ts, key[0], text)
+        injected.append(Fault(key[0], key[1], tuple(times), tuple(texts)))
+    records.sort(key=lambda item: item[0])
+    lines = [
+        orjson.dumps({"contact_id": f"rt-{i:07d}", "ts": format_time(ts), **record})
+        for i, (ts, record) in enumerate(records, 1)
+    ]
+    return Stream(lines, injected, form_letters, START + DAY)
+
+
+def evaluate(stream: Stream, settings: Settings) -> Score:
+    """Replay the stream and score the symptom incidents it opened."""
+    engine = Engine(settings)
+    events = io.BytesIO()
+    began = time.perf_counter()
+    replay(engine, stream.lines, events, None)
+    elapsed = time.perf_counter() - began
+    opened = [
+        event
+        for event in map(orjson.loads, events.getvalue().splitlines())
+        if event.get("event") == "opened" and event.get("kind") == "symptom"
+    ]
+    opened = [event for event in opened if parse_timestamp(event["opened_at"]) >= stream.warmup_end]
+    on_fault: set[str] = set()
+    found = 0
+    described: list[int] = []
+    for fault in stream.faults:
+        third = fault.times[2]
+        matching = [
+            event
+            for event in opened
+            if event["scope"].get("company") == fault.company
+            and fault.times[0] - 60 <= parse_timestamp(event["opened_at"]) <= fault.times[-1] + 3600
+        ]
+        on_fault.update(event["incident_id"] for event in matching)
+        if any(parse_timestamp(event["opened_at"]) - third <= FOUND_WITHIN for event in matching):
+            found += 1
+        described.extend(event["evidence"].get("symptom", {}).get("customers", 0) for event in matching[:1])
+    letters = sum(
+        1
+        for event in opened
+        if any(text in stream.form_letters for text in event["evidence"].get("sample_texts", []))
+        or any(text in stream.form_letters for text in event["evidence"].get("symptom", {}).get("exemplars", []))
+    )
+    return Score(
+        faults=len(stream.faults),
+        found=found,
+        incidents=len(opened),
+        on_a_fault=sum(1 for event in opened if event["incident_id"] in on_fault),
+        form_letter_incidents=letters,
+        contacts_per_second=len(stream.lines) / elapsed if elapsed else 0.0,
+        described=described,
+    )
