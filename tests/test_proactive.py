@@ -240,3 +240,18 @@ def test_a_new_device_whose_first_word_is_standby_is_taken_in() -> None:
     events = replay(merged(fleet(), [newcomer]))
     assert incidents(events) == {}
     assert notifications(events) == []
+
+
+def test_a_silence_known_only_by_counts_takes_no_calls_from_before_its_shortfall_began() -> None:
+    """A partner's counts of one brand fall; customers call about it half an hour later, enough for a rate
+    finding of their own. The contacts that join are those since the counts began to fall (the change point of
+    the shortfall), not the brand's everyday calls of the window before."""
+    rokit = {"device_brand": "Rokit"}
+    quiet_at = SILENCE_AT + DAY
+    counts = summaries(quiet=[Quiet(rokit, quiet_at, 2 * HOUR)], days=3.0)
+    contacts = stream(seed=1, faults=[Fault(rokit, quiet_at + 30 * 60, 2 * HOUR, 3.0)])
+    (timeline,) = incidents(replay(merged(counts, contacts))).values()
+    spoken = [event for event in timeline if "contacts" in event.get("evidence_kinds", ())]
+    assert spoken, "the calls join the silence"
+    for event in spoken:
+        assert epoch(event["evidence"]["first_contact_at"]) >= quiet_at - 60.0, event["evidence"]

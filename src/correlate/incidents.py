@@ -482,7 +482,7 @@ class IncidentBook:
         )
         if finding.kind == SILENCE:
             self._hear(incident)
-            if incident.onset is None:  # no monitored device there: a partner's counts began to fall
+            if incident.onset is None:  # no cell to read (cannot happen for a finding's own scope)
                 incident.onset = finding.at - finding.window
         incident.evidence = self._evidence(incident, recent)
         self.open[incident_id] = incident

@@ -310,8 +310,9 @@ class SilenceDetector:
 
     def callers(self, scope: Scope) -> Callers | None:
         """The customers of the monitored devices in ``scope`` that are quiet now (each has missed at least one
-        heartbeat, and none is in standby), and those of them who got in touch since the silence began; None
-        when no monitored device of the scope is quiet (a population known only by a partner's counts)."""
+        heartbeat, and none is in standby), and those of them who got in touch since the silence began. A
+        population known only by a partner's counts has no known customers: then only when it began (see
+        :meth:`_shortfall_began`), or None if the scope is no cell."""
         now = self._cells.step_start + self.step
         last_seen: list[float] = []
         quiet: set[str] = set()
@@ -325,13 +326,30 @@ class SilenceDetector:
                 last_seen.append(device.last_seen)
                 quiet.add(device.customer_id)
         if not quiet:
-            return None
+            began = self._shortfall_began(scope)
+            return None if began is None else Callers(began, frozenset(), frozenset(), 0.0, 1.0)
         onset = float(np.quantile(last_seen, _ONSET_QUANTILE, method="lower"))
         called = frozenset(c for c in quiet if self._called.get(c, -math.inf) > onset)
         per_owner_second = (self._owner_calls + _OWNER_CALLS_PRIOR) / (self._owner_seconds + _OWNER_DAYS_PRIOR * DAY)
         expected = per_owner_second * len(quiet) * max(now - onset, self.step)
         p_value = float(pdtrc(len(called) - 1.0, expected)) if called else 1.0
         return Callers(onset, frozenset(quiet), called, expected, p_value)
+
+    def _shortfall_began(self, scope: Scope) -> float | None:
+        """When the scope's shortfall began, within the longest window: the start of the run of steps whose
+        missing heartbeats add up to the most beyond half the least shortfall a finding needs (the change point
+        of a drop in level, as a CUSUM with that reference value finds it: a baseline a little high before the
+        fault does not pull the start earlier)."""
+        cells = self._cells
+        cell = self.lattice.index.get(tuple(sorted(scope)))
+        if cell is None:
+            return None
+        newest = cells.step_number
+        steps = np.arange(newest, newest - cells.ring_length, -1)
+        rows = cells.ring[steps % cells.ring_length, :, cell]
+        expected = rows[:, _EXPECTED]
+        missing = np.cumsum(expected - rows[:, _OBSERVED] - 0.5 * self.min_deficit * expected)
+        return float(steps[int(np.argmax(missing))]) * self.step
 
     def _count_owner_calls(self) -> None:
         """How often device owners get in touch on an ordinary day (fading over a day): the calls that a silence's
