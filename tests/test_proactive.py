@@ -255,3 +255,17 @@ def test_a_silence_known_only_by_counts_takes_no_calls_from_before_its_shortfall
     assert spoken, "the calls join the silence"
     for event in spoken:
         assert epoch(event["evidence"]["first_contact_at"]) >= quiet_at - 60.0, event["evidence"]
+
+
+def test_calls_corroborate_a_vendors_incident_that_our_heartbeats_joined() -> None:
+    """The vendor declared it, our heartbeats joined it; then six of the quiet devices' owners call: the calls
+    join it at the same lower bar as they join a silence."""
+    devices = fleet(quiet=[Quiet(SONIQUE_NORTH, SILENCE_AT, 2 * HOUR)])
+    declared = [{**status(SILENCE_AT + 3 * 60, "investigating", scope=SONIQUE_NORTH), "vendor": "sonique"}]
+    calls = _calls(_owners(devices, SONIQUE_NORTH)[:6], SILENCE_AT + 20 * 60, 12 * 60, SONIQUE_NORTH)
+    (timeline,) = incidents(replay(merged(devices, declared, calls))).values()
+    assert timeline[0]["kind"] == "vendor"
+    joined = [event for event in timeline if "contacts" in event.get("evidence_kinds", ())]
+    assert joined and joined[0]["reason"] == "evidence-joined"
+    assert epoch(joined[0]["at"]) <= SILENCE_AT + HOUR
+    assert joined[0]["evidence"]["first_contact_at"] == calls[0]["ts"]

@@ -398,12 +398,13 @@ class IncidentBook:
         return True
 
     def _corroborate(self, incident: Incident, at: float, recent: Sequence[StitchedContact]) -> None:
-        """An open silence that calls confirm at the lower bar gets contact evidence. The silence is prior
-        evidence, so the calls need not beat the budget a rate finding on every cell does: either its own
-        customers' calls (a few are enough: device owners rarely call) or the contacts on its scope against the
-        scope's baseline, each below ``corroboration_p``; the stronger of the two heads the incident."""
-        if incident.kind != SILENCE or CONTACTS in incident.evidence_kinds or incident.quiet_since is not None:
-            return  # not a silence, already corroborated, or over (the heartbeats are back)
+        """An open silence (or a vendor's incident our heartbeats joined) that calls confirm at the lower bar
+        gets contact evidence. The silence is prior evidence, so the calls need not beat the budget a rate finding
+        on every cell does: either its own customers' calls (tested against how often device owners call) or the
+        contacts on its scope against the scope's baseline, each below ``corroboration_p``; the stronger of the
+        two heads the incident."""
+        if not incident.heard_by_telemetry or CONTACTS in incident.evidence_kinds or incident.quiet_since is not None:
+            return  # no heartbeats of its own, already corroborated, or over
         tests = []
         found = incident.callers
         if found is not None and len(found.called) >= self.corroboration_callers:
