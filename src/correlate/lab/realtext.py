@@ -1,15 +1,22 @@
 """A contact stream with real customers' words, faults told in their own words, and what the detector made of it.
 
-The texts are real: customers' messages to 25 companies' support accounts, each conversation labelled with the
-support document that answered it (a small derived sample of a public corpus; provenance in docs/results.md).
-Customers answered by one document describe one issue, each in their own words. The stream:
+The texts are real, from one of two corpora (small derived samples of public corpora; provenance in
+docs/results.md):
 
-* *background*: every conversation not used below, once each, at a random time, from a new customer; the rest
-  of ``per_day`` contacts carry no text. Dimensions: ``company`` (the conversation's) and ``region`` (one of
-  ten, at random).
-* *faults*: a company's customers of one issue that only 3-8 conversations of the corpus share (uncommon),
-  all of them within 30-60 minutes, after the first day. With ``copies`` every one of them sends the first
-  one's text word for word (the control: what the detector finds when words are shared).
+* *support*: customers' messages to 25 companies' support accounts, each conversation labelled with the support
+  document that answered it. Customers answered by one document describe one issue, each in their own words.
+* *complaints*: consumers' complaint narratives about financial companies, each labelled with the company, the
+  product, the consumer's state and the specific sub-issue the consumer chose (e.g. "Problem getting your free
+  annual credit report").
+
+The stream:
+
+* *background*: every text not used below, once each, at a random time, from a new customer; the rest of
+  ``per_day`` contacts carry no text. Dimensions: ``company`` and, for the complaints, the text's ``product``
+  and ``state``; for the support corpus, which has neither, ``region`` (one of ten, at random).
+* *faults*: a company's customers of one issue that only 3-8 texts of the corpus share (uncommon), all of them
+  within 30-60 minutes, after the first day. With ``copies`` every one of them sends the first one's text word
+  for word (the control: what the detector finds when words are shared).
 * *form letters*: two texts that three customers of one company send word for word every day, within 45
   minutes each day: a template, which must never open an incident.
 
@@ -35,7 +42,7 @@ from correlate.contracts import format_time, parse_timestamp
 from correlate.engine import Engine
 from correlate.replay import replay
 
-__all__ = ["Conversation", "Fault", "Score", "Stream", "build", "evaluate", "load"]
+__all__ = ["DIMENSIONS", "Conversation", "Fault", "Score", "Stream", "build", "evaluate", "load"]
 
 DAY = 86_400.0
 START = 1_780_000_000.0 - 1_780_000_000.0 % DAY  # a midnight, UTC
@@ -45,9 +52,12 @@ FOUND_WITHIN = 900.0  # a fault is found in time if its incident opens within th
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
+    """One customer's text with its company, its issue label and the dimensions the corpus knows for it."""
+
     company: str
     issue: str
     text: str
+    dimensions: tuple[tuple[str, str], ...] = ()  # besides the company; none: a random region
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +91,21 @@ class Score:
         return self.on_a_fault / self.incidents if self.incidents else 1.0
 
 
+DIMENSIONS = ("product", "state")  # a row's dimensions besides its company, where the corpus has them
+
+
 def load(path: Path) -> list[Conversation]:
+    """A corpus' rows; the issue is the most specific label a row has (a complaint's sub-issue)."""
     rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-    return [Conversation(row["company"], row["issue"], row["text"]) for row in rows]
+    return [
+        Conversation(
+            row["company"],
+            row.get("sub_issue") or row["issue"],
+            row["text"],
+            tuple((name, row[name]) for name in DIMENSIONS if row.get(name)),
+        )
+        for row in rows
+    ]
 
 
 def build(
@@ -110,13 +132,14 @@ def build(
     records: list[tuple[float, dict[str, Any]]] = []
     serial = iter(range(10**9))
 
-    def contact(ts: float, company: str, text: str | None) -> None:
+    def contact(ts: float, origin: Conversation, text: str | None) -> None:
         who = f"cust-{next(serial):07d}"
+        dimensions = dict(origin.dimensions) if origin.dimensions else {"region": rnd.choice(REGIONS)}
         record: dict[str, Any] = {
             "channel": "social",
             "customer_id": who,
             "source": "centre",
-            "dimensions": {"company": company, "region": rnd.choice(REGIONS)},
+            "dimensions": {"company": origin.company, **dimensions},
         }
         if text is not None:
             record["text"] = text
@@ -124,17 +147,17 @@ def build(
 
     end = START + days * DAY
     for conversation in pool:
-        contact(rnd.uniform(START, end), conversation.company, conversation.text)
-    companies = [c.company for c in corpus]
+        contact(rnd.uniform(START, end), conversation, conversation.text)
     for _ in range(max(0, per_day * days - len(pool))):
-        contact(rnd.uniform(START, end), rnd.choice(companies), None)
+        # a text-less contact takes a corpus row's company and dimensions, so scopes keep the corpus' mix
+        contact(rnd.uniform(START, end), rnd.choice(corpus), None)
     form_letters = {}
     for letter in letters:
         form_letters[letter.text] = letter.company
         for day in range(days):
             begin = START + day * DAY + rnd.uniform(0, DAY - 3600)
             for _ in range(3):
-                contact(begin + rnd.uniform(0, 2700), letter.company, letter.text)
+                contact(begin + rnd.uniform(0, 2700), letter, letter.text)
     injected = []
     for key in chosen:
         members = groups[key]
@@ -142,8 +165,8 @@ def build(
         spread = rnd.uniform(1800, 3600)
         times = sorted(begin + rnd.uniform(0, spread) for _ in members)
         texts = [members[0].text] * len(members) if copies else [m.text for m in members]
-        for ts, text in zip(times, texts, strict=True):
-            contact(ts, key[0], text)
+        for ts, member, text in zip(times, members, texts, strict=True):
+            contact(ts, member, text)
         injected.append(Fault(key[0], key[1], tuple(times), tuple(texts)))
     records.sort(key=lambda item: item[0])
     lines = [
