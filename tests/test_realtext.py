@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
-from correlate.lab.realtext import DAY, START, build, load
+from correlate.config import Settings
+from correlate.lab.realtext import DAY, START, build, evaluate, load
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COMPLAINTS = FIXTURES / "complaint_narratives.jsonl"
@@ -45,3 +47,19 @@ def test_a_complaint_carries_its_company_product_and_state() -> None:
 def test_a_support_message_gets_a_region_as_its_corpus_has_none() -> None:
     records = [orjson.loads(line) for line in build(load(SUPPORT), seed=1, days=2, per_day=500).lines]
     assert all(set(record["dimensions"]) == {"company", "region"} for record in records)
+
+
+def test_the_copies_control_is_found_on_the_company_and_by_its_texts() -> None:
+    stream = build(load(COMPLAINTS), seed=3, days=2, per_day=500, faults=3, copies=True)
+    score = evaluate(stream, Settings())
+    assert score.found == score.found_by_texts == 3
+    assert score.on_a_fault_by_texts >= score.on_a_fault >= 3
+    assert score.form_letter_incidents == 0
+
+
+def test_an_incident_showing_a_long_form_letter_counts_against_it() -> None:
+    stream = build(load(COMPLAINTS), seed=3, days=2, per_day=500, faults=3, copies=True)
+    long = {fault.texts[0]: fault.company for fault in stream.faults if len(fault.texts[0]) > 300}
+    assert long  # evidence shows a cut of such a text, never the whole of it
+    score = evaluate(replace(stream, form_letters=long), Settings())
+    assert score.form_letter_incidents == len(long)

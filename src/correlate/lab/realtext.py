@@ -85,6 +85,10 @@ class Score:
     form_letter_incidents: int
     contacts_per_second: float
     described: list[int]  # evidence.symptom.customers of the incidents on a fault, as first published
+    # The same, judged by the texts an incident shows (its exemplars) whatever its scope: a fault's customers
+    # share a product and often a state too, and an incident on those scopes has found the texts, not the company.
+    found_by_texts: int = 0  # an incident showing the fault's texts within FOUND_WITHIN of its third customer
+    on_a_fault_by_texts: int = 0  # incidents showing a fault's texts
 
     @property
     def precision(self) -> float:
@@ -189,8 +193,10 @@ def evaluate(stream: Stream, settings: Settings) -> Score:
         if event.get("event") == "opened" and event.get("kind") == "symptom"
     ]
     opened = [event for event in opened if parse_timestamp(event["opened_at"]) >= stream.warmup_end]
+    shown = {event["incident_id"]: _texts(event) for event in opened}
     on_fault: set[str] = set()
-    found = 0
+    telling: set[str] = set()
+    found = found_by_texts = 0
     described: list[int] = []
     for fault in stream.faults:
         third = fault.times[2]
@@ -204,12 +210,11 @@ def evaluate(stream: Stream, settings: Settings) -> Score:
         if any(parse_timestamp(event["opened_at"]) - third <= FOUND_WITHIN for event in matching):
             found += 1
         described.extend(event["evidence"].get("symptom", {}).get("customers", 0) for event in matching[:1])
-    letters = sum(
-        1
-        for event in opened
-        if any(text in stream.form_letters for text in event["evidence"].get("sample_texts", []))
-        or any(text in stream.form_letters for text in event["evidence"].get("symptom", {}).get("exemplars", []))
-    )
+        told = [event for event in opened if any(_shows(shown[event["incident_id"]], t) for t in fault.texts)]
+        telling.update(event["incident_id"] for event in told)
+        if any(parse_timestamp(event["opened_at"]) - third <= FOUND_WITHIN for event in told):
+            found_by_texts += 1
+    letters = sum(1 for event in opened if any(_shows(shown[event["incident_id"]], t) for t in stream.form_letters))
     return Score(
         faults=len(stream.faults),
         found=found,
@@ -218,4 +223,17 @@ def evaluate(stream: Stream, settings: Settings) -> Score:
         form_letter_incidents=letters,
         contacts_per_second=len(stream.lines) / elapsed if elapsed else 0.0,
         described=described,
+        found_by_texts=found_by_texts,
+        on_a_fault_by_texts=len(telling),
     )
+
+
+def _texts(event: dict[str, Any]) -> list[str]:
+    """The texts an incident shows: its MinHash cluster's samples and its symptom's exemplars."""
+    evidence = event["evidence"]
+    return [*evidence.get("sample_texts", []), *evidence.get("symptom", {}).get("exemplars", [])]
+
+
+def _shows(shown: list[str], text: str) -> bool:
+    """Whether an incident shows ``text``: evidence cuts a long text, so a shown text is a prefix of it."""
+    return any(one and text.startswith(one) for one in shown)
