@@ -1,8 +1,7 @@
 """A Faust table that counts per key, on the embedded Tansu broker, while its partitions move between workers.
 
-    python benchmarks/faust_table_rebalance.py            # 3 variants, ~70 s
-    python benchmarks/faust_table_rebalance.py --variants as-is one-record-batches skip-seen \
-        one-record-batches+skip-seen fetch-highwater fetch-highwater+skip-seen exactly-once
+    python benchmarks/faust_table_rebalance.py            # 3 variants, ~80 s
+    python benchmarks/faust_table_rebalance.py --variants one-record-batches fetch-highwater skip-seen
 
 Starts Tansu (memory storage, 127.0.0.1) and creates the input topic and the table's changelog topic (Tansu
 creates none by itself; the changelog compacted, as Faust declares it). For each variant of the workers:
@@ -15,22 +14,24 @@ creates none by itself; the changelog compacted, as Faust declares it). For each
 
 Before each move it prints, per changelog partition, the end ListOffsets answers (what Faust's recovery
 takes as the partition's end) against the highwater a fetch reports (the true end), and per input partition
-the group's committed offset. Two faults make the counts wrong, each shown alone by a variant:
+the group's committed offset. Two faults make the counts wrong; the variants show each alone:
 
-- too few (broker): Tansu 0.6.0 answers ListOffsets(latest) with the base offset of the partition's last
-  record batch + 1, not the offset after its last record, so a restoring worker stops reading the changelog
-  before its end whenever the last batch held more than one record (the probe at the start shows it).
-  ``one-record-batches`` (``producer_max_batch_size`` = 1 byte: a batch per record) or ``fetch-highwater``
-  (recovery ends at a fetch's highwater) avoid it.
-- too many (Faust, any broker): on a rebalance Faust forgets the offsets it has processed but not yet
-  committed before it commits, so the next owner of a partition counts those records again. Commits are
-  every ``--commit-interval`` s (60 here, longer than a run: deterministic; Faust's default 2.8 s makes the
-  excess depend on timing). ``skip-seen`` keeps each count's next input offset in the table and skips a
-  record read again.
+- too few (the broker): Tansu 0.6.0 answers ListOffsets(latest) with the base offset of the partition's
+  last record batch + 1, not the offset after its last record (the probe at the start shows it), so a worker
+  that takes a partition over stops restoring its changelog before the end whenever the last batch held more
+  than one record, and counts on from an older value. ``as-is`` (Faust's settings; the stream quiet and every
+  record committed before a move) shows it alone; ``one-record-batches`` (``producer_max_batch_size`` of
+  1 byte: a batch per record) and ``fetch-highwater`` (recovery ends at a fetch's highwater) count right.
+- too many (Faust, on any broker): on a rebalance Faust forgets the offsets it has processed and not yet
+  committed before it commits, so the partition's next owner counts those records again. ``slow-commits``
+  (commits every 60 s, longer than a run: every move finds uncommitted records; Faust commits every 2.8 s,
+  so a stream that does not pause loses up to that much at each move) shows it alone; ``skip-seen`` (each
+  count keeps its next input offset and a record read again is skipped) counts right.
 
 ``exactly-once`` (Faust's transactions) does not start on Tansu 0.6.0: InitProducerId fails. Workers use
 correlate's 30 ms fetch wait and 6 s rebalance timeout for Tansu, and a 20 ms producer linger (correlate's
-runners linger 5 ms). Exits 0 whatever it measures; the figures are the result (docs/pipeline.md).
+runners linger 5 ms) so that batches form. Exits 0 whatever it measures; the figures are the result
+(docs/pipeline.md, "Crashes and takeover").
 """
 
 from __future__ import annotations
@@ -61,16 +62,15 @@ TABLE = "counts"
 FAUST_DEFAULT_BATCH = 16384  # bytes: Faust's producer_max_batch_size
 ONE_RECORD_BATCH = 1  # bytes: smaller than any record, so aiokafka sends each record in a batch of its own
 LINGER_MS = 20  # the workers' producers gather records for 20 ms, as correlate's do (5 ms), so batches form
-COMMIT_INTERVAL = 60.0  # seconds between Faust's offset commits: longer than a run, so no commit hides a loss
+FAUST_COMMIT_INTERVAL = 2.8  # seconds between Faust's offset commits (broker_commit_interval): its default
+SLOW_COMMIT_INTERVAL = 60.0  # longer than a run: every move finds records processed and not committed
 WAIT = 40.0  # seconds to wait for a state before giving up (busy machines)
 
 
 # --------------------------------------------------------------------------------------------- the worker
 
 
-def run_worker(
-    bootstrap: str, app_id: str, topic: str, partitions: int, variant: Variant, commit_interval: float
-) -> None:
+def run_worker(bootstrap: str, app_id: str, topic: str, partitions: int, variant: Variant) -> None:
     """One Faust worker: counts the records of ``topic`` per key in a table (memory store + changelog)."""
     import faust
     from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -111,7 +111,7 @@ def run_worker(
         consumer_auto_offset_reset="earliest",
         producer_max_batch_size=variant.batch_size,
         producer_linger_ms=LINGER_MS,
-        broker_commit_interval=commit_interval,
+        broker_commit_interval=variant.commit_interval,
         processing_guarantee=variant.guarantee,
         broker_session_timeout=6,
         broker_rebalance_timeout=6,  # Tansu holds a join until the rebalance timeout expires
@@ -150,26 +150,38 @@ class Variant:
     skip_seen: bool = False  # keep the next input offset with each count and skip records already counted
     guarantee: str = "at_least_once"  # Faust's processing_guarantee
     fetch_highwater: bool = False  # recovery reads the changelog up to a fetch's highwater, not ListOffsets'
+    commit_interval: float = FAUST_COMMIT_INTERVAL
+
+    @property
+    def slow_commits(self) -> bool:
+        return self.commit_interval >= SLOW_COMMIT_INTERVAL
 
     def argv(self) -> list[str]:
         flags = f"{int(self.skip_seen)}{int(self.fetch_highwater)}"
-        return [self.name, str(self.batch_size), flags, self.guarantee]
+        return [self.name, str(self.batch_size), flags, self.guarantee, str(self.commit_interval)]
 
     @classmethod
     def from_argv(cls, argv: list[str]) -> Variant:
-        name, batch_size, flags, guarantee = argv
-        return cls(name, int(batch_size), flags[0] == "1", guarantee, flags[1] == "1")
+        name, batch_size, flags, guarantee, commit_interval = argv
+        return cls(name, int(batch_size), flags[0] == "1", guarantee, flags[1] == "1", float(commit_interval))
 
 
+SLOW = SLOW_COMMIT_INTERVAL
 VARIANTS = {
     v.name: v
     for v in (
         Variant("as-is"),
-        Variant("one-record-batches", batch_size=ONE_RECORD_BATCH),
-        Variant("one-record-batches+skip-seen", batch_size=ONE_RECORD_BATCH, skip_seen=True),
         Variant("skip-seen", skip_seen=True),
+        Variant("one-record-batches", batch_size=ONE_RECORD_BATCH),
         Variant("fetch-highwater", fetch_highwater=True),
-        Variant("fetch-highwater+skip-seen", fetch_highwater=True, skip_seen=True),
+        Variant("one-record-batches+slow-commits", batch_size=ONE_RECORD_BATCH, commit_interval=SLOW),
+        Variant(
+            "one-record-batches+slow-commits+skip-seen",
+            batch_size=ONE_RECORD_BATCH,
+            commit_interval=SLOW,
+            skip_seen=True,
+        ),
+        Variant("fetch-highwater+slow-commits+skip-seen", fetch_highwater=True, commit_interval=SLOW, skip_seen=True),
         Variant("exactly-once", guarantee="exactly_once"),
     )
 }
@@ -356,6 +368,20 @@ async def settle(bootstrap: str, changelog: str, partitions: int, expected: int,
         return await changelog_total(bootstrap, changelog, partitions) >= expected
 
     await wait_for(f"{expected} table changes", reached, crew)
+    await quiet(bootstrap, changelog, partitions)
+
+
+async def settle_committed(bootstrap: str, group: str, topic: str, partitions: int, crew: Crew) -> None:
+    """Wait until the group has committed every input record (unless its commits are slow on purpose)."""
+
+    async def all_committed() -> bool:
+        return all(offset == end for offset, end in await committed(bootstrap, group, topic, partitions))
+
+    await wait_for("the commits of every input record", all_committed, crew)
+
+
+async def quiet(bootstrap: str, changelog: str, partitions: int) -> None:
+    """Until the changelog has stopped growing for a second."""
     before = -1
     while True:
         now = await changelog_total(bootstrap, changelog, partitions)
@@ -379,12 +405,13 @@ async def scenario(bootstrap: str, args: argparse.Namespace, variant: Variant, l
     )
     outcome = Outcome(variant)
     argv = [sys.executable, __file__, "--worker", bootstrap, app_id, topic, str(partitions), *variant.argv()]
-    argv += [str(args.commit_interval)]
     argv += ["worker", "--loglevel", "info", "--without-web"]
     per_phase = args.keys * args.rounds
     crew = Crew(argv, logs)
 
     async def snapshot(move: str) -> tuple[str, list[Ends], list[tuple[int | None, int]]]:
+        if not variant.slow_commits:  # a quiet stream: partitions move once every record is committed
+            await settle_committed(bootstrap, app_id, topic, partitions, crew)
         _, ends = await read_changelog(bootstrap, changelog, partitions)
         return move, ends, await committed(bootstrap, app_id, topic, partitions)
 
@@ -425,6 +452,7 @@ def show(outcome: Outcome) -> None:
     v = outcome.variant
     print(
         f"\n{v.name}: producer_max_batch_size={v.batch_size}, processing_guarantee={v.guarantee}, "
+        f"broker_commit_interval={v.commit_interval:g} s, "
         f"recovery ends at: {'a fetch highwater' if v.fetch_highwater else 'ListOffsets'}, "
         f"skip records already counted: {'yes' if v.skip_seen else 'no'}"
     )
@@ -492,10 +520,9 @@ async def experiment(args: argparse.Namespace) -> None:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         bootstrap, app_id, topic, partitions = sys.argv[2:6]
-        variant = Variant.from_argv(sys.argv[6:10])
-        commit_interval = float(sys.argv[10])
+        variant = Variant.from_argv(sys.argv[6:11])
         sys.argv = [sys.argv[0], *sys.argv[11:]]  # Faust's own command line: worker --loglevel ...
-        run_worker(bootstrap, app_id, topic, int(partitions), variant, commit_interval)
+        run_worker(bootstrap, app_id, topic, int(partitions), variant)
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=8)
@@ -505,13 +532,7 @@ def main() -> int:
         "--variants",
         nargs="+",
         choices=list(VARIANTS),
-        default=["as-is", "skip-seen", "one-record-batches+skip-seen"],
-    )
-    parser.add_argument(
-        "--commit-interval",
-        type=float,
-        default=COMMIT_INTERVAL,
-        help="Faust's broker_commit_interval in the workers (Faust's default: 2.8 s)",
+        default=["as-is", "one-record-batches+slow-commits", "one-record-batches+slow-commits+skip-seen"],
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' and Tansu's logs")
     args = parser.parse_args()
