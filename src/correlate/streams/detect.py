@@ -2,18 +2,21 @@
 
 Why one leader and not a partitioned table: attribution compares a parent cell with its children (a brand
 with each brand x service pair), so all of them must be counted in one place; a cell-partitioned design
-would split a parent from its children. And why no Faust table: the leader's state is *rebuilt* on
-takeover by replaying ``contacts.accepted`` from the start (its retention covers the detector's history), so
-there is no changelog to restore and nothing a rebalance can get wrong. The Engine drops repeated
-contact_ids, so a contact the validate stage forwarded twice (at-least-once) is still counted once; telemetry
-and status records forwarded twice are known by their input position (:mod:`correlate.streams.identity`).
-Contacts go to :meth:`Engine.accept`, telemetry and status records to :meth:`Engine.accept_other`: the calls
-``correlate replay`` makes, in the same event-time order.
+would split a parent from its children. The Engine drops repeated contact_ids, so a contact the validate stage
+forwarded twice (at-least-once) is still counted once; telemetry and status records forwarded twice are known by
+their input position (:mod:`correlate.streams.identity`). Contacts go to :meth:`Engine.accept`, telemetry and
+status records to :meth:`Engine.accept_other`: the calls ``correlate replay`` makes, in the same event-time order.
 
-Events the rebuilt engine releases again are held back by the :class:`~correlate.streams.publish.PublishedLog`
-read from ``incidents`` (and ``notifications``, for customer notifications); dead letters for late records are
-held back for the offsets the previous leader reported done (:class:`Progress`, kept in Redis, also what
-``correlate status`` shows).
+A leader starts from the latest checkpoint (:mod:`correlate.streams.checkpoint`): the Engine's state and, per
+partition, the first offset of ``contacts.accepted`` it does not hold; it reads on from there. It stores one
+every ``checkpoint_every`` seconds and when it stops cleanly, between two rounds (every event released is
+published, every dead letter flushed). With no usable checkpoint it rebuilds the Engine from the start of the
+topic, whose retention covers the detector's history, and says why.
+
+Events the restored or rebuilt engine releases again are held back by the
+:class:`~correlate.streams.publish.PublishedLog` read from ``incidents`` (and ``notifications``, for customer
+notifications); dead letters for late records are held back for the offsets the previous leader reported done
+(:class:`Progress`, kept in Redis, also what ``correlate status`` shows).
 """
 
 from __future__ import annotations
