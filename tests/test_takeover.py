@@ -7,6 +7,7 @@ published over the whole run are replay's, none twice, none missing.
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 from collections import Counter
@@ -18,7 +19,10 @@ import redis
 
 from correlate import snapshot
 from correlate.config import Settings
+from correlate.contracts import parse_timestamp
 from correlate.engine import Engine
+from correlate.errors import ContractError
+from correlate.replay import replay
 from correlate.streams.checkpoint import Coverage, restore_checkpoint
 from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.settings import StackSettings
@@ -28,6 +32,7 @@ from test_pipeline import (
     Worker,
     _check_incidents_as_replay,
     _check_vendor_topics,
+    final_clock,
     lag_reports,
     produce,
     progress,
@@ -56,8 +61,13 @@ def test_a_checkpoint_covers_what_the_engine_has_even_past_a_record_still_waitin
     restored = restore_checkpoint(data, Settings(), VendorRegistry(), [0, 1]).coverage
     assert restored.read(0, 0) and not restored.repeated(0, 0, (*BEAT, 10)), "read again, and no repeat"
     assert not restored.read(0, 1) and not restored.read(0, 2), "the engine has these already"
+    restored.handed(0, 1)  # as the leader does for every record it drops
+    restored.handed(0, 2)
     assert restored.read(0, 3) and restored.repeated(0, 3, (*BEAT, 11)), "a copy of one it has is still a copy"
     restored.handed(0, 3)
+    assert restored.offsets() == {0: 0, 1: 1} and restored.covers()["handed"] == {
+        "0": [[1, *BEAT, 11], [2, *BEAT, 12], [3]]
+    }
     restored.handed(0, 0)
     assert restored.offsets() == {0: 4, 1: 1}
     assert restored.covers()["redeliveries"] == [[*BEAT, 12]]
@@ -168,10 +178,35 @@ def _checkpoint_accepted(store: str, prefix: str) -> int:
     return accepted
 
 
+def _ending_with_an_incident_open(stream: Stream, directory: Path) -> Stream:
+    """The stream cut 12 minutes after its first incident opened: it ends with that incident open."""
+    opened = next(json.loads(e) for e in stream.events if json.loads(e)["event"] == "opened")
+    cut_at = parse_timestamp(opened["at"]) + 720
+    times = [_time_of(line) for line in stream.lines]
+    lines = stream.lines[: next(i for i, ts in enumerate(times) if ts is not None and ts > cut_at)]
+    path = directory / "contacts.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    out = io.BytesIO()
+    summary = replay(Engine(), [line + b"\n" for line in lines], out, None)
+    events = [line for line in out.getvalue().split(b"\n") if line]
+    clock = final_clock([ts for ts in times[: len(lines)] if ts is not None])
+    return Stream(path, lines, events, summary.accepted, summary.rejected, clock)
+
+
+def _time_of(line: bytes) -> float | None:
+    try:
+        return parse_timestamp(orjson.loads(line)["ts"])
+    except (ValueError, KeyError, TypeError, ContractError):  # a broken record of the stream
+        return None
+
+
 def test_a_clean_stop_leaves_a_checkpoint_the_next_leader_starts_from(
     kafka_broker: EmbeddedBroker, redis_url: str, topic_prefix: str, long_stream: Stream, tmp_path: Path
 ) -> None:
-    broker, stream = kafka_broker.bootstrap, long_stream
+    broker, stream = kafka_broker.bootstrap, _ending_with_an_incident_open(long_stream, tmp_path)
+    last = {event["incident_id"]: event["event"] for event in map(json.loads, settled_events(stream))}
+    still_open = [incident for incident, event in last.items() if event not in ("resolved", "dismissed")]
+    assert still_open
     env = {"CORRELATE_CHECKPOINT_EVERY": "3600"}  # none while it runs: the one at its stop is what is tested
     first = Worker(broker, redis_url, topic_prefix, tmp_path, "first", **env)
     second: Worker | None = None
@@ -191,8 +226,10 @@ def test_a_clean_stop_leaves_a_checkpoint_the_next_leader_starts_from(
         assert started.start == "checkpoint" and started.records_read == 0
         assert started.accepted == stream.accepted  # the counts came with the state
         published = topic_values(broker, topic_prefix + "incidents")
-        assert published and orjson.loads(published[-1])  # what the first leader published stays, once
-        assert len(set(published)) == len(published)
+        assert published == settled_events(stream)  # what the first leader published stays, once
+        # The second leader released none of them, yet shows the NOC the incident still open (and pages for it).
+        wait_for(lambda: second.metric("correlate_incidents_open") == len(still_open), 60, second.log)
+        assert second.metric("correlate_incident_paging") == len(still_open)
     finally:
         first.stop()
         if second is not None:

@@ -23,13 +23,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from correlate import snapshot
 from correlate.config import Settings
 from correlate.engine import Engine
+from correlate.errors import ContractError
+from correlate.events import IncidentEvent
 from correlate.streams.identity import Redeliveries
+from correlate.streams.publish import Mark, mark
 from correlate.vendors import VendorRegistry
 
-__all__ = ["Checkpoint", "Coverage", "restore_checkpoint"]
+__all__ = ["Checkpoint", "Coverage", "restore_checkpoint", "still_open"]
 
 Position = tuple[str, int, int]
 
@@ -69,7 +74,8 @@ class Coverage:
         self._skip = {p: dict(handed) for p, handed in (skip or {}).items()}
 
     def read(self, partition: int, offset: int) -> bool:
-        """A record read; False if the engine has it already (the restored checkpoint said so): skip it."""
+        """A record read; False if the engine has it already (the restored checkpoint said so): skip it, and say
+        it :meth:`handed`, as for any record dropped."""
         state = self._partitions[partition]
         state.next_offset = offset + 1
         skip = self._skip.get(partition)
@@ -78,7 +84,6 @@ class Coverage:
             if position is not None:
                 self.redeliveries.repeated(position)  # noted now, as its first reader noted it
             state.waiting[offset] = position
-            self.handed(partition, offset)
             return False
         state.waiting[offset] = None
         return True
@@ -166,3 +171,19 @@ def _handed(entry: list[Any]) -> tuple[int, Position | None]:
         return int(entry[0]), None
     offset, topic, partition, input_offset = entry
     return int(offset), (str(topic), int(partition), int(input_offset))
+
+
+def still_open(published: Iterable[bytes]) -> list[IncidentEvent]:
+    """The last event of every incident not resolved, from the values on ``incidents``: what a leader that did
+    not replay the history must show the NOC as open (the open-incident and paging metrics follow the events a
+    leader releases, and a restored engine releases only the tail's)."""
+    latest: dict[str, tuple[Mark, IncidentEvent]] = {}
+    for value in published:
+        try:
+            event = IncidentEvent.from_json(orjson.loads(value))
+        except (ValueError, ContractError):  # not an incident event of ours
+            continue
+        here = mark(event)
+        if event.incident_id not in latest or here >= latest[event.incident_id][0]:
+            latest[event.incident_id] = (here, event)
+    return [event for _, event in latest.values() if not event.resolved]

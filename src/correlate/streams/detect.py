@@ -40,7 +40,7 @@ from correlate.engine import Engine
 from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
-from correlate.streams.checkpoint import Coverage, restore_checkpoint
+from correlate.streams.checkpoint import Coverage, restore_checkpoint, still_open
 from correlate.streams.health import Supervision
 from correlate.streams.identity import merge_key
 from correlate.streams.merge import EventTimeMerge
@@ -181,7 +181,8 @@ class DetectStage:
         settings = self.settings
         accepted_topic = settings.topic(ACCEPTED)
         guard, health, faults = self.supervision.guard, self.supervision.health, self.supervision.faults
-        log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
+        published = await read_all(self.bootstrap, settings.topic(INCIDENTS))
+        log = PublishedLog.from_values(published)
         log.note_notifications(await read_all(self.bootstrap, settings.topic(NOTIFICATIONS)))
         previous = Progress.from_json(await self.store.get(settings.progress_key))
         reader = kafka_io.consumer(self.bootstrap, max_partition_fetch_bytes=1_048_576)
@@ -197,6 +198,9 @@ class DetectStage:
             progress = Progress(leader=self.worker_id)
             engine, coverage = await self._start(numbers, progress)
             monitor = EngineMonitor(engine, self.metrics, intake=False, refresh_every=CELLS_EVERY)
+            if progress.start == "checkpoint":  # the history's open incidents, which only a rebuild releases again
+                self.metrics.observe_events(still_open(published))
+            del published
             reader.assign(partitions)
             if progress.start == "checkpoint":
                 for tp in partitions:
