@@ -22,8 +22,9 @@ from correlate.config import Settings
 from correlate.contracts import parse_timestamp
 from correlate.engine import Engine
 from correlate.errors import ContractError
+from correlate.lab.simulate import simulate
 from correlate.replay import replay
-from correlate.streams.checkpoint import Coverage, restore_checkpoint
+from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint
 from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.settings import StackSettings
 from correlate.vendors import VendorRegistry
@@ -42,6 +43,7 @@ from test_pipeline import (
     wait_for,
 )
 
+START = parse_timestamp("2026-03-02T00:00:00Z")
 BEAT = ("contacts", 0)  # the input partition the telemetry below was read from
 
 
@@ -80,6 +82,20 @@ def test_a_checkpoint_of_other_partitions_is_refused() -> None:
         restore_checkpoint(data, Settings(), VendorRegistry(), [0, 1, 2, 3])
     with pytest.raises(snapshot.SnapshotRefused, match="says not what it covers"):
         restore_checkpoint(snapshot.save(Engine(), {"replay_lines": 3}), Settings(), VendorRegistry(), [0, 1])
+
+
+def test_a_forked_checkpoint_is_the_state_at_the_fork_whatever_the_leader_does_meanwhile() -> None:
+    sim = simulate(seed=3, days=1.2, contacts_per_day=1_000, start=START, faults=0)
+    engine = Engine()
+    for record in sim.contacts[:800]:
+        engine.process(record)
+    at_fork = snapshot.save(engine, {"accepted": 800})
+    forked = ForkedSave.start(engine, {"accepted": 800})
+    assert forked is not None
+    for record in sim.contacts[800:]:  # the leader goes on while the child pickles
+        engine.process(record)
+    assert forked.collect() == at_fork
+    assert snapshot.save(engine, {"accepted": 800}) != at_fork
 
 
 def _checkpoint_covers(store: str, prefix: str) -> dict[str, object]:

@@ -10,6 +10,10 @@ and which records beyond it were handed already (rare: those that overtook an ou
 skips them. It also keeps the :class:`~correlate.streams.identity.Redeliveries` state as of that frontier: the
 new leader re-reads the records behind it and must find the same repeats the old one found.
 
+Pickling a day of state at 400,000 contacts a day takes seconds: a leader that waited for it would publish
+nothing meanwhile. So the periodic checkpoint is written by a forked child (:class:`ForkedSave`), which pickles
+the copy-on-write image of the process at the fork, taken between two rounds, while the leader goes on.
+
 The checkpoint is one value in Redis, written with one SET: a leader killed while writing leaves the previous
 checkpoint whole. Any checkpoint is self-consistent (the state and what it covers were taken together, between
 two rounds, with every event the engine had released published and every dead letter flushed), so an older one
@@ -19,6 +23,9 @@ must be writable by correlate only.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +41,7 @@ from correlate.streams.identity import Redeliveries
 from correlate.streams.publish import Mark, mark
 from correlate.vendors import VendorRegistry
 
-__all__ = ["Checkpoint", "Coverage", "restore_checkpoint", "still_open"]
+__all__ = ["Checkpoint", "Coverage", "ForkedSave", "restore_checkpoint", "still_open"]
 
 Position = tuple[str, int, int]
 
@@ -187,3 +194,50 @@ def still_open(published: Iterable[bytes]) -> list[IncidentEvent]:
         if event.incident_id not in latest or here >= latest[event.incident_id][0]:
             latest[event.incident_id] = (here, event)
     return [event for _, event in latest.values() if not event.resolved]
+
+
+@dataclass
+class ForkedSave:
+    """A snapshot written by a forked child, from the process as it was at the fork (copy on write): the leader
+    forks between two rounds and goes on; :meth:`collect` (blocking: in a thread) gets the bytes."""
+
+    pid: int
+    pipe: int
+    reaped: bool = False
+
+    @classmethod
+    def start(cls, engine: Engine, covers: Mapping[str, Any]) -> ForkedSave | None:
+        """Fork the child that writes ``snapshot.save(engine, covers)``; None where there is no fork."""
+        if not hasattr(os, "fork"):
+            return None
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: pickle, write, and leave without any of the parent's clean-up
+            code = 1
+            try:
+                signal.set_wakeup_fd(-1)  # the parent's event loop must not hear of this process's signals
+                for number in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(number, signal.SIG_DFL)
+                os.close(read_end)
+                data = snapshot.save(engine, covers)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        return cls(pid, read_end)
+
+    def collect(self) -> bytes | None:
+        """The snapshot, once the child is done; None if it failed (or was abandoned)."""
+        with os.fdopen(self.pipe, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        return data if os.waitstatus_to_exitcode(status) == 0 else None
+
+    def abandon(self) -> None:
+        """Stop the child (the leader is stopping, or lost its lease): :meth:`collect` then returns None."""
+        if not self.reaped:  # a reaped child's pid may be another process's by now
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)

@@ -40,7 +40,7 @@ from correlate.engine import Engine
 from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
-from correlate.streams.checkpoint import Coverage, restore_checkpoint, still_open
+from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint, still_open
 from correlate.streams.health import Supervision
 from correlate.streams.identity import merge_key
 from correlate.streams.merge import EventTimeMerge
@@ -190,6 +190,7 @@ class DetectStage:
         await reader.start()
         await writer_client.start()
         settled = False  # every event released published, every dead letter flushed: a checkpoint may be taken
+        saving: asyncio.Task[None] | None = None  # a checkpoint being written by a forked child
         try:
             numbers = sorted(reader.partitions_for_topic(accepted_topic) or ())
             partitions = [TopicPartition(accepted_topic, p) for p in numbers]
@@ -304,14 +305,19 @@ class DetectStage:
                     last_report, unreported = now, False
                     self._report(progress, engine, at_takeover, partitions, reader, next_offset)
                     await self.store.set(settings.progress_key, progress.to_json())
-                if settings.checkpoint_every and now - last_checkpoint >= settings.checkpoint_every:
-                    await self._checkpoint(engine, coverage, progress)
+                due = settings.checkpoint_every and now - last_checkpoint >= settings.checkpoint_every
+                if due and (saving is None or saving.done()):
+                    saving = await self._checkpoint_aside(engine, coverage, progress)
                     last_checkpoint = time.time()
         except asyncio.CancelledError:  # a clean stop: leave a checkpoint, so the next leader reads only the rest
+            if saving is not None:
+                saving.cancel()  # an older state, which must not land after this one
             if settled and settings.checkpoint_every:
                 await self._checkpoint(engine, coverage, progress)
             raise
         finally:
+            if saving is not None:
+                saving.cancel()
             await kafka_io.stop(reader)
             await kafka_io.stop(writer_client)
 
@@ -352,17 +358,46 @@ class DetectStage:
         )
         return Engine(config.settings, config.vendors), Coverage(dict.fromkeys(partitions, 0))
 
+    def _covers(self, engine: Engine, coverage: Coverage) -> dict[str, Any]:
+        noted = {"leader": self.worker_id, "saved_at": time.time(), "accepted": engine.counts.accepted}
+        return coverage.covers() | noted
+
     async def _checkpoint(self, engine: Engine, coverage: Coverage, progress: Progress) -> None:
         """Store the engine's state with what it covers, in one SET (the previous checkpoint stays whole until the
-        new one is). Pickled in a thread: the event loop (the validate stage, health reports) goes on meanwhile;
-        this leader's own loop waits, so nothing changes the engine while it is read."""
-        saved_at = time.time()
-        covers = coverage.covers() | {
-            "leader": self.worker_id,
-            "saved_at": saved_at,
-            "accepted": engine.counts.accepted,
-        }
+        new one is). Pickled in a thread: the event loop (health reports) goes on meanwhile; this leader's own loop
+        waits, so nothing changes the engine while it is read. For a stop; while leading, :meth:`_checkpoint_aside`."""
+        covers = self._covers(engine, coverage)
         data = await asyncio.to_thread(snapshot.save, engine, covers)
+        await self._store_checkpoint(data, covers["saved_at"], progress)
+
+    async def _checkpoint_aside(
+        self, engine: Engine, coverage: Coverage, progress: Progress
+    ) -> asyncio.Task[None] | None:
+        """A checkpoint of the state as it is now, pickled by a forked child while this leader goes on (where
+        there is no fork, pickled here, and None)."""
+        covers = self._covers(engine, coverage)
+        forked = ForkedSave.start(engine, covers)
+        if forked is None:
+            await self._checkpoint(engine, coverage, progress)
+            return None
+
+        async def store() -> None:
+            try:
+                data = await asyncio.to_thread(forked.collect)
+            except asyncio.CancelledError:
+                forked.abandon()
+                raise
+            if data is None:
+                logger.warning("detect: the checkpoint's child process failed; the previous checkpoint stands")
+                return
+            try:
+                await self._store_checkpoint(data, covers["saved_at"], progress)
+            except Exception:  # crash guard: the store is away; the previous checkpoint stands, the next one comes
+                logger.warning("detect: could not store a checkpoint; the previous one stands", exc_info=True)
+
+        return asyncio.create_task(store())
+
+    async def _store_checkpoint(self, data: bytes, saved_at: float, progress: Progress) -> None:
         await self.store.set(self.settings.checkpoint_key, data)
         progress.checkpointed_at = saved_at
         self.metrics.observe_checkpoint(len(data), saved_at)
