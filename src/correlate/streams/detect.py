@@ -9,9 +9,9 @@ status records to :meth:`Engine.accept_other`: the calls ``correlate replay`` ma
 
 A leader starts from the latest checkpoint (:mod:`correlate.streams.checkpoint`): the Engine's state and, per
 partition, the first offset of ``contacts.accepted`` it does not hold; it reads on from there. It stores one
-every ``checkpoint_every`` seconds and when it stops cleanly, between two rounds (every event released is
-published, every dead letter flushed). With no usable checkpoint it rebuilds the Engine from the start of the
-topic, whose retention covers the detector's history, and says why.
+every ``checkpoint_every`` seconds (pickled by a forked child while it goes on) and when it stops cleanly,
+between two rounds (every event released is published, every dead letter flushed). With no usable checkpoint it
+rebuilds the Engine from the start of the topic, whose retention covers the detector's history, and says why.
 
 Events the restored or rebuilt engine releases again are held back by the
 :class:`~correlate.streams.publish.PublishedLog` read from ``incidents`` (and ``notifications``, for customer
