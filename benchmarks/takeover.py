@@ -181,6 +181,9 @@ def takeover(
         published = asyncio.run(next_event_after(broker, prefix + "incidents", int(killed_at * 1000), 7_200))
         if published is None:
             raise SystemExit("no incident event after the kill")
+        everything = Engine()
+        replay(everything, [line + b"\n" for line in lines], io.BytesIO(), None, close=False)
+        wait_until(lambda: progress(store, prefix).accepted >= everything.counts.accepted, 7_200, "the rest taken in")
         taken_over = progress(store, prefix)
         return {
             "seconds": published - killed_at,
