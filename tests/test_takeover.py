@@ -231,7 +231,7 @@ def test_a_clean_stop_leaves_a_checkpoint_the_next_leader_starts_from(
         producer = produce(broker, topic_prefix, stream.path)
         assert producer.wait(180) == 0, producer.stderr.read() if producer.stderr else ""
         wait_for(lambda: progress(redis_url, topic_prefix).accepted == stream.accepted, 180, first.log)
-        assert _checkpoint_covers(redis_url, topic_prefix) == {}
+        assert _covered(redis_url, topic_prefix) == 0  # the one it took once caught up with the empty topic
         first.stop()
         assert first.process.returncode == 0, first.log()
         on_topic = len(topic_values(broker, topic_prefix + "contacts.accepted"))

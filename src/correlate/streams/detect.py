@@ -9,9 +9,10 @@ status records to :meth:`Engine.accept_other`: the calls ``correlate replay`` ma
 
 A leader starts from the latest checkpoint (:mod:`correlate.streams.checkpoint`): the Engine's state and, per
 partition, the first offset of ``contacts.accepted`` it does not hold; it reads on from there. It stores one
-every ``checkpoint_every`` seconds (pickled by a forked child while it goes on) and when it stops cleanly,
-between two rounds (every event released is published, every dead letter flushed). With no usable checkpoint it
-rebuilds the Engine from the start of the topic, whose retention covers the detector's history, and says why.
+every ``checkpoint_every`` seconds (pickled by a forked child while it goes on), once a rebuild has caught up,
+and when it stops cleanly, between two rounds (every event released is published, every dead letter flushed).
+With no usable checkpoint it rebuilds the Engine from the start of the topic, whose retention covers the
+detector's history, and says why.
 
 Events the restored or rebuilt engine releases again are held back by the
 :class:`~correlate.streams.publish.PublishedLog` read from ``incidents`` (and ``notifications``, for customer
@@ -305,7 +306,9 @@ class DetectStage:
                     last_report, unreported = now, False
                     self._report(progress, engine, at_takeover, partitions, reader, next_offset)
                     await self.store.set(settings.progress_key, progress.to_json())
-                due = settings.checkpoint_every and now - last_checkpoint >= settings.checkpoint_every
+                # And at once when a rebuild from scratch has caught up: the next takeover need not redo it.
+                rebuilt = progress.start == "scratch" and progress.rebuilt and not progress.checkpointed_at
+                due = settings.checkpoint_every and (now - last_checkpoint >= settings.checkpoint_every or rebuilt)
                 if due and (saving is None or saving.done()):
                     saving = await self._checkpoint_aside(engine, coverage, progress)
                     last_checkpoint = time.time()

@@ -51,7 +51,8 @@ class StackSettings:
     )
     checkpoint_every: float = _setting(
         300.0,
-        "Seconds between two checkpoints of the detect leader's state in the store (and one at a clean stop); a new "
+        "Seconds between two checkpoints of the detect leader's state in the store (and one once a rebuild has caught "
+        "up, one at a clean stop); a new "
         "leader restores the latest and re-reads only the records after it. 0: none, every takeover replays "
         "contacts.accepted from its start.",
     )
