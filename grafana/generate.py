@@ -439,6 +439,39 @@ def overview() -> Panel:
             7,
         ),
     ]
+    health += [
+        (
+            timeseries(
+                "Detect leader starts",
+                "Leaders taking over, by what they started from: the latest checkpoint (they read only the records "
+                "after it) or from scratch (no usable checkpoint: they replay contacts.accepted from its start).",
+                [query(f"sum by (start) (increase(correlate_detect_starts_total[{RATE}]))", "{{start}}")],
+            ),
+            8,
+            7,
+        ),
+        (
+            timeseries(
+                "Checkpoint age",
+                "Time since the detect leader last stored its checkpoint (setting checkpoint_every): a takeover "
+                "re-reads the records since then.",
+                [query("time() - max(correlate_checkpoint_timestamp_seconds > 0)", "age")],
+                unit="s",
+            ),
+            8,
+            7,
+        ),
+        (
+            timeseries(
+                "Checkpoint size",
+                "Size of the leader's last checkpoint (its whole detection state), stored in Redis.",
+                [query("max(correlate_checkpoint_bytes)", "size")],
+                unit="bytes",
+            ),
+            8,
+            7,
+        ),
+    ]
     panels = layout([("Incidents", incidents), ("Contacts", contacts), ("Pipeline health", health)])
     return dashboard(
         OVERVIEW_UID,

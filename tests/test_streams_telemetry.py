@@ -13,6 +13,7 @@ import pytest
 from correlate.config import Config, Settings
 from correlate.intake import validate_record
 from correlate.metrics import Metrics
+from correlate.streams.checkpoint import Coverage
 from correlate.streams.detect import DetectStage, _Held
 from correlate.streams.identity import Redeliveries, merge_key
 from correlate.streams.kafka_io import accepted_headers, input_position
@@ -87,7 +88,7 @@ class _Accepted:
 def test_the_leader_takes_a_heartbeat_forwarded_twice_once_and_a_repeated_one_as_replay_does() -> None:
     stage = DetectStage(StackSettings(), Config(Settings(), VendorRegistry()), "", None, Metrics(), "me")
     merge: EventTimeMerge[_Held] = EventTimeMerge([0], 0.0)
-    seen = Redeliveries()
+    seen = Coverage({0: 0})  # what the leader has taken in, and the repeats it found
     value = orjson.dumps(BEAT)
     arrivals = [(0, 17), (1, 18), (2, 17)]  # offset 2 is offset 0 forwarded again; offset 1 is a second send
     for offset, input_offset in arrivals:

@@ -9,7 +9,8 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 from correlate import logs, progress
 from correlate.config import load_config
@@ -27,7 +28,22 @@ SERVER_LOG_LEVELS: Final = {"up": "warning", "worker": "warning", "api": "info"}
 
 def _replay(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    engine = Engine(config.settings, config.vendors)
+    engine, lines_before = Engine(config.settings, config.vendors), 0
+    stretch: dict[str, Any] = {}
+    if args.state is not None:
+        from correlate import snapshot
+
+        state = Path(args.state)
+        saved = state.read_bytes() if state.exists() else None
+        try:
+            engine, lines_before = snapshot.continue_replay(saved, config.settings, config.vendors)
+        except snapshot.SnapshotRefused as refused:
+            raise snapshot.SnapshotRefused(f"--state {args.state}: {refused} (remove it to start afresh)") from None
+
+        def save(last_line: int) -> None:
+            _write_whole(state, snapshot.save(engine, {snapshot.REPLAY_LINES: last_line}))
+
+        stretch = {"first_line": lines_before + 1, "before_close": save, "close": args.final}
     # Events printed to this terminal already show progress, and a bar would cut through them.
     events_on_terminal = args.output == "-" and sys.stdout.isatty()
     shown = progress.wanted(args.quiet) and not events_on_terminal
@@ -43,14 +59,30 @@ def _replay(args: argparse.Namespace) -> int:
             def counted(lines: Iterable[bytes]) -> Iterable[bytes]:
                 return progress.counting(lines, bar)
 
-            summary = run_replay(engine, args.input, args.output, rejects, args.merge, progress=counted)
+            summary = run_replay(engine, args.input, args.output, rejects, args.merge, progress=counted, **stretch)
         if spool is not None:
             with open(spool.name, "rb") as spooled:
                 shutil.copyfileobj(spooled, sys.stderr.buffer)
             sys.stderr.buffer.flush()
     if not args.quiet:
         print(summary.line(), file=sys.stderr)
+        if args.state is not None:
+            ending = "" if args.final else "; its last steps stay open for the next input (--final scores them)"
+            print(f"replay: state after line {summary.lines} saved to {args.state}{ending}", file=sys.stderr)
     return 0
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a run killed mid-write leaves the previous state."""
+    spare = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(spare, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(spare, path)
+    finally:
+        spare.unlink(missing_ok=True)
 
 
 def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,6 +100,18 @@ def _add_replay(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     parser.add_argument(
         "--merge", action="append", default=[], metavar="FILE", help="more input (e.g. telemetry), merged by event time"
+    )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="continue the stream the state in FILE stopped at (if FILE exists), and save the state there at the "
+        "end: replaying a stream in parts gives the events of one replay of the whole. The last steps stay open "
+        "for the next part unless --final. FILE is pickled state: keep it where only you write",
+    )
+    parser.add_argument(
+        "--final",
+        action="store_true",
+        help="with --state: this input ends the stream; score its last steps (as a replay without --state does)",
     )
     progress.add_quiet(parser)
     parser.set_defaults(func=_replay)

@@ -32,6 +32,7 @@ from correlate.contracts import KNOWN_FIELDS, Contact, Rejection
 from correlate.events import Event, EventName, IncidentEvent
 
 __all__ = [
+    "DETECT_STARTS",
     "INCIDENT_EVENTS",
     "LATENCY_BUCKETS",
     "NOTIFICATIONS_TOPIC",
@@ -58,6 +59,7 @@ INCIDENT_EVENTS: Final = tuple(name.value for name in EventName)
 TOPIC_KINDS: Final = ("incidents", "vendor", "notifications")
 WEBHOOK_OUTCOMES: Final = ("delivered", "failed", "retried")
 VENDOR_TOPIC_PREFIX: Final = "incidents.vendor."
+DETECT_STARTS: Final = ("checkpoint", "scratch")
 NOTIFICATIONS_TOPIC: Final = "notifications"
 # Detection latency runs from a step's length (seconds) to a stuck producer (tens of seconds).
 LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
@@ -200,6 +202,15 @@ class Metrics:
         self.leader = gauge(
             "correlate_detector_leader", "1 while this process runs the detect stage (one leader; the others stand by)."
         )
+        self.detect_starts = counter(
+            "correlate_detect_starts_total",
+            "Detect leaders started, by what they started from: a checkpoint, or from scratch (none usable).",
+            "start",
+        )
+        self.checkpoint_time = gauge(
+            "correlate_checkpoint_timestamp_seconds", "Wall time at which this leader last stored its checkpoint."
+        )
+        self.checkpoint_bytes = gauge("correlate_checkpoint_bytes", "Size of the detect leader's last checkpoint.")
         self.stage_restarts = counter(
             "correlate_stage_restarts_total", "Pipeline stages restarted after an error, by stage.", "stage"
         )
@@ -237,6 +248,8 @@ class Metrics:
             self.published.labels(kind)
         for stage in STAGES:
             self.stage_restarts.labels(stage)
+        for start in DETECT_STARTS:
+            self.detect_starts.labels(start)
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         self.series_names.add(name)
@@ -347,6 +360,14 @@ class Metrics:
 
     def set_event_time(self, watermark: float) -> None:
         self.event_time.set(watermark)
+
+    def observe_detect_start(self, start: str) -> None:
+        """A leader began: from a ``checkpoint``, or from ``scratch`` (the start of ``contacts.accepted``)."""
+        self.detect_starts.labels(start).inc()
+
+    def observe_checkpoint(self, size: int, at: float) -> None:
+        self.checkpoint_bytes.set(size)
+        self.checkpoint_time.set(at)
 
     def observe_stage_restart(self, stage: str) -> None:
         self.stage_restarts.labels(stage).inc()

@@ -67,21 +67,39 @@ def decode(line: bytes, number: int) -> tuple[Any, Rejection | None]:
 
 
 def replay(
-    engine: Engine, lines: Iterable[bytes], events_out: IO[bytes], rejects_out: IO[bytes] | None
+    engine: Engine,
+    lines: Iterable[bytes],
+    events_out: IO[bytes],
+    rejects_out: IO[bytes] | None,
+    *,
+    first_line: int = 1,
+    before_close: Callable[[int], None] | None = None,
+    close: bool = True,
 ) -> ReplaySummary:
-    """Drive the engine over ``lines``; events and rejects are written as they are released."""
+    """Drive the engine over ``lines``; events and rejects are written as they are released.
+
+    A stream replayed in stretches (``--state``, :mod:`correlate.snapshot`): ``first_line`` numbers the first
+    line (rejects name lines as in the whole stream), ``before_close(last line)`` runs once the input is read and
+    before the steps still open are scored (where a state that continues the stream is saved), and
+    ``close=False`` leaves them open for the next stretch."""
     with rare_collections():
-        return _replay(engine, lines, events_out, rejects_out)
+        return _replay(engine, lines, events_out, rejects_out, first_line, before_close, close)
 
 
 def _replay(
-    engine: Engine, lines: Iterable[bytes], events_out: IO[bytes], rejects_out: IO[bytes] | None
+    engine: Engine,
+    lines: Iterable[bytes],
+    events_out: IO[bytes],
+    rejects_out: IO[bytes] | None,
+    first_line: int = 1,
+    before_close: Callable[[int], None] | None = None,
+    close: bool = True,
 ) -> ReplaySummary:
     write = events_out.write
     limits = engine.settings
     max_line, excerpt = limits.max_line_bytes, limits.max_excerpt_chars
-    count = 0
-    for count, line in enumerate(lines, start=1):
+    count = first_line - 1
+    for count, line in enumerate(lines, start=first_line):
         if not line.strip():
             continue
         if len(line) > max_line:
@@ -101,9 +119,12 @@ def _replay(
                 engine.counts.rejected["json"] += 1
         if rejection is not None and rejects_out is not None:
             rejects_out.write(orjson.dumps({"line": count, **rejection.to_json(excerpt)}) + b"\n")
-    for event in engine.close():
+    if before_close is not None:
+        before_close(count)
+    for event in engine.close() if close else ():
         write(orjson.dumps(event.to_json()) + b"\n")
-    for rejection in engine.unreached():  # held ahead of the stream, which never got there: no line to name
+    # Held ahead of the stream, which never got there: no line to name (a stream that goes on keeps them).
+    for rejection in engine.unreached() if close else ():
         if rejects_out is not None:
             rejects_out.write(orjson.dumps({"line": None, **rejection.to_json(excerpt)}) + b"\n")
     counts = engine.counts
@@ -143,10 +164,12 @@ def run_replay(
     rejects: str | None,
     merge: Sequence[str] = (),
     progress: Callable[[Iterable[bytes]], Iterable[bytes]] | None = None,
+    **stretch: Any,
 ) -> ReplaySummary:
     """Open the named files (``-`` is stdin/stdout) and replay; ``merge``: more inputs, merged by event time
     (rejects then name lines by their number in the merged stream). ``progress`` wraps the input lines, to
-    count them as they are read (a progress bar)."""
+    count them as they are read (a progress bar); ``stretch``: :func:`replay`'s options for one stretch of a
+    longer stream."""
     with ExitStack() as stack:
         first: Iterable[bytes] = sys.stdin.buffer if source == "-" else stack.enter_context(open(source, "rb"))
         more = [stack.enter_context(open(path, "rb")) for path in merge]
@@ -159,6 +182,6 @@ def run_replay(
             rejects_out = sys.stderr.buffer
         elif rejects is not None:
             rejects_out = stack.enter_context(open(rejects, "wb"))
-        summary = replay(engine, lines, out, rejects_out)
+        summary = replay(engine, lines, out, rejects_out, **stretch)
         out.flush()
         return summary

@@ -2,23 +2,28 @@
 
 Why one leader and not a partitioned table: attribution compares a parent cell with its children (a brand
 with each brand x service pair), so all of them must be counted in one place; a cell-partitioned design
-would split a parent from its children. And why no Faust table: the leader's state is *rebuilt* on
-takeover by replaying ``contacts.accepted`` from the start (its retention covers the detector's history), so
-there is no changelog to restore and nothing a rebalance can get wrong. The Engine drops repeated
-contact_ids, so a contact the validate stage forwarded twice (at-least-once) is still counted once; telemetry
-and status records forwarded twice are known by their input position (:mod:`correlate.streams.identity`).
-Contacts go to :meth:`Engine.accept`, telemetry and status records to :meth:`Engine.accept_other`: the calls
-``correlate replay`` makes, in the same event-time order.
+would split a parent from its children. The Engine drops repeated contact_ids, so a contact the validate stage
+forwarded twice (at-least-once) is still counted once; telemetry and status records forwarded twice are known by
+their input position (:mod:`correlate.streams.identity`). Contacts go to :meth:`Engine.accept`, telemetry and
+status records to :meth:`Engine.accept_other`: the calls ``correlate replay`` makes, in the same event-time order.
 
-Events the rebuilt engine releases again are held back by the :class:`~correlate.streams.publish.PublishedLog`
-read from ``incidents`` (and ``notifications``, for customer notifications); dead letters for late records are
-held back for the offsets the previous leader reported done (:class:`Progress`, kept in Redis, also what
-``correlate status`` shows).
+A leader starts from the latest checkpoint (:mod:`correlate.streams.checkpoint`): the Engine's state and, per
+partition, the first offset of ``contacts.accepted`` it does not hold; it reads on from there. It stores one
+every ``checkpoint_every`` seconds (pickled by a forked child while it goes on), once a rebuild has caught up,
+and when it stops cleanly, between two rounds (every event released is published, every dead letter flushed).
+With no usable checkpoint it rebuilds the Engine from the start of the topic, whose retention covers the
+detector's history, and says why.
+
+Events the restored or rebuilt engine releases again are held back by the
+:class:`~correlate.streams.publish.PublishedLog` read from ``incidents`` (and ``notifications``, for customer
+notifications); dead letters for late records are held back for the offsets the previous leader reported done
+(:class:`Progress`, kept in Redis, also what ``correlate status`` shows).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -29,14 +34,16 @@ import orjson
 import redis
 from aiokafka import TopicPartition
 
+from correlate import snapshot
 from correlate.config import Config
 from correlate.contracts import Contact, Rejection
 from correlate.engine import Engine
 from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
+from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint, still_open
 from correlate.streams.health import Supervision
-from correlate.streams.identity import Redeliveries, merge_key
+from correlate.streams.identity import merge_key
 from correlate.streams.merge import EventTimeMerge
 from correlate.streams.monitor import EngineMonitor
 from correlate.streams.poison import poison_letter
@@ -62,6 +69,8 @@ UPSTREAM_EVERY = 0.1  # seconds between reads of the validate stage's lag report
 REPORTS_KEPT = 50  # lag reports remembered per partition (a few seconds' worth)
 CELLS_EVERY = 0.5  # seconds of wall time between two publications of the anomalous cells while catching up
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class Progress:
@@ -77,6 +86,11 @@ class Progress:
     offsets: dict[str, int] = field(default_factory=dict)  # partition of contacts.accepted -> next offset
     rebuilt: bool = False  # caught up with what was on the topic at takeover
     updated_at: float = 0.0
+    start: str = ""  # what this leader started from: "checkpoint" or "scratch"
+    restored: dict[str, int] = field(default_factory=dict)  # the checkpoint's offsets it read on from
+    restored_from: str = ""  # the leader that wrote that checkpoint
+    records_read: int = 0  # read from contacts.accepted by this leader (after a checkpoint: its tail only)
+    checkpointed_at: float = 0.0  # wall time of this leader's latest checkpoint
 
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -168,22 +182,33 @@ class DetectStage:
         settings = self.settings
         accepted_topic = settings.topic(ACCEPTED)
         guard, health, faults = self.supervision.guard, self.supervision.health, self.supervision.faults
-        log = PublishedLog.from_values(await read_all(self.bootstrap, settings.topic(INCIDENTS)))
+        published = await read_all(self.bootstrap, settings.topic(INCIDENTS))
+        log = PublishedLog.from_values(published)
         log.note_notifications(await read_all(self.bootstrap, settings.topic(NOTIFICATIONS)))
         previous = Progress.from_json(await self.store.get(settings.progress_key))
-        engine = Engine(self.config.settings, self.config.vendors)
-        monitor = EngineMonitor(engine, self.metrics, intake=False, refresh_every=CELLS_EVERY)
         reader = kafka_io.consumer(self.bootstrap, max_partition_fetch_bytes=1_048_576)
         writer_client = kafka_io.producer(self.bootstrap)
         await reader.start()
         await writer_client.start()
+        settled = False  # every event released published, every dead letter flushed: a checkpoint may be taken
+        saving: asyncio.Task[None] | None = None  # a checkpoint being written by a forked child
         try:
             numbers = sorted(reader.partitions_for_topic(accepted_topic) or ())
             partitions = [TopicPartition(accepted_topic, p) for p in numbers]
             inputs = {t: reader.partitions_for_topic(t) or set() for t in map(settings.topic, settings.input_topics)}
             fed = upstream.feeders(inputs, len(numbers))
+            progress = Progress(leader=self.worker_id)
+            engine, coverage = await self._start(numbers, progress)
+            monitor = EngineMonitor(engine, self.metrics, intake=False, refresh_every=CELLS_EVERY)
+            if progress.start == "checkpoint":  # the history's open incidents, which only a rebuild releases again
+                self.metrics.observe_events(still_open(published))
+            del published
             reader.assign(partitions)
-            await reader.seek_to_beginning(*partitions)
+            if progress.start == "checkpoint":
+                for tp in partitions:
+                    reader.seek(tp, progress.restored[str(tp.partition)])
+            else:
+                await reader.seek_to_beginning(*partitions)
             at_takeover: dict[int, int] = {}  # partition -> its end when first fetched: before it, a rebuild
             reported = {int(p): n for p, n in previous.offsets.items()}
             publisher = Publisher(
@@ -192,10 +217,11 @@ class DetectStage:
             dead_letters = kafka_io.BatchWriter(writer_client)
             await dead_letters.prepare([settings.topic(REJECTS)])
             merge: EventTimeMerge[_Held] = EventTimeMerge(numbers, settings.merge_idle, self.config.settings.lateness)
-            redelivered = Redeliveries()
-            next_offset = dict.fromkeys(numbers, 0)
-            progress = Progress(leader=self.worker_id)
+            next_offset = coverage.offsets()
+            progress.offsets = {str(p): offset for p, offset in next_offset.items()}
             last_report = last_upstream = 0.0
+            last_checkpoint = time.time()
+            settled = True
             unreported = False  # contacts taken in since the last progress report
             history: dict[int, deque[tuple[float, float]]] = {p: deque(maxlen=REPORTS_KEPT) for p in numbers}
             while not lost.is_set():
@@ -204,8 +230,13 @@ class DetectStage:
                 now = time.time()
                 for tp, records in batches.items():
                     for record in records:
-                        self._hold(merge, tp.partition, record, dead_letters, accepted_topic, redelivered)
+                        if coverage.read(tp.partition, record.offset) and self._hold(
+                            merge, tp.partition, record, dead_letters, accepted_topic, coverage
+                        ):
+                            continue  # waits in the merge
+                        coverage.handed(tp.partition, record.offset)  # dropped, or in the engine already
                     next_offset[tp.partition] = records[-1].offset + 1
+                    progress.records_read += len(records)
                 if now - last_upstream >= UPSTREAM_EVERY:
                     last_upstream = now
                     reports = upstream.quiet_until(await self.store.hgetall(settings.lag_key), fed)
@@ -224,6 +255,7 @@ class DetectStage:
                             merge.prove_quiet(tp.partition, min(max(covered), read_at))
                 done = progress.offsets
                 count = 0
+                settled = False
                 for count, held in enumerate(merge.pop_ready(), start=1):
                     if count % YIELD_EVERY == 0:  # a rebuild is long: let the lease renewal and validate run
                         await asyncio.sleep(0)
@@ -236,6 +268,7 @@ class DetectStage:
                             letter = poison_letter(position, "detect", quarantined.reason, shown)
                             dead_letters.add(settings.topic(REJECTS), None, letter)
                         done[str(held.partition)] = held.offset + 1
+                        coverage.handed(held.partition, held.offset)
                         continue
                     faults.check_item("detect", held.item)
                     if isinstance(held.item, Contact):
@@ -252,11 +285,13 @@ class DetectStage:
                                 settings.topic(REJECTS), None, dead_letter(far_off, accepted_topic, -1, -1)
                             )
                     guard.handled()
+                    coverage.handed(held.partition, held.offset)
                     if outcome.events:
                         live = held.offset >= at_takeover.get(held.partition, 0)
                         await publisher.publish(outcome.events, held.produced_at if live else None)
                     done[str(held.partition)] = held.offset + 1
                 await dead_letters.flush()
+                settled = True
                 monitor.catch_up()
                 if count:
                     health.progressed(count)
@@ -271,9 +306,104 @@ class DetectStage:
                     last_report, unreported = now, False
                     self._report(progress, engine, at_takeover, partitions, reader, next_offset)
                     await self.store.set(settings.progress_key, progress.to_json())
+                # And at once when a rebuild from scratch has caught up: the next takeover need not redo it.
+                rebuilt = progress.start == "scratch" and progress.rebuilt and not progress.checkpointed_at
+                due = settings.checkpoint_every and (now - last_checkpoint >= settings.checkpoint_every or rebuilt)
+                if due and (saving is None or saving.done()):
+                    saving = await self._checkpoint_aside(engine, coverage, progress)
+                    last_checkpoint = time.time()
+        except asyncio.CancelledError:  # a clean stop: leave a checkpoint, so the next leader reads only the rest
+            if saving is not None:
+                saving.cancel()  # an older state, which must not land after this one
+            if settled and settings.checkpoint_every:
+                await self._checkpoint(engine, coverage, progress)
+            raise
         finally:
+            if saving is not None:
+                saving.cancel()
             await kafka_io.stop(reader)
             await kafka_io.stop(writer_client)
+
+    async def _start(self, partitions: list[int], progress: Progress) -> tuple[Engine, Coverage]:
+        """The engine to lead with and what it covers: the latest checkpoint's if there is a usable one, else a
+        fresh engine that reads ``contacts.accepted`` from its start. Says which in a log line, the progress
+        (``start``) and a metric."""
+        settings, config = self.settings, self.config
+        reason = "checkpoints are off (checkpoint_every = 0)"
+        if settings.checkpoint_every:
+            data = await self.store.get(settings.checkpoint_key)
+            reason = "none stored"
+            if data is not None:
+                try:
+                    restored = await asyncio.to_thread(
+                        restore_checkpoint, data, config.settings, config.vendors, partitions
+                    )
+                except snapshot.SnapshotRefused as refused:
+                    reason = str(refused)
+                else:
+                    progress.start = "checkpoint"
+                    progress.restored = {str(p): offset for p, offset in restored.offsets.items()}
+                    progress.restored_from = str(restored.covers.get("leader", ""))
+                    self.metrics.observe_detect_start("checkpoint")
+                    logger.warning(
+                        "detect: restored the checkpoint %s stored at %s (%d bytes); reading %s from offsets %s",
+                        progress.restored_from or "a leader",
+                        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(restored.covers.get("saved_at", 0))),
+                        len(data),
+                        settings.topic(ACCEPTED),
+                        progress.restored,
+                    )
+                    return restored.engine, restored.coverage
+        progress.start = "scratch"
+        self.metrics.observe_detect_start("scratch")
+        logger.warning(
+            "detect: no usable checkpoint (%s); rebuilding from the start of %s", reason, settings.topic(ACCEPTED)
+        )
+        return Engine(config.settings, config.vendors), Coverage(dict.fromkeys(partitions, 0))
+
+    def _covers(self, engine: Engine, coverage: Coverage) -> dict[str, Any]:
+        noted = {"leader": self.worker_id, "saved_at": time.time(), "accepted": engine.counts.accepted}
+        return coverage.covers() | noted
+
+    async def _checkpoint(self, engine: Engine, coverage: Coverage, progress: Progress) -> None:
+        """Store the engine's state with what it covers, in one SET (the previous checkpoint stays whole until the
+        new one is). Pickled in a thread: the event loop (health reports) goes on meanwhile; this leader's own loop
+        waits, so nothing changes the engine while it is read. For a stop; while leading, :meth:`_checkpoint_aside`."""
+        covers = self._covers(engine, coverage)
+        data = await asyncio.to_thread(snapshot.save, engine, covers)
+        await self._store_checkpoint(data, covers["saved_at"], progress)
+
+    async def _checkpoint_aside(
+        self, engine: Engine, coverage: Coverage, progress: Progress
+    ) -> asyncio.Task[None] | None:
+        """A checkpoint of the state as it is now, pickled by a forked child while this leader goes on (where
+        there is no fork, pickled here, and None)."""
+        covers = self._covers(engine, coverage)
+        forked = ForkedSave.start(engine, covers)
+        if forked is None:
+            await self._checkpoint(engine, coverage, progress)
+            return None
+
+        async def store() -> None:
+            try:
+                data = await asyncio.to_thread(forked.collect)
+            except asyncio.CancelledError:
+                forked.abandon()
+                raise
+            if data is None:
+                logger.warning("detect: the checkpoint's child process failed; the previous checkpoint stands")
+                return
+            try:
+                await self._store_checkpoint(data, covers["saved_at"], progress)
+            except Exception:  # crash guard: the store is away; the previous checkpoint stands, the next one comes
+                logger.warning("detect: could not store a checkpoint; the previous one stands", exc_info=True)
+
+        return asyncio.create_task(store())
+
+    async def _store_checkpoint(self, data: bytes, saved_at: float, progress: Progress) -> None:
+        await self.store.set(self.settings.checkpoint_key, data)
+        progress.checkpointed_at = saved_at
+        self.metrics.observe_checkpoint(len(data), saved_at)
 
     def _without_topic(self) -> frozenset[str]:
         """Vendors configured with ``topic = false`` under ``[delivery.<vendor>]``: told by webhook only."""
@@ -289,11 +419,12 @@ class DetectStage:
         record: Any,
         dead_letters: kafka_io.BatchWriter,
         topic: str,
-        redelivered: Redeliveries,
-    ) -> None:
-        """Decode one accepted record into the merge; a record that breaks its contract (written to the topic
-        by something other than the validate stage) becomes a dead letter, never a crash. A telemetry or status
-        record forwarded twice is dropped here (a contact's repeat is the engine's to drop, as in replay)."""
+        coverage: Coverage,
+    ) -> bool:
+        """Decode one accepted record into the merge (True) or drop it (False): a record that breaks its contract
+        (written to the topic by something other than the validate stage) becomes a dead letter, never a crash. A
+        telemetry or status record forwarded twice is dropped here (a contact's repeat is the engine's to drop,
+        as in replay)."""
         guard = self.supervision.guard
         position = (topic, partition, record.offset)
         quarantined = guard.handling(position)
@@ -302,9 +433,10 @@ class DetectStage:
                 self.metrics.observe_quarantined()
                 letter = poison_letter(position, "detect", quarantined.reason, record.value)
                 dead_letters.add(self.settings.topic(REJECTS), None, letter)
-            return
-        self._decode(merge, partition, record, dead_letters, topic, redelivered)
+            return False
+        held = self._decode(merge, partition, record, dead_letters, topic, coverage)
         guard.handled()  # not on a raise: the guard blames this record when the stage reports the crash
+        return held
 
     def _decode(
         self,
@@ -313,8 +445,8 @@ class DetectStage:
         record: Any,
         dead_letters: kafka_io.BatchWriter,
         topic: str,
-        redelivered: Redeliveries,
-    ) -> None:
+        coverage: Coverage,
+    ) -> bool:
         try:
             decoded = orjson.loads(record.value)
             verdict: Record | Rejection = validate_record(decoded, self.config.settings)
@@ -324,15 +456,16 @@ class DetectStage:
             self.metrics.observe_outcome(None, verdict)
             letter = dead_letter(verdict, topic, partition, record.offset, self.config.settings.max_excerpt_chars)
             dead_letters.add(self.settings.topic(REJECTS), None, letter)
-            return
+            return False
         if isinstance(verdict, Contact):
             decoded = None  # quoted from the contact itself if ever late: less to hold in the merge
-        elif redelivered.repeated(kafka_io.input_position(record)):
+        elif coverage.repeated(partition, record.offset, kafka_io.input_position(record)):
             self.metrics.observe_duplicate()
-            return
+            return False
         held = _Held(verdict, decoded, record.timestamp / 1000, partition, record.offset)
         visible = kafka_io.visible_at(record)
         merge.add(partition, merge_key(verdict), held, held.produced_at if visible is None else visible)
+        return True
 
     def _report(
         self,

@@ -50,8 +50,9 @@ class Redeliveries:
     a copy of one already read: remembering one offset per input partition is enough, for any history.
     """
 
-    def __init__(self) -> None:
-        self._furthest: dict[tuple[str, int], int] = {}
+    def __init__(self, furthest: dict[tuple[str, int], int] | None = None) -> None:
+        """``furthest``: (topic, partition) -> the furthest offset taken in, as a checkpoint restored it."""
+        self._furthest: dict[tuple[str, int], int] = furthest if furthest is not None else {}
 
     def repeated(self, position: tuple[str, int, int] | None) -> bool:
         """Whether the record read from ``position`` was taken in before; notes it if not. A record with no

@@ -49,6 +49,13 @@ class StackSettings:
     loop_stale_after: float = _setting(
         30.0, "Seconds a worker's event loop may not come round before its /livez (and /readyz) say 503."
     )
+    checkpoint_every: float = _setting(
+        300.0,
+        "Seconds between two checkpoints of the detect leader's state in the store (and one once a rebuild has caught "
+        "up, one at a clean stop); a new "
+        "leader restores the latest and re-reads only the records after it. 0: none, every takeover replays "
+        "contacts.accepted from its start.",
+    )
     api_port: int = _setting(8480, "Port `up` runs the API on when it is free (else any free port, and says so).")
 
     @property
@@ -76,6 +83,12 @@ class StackSettings:
     @property
     def progress_key(self) -> str:
         return self.topic_prefix + "correlate:detect-progress"
+
+    @property
+    def checkpoint_key(self) -> str:
+        """Where the detect leader stores its latest checkpoint (one value: pickled state, see
+        :mod:`correlate.streams.checkpoint`)."""
+        return self.topic_prefix + "correlate:detect-checkpoint"
 
     @property
     def health_prefix(self) -> str:
@@ -119,13 +132,13 @@ def _coerce(name: str, value: Any) -> Any:
         if number < 1 or (name == "api_port" and number > 65_535):
             raise ConfigError(f"{name}: must be >= 1" + (" and <= 65535" if name == "api_port" else ""))
         return number
-    if name in ("lease_ttl", "merge_idle", "memory_budget", "stall_after", "loop_stale_after"):
+    if name in ("lease_ttl", "merge_idle", "memory_budget", "stall_after", "loop_stale_after", "checkpoint_every"):
         try:
             seconds = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name}: must be a number of seconds, not {value!r}") from None
-        if seconds <= 0:
-            raise ConfigError(f"{name}: must be > 0")
+        if seconds < 0 or (seconds == 0 and name != "checkpoint_every"):
+            raise ConfigError(f"{name}: must be > 0" + (" (or 0: none)" if name == "checkpoint_every" else ""))
         return seconds
     if name == "validate_runner" and value not in RUNNERS:
         raise ConfigError(f"validate_runner: must be one of {', '.join(RUNNERS)}, not {value!r}")
