@@ -653,40 +653,45 @@ class SymptomDetector:
 
     def _pool(self, symptom: _Symptom, reporter: _Reporter, sign: int) -> None:
         """Add (+1) or remove (-1) a reporter's pooled profile to or from the symptom's window counts."""
+        members = reporter.members
         if sign > 0:
-            if len(reporter.members) == 1 and self._allowed is None:
-                reporter.profile = reporter.members[0].profile
+            if len(members) == 1 and self._allowed is None:
+                profile = reporter.profile = members[0].profile
             else:
                 pooled: dict[str, str] = {}
-                for member in reporter.members:
+                for member in members:
                     for name, value in member.profile:
                         if self._allowed is None or name in self._allowed:
                             pooled.setdefault(name, value)
-                reporter.profile = tuple(sorted(pooled.items()))
-            reporter.cells = len(self._scopes(reporter.profile))
-        profile, profiles = reporter.profile, symptom.profiles
+                profile = reporter.profile = tuple(sorted(pooled.items()))
+            scopes = self._scopes_of.get(profile)
+            reporter.cells = len(self._scopes(profile) if scopes is None else scopes)
+            weight = reporter.reporters
+        else:
+            profile, weight = reporter.profile, -reporter.reporters
+        profiles = symptom.profiles
         before = profiles.get(profile, 0)
-        left = before + sign * reporter.reporters
+        left = before + weight
         if left:
             profiles[profile] = left
         else:
             del profiles[profile]
-        members = reporter.members
-        if not (members[0].template if len(members) == 1 else all([member.template for member in members])):
-            writer, writers = reporter.writer, symptom.writers.get(profile)  # a form letter is no description
-            if writers is None:
-                writers = symptom.writers[profile] = {}
-            texts = writers.get(writer, 0) + sign
-            if texts:
-                writers[writer] = texts
-            else:
-                del writers[writer]
-                if not writers:
-                    del symptom.writers[profile]
         if not (before and left):  # a profile came or went: so did the cells its scopes make for the symptom
             self._cells += sign * reporter.cells
-        symptom.volume += sign * reporter.reporters
+        symptom.volume += weight
         symptom.version += 1
+        if members[0].template if len(members) == 1 else all([member.template for member in members]):
+            return  # a form letter is no description: its writer is none of the symptom's writers
+        writer, writers = reporter.writer, symptom.writers.get(profile)
+        if writers is None:
+            writers = symptom.writers[profile] = {}
+        texts = writers.get(writer, 0) + sign
+        if texts:
+            writers[writer] = texts
+        else:
+            del writers[writer]
+            if not writers:
+                del symptom.writers[profile]
 
     def _scopes(self, profile: Profile) -> tuple[str, ...]:
         """Every scope of one to ``max_depth`` pairs that contains the profile, as text (:func:`_scope_key`)."""
@@ -727,12 +732,15 @@ class SymptomDetector:
             least = self.min_customers
             for group in self._groups(list(symptom.profiles.items())):
                 observed = sum([n for _, n in group])
-                if observed < least:
+                if observed < least or not _written_by(group, writers, least):
                     continue
-                nobody: dict[str, int] = {}
-                written = len(set().union(*[writers.get(profile, nobody) for profile, _ in group]))
-                scope = self._scope([profile for profile, _ in group])
-                if min(observed, written) >= self.min_customers and scope and scope not in by_scope:
+                common = set(group[0][0])
+                for profile, _ in group:
+                    common.intersection_update(profile)
+                    if not common:
+                        break
+                scope = self._scope_of(common)
+                if scope and scope not in by_scope:
                     by_scope[scope] = observed
             clusters = list(by_scope.items())
             symptom.clusters = (symptom.version, clusters)
@@ -838,22 +846,40 @@ class SymptomDetector:
     def _groups(self, profiles: list[tuple[Profile, int]]) -> list[list[tuple[Profile, int]]]:
         """The whole cluster, then one sub-cluster per value of each owned dimension it is mixed on."""
         groups = [profiles]
+        # One pass over the profiles for every owned dimension at once (a profile names a dimension once).
+        by_name: dict[str, dict[str, list[tuple[Profile, int]]]] = {name: {} for name in self.owned_dimensions}
+        owned = by_name.get
+        for item in profiles:
+            for name, value in item[0]:
+                by_value = owned(name)
+                if by_value is not None:
+                    by_value.setdefault(value, []).append(item)
         for name in self.owned_dimensions:
-            by_value: dict[str, list[tuple[Profile, int]]] = {}
-            for profile, n in profiles:
-                for key, value in profile:  # a loop, not next() over a generator: this runs per profile and step
-                    if key == name:
-                        by_value.setdefault(value, []).append((profile, n))
-                        break
+            by_value = by_name[name]
             if len(by_value) > 1 or sum(map(len, by_value.values())) < len(profiles):
                 groups.extend(by_value.values())
         return groups
 
-    def _scope(self, profiles: list[Profile]) -> Scope:
-        common = dict(set(profiles[0]).intersection(*profiles[1:]))
+    def _scope_of(self, pairs: set[tuple[str, str]]) -> Scope:
+        """The scope of the (name, value) pairs a group's profiles share: owned dimensions first, ``max_depth``."""
+        common = dict(pairs)
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
         return tuple(sorted((name, common[name]) for name in (owned + others)[: self.max_depth]))
+
+
+def _written_by(group: list[tuple[Profile, int]], writers: dict[Profile, dict[str, int]], least: int) -> bool:
+    """Whether the group's profiles have ``least`` distinct writers (counted until there are as many)."""
+    if least <= 0:
+        return True
+    found: set[str] = set()
+    for profile, _ in group:
+        theirs = writers.get(profile)
+        if theirs:
+            found.update(theirs)
+            if len(found) >= least:
+                return True
+    return False
 
 
 def _writer(key: str) -> str:
