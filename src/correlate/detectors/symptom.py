@@ -734,12 +734,7 @@ class SymptomDetector:
                 observed = sum([n for _, n in group])
                 if observed < least or not _written_by(group, writers, least):
                     continue
-                common = set(group[0][0])
-                for profile, _ in group:
-                    common.intersection_update(profile)
-                    if not common:
-                        break
-                scope = self._scope_of(common)
+                scope = self._scope_of(set(group[0][0]).intersection(*[profile for profile, _ in group[1:]]))
                 if scope and scope not in by_scope:
                     by_scope[scope] = observed
             clusters = list(by_scope.items())
