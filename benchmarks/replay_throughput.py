@@ -160,7 +160,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1 day at 20k and 100k contacts/day")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each measure; the best is shown")
-    parser.add_argument("--simulated-only", action="store_true", help="leave out the own-words variant")
+    texts = parser.add_mutually_exclusive_group()
+    texts.add_argument("--simulated-only", action="store_true", help="texts as simulated only")
+    texts.add_argument("--own-words", action="store_true", help="texts in customers' own words only")
     parser.add_argument(
         "--compare", type=Path, metavar="SRC", help="also measure the correlate package under SRC (its src folder)"
     )
@@ -180,7 +182,7 @@ def main() -> int:
         for per_day in [] if args.input else args.per_day:
             inputs.append((f"{per_day:,}/day x {args.days} d", simulate(args.days, per_day, args.seed, Path(folder))))
         for name, path in inputs:
-            variants = [(f"{name}", path)]
+            variants = [] if args.own_words else [(name, path)]
             if not args.simulated_only:
                 variants.append((f"{name}, own words", own_words(path, args.seed, Path(folder))))
             for label, variant in variants:
