@@ -209,7 +209,7 @@ def test_each_extra_installs_the_modules_the_commands_check_for() -> None:
     assert set(extras["all"]) == {f"correlate[{','.join(EXTRA_MODULES)}]"}
     assert "correlate[all]" in extras["test"]
     core = {Requirement(text).name for text in project["dependencies"]}
-    assert core == {"numpy", "scipy", "orjson", "tqdm", "pyjwt"}
+    assert core == {"numpy", "scipy", "orjson", "msgspec", "tqdm", "pyjwt"}
 
 
 def _link_distribution(name: str, into: Path) -> None:
