@@ -6,7 +6,9 @@ input is reported and never crashes a worker. The same rules are published as a 
 (``schemas/contact-v1.schema.json``); a test keeps the two in step.
 
 The checks are written by hand rather than run through a schema validator because they sit on the hot path of
-``correlate replay`` (tens of thousands of records a second).
+``correlate replay`` (tens of thousands of records a second). The common case, a line of plain, well-formed
+values, is decoded and checked in one pass by msgspec (:class:`ContactDecoder`); any other line is parsed and
+checked here, which names the field and the fault.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from sys import intern
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
+import msgspec
 import orjson
 
 from correlate.errors import ContractError
@@ -31,6 +34,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TS_PATTERN",
     "Contact",
+    "ContactDecoder",
     "Rejection",
     "dimensions",
     "excerpt",
@@ -432,6 +436,71 @@ def _validate_common(record: dict[str, Any], limits: Limits) -> Contact | None:
         1 if count is None else count,
         {},
     )
+
+
+class ContactDecoder:
+    """Contacts straight from JSON lines, for the common case only: :meth:`decode` gives the :class:`Contact` that
+    ``validate(orjson.loads(line))`` would for a line of plain, well-formed values, and None for any other line
+    (invalid JSON, a wrong or missing field, a ``version``, a ``type`` or any field the contract does not name),
+    which then takes the full path: parsed, checked, and rejected with the reason.
+
+    msgspec decodes and checks the types, the channel, the time's form, unknown fields and the limits in one C
+    pass, and builds no dict for the record; what it cannot check (blank ids) is checked here after. Results are
+    those of :func:`validate`: a test compares the two on random and mutated records.
+    """
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._decode = msgspec.json.Decoder(_wire(limits)).decode
+
+    def decode(self, line: bytes) -> Contact | None:
+        try:
+            wire = self._decode(line)
+        except msgspec.DecodeError:  # not JSON, or not the common case: the full path says which and why
+            return None
+        contact_id, customer_id, source, text = wire.contact_id, wire.customer_id, wire.source, wire.text
+        if not contact_id.strip() or not customer_id.strip() or not source.strip():
+            return None
+        if source.startswith("partner:") and not source[len("partner:") :].strip():
+            return None
+        try:
+            seconds = datetime.fromisoformat(wire.ts.upper()).timestamp()
+        except ValueError:
+            return None
+        if text is not None and len(text) > self.limits.max_text_chars:
+            text = text[: self.limits.max_text_chars]
+        count = wire.count
+        return Contact(
+            contact_id,
+            seconds,
+            intern(wire.channel),
+            customer_id,
+            intern(source),
+            wire.dimensions,
+            wire.category,
+            text,
+            1 if count is None else count,
+            {},
+        )
+
+
+def _wire(limits: Limits) -> Any:
+    """The common case of a contact as msgspec checks it: the fields :func:`_validate_common` takes, within
+    ``limits`` (so one type per set of limits)."""
+    name = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.max_name_chars)]
+    value = Annotated[str, msgspec.Meta(max_length=limits.max_value_chars)]
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        ("contact_id", str),
+        ("ts", Annotated[str, msgspec.Meta(pattern=TS_PATTERN)]),
+        ("channel", Literal[tuple(sorted(CHANNELS))]),
+        ("customer_id", str),
+        ("source", str),
+        ("dimensions", Annotated[dict[name, value], msgspec.Meta(max_length=limits.max_dimensions)]),
+        ("category", str | None, None),
+        ("text", str | None, None),
+        ("count", Annotated[int, msgspec.Meta(ge=1, le=limits.max_count)] | None, None),
+    ]
+    return msgspec.defstruct("ContactWire", fields, forbid_unknown_fields=True, gc=False)
 
 
 def format_time(ts: float) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -66,12 +66,16 @@ __all__ = ["Counts", "Engine", "Outcome", "rare_collections"]
 _D = TypeVar("_D")
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one record led to: its rejection (if any) and the incident events it released."""
+    """What one record led to: its rejection (if any) and the incident events it released. Immutable, so that the
+    outcome of most records (nothing: no step closed, no rejection) is one shared object, not one built each."""
 
-    events: list[Event] = field(default_factory=list)
+    events: Sequence[Event] = ()
     rejection: Rejection | None = None
+
+
+_NOTHING = Outcome()
 
 
 @dataclass
@@ -202,7 +206,7 @@ class Engine:
         if key in self._seen_ids:
             # Checked first: a redelivered contact (at-least-once from Kafka) is a repeat, not a late arrival.
             self.counts.duplicates += 1
-            return Outcome()
+            return _NOTHING
         ts = contact.ts
         step = int(ts // self.settings.step)  # _step_of, inline: this runs for every contact
         if self._next_step is not None and step < self._next_step:
@@ -234,15 +238,15 @@ class Engine:
         clock = self._clock
         # A record at or behind the clock cannot lift the median above it; until a quorum has arrived, nothing can.
         if (clock is not None and ts <= clock) or len(arrivals) < self._quorum:
-            return Outcome()
+            return _NOTHING
         median = sorted(arrivals)[len(arrivals) // 2]
         if clock is not None and median <= clock:
-            return Outcome()
+            return _NOTHING
         self._clock = median
         watermark = median - self.settings.lateness
         if watermark >= self._next_close:  # most records close no step: skip the bookkeeping
             return Outcome(events=self._advance(watermark))
-        return Outcome()
+        return _NOTHING
 
     def close(self) -> list[Event]:
         """End of input: score every step up to the last record the stream's clock vouches for. Records further

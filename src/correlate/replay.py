@@ -12,12 +12,12 @@ import heapq
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import orjson
 
-from correlate.contracts import Rejection, parse_timestamp
+from correlate.contracts import ContactDecoder, Rejection, parse_timestamp
 from correlate.engine import Engine, rare_collections
 from correlate.errors import ContractError
 from correlate.intake import oversized
@@ -98,6 +98,7 @@ def _replay(
     write = events_out.write
     limits = engine.settings
     max_line, excerpt = limits.max_line_bytes, limits.max_excerpt_chars
+    contact_of = ContactDecoder(limits).decode
     count = first_line - 1
     for count, line in enumerate(lines, start=first_line):
         if not line.strip():
@@ -105,6 +106,13 @@ def _replay(
         if len(line) > max_line:
             rejection = oversized(line, limits)
             engine.counts.rejected["size"] += 1
+        elif (contact := contact_of(line)) is not None:  # the common case, decoded and checked in one pass
+            outcome = engine.accept(contact)
+            rejection = outcome.rejection
+            if rejection is not None:  # late, or too far ahead: the reject quotes the record as it came
+                rejection = replace(rejection, record=orjson.loads(line))
+            for event in outcome.events:
+                write(orjson.dumps(event.to_json()) + b"\n")
         else:
             try:  # decode(), inline for the line that is valid JSON: this runs for every line
                 record, rejection = orjson.loads(line), None

@@ -58,6 +58,8 @@ from typing import Final, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from correlate.detectors.templates import digest
+
 __all__ = [
     "BANDS",
     "MAX_CHARS",
@@ -227,6 +229,7 @@ class Sketch:
     signature: Signature
     keys: tuple[int, ...]
     words: tuple[str, ...] = ()
+    digest: int = 0  # a stable 64-bit digest of ``normalised`` (templates.digest), computed once per text
 
 
 def central_texts(texts: Mapping[str, tuple[Sketch, int]], limit: int) -> tuple[str, ...]:
@@ -310,14 +313,16 @@ class Sketcher:
             if twin is None:
                 unsketched.setdefault(normalised, []).append(text)
             else:
-                by_text[text] = Sketch(_shown(text), normalised, twin.signature, twin.keys, twin.words)
+                by_text[text] = Sketch(_shown(text), normalised, twin.signature, twin.keys, twin.words, twin.digest)
         if not unsketched:
             return
         sigs = signatures(list(unsketched))
         for (normalised, written), sig, keys in zip(unsketched.items(), sigs, band_keys_of_rows(sigs), strict=True):
-            words = tuple(sorted(content_words(normalised)))
+            words, key = tuple(sorted(content_words(normalised))), digest(normalised)
             for text in written:
-                by_text[text] = by_normalised[normalised] = Sketch(_shown(text), normalised, sig, tuple(keys), words)
+                by_text[text] = by_normalised[normalised] = Sketch(
+                    _shown(text), normalised, sig, tuple(keys), words, key
+                )
 
 
 def _shown(text: str) -> str:

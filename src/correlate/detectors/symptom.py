@@ -227,6 +227,7 @@ class _Member:
 @dataclass(slots=True)
 class _Reporter:
     reporters: int  # 1, or ``count`` for an aggregated record
+    writer: str  # who wrote the texts: the customer, or the partner (the source) for an aggregated record
     members: list[_Member] = field(default_factory=list)
     profile: Profile = ()  # dimension values pooled over ``members`` (first value per dimension)
     cells: int = 0  # how many scopes ``profile`` makes (see ``SymptomDetector._cells``)
@@ -237,6 +238,9 @@ class _Symptom:
     members: deque[_Member] = field(default_factory=deque)  # in the window, oldest first
     reporters: dict[str, _Reporter] = field(default_factory=dict)
     profiles: dict[Profile, int] = field(default_factory=dict)  # pooled profile -> reporters in the window
+    # pooled profile -> its reporters' writers (-> how many reporters each), form letters left out: kept as
+    # reporters come and go, since a recount at every step cost a pass over all of the window's reporters
+    writers: dict[Profile, dict[str, int]] = field(default_factory=dict)
     volume: int = 0  # distinct reporters in the window
     counted: dict[str, float] = field(default_factory=dict)  # reporter -> when last counted
     history: _Tally[Profile] = field(default_factory=_Tally)  # reporters per profile
@@ -496,7 +500,7 @@ class SymptomDetector:
             symptom = self._symptoms[symptom_id] = _Symptom()
         key = f"\0{record.source}\0{record.contact_id}" if record.count > 1 else record.customer_id
         writer = record.source if record.count > 1 else record.customer_id
-        template = self._templates.observe(sketch.normalised, writer, record.ts)
+        template = self._templates.observe_digest(sketch.digest, writer, record.ts)
         if self._meaning is not None and not template:
             self._unplaced.append((contact, writer, symptom_id if self._placed(symptom_id, symptom) else None))
         last = symptom.counted.get(key)
@@ -518,7 +522,7 @@ class SymptomDetector:
         self._arrivals.append((record.ts, symptom_id))
         reporter = symptom.reporters.get(key)
         if reporter is None:
-            reporter = symptom.reporters[key] = _Reporter(record.count)
+            reporter = symptom.reporters[key] = _Reporter(record.count, _writer(key))
         else:
             self._pool(symptom, reporter, -1)
         reporter.members.append(member)
@@ -649,28 +653,45 @@ class SymptomDetector:
 
     def _pool(self, symptom: _Symptom, reporter: _Reporter, sign: int) -> None:
         """Add (+1) or remove (-1) a reporter's pooled profile to or from the symptom's window counts."""
+        members = reporter.members
         if sign > 0:
-            if len(reporter.members) == 1 and self._allowed is None:
-                reporter.profile = reporter.members[0].profile
+            if len(members) == 1 and self._allowed is None:
+                profile = reporter.profile = members[0].profile
             else:
                 pooled: dict[str, str] = {}
-                for member in reporter.members:
+                for member in members:
                     for name, value in member.profile:
                         if self._allowed is None or name in self._allowed:
                             pooled.setdefault(name, value)
-                reporter.profile = tuple(sorted(pooled.items()))
-            reporter.cells = len(self._scopes(reporter.profile))
-        profile, profiles = reporter.profile, symptom.profiles
+                profile = reporter.profile = tuple(sorted(pooled.items()))
+            scopes = self._scopes_of.get(profile)
+            reporter.cells = len(self._scopes(profile) if scopes is None else scopes)
+            weight = reporter.reporters
+        else:
+            profile, weight = reporter.profile, -reporter.reporters
+        profiles = symptom.profiles
         before = profiles.get(profile, 0)
-        left = before + sign * reporter.reporters
+        left = before + weight
         if left:
             profiles[profile] = left
         else:
             del profiles[profile]
         if not (before and left):  # a profile came or went: so did the cells its scopes make for the symptom
             self._cells += sign * reporter.cells
-        symptom.volume += sign * reporter.reporters
+        symptom.volume += weight
         symptom.version += 1
+        if members[0].template if len(members) == 1 else all([member.template for member in members]):
+            return  # a form letter is no description: its writer is none of the symptom's writers
+        writer, writers = reporter.writer, symptom.writers.get(profile)
+        if writers is None:
+            writers = symptom.writers[profile] = {}
+        texts = writers.get(writer, 0) + sign
+        if texts:
+            writers[writer] = texts
+        else:
+            del writers[writer]
+            if not writers:
+                del symptom.writers[profile]
 
     def _scopes(self, profile: Profile) -> tuple[str, ...]:
         """Every scope of one to ``max_depth`` pairs that contains the profile, as text (:func:`_scope_key`)."""
@@ -706,13 +727,15 @@ class SymptomDetector:
         symptom = self._symptoms[symptom_id]
         version, clusters = symptom.clusters
         if version != symptom.version:
-            writers = _writers_by_profile(symptom)
+            writers = symptom.writers
             by_scope: dict[Scope, int] = {}
+            least = self.min_customers
             for group in self._groups(list(symptom.profiles.items())):
-                observed = sum(n for _, n in group)
-                written = len(set().union(*(writers.get(profile, set()) for profile, _ in group)))
-                scope = self._scope([profile for profile, _ in group])
-                if min(observed, written) >= self.min_customers and scope and scope not in by_scope:
+                observed = sum([n for _, n in group])
+                if observed < least or not _written_by(group, writers, least):
+                    continue
+                scope = self._scope_of(set(group[0][0]).intersection(*[profile for profile, _ in group[1:]]))
+                if scope and scope not in by_scope:
                     by_scope[scope] = observed
             clusters = list(by_scope.items())
             symptom.clusters = (symptom.version, clusters)
@@ -818,33 +841,46 @@ class SymptomDetector:
     def _groups(self, profiles: list[tuple[Profile, int]]) -> list[list[tuple[Profile, int]]]:
         """The whole cluster, then one sub-cluster per value of each owned dimension it is mixed on."""
         groups = [profiles]
+        # One pass over the profiles for every owned dimension at once (a profile names a dimension once).
+        by_name: dict[str, dict[str, list[tuple[Profile, int]]]] = {name: {} for name in self.owned_dimensions}
+        owned = by_name.get
+        for item in profiles:
+            for name, value in item[0]:
+                by_value = owned(name)
+                if by_value is not None:
+                    by_value.setdefault(value, []).append(item)
         for name in self.owned_dimensions:
-            by_value: dict[str, list[tuple[Profile, int]]] = {}
-            for profile, n in profiles:
-                value = next((v for k, v in profile if k == name), None)
-                if value is not None:
-                    by_value.setdefault(value, []).append((profile, n))
+            by_value = by_name[name]
             if len(by_value) > 1 or sum(map(len, by_value.values())) < len(profiles):
                 groups.extend(by_value.values())
         return groups
 
-    def _scope(self, profiles: list[Profile]) -> Scope:
-        common = dict(set(profiles[0]).intersection(*profiles[1:]))
+    def _scope_of(self, pairs: set[tuple[str, str]]) -> Scope:
+        """The scope of the (name, value) pairs a group's profiles share: owned dimensions first, ``max_depth``."""
+        common = dict(pairs)
         owned = [name for name in self.owned_dimensions if name in common]
         others = sorted(name for name in common if name not in owned)
         return tuple(sorted((name, common[name]) for name in (owned + others)[: self.max_depth]))
 
 
-def _writers_by_profile(symptom: _Symptom) -> dict[Profile, set[str]]:
-    """Who wrote the symptom's texts in the window, per pooled profile: the customer, or the partner (the
-    source) for an aggregated record, whose reporter key is the source and the contact id, each after a NUL."""
-    writers: dict[Profile, set[str]] = {}
-    for key, reporter in symptom.reporters.items():
-        if all(member.template for member in reporter.members):
-            continue  # a form letter, not a description
-        writer = key.split("\0", 2)[1] if key.startswith("\0") else key
-        writers.setdefault(reporter.profile, set()).add(writer)
-    return writers
+def _written_by(group: list[tuple[Profile, int]], writers: dict[Profile, dict[str, int]], least: int) -> bool:
+    """Whether the group's profiles have ``least`` distinct writers (counted until there are as many)."""
+    if least <= 0:
+        return True
+    found: set[str] = set()
+    for profile, _ in group:
+        theirs = writers.get(profile)
+        if theirs:
+            found.update(theirs)
+            if len(found) >= least:
+                return True
+    return False
+
+
+def _writer(key: str) -> str:
+    """Who wrote a reporter's texts, from its key: the customer, or the partner (the source) for an aggregated
+    record, whose reporter key is the source and the contact id, each after a NUL."""
+    return key.split("\0", 2)[1] if key.startswith("\0") else key
 
 
 def _scope_key(scope: Scope) -> str:

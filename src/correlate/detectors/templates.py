@@ -18,7 +18,7 @@ import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["TemplateBook"]
+__all__ = ["TemplateBook", "digest"]
 
 
 @dataclass(slots=True)
@@ -48,8 +48,13 @@ class TemplateBook:
 
     def observe(self, normalised: str, writer: str, ts: float) -> bool:
         """Whether the text was a template before this writer sent it at ``ts``; then remember this writer."""
-        self._forget(ts)
-        key = _digest(normalised)
+        return self.observe_digest(digest(normalised), writer, ts)
+
+    def observe_digest(self, key: int, writer: str, ts: float) -> bool:
+        """:meth:`observe` for a text known by its :func:`digest` (a sketch carries it: computed once per text,
+        not once per contact)."""
+        if self._seen and self._seen[0][0] < ts - self.horizon:
+            self._forget(ts)
         record = self._records.get(key)
         if record is None:
             once = self._once.get(key)
@@ -88,6 +93,6 @@ class TemplateBook:
                     seen.append((record.last_ts, key))
 
 
-def _digest(normalised: str) -> int:
+def digest(normalised: str) -> int:
     """A stable 64-bit digest (not ``hash()``, which changes per process)."""
     return int.from_bytes(hashlib.blake2b(normalised.encode(), digest_size=8).digest(), "little")
