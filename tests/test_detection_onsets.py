@@ -6,6 +6,8 @@ stated as a multiple of its scope's own level (Vizo is 15% of contacts, Tubo 18%
 
 from __future__ import annotations
 
+import numpy as np
+
 from correlate.contracts import parse_timestamp
 from streams import DAY, HOUR, START, Fault, run, stream
 
@@ -70,3 +72,24 @@ def test_a_fault_on_three_values_is_named_on_all_three() -> None:
     triple = {"device_brand": "Vizo", "service": "Tubo", "region": "North"}
     opened = _opened(run(stream(seed=9, days=3.0, per_day=PER_DAY, faults=[Fault(triple, at, 2 * HOUR, 0.8)])))
     assert [final for _, _, final in opened] == [triple]
+
+
+def test_a_fault_on_a_value_launched_the_day_before_is_found() -> None:
+    # Nova appears at 14:00 on day 1, taking 40% of Sonique's customers (16% of contacts); the next morning at
+    # 10:00, 20 hours later, it runs at 2.5x its level. Younger than the warm-up, it is tested against the
+    # centre's rhythm times its share so far: not silent until it has a day of its own.
+    launch, at = START + DAY + 14 * HOUR, START + 2 * DAY + 10 * HOUR
+    records = stream(seed=5, days=3.0, per_day=PER_DAY)
+    moved = np.random.default_rng(0).uniform(size=len(records)) < 0.4
+    for record, move in zip(records, moved.tolist(), strict=True):
+        dimensions = record["dimensions"]
+        assert isinstance(dimensions, dict)
+        if move and dimensions["device_brand"] == "Sonique" and parse_timestamp(str(record["ts"])) >= launch:
+            dimensions["device_brand"] = "Nova"
+    fault = Fault({"device_brand": "Nova"}, at, 3 * HOUR, 1.5 * PER_DAY / 1440 * 0.16)
+    extra = stream(seed=6, days=3.0, per_day=0, faults=[fault])  # the fault's customers alone
+    for record in extra:
+        record["contact_id"] = f"nova-{record['contact_id']}"
+    opened = _opened(run(sorted(records + extra, key=lambda record: str(record["ts"]))))
+    assert [final for _, _, final in opened] == [{"device_brand": "Nova"}]
+    assert fault.start < opened[0][0] <= fault.start + HOUR

@@ -12,9 +12,9 @@ attribution moves up.
 
 *Is the rest of a parent still elevated without its disproportionate children?* If removing the children that
 stand out along one dimension leaves the rest of the parent at baseline, the fault lives in those children
-(only Sonique x StreamPlus), and attribution moves down. If the rest is still clearly elevated (significant, and
-holding at least a quarter of the children's extra reports), the parent is at fault as a whole. When children
-along two dimensions would both do, the fewer children win, then those holding more extra reports.
+(only Sonique x StreamPlus), and attribution moves down. If the rest is still clearly elevated, the parent is at
+fault as a whole, however much more its hottest children hold. When children along two dimensions would both do,
+the fewer children win, then those holding more extra reports.
 
 Both questions count independent events — single reports, and a partner's aggregated record once — as the tail
 test does: a routine partner batch of 60 on one sibling is one event, and must not drown the 34 single reports
@@ -86,7 +86,6 @@ class Attribution:
                 if len(extra) == 1:  # a child by one more value, not by implication
                     self._children[parent][extra.pop()].append(cell)
         self._resolved: dict[int, frozenset[int]] = {}
-        self._threshold: float | None = None
 
     def causes(self, significant: Iterable[int], threshold: float | None = None) -> dict[int, float]:
         """Each cause cell with the smallest p-value among the significant cells it explains.
@@ -94,7 +93,6 @@ class Attribution:
         With ``threshold`` (the p-value that made the cells significant), a cause must also beat it against its
         baseline lifted with every busy parent that is not elevated (``_share_of_a_busy_parent``)."""
         found: dict[int, float] = {}
-        self._threshold = threshold
         for cell in sorted(significant):
             for cause in self._resolve(cell, frozenset()):
                 if threshold is not None and self._share_of_a_busy_parent(cause, threshold):
@@ -173,18 +171,11 @@ class Attribution:
         if rest_expected <= 1e-9 or rest_expected_events <= 1e-9:
             return False
         p = negbin_sf(np.array([rest_events]), np.array([rest_expected_events]), self.counts.dispersion[parent])
-        # Excess in independent events (what the test counts), not in ratios: a small child always runs at a
-        # higher multiple of its baseline than a big rest, so "2.8x in the rest against 9x in the child" would
-        # call a rest calm that holds twice the child's extra reports. The rest is part of the fault when it holds
-        # at least a quarter of the children's excess.
-        # A rest that would raise a finding of its own (it beats the finding's threshold) is part of the fault
-        # whatever the children hold: a service failing on every device, far worse on two of them, is the
-        # service's fault.
-        rest_excess = rest_events - rest_expected_events
-        children_excess = events[children].sum() - expected_events[children].sum()
-        if self._threshold is not None and p[0] < self._threshold:
-            return True
-        return bool(p[0] < self.alpha) and rest_excess >= 0.25 * children_excess
+        # An elevated rest is part of the fault, however much more its standout children hold: a brand failing
+        # on every service, far worse on two of them, is the brand's fault. Counted in independent events (what
+        # the test counts), and tested against the parent's own dispersion, so a big rest whose baseline is a
+        # little off is not "elevated" by its size alone.
+        return bool(p[0] < self.alpha)
 
     # -- the mirrored questions, for a shortfall ------------------------------------------------------------
     def _short_within(self, child: int, parent: int) -> bool:

@@ -87,7 +87,8 @@ class RateDetector:
 
     Settings (constructor arguments, kept under the same names):
       step: seconds per evaluation step; windows: window lengths in seconds (multiples of step);
-      warmup: seconds of history before any test, and before a new single value is tested;
+      warmup: seconds of history before any test, and before a new pair is tested (a new single value is
+        tested sooner, against a short history: see ``_young_values``);
       false_alarms_per_day: expected false findings per day over the whole lattice;
       min_reporters: a finding needs at least this many distinct reporters in its window;
       elevated_p: p-value under which a cell counts as still elevated (attribution, learning, resolving);
@@ -338,12 +339,27 @@ class RateDetector:
         hour = int(self._cells.step_number * self.step // 3600)
         plan = self._plan
         if plan is None or len(plan.testable) != n or plan.hour != hour:
-            testable = self._cells.old_enough(n) | self._seeded[:n]
+            testable = self._cells.old_enough(n) | self._seeded[:n] | self._young_values(n)
             testable[0] = False  # "everything is up" is not a scope anyone can fix
             tested = int(np.count_nonzero(testable)) * len(self.windows)
             threshold = per_test_threshold(self.false_alarms_per_day, tested * DAY / self.step)
             plan = self._plan = _TestPlan(hour, testable, tested, threshold)
         return plan
+
+    def _young_values(self, n: int) -> np.ndarray:
+        """Single values younger than the warm-up whose longest window is full of their own history (a model
+        launched yesterday). A fault does not wait for the warm-up: such a value is tested against what the centre
+        knows, its rhythm times the value's share so far, with the dispersion of a short history (the level's own
+        uncertainty, and the prior of all cells until the value has windows of its own). Pairs wait, unless
+        seeded from their parents: a new value brings dozens of them, each with a handful of reports."""
+        young = np.zeros(n, dtype=bool)
+        if not self._cells.warmed_up():
+            return young
+        for cells in self._values_by_dimension.values():
+            young[[cell for cell in cells if cell < n]] = True
+        full: np.ndarray = self._cells.step_number - self._cells.created[:n] >= self._cells.ring_length
+        found: np.ndarray = young & full
+        return found
 
     def _refresh_slow_estimates(self, n: int) -> None:
         """The centre-wide factor and the partner-batch model move over tens of minutes: refreshed every few
