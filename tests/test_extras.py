@@ -209,7 +209,7 @@ def test_each_extra_installs_the_modules_the_commands_check_for() -> None:
     assert set(extras["all"]) == {f"correlate[{','.join(EXTRA_MODULES)}]"}
     assert "correlate[all]" in extras["test"]
     core = {Requirement(text).name for text in project["dependencies"]}
-    assert core == {"numpy", "scipy", "orjson", "msgspec", "tqdm", "pyjwt", "cloudpickle"}
+    assert core == {"numpy", "scipy", "orjson", "msgspec", "tqdm", "pyjwt"}
 
 
 def _link_distribution(name: str, into: Path) -> None:
@@ -248,7 +248,7 @@ def test_a_fresh_environment_with_the_core_alone_replays_and_names_the_missing_e
     python = str(env_dir / "bin" / "python")
     core = tmp_path / "core-dependencies"
     core.mkdir()
-    for name in ("numpy", "scipy", "orjson", "msgspec", "tqdm", "pyjwt", "cloudpickle"):
+    for name in ("numpy", "scipy", "orjson", "msgspec", "tqdm", "pyjwt"):
         _link_distribution(name, core)
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

@@ -40,7 +40,13 @@ class Settings(Limits):
     step: float = _setting(60.0, "How often every cell is scored; a finding can come at most this late.")
     windows: tuple[float, ...] = _setting((900.0, 3600.0), "Sliding windows in which reporters are counted.")
     lateness: float = _setting(300.0, "How far out of event-time order a contact may arrive and still count.")
-    warmup: float = _setting(86_400.0, "History needed before any test, and before a new value is tested.")
+    warmup: float = _setting(
+        86_400.0,
+        (
+            "History needed before a cell is tested. A single value newer than that is tested once its longest window "
+            "is full, against the centre's rhythm times its share so far."
+        ),
+    )
     false_alarms_per_day: float = _setting(0.05, "Expected false rate findings per day over all cells tested.")
     min_reporters: int = _setting(3, "Distinct reporters a rate finding needs at least.")
     elevated_p: float = _setting(1e-3, "p-value below which a cell is still elevated (attribution, resolving).")

@@ -213,8 +213,8 @@ class IncidentBook:
         self.corroboration_p = corroboration_p
         self.corroboration_callers = corroboration_callers
         self.open: dict[str, Incident] = {}
-        self._callers: Callable[[Scope], Callers | None] = lambda scope: None
-        self._calls_on: Callable[[Scope], Finding | None] = lambda scope: None
+        self._callers: Callable[[Scope], Callers | None] = _none_known
+        self._calls_on: Callable[[Scope], Finding | None] = _none_known
 
     def step(
         self,
@@ -644,6 +644,12 @@ class IncidentBook:
             vendor_status=beyond.vendor_status if beyond is not None else None,
             merged_into=merged_into,
         )
+
+
+def _none_known(scope: Scope) -> None:
+    """What the book knows of a scope's callers and calls before its first step: nothing. Module-level, so that a
+    snapshot of a book that has not stepped yet can be pickled."""
+    return None
 
 
 def _described(incident: Incident) -> SymptomEvidence | None:

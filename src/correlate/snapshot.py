@@ -18,9 +18,9 @@ would misread.
 Why pickle: the state is a graph of a few hundred thousand small objects of many classes that other modules
 own and change; a hand-written format would have to follow every one of them. Pickle (protocol 5) writes the
 graph as it is, at C speed; measured at 400,000 contacts a day (see ``benchmarks/takeover.py``) it saves and
-restores in well under the time a replay of one hour of that stream takes. cloudpickle is the pickler because
-some detectors keep small local functions (a ``defaultdict``'s factory, a callback into their own lattice),
-which the standard pickler refuses; loading needs only :func:`pickle.loads`.
+restores in well under the time a replay of one hour of that stream takes. So the state must hold nothing the
+standard pickler refuses: no lambdas or local functions (a ``defaultdict``'s factory is a module-level function,
+a callback a bound method); ``tests/test_snapshot.py`` fails on the first one added.
 
 **Trust:** unpickling runs whatever the bytes say. A snapshot is internal state that correlate's own leader (or
 your own ``correlate replay --state``) wrote; keep it where only correlate writes (a Redis only the pipeline can
@@ -38,7 +38,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import cloudpickle
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -121,8 +120,8 @@ def _python() -> str:
     return f"{sys.implementation.name}-{sys.version_info.major}.{sys.version_info.minor}"
 
 
-class _StatePickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpickle is untyped
-    """cloudpickle, keeping numpy views views: a detector may keep an array and views into it (rows of one
+class _StatePickler(pickle.Pickler):
+    """The standard pickler, keeping numpy views views: a detector may keep an array and views into it (rows of one
     block that decay together) and update the block in place; pickled as they are, each view would come back as
     a copy of its own, and the restored detector would read rows that no longer move."""
 
@@ -131,7 +130,7 @@ class _StatePickler(cloudpickle.CloudPickler):  # type: ignore[misc]  # cloudpic
             reduced = _view_reduction(obj)
             if reduced is not None:
                 return reduced
-        return super().reducer_override(obj)
+        return NotImplemented  # everything else as pickle writes it
 
 
 def _view_reduction(view: npt.NDArray[Any]) -> tuple[Any, ...] | None:

@@ -74,8 +74,11 @@ class CellWindows:
             max_depth=max_depth,
             dimensions=dimensions,
             on_new_cell=self._new_cell,
-            implied_parents=lambda scope: implied_parents(scope, self.implies),
+            implied_parents=self._implied_parents,
         )
+
+    def _implied_parents(self, scope: Scope) -> list[Scope]:
+        return implied_parents(scope, self.implies)
 
     @property
     def capacity(self) -> int:

@@ -126,7 +126,7 @@ class RateDetector:
         self._aggregates = AggregateBaseline(step)
         self._seeded = np.zeros(64, dtype=bool)  # cells tested before their warm-up, from their parents' rates
         self._singles: dict[Profile, int] = defaultdict(int)
-        self._batches: dict[Profile, list[int]] = defaultdict(lambda: [0, 0])  # reporters, records
+        self._batches: dict[Profile, list[int]] = defaultdict(_no_batch)  # reporters, records
         self._arrived: list[StitchedContact] = []  # the same contacts, as they came (see _in_order)
         self._dispersion: np.ndarray | None = None
         self._plan: _TestPlan | None = None
@@ -499,6 +499,11 @@ class RateDetector:
 
 
 _arrival_order = attrgetter("contact.ts", "contact.contact_id", "contact.source")
+
+
+def _no_batch() -> list[int]:
+    """A profile's batches in a step, before any: (reporters, records). Module-level, so a snapshot can pickle it."""
+    return [0, 0]
 
 
 def _tally(counts: list[tuple[np.ndarray, int]], n: int) -> np.ndarray:
