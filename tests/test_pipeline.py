@@ -168,6 +168,23 @@ def wait_for(condition: Callable[[], bool], timeout: float, explain: Callable[[]
     raise AssertionError(f"not reached within {timeout:g} s:\n{explain()}")
 
 
+def kill_leader(
+    leader: Worker, survivor: Worker, producer: subprocess.Popen[bytes], store: str, prefix: str, accepted: int
+) -> None:
+    """SIGKILL the leader; once the producer is done, wait until the survivor leads and has taken in every
+    accepted record."""
+    leader.process.send_signal(signal.SIGKILL)
+    leader.process.wait()
+    assert producer.wait(180) == 0, producer.stderr.read() if producer.stderr else ""
+    wait_for(
+        lambda: (
+            progress(store, prefix).leader.endswith(f":{survivor.pid}") and progress(store, prefix).accepted == accepted
+        ),
+        180,
+        lambda: f"{progress(store, prefix)}\n{survivor.log()}",
+    )
+
+
 def topic_values(broker: str, topic: str) -> list[bytes]:
     return asyncio.run(read_all(broker, topic))
 
@@ -271,17 +288,7 @@ def test_two_workers_split_the_input_and_survive_the_leader_being_killed(
         leader_id = progress(redis_url, topic_prefix).leader
         leader = workers[int(leader_id.rsplit(":", 1)[1])]
         survivor = second if leader is first else first
-        leader.process.send_signal(signal.SIGKILL)
-        leader.process.wait()
-        assert producer.wait(180) == 0, producer.stderr.read() if producer.stderr else ""
-        wait_for(
-            lambda: (
-                progress(redis_url, topic_prefix).leader.endswith(f":{survivor.pid}")
-                and progress(redis_url, topic_prefix).accepted == stream.accepted
-            ),
-            180,
-            lambda: f"{progress(redis_url, topic_prefix)}\n{survivor.log()}",
-        )
+        kill_leader(leader, survivor, producer, redis_url, topic_prefix, stream.accepted)
         final = progress(redis_url, topic_prefix)
         assert final.rejected == {}  # no contact made late by the takeover: every accepted one counted, once
         wait_for(

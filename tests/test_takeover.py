@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
 from collections import Counter
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from test_pipeline import (
     _check_incidents_as_replay,
     _check_vendor_topics,
     final_clock,
+    kill_leader,
     lag_reports,
     produce,
     progress,
@@ -152,18 +152,8 @@ def test_a_standby_restores_the_killed_leaders_checkpoint_and_reads_only_the_tai
             120,
             leader.log,
         )
-        leader.process.send_signal(signal.SIGKILL)
-        leader.process.wait()
-        assert producer.wait(180) == 0, producer.stderr.read() if producer.stderr else ""
         survivor = standby
-        wait_for(
-            lambda: (
-                progress(redis_url, topic_prefix).leader.endswith(f":{survivor.pid}")
-                and progress(redis_url, topic_prefix).accepted == stream.accepted
-            ),
-            180,
-            lambda: f"{progress(redis_url, topic_prefix)}\n{survivor.log()}",
-        )
+        kill_leader(leader, survivor, producer, redis_url, topic_prefix, stream.accepted)
         final = progress(redis_url, topic_prefix)
         assert final.start == "checkpoint" and final.restored_from.endswith(f":{leader.pid}")
         on_topic = len(topic_values(broker, accepted))

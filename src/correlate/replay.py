@@ -66,6 +66,7 @@ def decode(line: bytes, number: int) -> tuple[Any, Rejection | None]:
         return None, Rejection("", f"line {number} is not valid JSON ({error})", text)
 
 
+@rare_collections()
 def replay(
     engine: Engine,
     lines: Iterable[bytes],
@@ -82,19 +83,6 @@ def replay(
     line (rejects name lines as in the whole stream), ``before_close(last line)`` runs once the input is read and
     before the steps still open are scored (where a state that continues the stream is saved), and
     ``close=False`` leaves them open for the next stretch."""
-    with rare_collections():
-        return _replay(engine, lines, events_out, rejects_out, first_line, before_close, close)
-
-
-def _replay(
-    engine: Engine,
-    lines: Iterable[bytes],
-    events_out: IO[bytes],
-    rejects_out: IO[bytes] | None,
-    first_line: int = 1,
-    before_close: Callable[[int], None] | None = None,
-    close: bool = True,
-) -> ReplaySummary:
     write = events_out.write
     limits = engine.settings
     max_line, excerpt = limits.max_line_bytes, limits.max_excerpt_chars
