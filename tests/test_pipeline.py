@@ -215,6 +215,16 @@ def _check_incidents_as_replay(broker: str, prefix: str, stream: Stream) -> list
     return published
 
 
+def _check_published_once(broker: str, prefix: str, stream: Stream, survivor: Worker) -> None:
+    """After a takeover: every event replay releases is on ``incidents`` and the vendor topics, none twice."""
+    wait_for(lambda: len(topic_values(broker, prefix + "incidents")) >= len(settled_events(stream)), 90, survivor.log)
+    published = _check_incidents_as_replay(broker, prefix, stream)
+    opened = Counter(json.loads(v)["incident_id"] for v in published if json.loads(v)["event"] == "opened")
+    assert opened and max(opened.values()) == 1
+    assert len(set(published)) == len(published)  # none twice
+    _check_vendor_topics(broker, prefix, published)
+
+
 def _check_vendor_topics(broker: str, prefix: str, published: list[bytes]) -> None:
     by_vendor: dict[str, list[bytes]] = {}
     for value in published:
@@ -291,15 +301,7 @@ def test_two_workers_split_the_input_and_survive_the_leader_being_killed(
         kill_leader(leader, survivor, producer, redis_url, topic_prefix, stream.accepted)
         final = progress(redis_url, topic_prefix)
         assert final.rejected == {}  # no contact made late by the takeover: every accepted one counted, once
-        wait_for(
-            lambda: len(topic_values(broker, topic_prefix + "incidents")) >= len(settled_events(stream)),
-            90,
-            survivor.log,
-        )
-        published = _check_incidents_as_replay(broker, topic_prefix, stream)
-        opened = Counter(json.loads(v)["incident_id"] for v in published if json.loads(v)["event"] == "opened")
-        assert opened and max(opened.values()) == 1
-        _check_vendor_topics(broker, topic_prefix, published)
+        _check_published_once(broker, topic_prefix, stream, survivor)
         assert survivor.metric("correlate_detector_leader") == 1
     finally:
         for worker in workers.values():
