@@ -45,6 +45,7 @@ from correlate.events import IncidentEvent
 from correlate.lab.simulate import minimum_days, simulate
 from correlate.replay import replay
 from correlate.streams import kafka_io
+from correlate.streams.checkpoint import stored_covers
 from correlate.streams.client import produce
 from correlate.streams.detect import Progress
 from correlate.streams.embedded import EmbeddedBroker, EmbeddedRedis, free_port
@@ -95,17 +96,6 @@ def start_worker(broker: str, store: str, prefix: str, env: dict[str, str], log:
 
 def progress(store: str, prefix: str) -> Progress:
     return Progress.read(store, StackSettings(topic_prefix=prefix))
-
-
-def checkpoint_covers(store: str, prefix: str) -> dict[str, Any]:
-    import redis
-
-    client = redis.Redis.from_url(store)
-    try:
-        data = client.get(StackSettings(topic_prefix=prefix).checkpoint_key)
-    finally:
-        client.close()
-    return snapshot.read_header(data)[0].covers if data else {}
 
 
 def wait_until(condition: Any, timeout: float, what: str) -> None:
@@ -173,7 +163,11 @@ def takeover(
         expected = accepted.counts.accepted
         wait_until(lambda: progress(store, prefix).accepted >= expected, 7_200, "the leader took the history in")
         if every:
-            wait_until(lambda: checkpoint_covers(store, prefix).get("accepted", 0) >= expected, 600, "a checkpoint")
+            wait_until(
+                lambda: stored_covers(store, StackSettings(topic_prefix=prefix)).get("accepted", 0) >= expected,
+                600,
+                "a checkpoint",
+            )
         killed_at = time.time()
         leader.send_signal(signal.SIGKILL)
         leader.wait()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
-import redis
 
 from correlate import snapshot
 from correlate.config import Settings
@@ -22,7 +22,7 @@ from correlate.engine import Engine
 from correlate.errors import ContractError
 from correlate.lab.simulate import simulate
 from correlate.replay import replay
-from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint
+from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint, stored_covers
 from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.settings import StackSettings
 from correlate.vendors import VendorRegistry
@@ -96,13 +96,8 @@ def test_a_forked_checkpoint_is_the_state_at_the_fork_whatever_the_leader_does_m
     assert snapshot.save(engine, {"accepted": 800}) != at_fork
 
 
-def _checkpoint_covers(store: str, prefix: str) -> dict[str, object]:
-    client = redis.Redis.from_url(store)
-    try:
-        data = client.get(StackSettings(topic_prefix=prefix).checkpoint_key)
-    finally:
-        client.close()
-    return snapshot.read_header(data)[0].covers if data else {}
+def _checkpoint_covers(store: str, prefix: str) -> dict[str, Any]:
+    return stored_covers(store, StackSettings(topic_prefix=prefix))
 
 
 def _covered(store: str, prefix: str) -> int:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import redis
 
 from correlate import snapshot
 from correlate.config import Settings
@@ -39,9 +40,10 @@ from correlate.errors import ContractError
 from correlate.events import IncidentEvent
 from correlate.streams.identity import Redeliveries
 from correlate.streams.publish import Mark, mark
+from correlate.streams.settings import StackSettings
 from correlate.vendors import VendorRegistry
 
-__all__ = ["Checkpoint", "Coverage", "ForkedSave", "restore_checkpoint", "still_open"]
+__all__ = ["Checkpoint", "Coverage", "ForkedSave", "restore_checkpoint", "still_open", "stored_covers"]
 
 Position = tuple[str, int, int]
 
@@ -170,6 +172,17 @@ def restore_checkpoint(
             f"checkpoint covers partitions {sorted(offsets)} of contacts.accepted; the topic has {wanted}"
         )
     return Checkpoint(restored.engine, Coverage(offsets, furthest, skip), covers)
+
+
+def stored_covers(store_url: str, settings: StackSettings) -> dict[str, Any]:
+    """What the latest stored checkpoint covers, read from its header without unpickling the state ({} if none):
+    for whoever waits on the pipeline, as :meth:`Progress.read <correlate.streams.detect.Progress.read>` is."""
+    client = redis.Redis.from_url(store_url)
+    try:
+        data = client.get(settings.checkpoint_key)
+    finally:
+        client.close()
+    return snapshot.read_header(data)[0].covers if isinstance(data, bytes) and data else {}
 
 
 def _handed(entry: list[Any]) -> tuple[int, Position | None]:
