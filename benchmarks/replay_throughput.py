@@ -12,7 +12,7 @@ customer's own words (two random typos each, see :func:`own_words`). For each, o
 * per-contact work: what every worker does for every contact: decode and validate, stitch (distinct new reporters),
   count them per profile and step, sketch the texts (a step's new texts in one batch, as the symptom detector does).
 * ``correlate replay``: the whole engine in one process, reading the file as the command does; its peak memory
-  (maximum resident set) is that process's own.
+  is that process's own (the peak of its resident set, from /proc on Linux).
 
 Targets (issue 16): per-contact work >= 1/3 of ``json.loads`` with texts as simulated, >= 1/6 in own words; replay
 >= 50,000 contacts/s at 400k contacts/day and >= 25,000/s in own words; <= 500 MB peak on the 2M-contact stream.
