@@ -168,3 +168,19 @@ def test_unknown_setting_is_an_error(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert result.returncode == 2 and b"unknown setting(s): windowz" in result.stderr
+
+
+def test_a_contact_id_is_a_repeat_within_the_dedup_horizon_and_new_after_it() -> None:
+    """Ids are remembered for ``dedup_horizon`` of event time, then forgotten: thousands of them here, so that the
+    memory of ids is cut in bulk several times on the way."""
+    records = stream(seed=3, days=0.5)
+    engine = Engine(Settings(symptoms=False, dedup_horizon=HOUR))
+    for record in records:
+        engine.process(record)
+    last_ts = records[-1]["ts"]
+    old, recent = records[0], records[-200]
+    assert parse_timestamp(last_ts) - parse_timestamp(old["ts"]) > 2 * HOUR  # type: ignore[arg-type]
+    accepted = engine.counts.accepted
+    assert engine.process({**old, "ts": last_ts}).rejection is None  # forgotten: a new contact
+    assert engine.process({**recent, "ts": last_ts}).rejection is None  # remembered: a repeat, dropped
+    assert (engine.counts.accepted, engine.counts.duplicates) == (accepted + 1, 1)

@@ -26,8 +26,9 @@ rejected when it arrives.
 from __future__ import annotations
 
 import gc
+from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -61,7 +62,7 @@ from correlate.stitch import StitchedContact, Stitcher
 from correlate.telemetry import HEARTBEAT, SUMMARY, Heartbeat, HeartbeatSummary
 from correlate.vendors import VendorRegistry
 
-__all__ = ["Counts", "Engine", "Outcome", "rare_collections"]
+__all__ = ["Counts", "Engine", "IdMemory", "Outcome", "rare_collections"]
 
 _D = TypeVar("_D")
 
@@ -76,6 +77,7 @@ class Outcome:
 
 
 _NOTHING = Outcome()
+_NONE: Mapping[str, Any] = {}  # the dimensions and extra fields of the contacts kept for the incident book: none
 
 
 @dataclass
@@ -125,8 +127,7 @@ class Engine:
         self._quorum = max(1, settings.clock_quorum)
         self._arrivals: deque[float] = deque(maxlen=self._quorum)
         self._unreached: list[Rejection] = []
-        self._seen_ids: set[tuple[str, ...]] = set()
-        self._id_order: deque[tuple[float, tuple[str, ...]]] = deque()
+        self._ids = IdMemory()
         self._recent: deque[StitchedContact] = deque()
 
     # -- detectors -----------------------------------------------------------------------------------------
@@ -170,8 +171,8 @@ class Engine:
     ) -> Outcome:
         """Take an already validated heartbeat, heartbeat summary, vendor status record or person's action."""
         if isinstance(item, HeartbeatSummary):
-            key = ("summary", item.source, item.summary_id)
-            if key in self._seen_ids:
+            summaries = self._ids.of(("summary", item.source))
+            if item.summary_id in summaries:
                 self.counts.duplicates += 1
                 return Outcome()
         step = self._step_of(item.ts)
@@ -194,16 +195,19 @@ class Engine:
             self._statuses.setdefault(step, []).append(item)
         else:
             if isinstance(item, HeartbeatSummary):
-                self._seen_ids.add(key)
-                self._id_order.append((item.ts, key))
+                self._ids.add(item.ts, summaries, item.summary_id)
             self.counts.telemetry += 1
             self._telemetry.setdefault(step, []).append(item)
         return self._arrive(item.ts)
 
     def accept(self, contact: Contact, record: object = None) -> Outcome:
         """Take an already validated contact (the stream workers validate before partitioning)."""
-        key = (contact.source, contact.contact_id)  # ids are unique per source, as the contract says
-        if key in self._seen_ids:
+        ids = self._ids
+        seen = ids.by_source.get(contact.source)  # ids are unique per source, as the contract says
+        if seen is None:
+            seen = ids.of(contact.source)
+        contact_id = contact.contact_id
+        if contact_id in seen:
             # Checked first: a redelivered contact (at-least-once from Kafka) is a repeat, not a late arrival.
             self.counts.duplicates += 1
             return _NOTHING
@@ -220,8 +224,7 @@ class Engine:
             )
         if self._clock is not None and ts > self._clock + self.settings.max_clock_jump:
             return self._reject(self._too_far_ahead(ts, record if record is not None else _as_record(contact)))
-        self._seen_ids.add(key)
-        self._id_order.append((ts, key))
+        ids.add(ts, seen, contact_id)
         self.counts.accepted += 1
         bucket = self._buckets.get(step)
         if bucket is None:
@@ -330,14 +333,8 @@ class Engine:
             events.extend(self._close_step(self._next_step))
             self._next_step += 1
         self._next_close = (self._next_step + 1) * step_seconds
-        self._forget_ids(watermark - self.settings.dedup_horizon)
+        self._ids.forget(watermark - self.settings.dedup_horizon)
         return events
-
-    def _forget_ids(self, horizon: float) -> None:
-        """Drop remembered ids older than the horizon; ids arrive in near event-time order, oldest first."""
-        order = self._id_order
-        while order and order[0][0] < horizon:
-            self._seen_ids.discard(order.popleft()[1])
 
     def _close_step(self, step: int) -> list[Event]:
         step_end = (step + 1) * self.settings.step
@@ -411,8 +408,18 @@ class Engine:
         )
 
     def _remember(self, stitched: Iterable[StitchedContact], now: float) -> None:
+        """Keep the step's contacts for the incident book's scans (evidence, explaining away) over the longest
+        window. It reads their profile and the contact's time, customer, channel, source, category, text and
+        count, never its raw dimensions or extra fields: those, a dict and a string per value, are most of a
+        contact's memory, so the copy kept leaves them out (an hour of contacts at 400,000 a day)."""
         recent = self._recent
-        recent.extend(stitched)
+        keep = recent.append
+        for item in stitched:
+            c = item.contact
+            kept = Contact(
+                c.contact_id, c.ts, c.channel, c.customer_id, c.source, _NONE, c.category, c.text, c.count, _NONE
+            )
+            keep(StitchedContact(kept, item.profile, item.reporters))
         horizon = now - max(self.settings.windows)
         while recent and recent[0].contact.ts < horizon:
             recent.popleft()
@@ -453,6 +460,55 @@ class Engine:
     def _reject(self, rejection: Rejection) -> Outcome:
         self.counts.rejected[rejection.field or "record"] += 1
         return Outcome(rejection=rejection)
+
+
+class IdMemory:
+    """The ids taken in within the dedup horizon, to drop repeats: a set of ids per source (contacts: the source's
+    name; heartbeat summaries: ``("summary", source)``), and the order they arrived in, to forget them by.
+
+    Held for a day at hundreds of thousands of contacts a day, so kept compact: an id is its own string in its
+    source's set (no tuple per id), and the arrival order is three flat columns (event time as a C double, the id,
+    its set) read from a moving head, instead of a (time, key) tuple per id. ``forget`` drops ids from the oldest
+    arrival while it is older than the horizon (ids arrive in near event-time order), as a queue would.
+    """
+
+    __slots__ = ("_head", "_id", "_set", "_ts", "by_source")
+
+    def __init__(self) -> None:
+        self.by_source: dict[object, set[str]] = {}
+        self._ts = array("d")
+        self._id: list[str | None] = []
+        self._set: list[set[str]] = []
+        self._head = 0  # the oldest arrival not yet forgotten; the columns before it are dropped in bulk
+
+    def of(self, source: object) -> set[str]:
+        """The ids seen of ``source`` (an empty set, now kept, for a source not seen before)."""
+        seen = self.by_source.get(source)
+        if seen is None:
+            seen = self.by_source[source] = set()
+        return seen
+
+    def add(self, ts: float, seen: set[str], name: str) -> None:
+        seen.add(name)
+        self._ts.append(ts)
+        self._id.append(name)
+        self._set.append(seen)
+
+    def forget(self, horizon: float) -> None:
+        """Drop remembered ids that arrived before the first one at or after ``horizon``."""
+        times, names, sets, head = self._ts, self._id, self._set, self._head
+        end = len(times)
+        while head < end and times[head] < horizon:
+            sets[head].discard(names[head])
+            names[head] = None  # the string goes now, its slot when the columns are cut
+            head += 1
+        if head > 4096 and 2 * head > end:  # cut in bulk: each arrival is moved at most once on average
+            del times[:head], names[:head], sets[:head]
+            head = 0
+        self._head = head
+
+    def __len__(self) -> int:
+        return len(self._ts) - self._head
 
 
 # A step's contacts are taken in (ts, contact_id, source) order; attrgetter builds the key in C, a lambda in Python.
