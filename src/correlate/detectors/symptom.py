@@ -332,6 +332,7 @@ class SymptomDetector:
                 horizon=rarity_horizon,
                 false_alarms_per_day=false_alarms_per_day,
                 encode=meaning.encode,
+                home=self._scope_of,
             )
         )
         # (contact, writer, the everyday symptom the MinHash pass placed it in, if any) for the meaning pass
