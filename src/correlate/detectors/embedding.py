@@ -71,8 +71,8 @@ CODE_BITS: Final = 256
 CODE_WORDS: Final = CODE_BITS // 64
 MAX_WORDS: Final = 128  # words of a text embedded: a narrative's opening says what it is about
 MAX_PIECES: Final = 500  # word pieces summed per text: bounds the cost of a long narrative
-DIRECTION_SCALE: Final = 4096  # a text's direction, as integers of at most this
-MAX_CENTRED: Final = 1 << 20  # texts in a centre: 2 x 4096 x 2**20 < 2**53 (measured codes stay exact)
+DIRECTION_SCALE: Final = 1 << 16  # a text's direction, as integers whose absolute values sum to this
+MAX_CENTRED: Final = 1 << 20  # texts in a centre: 2 x 2**16 x 2**20 < 2**53 (measured codes stay exact)
 _FIRST_WORD: Final = 1996  # BERT's vocabulary: padding, unused slots, specials and single characters come first
 _TABLE_SCALE: Final = 32_767  # the table's largest value, as a 16-bit integer
 _SEED: Final = 20_261_207
@@ -139,13 +139,17 @@ class StaticEmbedding:
         return out
 
     def directions(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-        """Each text's vector scaled to integers of at most ``DIRECTION_SCALE`` (so that a long text weighs as
-        much as a short one in a centre), and whether the text had a word the model weighs (a text without one
-        has no meaning to compare)."""
+        """Each text's vector scaled to integers whose absolute values sum to ``DIRECTION_SCALE`` (give or take
+        the rounding), and whether the text had a word the model weighs (a text without one has no meaning to
+        compare).
+
+        The sum of a vector's absolute projections on random +-1 hyperplanes is proportional to its length, in
+        expectation: the directions are unit vectors, near enough, so that a long text weighs as much as a short
+        one in a centre. No value exceeds ``DIRECTION_SCALE``, so float32 holds them exactly."""
         vectors = self.vectors(texts)
-        peak = np.abs(vectors).max(axis=1, initial=0)
-        meaningful = peak > 0
-        scaled = np.rint(vectors * (DIRECTION_SCALE / np.maximum(peak, 1))[:, np.newaxis]).astype(np.float32)
+        length = np.abs(vectors).sum(axis=1)
+        meaningful = length > 0
+        scaled = np.rint(vectors * (DIRECTION_SCALE / np.maximum(length, 1))[:, np.newaxis]).astype(np.float32)
         return scaled, meaningful
 
     def encode(self, directions: npt.NDArray[np.float32], centre: Centre | None = None) -> Codes:
