@@ -91,6 +91,25 @@ def test_three_customers_of_one_company_in_their_own_words_open_a_finding_on_it(
     assert set(on_adobe[0].sample_texts) <= set(FRAUD_ALERTS)
 
 
+def test_a_cluster_whose_writers_share_several_scopes_is_one_finding_on_all_they_share(
+    embedding: StaticEmbedding, corpus: list[Conversation]
+) -> None:
+    """Three customers of one company, one product and one state: one finding, on the company and the product
+    (the narrowest scope, cut to two values), not one on each scope the meaning pass scans."""
+    rnd = random.Random(5)
+    products, states = ["Credit reporting", "Mortgage", "Credit card"], ["CA", "TX", "NY", "FL", "OH", "WA"]
+    everyone = [
+        replace(c, dimensions={**c.dimensions, "product": rnd.choice(products), "state": rnd.choice(states)})
+        for c in background(corpus, 3)
+    ]
+    where = {"company": "AdobeCare", "product": "Credit reporting", "state": "CA"}
+    fault = [contact(T0 + 2 * DAY + 600 * n, f"fault{n}", text, where) for n, text in enumerate(FRAUD_ALERTS)]
+    findings = symptom_findings([*everyone, *fault], embedding)
+    around = [f for f in findings if fault[0].ts <= f.at <= fault[-1].ts + HOUR]
+    assert {f.scope for f in around} == {(("company", "AdobeCare"), ("product", "Credit reporting"))}
+    assert around[0].observed == 3 and set(around[0].sample_texts) <= set(FRAUD_ALERTS)
+
+
 def test_what_is_everyday_for_a_company_is_not_news_there(
     embedding: StaticEmbedding, corpus: list[Conversation]
 ) -> None:

@@ -609,3 +609,18 @@ def test_a_forgotten_symptom_leaves_no_slot_and_no_empty_bucket_behind() -> None
     assert gone and all(bucket and not gone & set(bucket) for bucket in index._buckets.values())
     assert {key for key, bucket in filed.items() if set(bucket) - gone} == set(index._buckets)
     assert index.assign(sketches[2]) == symptoms[2]  # the others are still found
+
+
+def test_a_long_text_normalises_from_its_opening_as_from_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the first 200 normalised characters count: what follows them never changes a text's form, however the
+    opening is cut (a "not" or a long number just after the cut, a non-ASCII letter far after it)."""
+    from correlate.detectors import similarity
+
+    rnd = random.Random(4)
+    words = ["the", "card", "does", "not", "work", "is", "cannot", "1234567", "bill", "can't", "paid", "it"]
+    texts = [" ".join(rnd.choice(words) for _ in range(rnd.randint(60, 160))) for _ in range(400)]
+    texts += [text + " ß\x00 café" for text in texts[:100]]
+    opened = [normalise(text) for text in texts]
+    monkeypatch.setattr(similarity, "_OPENING", 10**9)  # the whole text, always
+    assert opened == [normalise(text) for text in texts]
+    assert sum(len(text) > 400 and len(form) == 200 for text, form in zip(texts, opened, strict=True)) > 200

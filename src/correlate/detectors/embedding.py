@@ -17,10 +17,11 @@ contact centre's stream; the static vectors cost microseconds and, on the develo
 one issue from others as well as TF-IDF does, with synonyms and word forms in the bargain.
 
 Exactness. Everything a decision depends on is integer arithmetic: the centred, weighted table is rounded to
-16-bit integers once, a text's vector is an exact integer sum of its rows (float32 holds it exactly), and its
-*code* is the signs of 256 projections on fixed +-1 hyperplanes (SimHash, exact in float64 however BLAS orders
-or threads the sums).
-So the same texts give the same codes in `correlate replay` and in the Kafka workers, on any thread count.
+16-bit integers once and each row projected on 256 fixed +-1 hyperplanes (SimHash), at load; a text's vector is
+then the exact integer sum of its pieces' projected rows (64-bit integers, no BLAS: a product per text cost more
+than the sum, and its threads, on a busy machine, a thousand times more), scaled to integers, and its *code* is
+the signs of those projections. So the same texts give the same codes in `correlate replay` and in the Kafka
+workers, on any machine and thread count.
 
 Centre. Every text of one contact centre shares a direction (its domain: every narrative of a credit bureau
 talks of reports and accounts), which says nothing about the fault. Codes are measured from the mean direction of
@@ -69,9 +70,9 @@ MODEL_PACKAGE: Final = "all_minilm_l6_v2"  # the import name of the PyPI package
 CODE_BITS: Final = 256
 CODE_WORDS: Final = CODE_BITS // 64
 MAX_WORDS: Final = 128  # words of a text embedded: a narrative's opening says what it is about
-MAX_PIECES: Final = 500  # word pieces summed per text: 500 x 2**15 < 2**24, exact in float32
-DIRECTION_SCALE: Final = 4096  # a text's direction, as integers of at most this
-MAX_CENTRED: Final = 1 << 20  # texts in a centre: 2 x 4096 x 2**20 x 384 < 2**53 (projections stay exact)
+MAX_PIECES: Final = 500  # word pieces summed per text: bounds the cost of a long narrative
+DIRECTION_SCALE: Final = 1 << 16  # a text's direction, as integers whose absolute values sum to this
+MAX_CENTRED: Final = 1 << 20  # texts in a centre: 2 x 2**16 x 2**20 < 2**53 (measured codes stay exact)
 _FIRST_WORD: Final = 1996  # BERT's vocabulary: padding, unused slots, specials and single characters come first
 _TABLE_SCALE: Final = 32_767  # the table's largest value, as a 16-bit integer
 _SEED: Final = 20_261_207
@@ -110,46 +111,52 @@ class StaticEmbedding:
             table = load(files.read("model.safetensors"))["embeddings.word_embeddings.weight"]
             vocabulary: dict[str, int] = json.loads(files.read("tokenizer.json"))["model"]["vocab"]
         self._pieces = WordPieces(vocabulary)
-        self.dimensions = int(table.shape[1])
         vectors = table.astype(np.float64)
         rank = np.arange(len(vectors), dtype=np.float64) - (_FIRST_WORD - 1)
         weight = np.where(rank >= 1, np.log1p(np.maximum(rank, 1.0)), 0.0)
         centred = (vectors - vectors[_FIRST_WORD:].mean(axis=0)) * weight[:, np.newaxis]
         scale = _TABLE_SCALE / float(np.abs(centred).max())
-        self._table: npt.NDArray[np.float32] = np.rint(centred * scale).astype(np.float32)
-        self._planes = _hyperplanes(self.dimensions)
+        # Each piece's row projected on the hyperplanes once (integers: exact in float64 in any order, and below
+        # 2**24, so int32 holds them): a text's projections are then a sum of rows, with no product per text.
+        rows = np.rint(centred * scale) @ _hyperplanes(int(table.shape[1]))
+        self._projected: npt.NDArray[np.int32] = rows.astype(np.int32)
+        self.dimensions = CODE_BITS
 
-    def vectors(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """One vector per text, integer-valued (all zeros for a text with no word the model weighs).
+    def vectors(self, texts: Sequence[str]) -> npt.NDArray[np.int64]:
+        """One vector per text, its projections on the ``CODE_BITS`` hyperplanes, as exact integers (all zeros for
+        a text with no word the model weighs).
 
-        Each text's rows are summed in float32 (``np.add.reduceat``, no BLAS): every value is an integer and every
-        partial sum stays below 2**24 (at most ``MAX_PIECES`` rows of at most 2**15), so the sums are exact in
-        any order.
+        A text's rows are gathered and summed in 64-bit integers (no BLAS): exact in any order, and no threads,
+        which on a busy machine cost a thousand times the product they would share. One sum per text: a batch's
+        ``np.add.reduceat`` over rows cost twice as much.
         """
-        ids = [self._pieces.ids(text, MAX_WORDS)[:MAX_PIECES] for text in texts]
-        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        rows = [i for i, one in enumerate(ids) if one]
-        if rows:
-            flat = np.fromiter((piece for i in rows for piece in ids[i]), dtype=np.intp)
-            starts = np.cumsum([0, *[len(ids[i]) for i in rows[:-1]]])
-            out[rows] = np.add.reduceat(self._table[flat], starts, axis=0)
+        out = np.zeros((len(texts), self.dimensions), dtype=np.int64)
+        projected = self._projected
+        for row, text in enumerate(texts):
+            ids = self._pieces.ids(text, MAX_WORDS)[:MAX_PIECES]
+            if ids:
+                projected.take(ids, axis=0).sum(axis=0, dtype=np.int64, out=out[row])
         return out
 
     def directions(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-        """Each text's vector scaled to integers of at most ``DIRECTION_SCALE`` (so that a long text weighs as
-        much as a short one in a centre), and whether the text had a word the model weighs (a text without one
-        has no meaning to compare)."""
+        """Each text's vector scaled to integers whose absolute values sum to ``DIRECTION_SCALE`` (give or take
+        the rounding), and whether the text had a word the model weighs (a text without one has no meaning to
+        compare).
+
+        The sum of a vector's absolute projections on random +-1 hyperplanes is proportional to its length, in
+        expectation: the directions are unit vectors, near enough, so that a long text weighs as much as a short
+        one in a centre. No value exceeds ``DIRECTION_SCALE``, so float32 holds them exactly."""
         vectors = self.vectors(texts)
-        peak = np.abs(vectors).max(axis=1, initial=0.0)
-        meaningful = peak > 0
-        scaled = np.rint(vectors * (DIRECTION_SCALE / np.maximum(peak, 1.0))[:, np.newaxis]).astype(np.float32)
+        length = np.abs(vectors).sum(axis=1)
+        meaningful = length > 0
+        scaled = np.rint(vectors * (DIRECTION_SCALE / np.maximum(length, 1))[:, np.newaxis]).astype(np.float32)
         return scaled, meaningful
 
     def encode(self, directions: npt.NDArray[np.float32], centre: Centre | None = None) -> Codes:
         """The 256-bit codes (four 64-bit words each) of directions, measured from ``centre`` if given."""
         if centre is None or not centre.count:
-            return pack_signs(directions.astype(np.float64), self._planes)
-        return pack_signs(directions.astype(np.float64) * centre.count - centre.total, self._planes)
+            return pack_signs(directions.astype(np.float64))
+        return pack_signs(directions.astype(np.float64) * centre.count - centre.total)
 
     def codes(self, texts: Sequence[str]) -> tuple[Codes, npt.NDArray[np.bool_]]:
         """The texts' codes from the vocabulary's centre, and whether each text had a meaning."""
@@ -177,12 +184,10 @@ class Centre:
         self.count += len(directions)
 
 
-def pack_signs(vectors: npt.NDArray[np.float64], planes: npt.NDArray[np.float64]) -> Codes:
-    """The signs of the (integer) vectors' projections, packed 64 to a word. The projections are sums of integers
-    below 2**53, so float64 holds every partial sum exactly: the signs do not depend on how BLAS sums."""
-    projections = vectors @ planes
+def pack_signs(projections: npt.NDArray[np.float64]) -> Codes:
+    """The signs of (integer) projections, packed 64 to a word."""
     bits = np.packbits(projections > 0, axis=1, bitorder="little")
-    return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), CODE_WORDS)
+    return np.ascontiguousarray(bits).view(np.uint64).reshape(len(projections), CODE_WORDS)
 
 
 def distances(codes: Codes, others: Codes) -> npt.NDArray[np.int64]:

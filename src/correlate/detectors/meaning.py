@@ -24,6 +24,11 @@ and each radius of a fixed grid (cosine 0.2 to 0.9):
   day, one per text, scope and radius (each ball is tested when its centre arrives), counted at the rate
   texts reach the window. One scope reports at most one ball per step, its most significant, with the ball's
   texts as exemplars (the centre first, then the closest).
+* *Home*: a ball is reported on the narrowest scope that holds all its texts (the values they all share, cut
+  as the caller cuts a scope: ``home``), not on the scope it was tested on. The writers of one company share
+  its product and often a state: the balls around their texts on each of those are one cluster, reported once,
+  on the company and what else they share. A step reports the most significant balls first, and no writer
+  twice.
 
 The radii are a grid, not a tuned value: static sentence vectors of long narratives sit closer together
 than those of short messages, and a scan over radii finds the scale at which a scope's texts bunch up.
@@ -43,7 +48,7 @@ after a tenth of a window). Deterministic: integer codes, arrays in arrival orde
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -148,6 +153,7 @@ class MeaningScan:
         history_limit: int = 4096,
         similarities: Sequence[float] = SIMILARITIES,
         encode: Callable[[npt.NDArray[np.float32], Centre | None], Codes],
+        home: Callable[[set[tuple[str, str]]], Scope] | None = None,
     ) -> None:
         self.window = window
         self.min_customers = min_customers
@@ -155,6 +161,7 @@ class MeaningScan:
         self.false_alarms_per_day = false_alarms_per_day
         self.history_limit = history_limit
         self.radii = sorted({hamming_radius(s) for s in similarities}, reverse=True)  # loosest first
+        self.home = home  # the scope of (name, value) pairs a ball's texts all share, as the caller cuts it
         self._window: deque[_Entry] = deque()
         self._codes: Codes = np.zeros((0, CODE_WORDS), dtype=np.uint64)  # of the window, in order
         self._new: list[Text] = []
@@ -220,9 +227,34 @@ class MeaningScan:
                 for cluster, members in balls:
                     if cluster.p_value <= threshold and (scope not in best or cluster.p_value < best[scope][0]):
                         best[scope] = (cluster.p_value, cluster, members)
-        for scope, (_, _, members) in best.items():
-            self._hot[scope] = members
-        return [cluster for _, cluster, _ in best.values()]
+        return self._reported(best.values())
+
+    def _reported(self, balls: Iterable[tuple[float, MeaningCluster, list[_Entry]]]) -> list[MeaningCluster]:
+        """The balls reported, each on its home (:meth:`_home_of`): the most significant first, then each ball
+        none of whose writers is in one already reported, one per home. A ball's writers are often in several
+        of the scopes scanned (three customers of one company also share its product, often a state): the
+        balls around their texts on each are one cluster, told once, where its writers are."""
+        reported: dict[Scope, MeaningCluster] = {}
+        told: set[str] = set()
+        for _, cluster, members in sorted(balls, key=lambda ball: (ball[0], ball[1].scope)):
+            writers = {member.text.writer for member in members}
+            home = self._home_of(members, cluster.scope)
+            if home in reported or not told.isdisjoint(writers):
+                continue
+            told |= writers
+            reported[home] = cluster._replace(scope=home)
+            self._hot[home] = members
+        return list(reported.values())
+
+    def _home_of(self, members: Sequence[_Entry], tested: Scope) -> Scope:
+        """The narrowest scope holding every text of a ball: the values all of them share (``home``, the
+        caller's order and depth), or the scope it was tested on without ``home``."""
+        if self.home is None:
+            return tested
+        shared = set(pair for scope in members[0].text.scopes for pair in scope)
+        for member in members[1:]:
+            shared.intersection_update(pair for scope in member.text.scopes for pair in scope)
+        return self.home(shared) or tested
 
     def _warm_up(self, report: bool, window_start: float) -> bool:
         """Learn the centre from the texts until the caller reports; then fix it, file the warm-up's texts older

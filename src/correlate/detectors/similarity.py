@@ -88,6 +88,7 @@ MAX_EXEMPLARS: Final = 8
 _NOVEL_BELOW: Final = 0.85  # a matching text less similar than this to every exemplar becomes one
 _CACHE_LIMIT: Final = 1 << 16
 _SKETCHES_KEPT: Final = 1 << 14  # texts per generation of the sketch memo (see _Recent)
+_OPENING: Final = 2 * MAX_CHARS  # characters of a long text normalised first (see normalise)
 _BUCKET_LIMIT: Final = 16  # exemplars kept per LSH bucket: bounds the candidates of one look-up
 
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -133,19 +134,38 @@ def _unnegate(match: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> str:
-    """The comparable form of a free text: ``"Cannot post a comment!!"`` -> ``"cant post comment"``."""
+    """The comparable form of a free text: ``"Cannot post a comment!!"`` -> ``"cant post comment"``.
+
+    Only the first ``MAX_CHARS`` normalised characters are kept, so a long narrative is normalised from its
+    opening (``_OPENING`` characters, cut at a space) when that yields them before its last word: only the last
+    word can change with what follows (``"does"`` and a ``"not"`` after the cut make ``"doesnt"``), and the rest
+    is the same as from the whole text. Half of the cost of a narrative's sketch was normalising what is cut.
+    """
     text = text.casefold()
-    if text.isascii():  # the common case, done by a byte table instead of regular expressions
+    ascii_only = text.isascii()  # decided on the whole text, as the words are
+    if len(text) > _OPENING:
+        cut = text.rfind(" ", 0, _OPENING)
+        if cut > 0:
+            words = _normalised_words(text[:cut], ascii_only)
+            head = " ".join(words[:-1])
+            if len(head) >= MAX_CHARS:
+                return head[:MAX_CHARS]
+    return " ".join(_normalised_words(text, ascii_only))[:MAX_CHARS]
+
+
+def _normalised_words(text: str, ascii_only: bool) -> list[str]:
+    """The words of a casefolded text, as :func:`normalise` keeps them."""
+    if ascii_only:  # the common case, done by a byte table instead of regular expressions
         text = text.encode().translate(_ASCII_TO_SPACE, b"'`").decode()
     else:
         text = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", text))
     text = _LONG_NUMBER.sub(" # ", text)
     if "not" in text:
         text = _NEGATION.sub(_unnegate, text)
-    return " ".join(word for word in text.split() if word not in _FILLER)[:MAX_CHARS]
+    return [word for word in text.split() if word not in _FILLER]
 
 
-def content_words(normalised: str) -> frozenset[str]:
+def content_words(normalised: str, stems: dict[str, str] | None = None) -> frozenset[str]:
     """The words of a normalised text that may name a symptom, lightly stemmed: ``"comments wont post"`` ->
     ``{"comment", "wont", "post"}``.
 
@@ -153,21 +173,31 @@ def content_words(normalised: str) -> frozenset[str]:
     "comment", "post", "live"). Words of two letters say nothing; numbers of two digits or more are kept (error
     codes, "stuck at 99"). The stemmer only folds the endings that rewording changes most (plural ``-s``,
     ``-ing``, ``-ed``: Harman's S-stemmer and two of its siblings): a dictionary stemmer would fold more, at a
-    dependency's cost, and wrong folds join unrelated texts.
+    dependency's cost, and wrong folds join unrelated texts. ``stems``: a memo of words already stemmed (most
+    words recur), which the caller bounds.
     """
+    if stems is None:
+        stems = {}
     words = set()
     for word in normalised.split():
-        if word.isdigit():
-            if len(word) >= 2:
-                words.add(intern(word))
-            continue
-        for suffix in ("ing", "ed", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-                word = word[: -len(suffix)]
-                break
-        if len(word) >= 3:
-            words.add(intern(word))  # one string per word, however many texts in memory use it
+        stem = stems.get(word)
+        if stem is None:
+            stem = stems[word] = _stem(word)
+        if stem:
+            words.add(stem)
     return frozenset(words)
+
+
+def _stem(word: str) -> str:
+    """A word as :func:`content_words` keeps it, interned (one string per word, however many texts in memory use
+    it), or "" for a word it drops."""
+    if word.isdigit():
+        return intern(word) if len(word) >= 2 else ""
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return intern(word) if len(word) >= 3 else ""
 
 
 def one_typo_apart(first: str, second: str) -> bool:
@@ -289,6 +319,7 @@ class Sketcher:
     def __init__(self) -> None:
         self._by_text: _Recent[str, Sketch | None] = _Recent(_SKETCHES_KEPT)
         self._by_normalised: _Recent[str, Sketch] = _Recent(_SKETCHES_KEPT)
+        self._stems: dict[str, str] = {}  # word -> its stem (content_words), emptied when full
 
     def sketch(self, text: str) -> Sketch | None:
         """The sketch of ``text``, or None when nothing comparable is left after normalisation."""
@@ -318,7 +349,9 @@ class Sketcher:
             return
         sigs = signatures(list(unsketched))
         for (normalised, written), sig, keys in zip(unsketched.items(), sigs, band_keys_of_rows(sigs), strict=True):
-            words, key = tuple(sorted(content_words(normalised))), digest(normalised)
+            if len(self._stems) >= _CACHE_LIMIT:
+                self._stems.clear()
+            words, key = tuple(sorted(content_words(normalised, self._stems))), digest(normalised)
             for text in written:
                 by_text[text] = by_normalised[normalised] = Sketch(
                     _shown(text), normalised, sig, tuple(keys), words, key

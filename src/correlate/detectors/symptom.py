@@ -47,7 +47,8 @@ cluster's writers, so form letters alone never open an incident.
 By meaning (``meaning``, the setting ``symptom_meaning``): the texts this pass cannot place in an everyday symptom
 (one with ``min_customers`` reporters, common in the history) go to :mod:`correlate.detectors.meaning`, embedded
 in one batch per step; the placed ones go along with their symptom's direction, counted but never tested. Its
-findings join these, one per scope (the more significant), with the false-alarm budget of the rate detector.
+findings, each on the scope its texts all share (cut as this pass cuts one), join these, one per scope (the more
+significant), with the false-alarm budget of the rate detector.
 
 Memory is bounded by one horizon of texts: history past the horizon is dropped, a symptom is forgotten
 ``window + rarity_horizon`` after it was last seen, a one-off (one reporter ever) a day after. Causality: a
@@ -332,6 +333,7 @@ class SymptomDetector:
                 horizon=rarity_horizon,
                 false_alarms_per_day=false_alarms_per_day,
                 encode=meaning.encode,
+                home=self._scope_of,
             )
         )
         # (contact, writer, the everyday symptom the MinHash pass placed it in, if any) for the meaning pass
