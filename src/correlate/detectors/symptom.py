@@ -59,8 +59,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Final, Generic, NamedTuple, Self, TypeVar
@@ -94,27 +95,37 @@ _Key = TypeVar("_Key")
 
 class _Tally(Generic[_Key]):
     """Reporters over a sliding horizon, in all and per key (a scope's text, a profile; an entry may count for
-    several)."""
+    several).
 
-    __slots__ = ("counts", "entries", "total")
+    Held for days at hundreds of thousands of texts a day, so the entries are three flat columns (time as a C
+    double, the keys, the weight as a C integer) read from a moving head and cut in bulk, not a tuple per entry:
+    about half the memory, the same counts."""
+
+    __slots__ = ("_head", "_keys", "_ts", "_weight", "counts", "total")
 
     def __init__(self) -> None:
-        self.entries: deque[tuple[float, tuple[_Key, ...], int]] = deque()
+        self._ts = array("d")
+        self._keys: list[tuple[_Key, ...] | None] = []
+        self._weight = array("q")
+        self._head = 0  # the oldest entry still counted; the columns before it are cut in bulk
         self.counts: dict[_Key, int] = {}
         self.total = 0
 
     def add(self, ts: float, keys: tuple[_Key, ...], weight: int) -> None:
-        self.entries.append((ts, keys, weight))
-        self.total += weight
+        self._append(ts, keys, weight)
         counts = self.counts
         for key in keys:
             counts[key] = counts.get(key, 0) + weight
 
+    def _append(self, ts: float, keys: tuple[_Key, ...], weight: int) -> None:
+        self._ts.append(ts)
+        self._keys.append(keys)
+        self._weight.append(weight)
+        self.total += weight
+
     def prune(self, since: float) -> _Tally[_Key]:
-        entries, counts = self.entries, self.counts
-        while entries and entries[0][0] < since:
-            _, keys, weight = entries.popleft()
-            self.total -= weight
+        counts = self.counts
+        for keys, weight in self._expired(since):
             for key in keys:
                 left = counts[key] - weight
                 if left:
@@ -122,6 +133,23 @@ class _Tally(Generic[_Key]):
                 else:
                     del counts[key]
         return self
+
+    def _expired(self, since: float) -> Iterator[tuple[tuple[_Key, ...], int]]:
+        """Take out the entries older than ``since``, oldest first, and yield their keys and weights."""
+        times, keys, weights, head = self._ts, self._keys, self._weight, self._head
+        end = len(times)
+        while head < end and times[head] < since:
+            entry_keys, weight = keys[head], weights[head]
+            keys[head] = None  # the keys go now, their slots when the columns are cut
+            head += 1
+            self._head = head
+            self.total -= weight
+            assert entry_keys is not None
+            yield entry_keys, weight
+        if head > 4096 and 2 * head > end:  # cut in bulk: each entry is moved at most once on average
+            del times[:head], keys[:head], weights[:head]
+            head = 0
+        self._head = head
 
 
 class _TypoIndex:
@@ -186,8 +214,7 @@ class _WordTally(_Tally[str]):
         self.typos = _TypoIndex()
 
     def add(self, ts: float, keys: tuple[str, ...], weight: int) -> None:
-        self.entries.append((ts, keys, weight))
-        self.total += weight
+        self._append(ts, keys, weight)
         counts = self.counts
         for key in keys:
             before = counts.get(key, 0)
@@ -196,10 +223,8 @@ class _WordTally(_Tally[str]):
                 self.typos.add(key)
 
     def prune(self, since: float) -> _WordTally:
-        entries, counts = self.entries, self.counts
-        while entries and entries[0][0] < since:
-            _, keys, weight = entries.popleft()
-            self.total -= weight
+        counts = self.counts
+        for keys, weight in self._expired(since):
             for key in keys:
                 before = counts[key]
                 left = before - weight
