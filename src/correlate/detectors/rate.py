@@ -527,14 +527,14 @@ class RateDetector:
             self._inside_size = n
         found = np.zeros(n, dtype=bool)
         for scope in scopes:
-            cells = inside.get(scope)
-            if cells is None:
+            known_cells = inside.get(scope)
+            if known_cells is None:
                 values = set(scope)
-                cells = np.asarray(
+                known_cells = np.asarray(
                     [c for c, s in enumerate(self.lattice.scopes[:n]) if values <= set(s)], dtype=np.int64
                 )
-                inside[scope] = cells
-            found[cells] = True
+                inside[scope] = known_cells
+            found[known_cells] = True
         return found
 
     # -- cells ---------------------------------------------------------------------------------------------
