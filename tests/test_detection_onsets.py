@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from correlate.config import Settings
 from correlate.contracts import parse_timestamp
 from streams import DAY, HOUR, START, Fault, run, stream
 
@@ -109,8 +110,9 @@ def test_the_same_fault_the_next_day_is_found_as_if_there_had_been_no_first() ->
     for number, extra in enumerate((first, second)):
         for record in extra:
             record["contact_id"] = f"fault{number}-{record['contact_id']}"
-    alone = _opened(run(sorted(background + second, key=lambda record: str(record["ts"]))))
-    twice = _opened(run(sorted(background + first + second, key=lambda record: str(record["ts"]))))
+    settings = Settings(symptoms=False, hold_reported=True)
+    alone = _opened(run(sorted(background + second, key=lambda record: str(record["ts"])), settings))
+    twice = _opened(run(sorted(background + first + second, key=lambda record: str(record["ts"])), settings))
     assert [final for _, _, final in alone] == [{"device_brand": "Vizo"}]
     assert [final for _, _, final in twice] == [{"device_brand": "Vizo"}] * 2
     repeat = faults[1].start

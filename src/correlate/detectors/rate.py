@@ -93,7 +93,8 @@ class RateDetector:
       min_reporters: a finding needs at least this many distinct reporters in its window;
       elevated_p: p-value under which a cell counts as still elevated (attribution, learning, resolving);
       attribution_ratio: how much faster than its siblings a child must be running to carry a fault of its own;
-      max_depth, dimensions: the lattice; level_half_life: how fast a cell's level follows drift.
+      max_depth, dimensions: the lattice; level_half_life: how fast a cell's level follows drift;
+      hold_reported: whether a reported scope's cells are kept from learning the fault (see ``_held``).
     """
 
     kind = "rate"
@@ -111,6 +112,7 @@ class RateDetector:
         max_depth: int = 2,
         dimensions: Sequence[str] | None = None,
         level_half_life: float = DAY,
+        hold_reported: bool = False,
     ) -> None:
         self.step = step
         self.windows = tuple(windows)
@@ -122,6 +124,7 @@ class RateDetector:
         self.max_depth = max_depth
         self.dimensions = dimensions
         self.level_half_life = level_half_life
+        self.hold_reported = hold_reported
 
         self._aggregates = AggregateBaseline(step)
         self._seeded = np.zeros(64, dtype=bool)  # cells tested before their warm-up, from their parents' rates
@@ -156,7 +159,7 @@ class RateDetector:
             on_new_cell=self._on_new_cell,
             # What a cell's windows taught it over twice the longest window can be taken back when a fault is
             # reported on it: the time a slow fault may take to be found.
-            recalled_windows=2 * round(max(self.windows) / min(self.windows)),
+            recalled_windows=2 * round(max(self.windows) / min(self.windows)) if hold_reported else 0,
         )
         self._window_steps = self._cells.window_steps
         self._baseline = self._cells.baseline
@@ -182,6 +185,7 @@ class RateDetector:
             max_depth=settings.max_depth,
             dimensions=settings.dimensions,
             level_half_life=settings.level_half_life,
+            hold_reported=settings.hold_reported,
         )
 
     @property
@@ -225,7 +229,7 @@ class RateDetector:
         self._reported = []
         findings = self._score(step_end) if warmed else []
         unusual = cells.last_p[:n] < self.elevated_p
-        held = self._held(n, unusual)
+        held = self._held(n, unusual) if self.hold_reported else None
         self._baseline.learn(cells.hour, cells.weekday, singles, expected, unusual, learn_weekday=warmed, held=held)
         # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
         # would mark its cell unusual and never be learned.
