@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from correlate.config import Settings
+from correlate.contracts import parse_timestamp
 from correlate.engine import Engine
 from correlate.events import from_json
 from correlate.lab.evaluate import Oracle, evaluate
@@ -61,6 +62,13 @@ def one_seed(
     report: dict[str, Any] = evaluate(simulation.truth, events, oracle=oracle).to_json()
     for outcome in report["outcomes"]:
         outcome["seed"] = seed
+    false, first = set(report["false_incidents"]), {}
+    for event in events:
+        incident = getattr(event, "incident_id", None)
+        if incident in false and incident not in first:
+            day = (parse_timestamp(event.opened_at) - START) / 86_400
+            first[incident] = f"seed {seed} day {day:.2f} {dict(event.scope)}"
+    report["false_first"] = sorted(first.values())
     return report
 
 
@@ -72,6 +80,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--telemetry", action="store_true", help="add a monitored fleet with silent faults")
     parser.add_argument("--profile", choices=PROFILES, default="standard", help="the simulator's profile")
+    parser.add_argument("--false-incidents", action="store_true", help="list every incident that hit no fault")
     args = parser.parse_args()
     run = partial(one_seed, days=args.days, per_day=args.per_day, telemetry=args.telemetry, profile=args.profile)
     with tempfile.TemporaryDirectory() as folder, ProcessPoolExecutor(args.jobs) as pool:
@@ -100,6 +109,9 @@ def main() -> int:
     print(f"  decoy incidents {sum(r['decoy_incidents'] for r in reports)}")
     print(f"  fragmentation {sum(per_fault) / max(len(per_fault), 1):.2f} incidents per detected fault")
     _print_oracle(outcomes)
+    if args.false_incidents:
+        for line in (line for report in reports for line in report["false_first"]):
+            print(f"    false incident: {line}")
     if args.profile == "hard":
         _print_cases(outcomes)
     if args.telemetry:

@@ -1,4 +1,4 @@
-"""Faults the detector meets early, weakly or two at a time: found, and named as the value that fails.
+"""Faults the detector meets early, weakly, twice or two at a time: found, and named as the value that fails.
 
 The streams are :mod:`streams`' plain Poisson backgrounds at 20,000 contacts a day; each fault's strength is
 stated as a multiple of its scope's own level (Vizo is 15% of contacts, Tubo 18%).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from correlate.config import Settings
 from correlate.contracts import parse_timestamp
 from streams import DAY, HOUR, START, Fault, run, stream
 
@@ -93,3 +94,26 @@ def test_a_fault_on_a_value_launched_the_day_before_is_found() -> None:
     opened = _opened(run(sorted(records + extra, key=lambda record: str(record["ts"]))))
     assert [final for _, _, final in opened] == [{"device_brand": "Nova"}]
     assert fault.start < opened[0][0] <= fault.start + HOUR
+
+
+def test_the_same_fault_the_next_day_is_found_as_if_there_had_been_no_first() -> None:
+    # Vizo at 2.4x its level for four hours (ramping up over the first 30 minutes) at 13:07 on two days running, on
+    # a plain Poisson background. Neither the first fault's windows before it was found nor its hours after may
+    # teach the brand that such hours are its noise: the second is found as soon as the same customers are found
+    # on a stream without the first.
+    background = stream(seed=12, days=3.75, per_day=PER_DAY)
+    faults = [
+        Fault({"device_brand": "Vizo"}, START + day * DAY + 13 * HOUR + 7 * 60, 4 * HOUR, 1.4 * VIZO, 1800)
+        for day in (2, 3)
+    ]
+    first, second = (stream(seed=20 + i, days=3.75, per_day=0, faults=[f]) for i, f in enumerate(faults))
+    for number, extra in enumerate((first, second)):
+        for record in extra:
+            record["contact_id"] = f"fault{number}-{record['contact_id']}"
+    settings = Settings(symptoms=False, hold_reported=True)
+    alone = _opened(run(sorted(background + second, key=lambda record: str(record["ts"])), settings))
+    twice = _opened(run(sorted(background + first + second, key=lambda record: str(record["ts"])), settings))
+    assert [final for _, _, final in alone] == [{"device_brand": "Vizo"}]
+    assert [final for _, _, final in twice] == [{"device_brand": "Vizo"}] * 2
+    repeat = faults[1].start
+    assert twice[1][0] - repeat <= 1.2 * (alone[0][0] - repeat) + 60, "the repeat is found no later than alone"

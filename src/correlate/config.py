@@ -54,6 +54,13 @@ class Settings(Limits):
     max_depth: int = _setting(2, "Largest number of dimension values in one cell (2: single values and pairs).")
     dimensions: tuple[str, ...] | None = _setting(None, "Dimensions in the lattice; none set: all seen.")
     level_half_life: float = _setting(86_400.0, "Half-life of a cell's learned level (follows slow drift).")
+    hold_reported: bool = _setting(
+        False,
+        (
+            "A scope the rate detector reports does not teach its cells' baseline while it stays unusual (at most a "
+            "quarter of the level's half-life), and what its windows taught in the two hours before is taken back."
+        ),
+    )
     quiet_period: float = _setting(3600.0, "Time back at baseline before an incident is resolved.")
     update_interval: float = _setting(900.0, "Least time between two events of one incident.")
     dedup_horizon: float = _setting(86_400.0, "How long a contact_id is remembered to drop repeats.")

@@ -14,6 +14,10 @@ For each cell the expected number of new reporters in one step is ``level * hour
 - the dispersion (how much burstier than Poisson the cell's window counts are) is estimated by the method of
   moments on non-overlapping windows, shrunk towards the average of all cells, and widened by the uncertainty
   of the level itself, which matters for cells with little history.
+- what a reported fault would teach is held back: the detector marks the cells of a scope it reports as
+  ``held`` (their steps teach their expectation, their windows no dispersion), and takes back what the windows
+  before the report taught their dispersion (``unlearn_recent``): the same fault the next day is then measured
+  against the cell as it was, not as the fault left it.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class SeasonalBaseline:
         shape_half_life: float = 14 * 86_400.0,
         dispersion_half_life: float = 7 * 86_400.0,
         excess_learning_rate: float = 0.1,
+        recalled_windows: int = 0,
     ) -> None:
         self.step = step
         self.excess_learning_rate = excess_learning_rate
@@ -82,6 +87,16 @@ class SeasonalBaseline:
         self.weekday_days = np.zeros(WEEKDAYS)  # days of each weekday learned from (decayed)
         self.unusual_share = np.zeros(capacity)
         self._unusual_decay = _half_life_decay(_UNUSUAL_HALF_LIFE / step)
+        # What the last ``recalled_windows`` windows taught each cell's dispersion, slot by cell, so that it can be
+        # taken back (``unlearn_recent``) when the cell turns out to have been at fault: a slow fault's windows
+        # before it was found are then not the cell's noise the next time. ``_recalled_at``: each slot's window.
+        self.recalled_windows = recalled_windows
+        self.recalled_moment = np.zeros((recalled_windows, capacity))
+        self.recalled_square = np.zeros((recalled_windows, capacity))
+        self.recalled_seen = np.zeros((recalled_windows, capacity))
+        self._recalled_at = np.full(recalled_windows, -1, dtype=np.int64)
+        self._dispersion_windows = 0  # windows learned so far
+        self._dispersion_decay = 1.0  # per window, as last learned
 
     # -- cells ---------------------------------------------------------------------------------------------
     def grow(self, size: int) -> None:
@@ -100,7 +115,15 @@ class SeasonalBaseline:
                 "unusual_share",
             ):
                 setattr(self, name, _resized(getattr(self, name), new_capacity, 0.0))
-            for name in ("hour_counts", "hour_exposure", "weekday_counts", "weekday_exposure"):
+            for name in (
+                "hour_counts",
+                "hour_exposure",
+                "weekday_counts",
+                "weekday_exposure",
+                "recalled_moment",
+                "recalled_square",
+                "recalled_seen",
+            ):
                 setattr(self, name, _widened(getattr(self, name), new_capacity, 0.0))
             self.hour_factor = _widened(self.hour_factor, new_capacity, 1.0)
             self.weekday_factor = _widened(self.weekday_factor, new_capacity, 1.0)
@@ -160,8 +183,10 @@ class SeasonalBaseline:
         expected: np.ndarray,
         unusual: np.ndarray,
         learn_weekday: bool = True,
+        held: np.ndarray | None = None,
     ) -> None:
-        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess."""
+        """Fold one step into the baseline. Cells marked ``unusual`` learn only a fraction of their excess; cells
+        ``held`` (a fault was reported on them) learn their expectation, as if the step had been an ordinary one."""
         n = self.size
         spread = np.sqrt(expected * (1.0 + expected * self.global_dispersion))
         # A young cell's expectation starts at nothing and lags its true level: capped against it, the first
@@ -178,6 +203,8 @@ class SeasonalBaseline:
         else:  # the common step: the same numbers without the damping of cells that are not there
             self.unusual_share[:n] *= self._unusual_decay
             learned = ordinary
+        if held is not None:
+            learned = np.where(held, expected, learned)
         _decay_add(self.rate_sum[:n], self._level_decay, learned)
         _decay_add(self.shape_sum[:n], self._level_decay, self.seasonal(hour, weekday))
         # An hour bin comes round every day, so a slow trend lifts all of them alike: its exposure is time
@@ -213,13 +240,40 @@ class SeasonalBaseline:
         capped = np.clip(observed, expected - spread, expected + spread)
         moment = np.where(usable, (capped - expected) ** 2 - expected, 0.0)
         square = np.where(usable, expected**2, 0.0)
+        seen = usable.astype(float)
+        if self.recalled_windows:
+            slot = self._dispersion_windows % self.recalled_windows
+            self.recalled_moment[slot, :n], self.recalled_square[slot, :n] = moment, square
+            self.recalled_seen[slot, :n] = seen
+            self._recalled_at[slot] = self._dispersion_windows
+        self._dispersion_windows += 1
+        self._dispersion_decay = decay
         self.moment_sum[:n] = decay * self.moment_sum[:n] + moment
         self.square_sum[:n] = decay * self.square_sum[:n] + square
-        self.windows_seen[:n] = decay * self.windows_seen[:n] + usable
+        self.windows_seen[:n] = decay * self.windows_seen[:n] + seen
         cells = slice(1, n)  # the root's day-to-day swings say little about a single cell's burstiness
         total_square = float(self.square_sum[cells].sum())
         if total_square > 0:
             self.global_dispersion = float(np.clip(self.moment_sum[cells].sum() / total_square, 0.0, _MAX_DISPERSION))
+
+    def unlearn_recent(self, cells: np.ndarray) -> None:
+        """Take back what the last ``recalled_windows`` windows taught these cells' dispersion (a mask): they were a
+        fault's, not the cells' noise. Each window's share is taken back as it stands now, decayed since."""
+        if not self.recalled_windows:
+            return
+        n = self.size
+        age = self._dispersion_windows - 1 - self._recalled_at
+        weight = np.where(self._recalled_at >= 0, self._dispersion_decay ** age.astype(float), 0.0)
+        for recalled, total in (
+            (self.recalled_moment, self.moment_sum),
+            (self.recalled_square, self.square_sum),
+            (self.recalled_seen, self.windows_seen),
+        ):
+            taught = recalled[:, :n][:, cells]
+            total[:n][cells] -= weight @ taught
+            recalled[:, :n][:, cells] = 0.0
+        np.maximum(self.square_sum[:n], 0.0, out=self.square_sum[:n])
+        np.maximum(self.windows_seen[:n], 0.0, out=self.windows_seen[:n])
 
     def refresh_shape(self) -> None:
         """Recompute hour and weekday factors (hourly: they move slowly and cost 31 values per cell)."""

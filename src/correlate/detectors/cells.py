@@ -48,6 +48,7 @@ class CellWindows:
         dimensions: Sequence[str] | None,
         level_half_life: float,
         on_new_cell: Callable[[int, Scope], None] | None = None,
+        recalled_windows: int = 0,
     ) -> None:
         self.step = step
         self.windows = tuple(windows)
@@ -57,7 +58,7 @@ class CellWindows:
         self.ring_length = int(self.window_steps.max())
         self.shortest = int(np.argmin(self.window_steps))
         self.warmup_steps = round(warmup / step)
-        self.baseline = SeasonalBaseline(step, level_half_life=level_half_life)
+        self.baseline = SeasonalBaseline(step, level_half_life=level_half_life, recalled_windows=recalled_windows)
         self.created = np.zeros(_INITIAL_CELLS, dtype=np.int64)
         self.last_p = np.ones(_INITIAL_CELLS)
         self.ring = np.zeros((self.ring_length, len(self.kinds), _INITIAL_CELLS))
@@ -152,11 +153,16 @@ class CellWindows:
         of every shortest window (non-overlapping windows)."""
         return self.warmed_up() and self.step_number % int(self.window_steps[self.shortest]) == 0
 
-    def learn_dispersion(self, observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray) -> None:
+    def learn_dispersion(
+        self, observed: np.ndarray, expected: np.ndarray, dispersion: np.ndarray, held: np.ndarray | None = None
+    ) -> None:
         """Teach the baseline how bursty each cell's counts are, from the shortest window's ``observed`` and
-        ``expected`` sums (cells younger than the window have not filled it and are left out)."""
+        ``expected`` sums (cells younger than the window have not filled it and are left out, and so are cells
+        ``held``: a fault's windows are not the cell's noise)."""
         length = int(self.window_steps[self.shortest])
         usable = self.step_number - self.created[: len(observed)] >= length
+        if held is not None:
+            usable &= ~held
         self.baseline.learn_dispersion(observed, expected, dispersion, usable, length)
 
     # -- cells ---------------------------------------------------------------------------------------------

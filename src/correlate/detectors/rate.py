@@ -93,7 +93,8 @@ class RateDetector:
       min_reporters: a finding needs at least this many distinct reporters in its window;
       elevated_p: p-value under which a cell counts as still elevated (attribution, learning, resolving);
       attribution_ratio: how much faster than its siblings a child must be running to carry a fault of its own;
-      max_depth, dimensions: the lattice; level_half_life: how fast a cell's level follows drift.
+      max_depth, dimensions: the lattice; level_half_life: how fast a cell's level follows drift;
+      hold_reported: whether a reported scope's cells are kept from learning the fault (see ``_held``).
     """
 
     kind = "rate"
@@ -111,6 +112,7 @@ class RateDetector:
         max_depth: int = 2,
         dimensions: Sequence[str] | None = None,
         level_half_life: float = DAY,
+        hold_reported: bool = False,
     ) -> None:
         self.step = step
         self.windows = tuple(windows)
@@ -122,9 +124,18 @@ class RateDetector:
         self.max_depth = max_depth
         self.dimensions = dimensions
         self.level_half_life = level_half_life
+        self.hold_reported = hold_reported
 
         self._aggregates = AggregateBaseline(step)
         self._seeded = np.zeros(64, dtype=bool)  # cells tested before their warm-up, from their parents' rates
+        # Cells whose baseline a reported fault must not teach (see ``_held``): the step a hold began, the last
+        # step it lasts, and whether a hold ran its course while the cell stayed unusual (no new one until it calms).
+        self._hold_start = np.zeros(64, dtype=np.int64)
+        self._held_until = np.full(64, -1, dtype=np.int64)
+        self._hold_spent = np.zeros(64, dtype=bool)
+        self._inside: dict[Scope, np.ndarray] = {}  # reported scope -> the cells within it, for a lattice this size
+        self._inside_size = 0
+        self._reported: list[Scope] = []  # the causes the last step's findings name (before drilling below pairs)
         self._singles: dict[Profile, int] = defaultdict(int)
         self._batches: dict[Profile, list[int]] = defaultdict(_no_batch)  # reporters, records
         self._arrived: list[StitchedContact] = []  # the same contacts, as they came (see _in_order)
@@ -146,9 +157,16 @@ class RateDetector:
             dimensions=dimensions,
             level_half_life=level_half_life,
             on_new_cell=self._on_new_cell,
+            # What a cell's windows taught it over twice the longest window can be taken back when a fault is
+            # reported on it: the time a slow fault may take to be found.
+            recalled_windows=2 * round(max(self.windows) / min(self.windows)) if hold_reported else 0,
         )
         self._window_steps = self._cells.window_steps
         self._baseline = self._cells.baseline
+        # A hold lasts while its cell stays unusual, at most a quarter of the level's half-life: a level that
+        # really changed is then learned as the level always is, over a day or two.
+        self._hold_steps = max(1, round(level_half_life / 4 / step))
+        self._hold_after = int(self._window_steps[self._cells.shortest])
 
     @classmethod
     def runs_with(cls, settings: Settings) -> bool:
@@ -167,6 +185,7 @@ class RateDetector:
             max_depth=settings.max_depth,
             dimensions=settings.dimensions,
             level_half_life=settings.level_half_life,
+            hold_reported=settings.hold_reported,
         )
 
     @property
@@ -207,9 +226,11 @@ class RateDetector:
         warmed = cells.warmed_up()
         if warmed and cells.step_number % _SLOW_REFRESH_STEPS == 0:
             self._refresh_slow_estimates(n)
+        self._reported = []
         findings = self._score(step_end) if warmed else []
         unusual = cells.last_p[:n] < self.elevated_p
-        self._baseline.learn(cells.hour, cells.weekday, singles, expected, unusual, learn_weekday=warmed)
+        held = self._held(n, unusual) if self.hold_reported else None
+        self._baseline.learn(cells.hour, cells.weekday, singles, expected, unusual, learn_weekday=warmed, held=held)
         # How a partner's batches arrive is learned even from unusual steps: otherwise the first routine batch
         # would mark its cell unusual and never be learned.
         self._aggregates.learn(counts[_AGGREGATED : _RECORDS + 1, :n] if batched else None)
@@ -219,7 +240,7 @@ class RateDetector:
         if cells.dispersion_due():
             sums = cells.sums[shortest]
             lifted = sums[_EXPECTED, :n] * self._common_mode[shortest]
-            cells.learn_dispersion(sums[_SINGLES, :n], lifted, self._dispersion)
+            cells.learn_dispersion(sums[_SINGLES, :n], lifted, self._dispersion, held)
             self._dispersion = None  # recomputed at the next step: it moves slowly, and costs a dozen array passes
         return findings
 
@@ -427,6 +448,7 @@ class RateDetector:
         findings = findings_per_cause(
             self.kind, self.lattice, best, step_end, observed, expected_total, threshold, tested, self.windows
         )
+        self._reported = [finding.scope for finding in findings]
         if self.max_depth != 2:
             return findings
         return [narrowed for finding in findings for narrowed in self._drilled(finding, dispersion)]
@@ -460,11 +482,73 @@ class RateDetector:
             return [finding]
         return [replace(finding, scope=t.scope, observed=t.observed, expected=t.expected) for t in triples]
 
+    # -- holding what a fault would teach -------------------------------------------------------------------
+    def _held(self, n: int, unusual: np.ndarray) -> np.ndarray | None:
+        """Cells whose baseline must not learn this step (None: none): the cells of a scope this detector has just
+        reported, and every cell inside it, for as long as they stay unusual and at most ``_hold_steps``.
+
+        A fault learned as normal makes the next one like it slower to find (a weak fault of four hours raises its
+        cell's dispersion for a week), and a long weak fault would teach its own cell that such hours are ordinary.
+        Only what was reported is held: a brand whose share drifts upward is unusual for days, and must learn it.
+        The hold is bounded, so a level that really changed is learned after it, as any level is.
+        """
+        step = self._cells.step_number
+        until, start, spent = self._held_until[:n], self._hold_start[:n], self._hold_spent[:n]
+        spent &= unusual  # a cell back to ordinary may be held again
+        reported = self._within(self._reported, n)
+        if reported is None and not np.count_nonzero(until >= step):
+            return None
+        holding = until >= step
+        if reported is not None:
+            begin = reported & ~holding & ~spent
+            start[begin] = step
+            holding |= begin
+            # The windows before the fault was found taught its cells that it was noise: taken back.
+            self._baseline.unlearn_recent(begin)
+        else:
+            reported = np.zeros(n, dtype=bool)
+        within = step - start < self._hold_steps
+        extend = holding & within & (reported | unusual)
+        until[extend] = step + self._hold_after
+        over = holding & ~within
+        spent |= over & unusual
+        until[over] = -1
+        held: np.ndarray = until >= step
+        return held if np.count_nonzero(held) else None
+
+    def _within(self, scopes: list[Scope], n: int) -> np.ndarray | None:
+        """The cells inside any of these scopes (their own cells, and every cell naming their values too)."""
+        if not scopes:
+            return None
+        inside, known = self._inside, self._inside_size
+        if known != n:  # cells new since: each remembered scope takes those inside it
+            new = self.lattice.scopes[known:n]
+            for scope, cells in inside.items():
+                values = set(scope)
+                more = [known + c for c, s in enumerate(new) if values <= set(s)]
+                if more:
+                    inside[scope] = np.concatenate([cells, np.asarray(more, dtype=np.int64)])
+            self._inside_size = n
+        found = np.zeros(n, dtype=bool)
+        for scope in scopes:
+            known_cells = inside.get(scope)
+            if known_cells is None:
+                values = set(scope)
+                known_cells = np.asarray(
+                    [c for c, s in enumerate(self.lattice.scopes[:n]) if values <= set(s)], dtype=np.int64
+                )
+                inside[scope] = known_cells
+            found[known_cells] = True
+        return found
+
     # -- cells ---------------------------------------------------------------------------------------------
     def _on_new_cell(self, cell: int, scope: Scope) -> None:
         self._aggregates.grow(cell + 1)
         if cell >= len(self._seeded):
             self._seeded = widened(self._seeded, self._cells.capacity, False)
+            self._hold_start = widened(self._hold_start, self._cells.capacity, 0)
+            self._held_until = widened(self._held_until, self._cells.capacity, -1)
+            self._hold_spent = widened(self._hold_spent, self._cells.capacity, False)
         if len(scope) == 1:
             self._values_by_dimension[scope[0][0]].append(cell)
             self._groups = None
