@@ -7,6 +7,7 @@ published over the whole run are replay's, none twice, none missing.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -22,7 +23,14 @@ from correlate.engine import Engine
 from correlate.errors import ContractError
 from correlate.lab.simulate import simulate
 from correlate.replay import replay
-from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint, stored_covers
+from correlate.streams.checkpoint import (
+    Coverage,
+    ForkedSave,
+    load_checkpoint,
+    restore_checkpoint,
+    store_checkpoint,
+    stored_covers,
+)
 from correlate.streams.embedded import EmbeddedBroker
 from correlate.streams.settings import StackSettings
 from correlate.vendors import VendorRegistry
@@ -94,6 +102,42 @@ def test_a_forked_checkpoint_is_the_state_at_the_fork_whatever_the_leader_does_m
         engine.process(record)
     assert forked.collect() == at_fork
     assert snapshot.save(engine, {"accepted": 800}) != at_fork
+
+
+def test_a_checkpoint_larger_than_one_store_command_is_stored_and_read_whole(redis_url: str) -> None:
+    """A state of weeks is hundreds of MB, more than one command may move within the client's timeout: it goes in
+    pieces, and the checkpoint a reader finds is always one whole snapshot, the previous one until the last piece."""
+    import redis.asyncio
+
+    settings = StackSettings(topic_prefix="pieces.")
+    key = settings.checkpoint_key
+    sim = simulate(seed=3, days=1.2, contacts_per_day=1_000, start=START, faults=0)
+    engine = Engine()
+    for record in sim.contacts:
+        engine.process(record)
+    older = snapshot.save(Engine(), Coverage({0: 0}).covers())
+    newer = snapshot.save(engine, Coverage({0: 1_000}).covers())
+    piece = 4_096
+    assert len(newer) > 20 * piece
+
+    async def scenario() -> None:
+        store = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            await store_checkpoint(store, key, older, piece=piece)
+            assert await load_checkpoint(store, key, piece=piece) == older
+            await store.append(f"{key}:staging", newer[: 5 * piece])  # a leader killed while writing the next one
+            assert await load_checkpoint(store, key, piece=piece) == older  # the previous one stands, whole
+            await store_checkpoint(store, key, newer, piece=piece)  # the next leader's starts afresh
+            assert await load_checkpoint(store, key, piece=piece) == newer
+            assert await store.exists(f"{key}:staging") == 0
+            assert await load_checkpoint(store, "pieces.none", piece=piece) is None
+        finally:
+            await store.aclose()
+
+    asyncio.run(scenario())
+    assert stored_covers(redis_url, settings)["offsets"] == {"0": 1_000}
+    restored = restore_checkpoint(newer, Settings(), VendorRegistry(), [0])
+    assert restored.engine.counts.accepted == engine.counts.accepted
 
 
 def _checkpoint_covers(store: str, prefix: str) -> dict[str, Any]:

@@ -41,7 +41,14 @@ from correlate.engine import Engine
 from correlate.intake import Record, validate_record
 from correlate.metrics import Metrics
 from correlate.streams import kafka_io, upstream
-from correlate.streams.checkpoint import Coverage, ForkedSave, restore_checkpoint, still_open
+from correlate.streams.checkpoint import (
+    Coverage,
+    ForkedSave,
+    load_checkpoint,
+    restore_checkpoint,
+    still_open,
+    store_checkpoint,
+)
 from correlate.streams.health import Supervision
 from correlate.streams.identity import merge_key
 from correlate.streams.merge import EventTimeMerge
@@ -331,7 +338,7 @@ class DetectStage:
         settings, config = self.settings, self.config
         reason = "checkpoints are off (checkpoint_every = 0)"
         if settings.checkpoint_every:
-            data = await self.store.get(settings.checkpoint_key)
+            data = await load_checkpoint(self.store, settings.checkpoint_key)
             reason = "none stored"
             if data is not None:
                 try:
@@ -366,8 +373,8 @@ class DetectStage:
         return coverage.covers() | noted
 
     async def _checkpoint(self, engine: Engine, coverage: Coverage, progress: Progress) -> None:
-        """Store the engine's state with what it covers, in one SET (the previous checkpoint stays whole until the
-        new one is). Pickled in a thread: the event loop (health reports) goes on meanwhile; this leader's own loop
+        """Store the engine's state with what it covers (the previous checkpoint stays whole until the new one is).
+        Pickled in a thread: the event loop (health reports) goes on meanwhile; this leader's own loop
         waits, so nothing changes the engine while it is read. For a stop; while leading, :meth:`_checkpoint_aside`."""
         covers = self._covers(engine, coverage)
         data = await asyncio.to_thread(snapshot.save, engine, covers)
@@ -401,7 +408,7 @@ class DetectStage:
         return asyncio.create_task(store())
 
     async def _store_checkpoint(self, data: bytes, saved_at: float, progress: Progress) -> None:
-        await self.store.set(self.settings.checkpoint_key, data)
+        await store_checkpoint(self.store, self.settings.checkpoint_key, data)
         progress.checkpointed_at = saved_at
         self.metrics.observe_checkpoint(len(data), saved_at)
 
