@@ -212,11 +212,11 @@ def stored_covers(store_url: str, settings: StackSettings) -> dict[str, Any]:
     client = redis.Redis.from_url(store_url)
     key = settings.checkpoint_key
     try:
-        size = client.strlen(key)
-        data = b"".join(client.getrange(key, start, start + PIECE - 1) for start in range(0, size, PIECE))
+        size = int(client.strlen(key))
+        data = b"".join(bytes(client.getrange(key, start, start + PIECE - 1)) for start in range(0, size, PIECE))
     finally:
         client.close()
-    return snapshot.read_header(data)[0].covers if isinstance(data, bytes) and data else {}
+    return snapshot.read_header(data)[0].covers if data else {}
 
 
 def _handed(entry: list[Any]) -> tuple[int, Position | None]:
