@@ -213,7 +213,8 @@ def stored_covers(store_url: str, settings: StackSettings) -> dict[str, Any]:
     key = settings.checkpoint_key
     try:
         size = int(client.strlen(key))
-        data = b"".join(bytes(client.getrange(key, start, start + PIECE - 1)) for start in range(0, size, PIECE))
+        pieces: list[Any] = [client.getrange(key, start, start + PIECE - 1) for start in range(0, size, PIECE)]
+        data = b"".join(pieces)
     finally:
         client.close()
     return snapshot.read_header(data)[0].covers if data else {}
