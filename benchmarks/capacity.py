@@ -70,9 +70,8 @@ for detector in engine.detectors:
     detector.observe = timed(f"{kind}.observe", detector.observe)
     detector.close_step = timed(f"{kind}.close_step", detector.close_step)
 engine.book.step = timed("IncidentBook.step", engine.book.step)
-lines = open(sys.argv[1], "rb").readlines()
 started = clock()
-with rare_collections():
+with rare_collections(), open(sys.argv[1], "rb") as lines:  # read as it goes: the peak is the engine's
     replay(engine, lines, io.BytesIO(), None, close=False)
 total = clock() - started
 for timed_one in (engine.stitcher, engine.book, *engine.detectors):  # the timers off: the state as it is
