@@ -44,8 +44,15 @@ START = 1_772_409_600.0  # 2026-03-02T00:00:00Z
 
 
 def one_seed(
-    seed: int, days: float, per_day: int, folder: str, telemetry: bool = False, profile: str = "standard"
+    seed: int,
+    days: float,
+    per_day: int,
+    folder: str,
+    telemetry: bool = False,
+    profile: str = "standard",
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
+    settings = settings or Settings()
     simulation = simulate(
         seed=seed, days=days, contacts_per_day=per_day, start=START, telemetry=telemetry, profile=profile
     )
@@ -56,9 +63,9 @@ def one_seed(
         heartbeats = Path(folder) / f"telemetry{seed}.jsonl"
         heartbeats.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in simulation.telemetry))
         merge.append(str(heartbeats))
-    run_replay(Engine(Settings()), str(contacts), str(incidents), None, merge)
+    run_replay(Engine(settings), str(contacts), str(incidents), None, merge)
     events = [from_json(orjson.loads(line)) for line in incidents.read_bytes().splitlines()]
-    oracle = Oracle.from_records(simulation.contacts, Settings())
+    oracle = Oracle.from_records(simulation.contacts, settings)
     report: dict[str, Any] = evaluate(simulation.truth, events, oracle=oracle).to_json()
     for outcome in report["outcomes"]:
         outcome["seed"] = seed
@@ -81,8 +88,21 @@ def main() -> int:
     parser.add_argument("--telemetry", action="store_true", help="add a monitored fleet with silent faults")
     parser.add_argument("--profile", choices=PROFILES, default="standard", help="the simulator's profile")
     parser.add_argument("--false-incidents", action="store_true", help="list every incident that hit no fault")
+    parser.add_argument(
+        "--hold-reported",
+        choices=("on", "off"),
+        help="override the hold_reported setting (a reported scope does not teach its cells' baseline)",
+    )
     args = parser.parse_args()
-    run = partial(one_seed, days=args.days, per_day=args.per_day, telemetry=args.telemetry, profile=args.profile)
+    settings = Settings() if args.hold_reported is None else Settings(hold_reported=args.hold_reported == "on")
+    run = partial(
+        one_seed,
+        days=args.days,
+        per_day=args.per_day,
+        telemetry=args.telemetry,
+        profile=args.profile,
+        settings=settings,
+    )
     with tempfile.TemporaryDirectory() as folder, ProcessPoolExecutor(args.jobs) as pool:
         reports = list(pool.map(partial(run, folder=folder), args.seeds))
     outcomes = [o for report in reports for o in report["outcomes"]]
@@ -90,7 +110,7 @@ def main() -> int:
     true_incidents = sum(round((r["precision"] or 0.0) * r["incidents"]) for r in reports)
     print(
         f"{len(args.seeds)} seeds x {args.days:g} days x {args.per_day:,} contacts/day, {args.profile} profile, "
-        "default settings"
+        f"default settings{'' if args.hold_reported is None else f', hold_reported {args.hold_reported}'}"
     )
     for kind in ("rate", "symptom", "silence", None):
         faults = [o for o in outcomes if kind is None or o["kind"] == kind]
