@@ -133,8 +133,6 @@ class RateDetector:
         self._hold_start = np.zeros(64, dtype=np.int64)
         self._held_until = np.full(64, -1, dtype=np.int64)
         self._hold_spent = np.zeros(64, dtype=bool)
-        self._inside: dict[Scope, np.ndarray] = {}  # reported scope -> the cells within it, for a lattice this size
-        self._inside_size = 0
         self._reported: list[Scope] = []  # the causes the last step's findings name (before drilling below pairs)
         self._singles: dict[Profile, int] = defaultdict(int)
         self._batches: dict[Profile, list[int]] = defaultdict(_no_batch)  # reporters, records
@@ -517,28 +515,19 @@ class RateDetector:
         return held if np.count_nonzero(held) else None
 
     def _within(self, scopes: list[Scope], n: int) -> np.ndarray | None:
-        """The cells inside any of these scopes (their own cells, and every cell naming their values too)."""
+        """The cells inside any of these scopes: their own, every cell naming their values too, and every cell
+        whose values imply them (a model of the reported brand). A model left to learn its brand's fault while the
+        brand x model pair is held would outgrow the pair, and the implication model -> brand, read from the two
+        levels, would be lost for as long as the hold lasts: a finding on the model would then no longer be the
+        brand's."""
         if not scopes:
             return None
-        inside, known = self._inside, self._inside_size
-        if known != n:  # cells new since: each remembered scope takes those inside it
-            new = self.lattice.scopes[known:n]
-            for scope, cells in inside.items():
-                values = set(scope)
-                more = [known + c for c, s in enumerate(new) if values <= set(s)]
-                if more:
-                    inside[scope] = np.concatenate([cells, np.asarray(more, dtype=np.int64)])
-            self._inside_size = n
+        wanted = [set(scope) for scope in scopes]
+        implied = self._cells.implied
         found = np.zeros(n, dtype=bool)
-        for scope in scopes:
-            known_cells = inside.get(scope)
-            if known_cells is None:
-                values = set(scope)
-                known_cells = np.asarray(
-                    [c for c, s in enumerate(self.lattice.scopes[:n]) if values <= set(s)], dtype=np.int64
-                )
-                inside[scope] = known_cells
-            found[known_cells] = True
+        for cell, scope in enumerate(self.lattice.scopes[:n]):
+            values = {*scope, *implied(scope)}
+            found[cell] = any(inside <= values for inside in wanted)
         return found
 
     # -- cells ---------------------------------------------------------------------------------------------
