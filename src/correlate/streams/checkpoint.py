@@ -17,12 +17,12 @@ the copy-on-write image of the process at the fork, taken between two rounds, wh
 The checkpoint is one value in Redis. Weeks of state are hundreds of MB, and one command that large outlasts the
 store client's socket timeout on a busy machine (a SET of 180 MB did, every time, at a load of 15 on 2 cores), so
 it moves in pieces of :data:`PIECE` bytes: written to a staging key and renamed over the checkpoint at the end
-(:func:`store_checkpoint`), read range by range (:func:`load_checkpoint`). A leader killed while writing leaves
-the previous checkpoint whole; a read that a rename interleaves fails the snapshot's checksum and is refused. Any
-checkpoint is self-consistent (the state and what it covers were taken together, between
-two rounds, with every event the engine had released published and every dead letter flushed), so an older one
-only costs a longer tail to re-read. It is pickled state (see :mod:`correlate.snapshot`): the Redis that holds it
-must be writable by correlate only.
+(:func:`store_checkpoint`), read range by range (:func:`load_checkpoint`). A leader killed while writing leaves the
+previous checkpoint whole; a read that a rename interleaves fails the snapshot's checksum and is refused. Any
+checkpoint is self-consistent (the state and what it covers were taken together, between two rounds, with every
+event the engine had released published and every dead letter flushed), so an older one only costs a longer tail to
+re-read. It is pickled state (see :mod:`correlate.snapshot`): the Redis that holds it must be writable by correlate
+only.
 """
 
 from __future__ import annotations

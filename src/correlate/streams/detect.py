@@ -373,9 +373,9 @@ class DetectStage:
         return coverage.covers() | noted
 
     async def _checkpoint(self, engine: Engine, coverage: Coverage, progress: Progress) -> None:
-        """Store the engine's state with what it covers (the previous checkpoint stays whole until the new one is).
-        Pickled in a thread: the event loop (health reports) goes on meanwhile; this leader's own loop
-        waits, so nothing changes the engine while it is read. For a stop; while leading, :meth:`_checkpoint_aside`."""
+        """Store the engine's state with what it covers (the previous checkpoint stays whole until the new one
+        is). Pickled in a thread: the event loop (health reports) goes on meanwhile; this leader's own loop waits, so
+        nothing changes the engine while it is read. For a stop; while leading, :meth:`_checkpoint_aside`."""
         covers = self._covers(engine, coverage)
         data = await asyncio.to_thread(snapshot.save, engine, covers)
         await self._store_checkpoint(data, covers["saved_at"], progress)
